@@ -1,0 +1,31 @@
+# Everything runs inside a local virtual environment that the targets create by themselves.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/callrec --demo
+
+run: $(STAMP)
+	$(VENV)/bin/callrec
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check console screens services demo_data tests
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check console screens services demo_data tests
+
+bench: $(STAMP)
+	$(PY) -m tests.bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,53 @@
+"""The `callrec` command: the console by default, headless subcommands beside it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from console.commands import audit, index, instructions, setup
+from services.errors import CallrecError
+
+COMMAND_MODULES = [setup, index, audit, instructions]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="callrec",
+        description="Console for the call-recording device (さいたまコールセンター通話録音装置).",
+    )
+    parser.add_argument("--config", metavar="PATH", help="configuration file (else $CALLREC_CONFIG)")
+    parser.add_argument("--demo", action="store_true", help="try it out: no configuration needed")
+    parser.add_argument("--workspace", metavar="DIR", help="demo workspace folder (default: temporary)")
+    parser.add_argument("--lang", choices=("ja", "en"), help="interface language")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def run_console(args: argparse.Namespace) -> int:
+    from console.app import run
+
+    return run(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", run_console)
+    try:
+        return int(func(args) or 0)
+    except CallrecError as exc:
+        print(f"callrec: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("callrec: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

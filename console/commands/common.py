@@ -1,0 +1,88 @@
+"""What every subcommand shares: opening the workspace, reading a PIN, printing results."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from services import config as config_mod
+from services.errors import CallrecError, PinError
+from services.workspace import Workspace
+
+Handler = Callable[[argparse.Namespace, Workspace], Awaitable[int]]
+
+
+def add_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def add_pin(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pin-stdin", action="store_true",
+                   help="read the PIN from standard input (one line) instead of asking")
+
+
+def add_yes(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+
+def load_config(args: argparse.Namespace) -> config_mod.Config:
+    return config_mod.load(config_mod.resolve_path(args.config))
+
+
+def with_workspace(handler: Handler) -> Callable[[argparse.Namespace], int]:
+    """Run an async handler with an open workspace, closing it whatever happens."""
+
+    def run(args: argparse.Namespace) -> int:
+        async def main() -> int:
+            ws = await Workspace.open(load_config(args))
+            try:
+                return await handler(args, ws)
+            finally:
+                await ws.close()
+
+        return asyncio.run(main())
+
+    return run
+
+
+_stdin_lines: list[str] | None = None
+
+
+def _next_stdin_line() -> str:
+    global _stdin_lines
+    if _stdin_lines is None:
+        _stdin_lines = sys.stdin.read().splitlines()
+    if not _stdin_lines:
+        raise PinError("no PIN on standard input", code="pin_missing")
+    return _stdin_lines.pop(0)
+
+
+def read_pin(args: argparse.Namespace, prompt: str) -> str:
+    """A PIN from stdin (--pin-stdin, one per line) or typed at a terminal without echo."""
+    if getattr(args, "pin_stdin", False):
+        return _next_stdin_line()
+    if not sys.stdin.isatty():
+        raise PinError("no terminal to ask for the PIN: use --pin-stdin", code="pin_no_tty")
+    return getpass.getpass(prompt)
+
+
+def confirm(args: argparse.Namespace, question: str) -> bool:
+    if getattr(args, "yes", False):
+        return True
+    if not sys.stdin.isatty():
+        raise CallrecError("confirmation needed and no terminal: use --yes", code="confirm_no_tty")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    return answer in ("y", "yes", "はい")
+
+
+def emit(args: argparse.Namespace, data: Any, text: Callable[[], str]) -> None:
+    """Print JSON when asked, else the human text."""
+    if getattr(args, "json", False):
+        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(text())

@@ -1,0 +1,79 @@
+"""callrec index, callrec indexer, callrec calls."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from datetime import date
+
+from console.commands.common import add_json, emit, with_workspace
+from services.calls import CallFilter, CallState
+from services.layouts import CallType
+from services.phone import display
+from services.text import visible
+from services.workspace import Workspace
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("index", help="scan the spool once and reconcile the index")
+    add_json(p)
+    p.set_defaults(func=with_workspace(index))
+
+    p = sub.add_parser("indexer", help="keep the index live without a console (for a service unit)")
+    p.set_defaults(func=with_workspace(indexer))
+
+    p = sub.add_parser("calls", help="list calls from the index (metadata only; no audio)")
+    p.add_argument("--from", dest="date_from", type=date.fromisoformat, metavar="DATE")
+    p.add_argument("--to", dest="date_to", type=date.fromisoformat, metavar="DATE")
+    p.add_argument("--number", default="", metavar="DIGITS", help="digits found in either number")
+    p.add_argument("--type", action="append", choices=[t.value for t in CallType], default=[])
+    p.add_argument("--state", action="append", choices=[s.value for s in CallState], default=[])
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--offset", type=int, default=0)
+    add_json(p)
+    p.set_defaults(func=with_workspace(calls))
+
+
+async def index(args: argparse.Namespace, ws: Workspace) -> int:
+    report = await ws.indexer.scan()
+    data = report.to_json()
+    data["missing_total"] = (await ws.calls.counts_by_state()).get(CallState.MISSING.value, 0)
+
+    def text() -> str:
+        skipped = ", ".join(f"{k} {v}" for k, v in data["skipped"].items()) or "none"
+        return (f"indexed {report.added} new ({report.completed} complete, {report.recording}"
+                f" recording), seen {report.seen}, missing {report.missing} new /"
+                f" {data['missing_total']} in all, skipped: {skipped}")
+
+    emit(args, data, text)
+    return 0
+
+
+async def indexer(args: argparse.Namespace, ws: Workspace) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"following {ws.config.spool} (stop with SIGTERM)", flush=True)
+    await ws.run_indexer(stop)
+    return 0
+
+
+async def calls(args: argparse.Namespace, ws: Workspace) -> int:
+    f = CallFilter(number=args.number, date_from=args.date_from, date_to=args.date_to,
+                   types=tuple(args.type), states=tuple(args.state))
+    rows = await ws.calls.page(f, limit=args.limit, offset=args.offset)
+
+    def text() -> str:
+        lines = []
+        for c in rows:
+            other = display(c.other_number) or c.caller_id
+            duration = f"{c.duration_s:7.1f}s" if c.duration_s is not None else "      -"
+            lines.append(f"{c.id:>8}  {c.started_at:%Y-%m-%d %H:%M:%S}  {duration}  {c.type:<8}"
+                         f" {display(c.city_number):<14} {visible(other):<16} {c.state:<9}"
+                         f" {c.raw_retention_until}")
+        return "\n".join(lines) if lines else "no calls"
+
+    emit(args, [c.to_json() for c in rows], text)
+    return 0

@@ -1,0 +1,50 @@
+"""Duration from an audio file's header, without decoding (and without ever playing) the audio."""
+
+from __future__ import annotations
+
+import struct
+
+_GSM_FRAME_BYTES = 33  # raw GSM 06.10: 33 bytes per 160 samples at 8 kHz
+_GSM_FRAME_SECONDS = 0.02
+
+
+def duration_seconds(head: bytes, fmt: str, size: int) -> float | None:
+    """Seconds of audio from the file's first bytes and size, or None when they do not say."""
+    fmt = fmt.lower()
+    if fmt == "gsm":
+        return round(size // _GSM_FRAME_BYTES * _GSM_FRAME_SECONDS, 3)
+    if fmt in ("wav", "wav49"):
+        return _wav_duration(head, size)
+    return None
+
+
+def _wav_duration(head: bytes, size: int) -> float | None:
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos = 12
+    byte_rate = 0
+    block_align = 0
+    fact_samples: int | None = None
+    sample_rate = 0
+    while pos + 8 <= len(head):
+        chunk_id = head[pos : pos + 4]
+        (chunk_size,) = struct.unpack_from("<I", head, pos + 4)
+        body = pos + 8
+        if chunk_id == b"fmt " and body + 16 <= len(head):
+            _tag, _channels, sample_rate, byte_rate, block_align = struct.unpack_from(
+                "<HHIIH", head, body
+            )
+        elif chunk_id == b"fact" and body + 4 <= len(head):
+            (fact_samples,) = struct.unpack_from("<I", head, body)
+        elif chunk_id == b"data":
+            if byte_rate <= 0:
+                return None
+            # The recorder may not have finished the header: trust what is on disk.
+            data_bytes = min(chunk_size, max(size - body, 0))
+            if fact_samples is not None and sample_rate and chunk_size <= size - body:
+                return round(fact_samples / sample_rate, 3)
+            if block_align:
+                data_bytes -= data_bytes % block_align
+            return round(data_bytes / byte_rate, 3)
+        pos = body + chunk_size + (chunk_size & 1)
+    return None

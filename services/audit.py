@@ -1,0 +1,138 @@
+"""The audit log: append-only, each entry chained to the one before by an HMAC.
+
+mac(n) = HMAC-SHA256(key, mac(n-1) || canonical JSON of entry n). The key lives outside the
+database, so an entry edited (even with the triggers dropped), removed or inserted breaks the chain
+from that entry on. Removing the newest entries is caught against an anchor (seq:mac) printed earlier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from services.db import Database
+from services.errors import CallrecError
+
+GENESIS = "0" * 64
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Head:
+    seq: int
+    mac: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.mac}"
+
+    @classmethod
+    def parse(cls, text: str) -> Head:
+        seq, _, mac = text.partition(":")
+        if not seq.isdigit() or len(mac) != 64:
+            raise CallrecError(f"not an anchor: {text!r} (expected SEQ:MAC)", code="bad_anchor")
+        return cls(int(seq), mac.lower())
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    entries: int
+    head: Head | None
+    first_bad: int | None = None
+    problem: str = ""
+
+
+def _mac(key: bytes, prev: str, seq: int, ts: str, actor: str, action: str, subject: str,
+         detail: str) -> str:
+    body = json.dumps([seq, ts, actor, action, subject, detail], ensure_ascii=False,
+                      separators=(",", ":"))
+    return hmac.new(key, prev.encode() + body.encode(), hashlib.sha256).hexdigest()
+
+
+class AuditLog:
+    def __init__(self, db: Database, key: bytes) -> None:
+        self.db = db
+        self._key = key
+
+    async def append(
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        subject: str = "",
+        detail: Mapping[str, Any] | None = None,
+    ) -> Head:
+        """Add an entry inside the caller's write transaction (so the action and its entry commit
+        together). Never pass a PIN in detail."""
+        async with conn.execute("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1") as cur:
+            row = await cur.fetchone()
+        prev_seq, prev_mac = (row[0], row[1]) if row else (0, GENESIS)
+        seq = prev_seq + 1
+        ts = at.isoformat(timespec="seconds")
+        detail_text = json.dumps(dict(detail or {}), ensure_ascii=False, sort_keys=True,
+                                 separators=(",", ":"), default=str)
+        mac = _mac(self._key, prev_mac, seq, ts, actor, action, subject, detail_text)
+        await conn.execute(
+            "INSERT INTO audit (seq, ts, actor, action, subject, detail, mac)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (seq, ts, actor, action, subject, detail_text, mac),
+        )
+        return Head(seq, mac)
+
+    async def record(self, **entry: Any) -> Head:
+        """Append an entry in a transaction of its own."""
+        async with self.db.transaction() as conn:
+            return await self.append(conn, **entry)
+
+    async def head(self) -> Head | None:
+        row = await self.db.fetchone("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1")
+        return Head(row[0], row[1]) if row else None
+
+    async def latest_time(self) -> datetime | None:
+        ts = await self.db.scalar("SELECT ts FROM audit ORDER BY seq DESC LIMIT 1")
+        return datetime.fromisoformat(ts) if ts else None
+
+    async def verify(self, anchor: Head | None = None) -> VerifyResult:
+        rows = self.db.stream(
+            "SELECT seq, ts, actor, action, subject, detail, mac FROM audit ORDER BY seq"
+        )
+        async with aclosing(rows):
+            return await self._walk(rows, anchor)
+
+    async def _walk(self, rows: AsyncIterator[Any], anchor: Head | None) -> VerifyResult:
+        prev = GENESIS
+        expected = 1
+        count = 0
+        anchor_seen = anchor is None
+        last: Head | None = None
+        async for seq, ts, actor, action, subject, detail, mac in rows:
+            if seq != expected:
+                return VerifyResult(False, count, last, expected,
+                                    f"entry {expected} is missing")
+            good = _mac(self._key, prev, seq, ts, actor, action, subject, detail)
+            if not hmac.compare_digest(good, mac):
+                return VerifyResult(False, count, last, seq, f"entry {seq} does not match")
+            if anchor is not None and seq == anchor.seq:
+                if not hmac.compare_digest(mac, anchor.mac):
+                    return VerifyResult(False, count, last, seq,
+                                        f"entry {seq} differs from the anchor")
+                anchor_seen = True
+            prev = mac
+            last = Head(seq, mac)
+            expected += 1
+            count += 1
+        if not anchor_seen:
+            assert anchor is not None
+            return VerifyResult(False, count, last, count + 1,
+                                f"entries after {count} up to the anchor {anchor.seq} were removed")
+        return VerifyResult(True, count, last)

@@ -1,0 +1,150 @@
+"""SQLite through aiosqlite: WAL, forward migrations, one serialised writer per connection.
+
+Each Database holds two connections: one for writes, whose transactions are serialised by a lock so
+that concurrent tasks never share one, and one for reads, which in WAL mode sees committed data only.
+Other processes (a second console, the CLI) wait on busy_timeout instead of failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from services.errors import StorageError
+from services.schema import MIGRATIONS
+
+BUSY_TIMEOUT_MS = 15000
+
+
+async def _open(path: Path, *, readonly: bool = False) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.row_factory = sqlite3.Row
+    await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    await conn.execute("PRAGMA foreign_keys = ON")
+    if not readonly:
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA synchronous = NORMAL")
+    else:
+        await conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+class Database:
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path, *, create: bool = False) -> Database:
+        if not create and not path.exists():
+            raise StorageError(
+                f"{path}: no database (run `callrec init`)", code="db_missing", path=str(path)
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            writer = await _open(path)
+            await migrate(writer)
+            reader = await _open(path, readonly=True)
+        except sqlite3.Error as exc:
+            raise StorageError(f"{path}: cannot open the database: {exc}", path=str(path)) from exc
+        except OSError as exc:
+            raise StorageError(f"{path}: {exc.strerror}", path=str(path)) from exc
+        return cls(path, writer, reader)
+
+    async def close(self) -> None:
+        async with self._lock:
+            for conn in (self._reader, self._writer):
+                with suppress(sqlite3.Error, ValueError):
+                    await conn.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT on the writer; rolled back on any exception."""
+        async with self._lock:
+            conn = self._writer
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+
+    async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        async with self._reader.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        async with self._reader.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    async def stream(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> AsyncIterator[Any]:
+        async with self._reader.execute(sql, params) as cur:
+            async for row in cur:
+                yield row
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        async with self.transaction() as conn:
+            await conn.executemany(sql, rows)
+
+    async def integrity_ok(self) -> bool:
+        return (await self.scalar("PRAGMA integrity_check")) == "ok"
+
+
+async def migrate(conn: aiosqlite.Connection) -> None:
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        async with conn.execute("SELECT name FROM migrations") as cur:
+            done = {row[0] for row in await cur.fetchall()}
+        known = [name for name, _ in MIGRATIONS]
+        unknown = done - set(known)
+        if unknown:
+            raise StorageError(
+                f"the database is newer than this program (migrations {sorted(unknown)})",
+                code="db_newer",
+            )
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            for statement in _statements(sql):
+                await conn.execute(statement)
+            await conn.execute(
+                "INSERT INTO migrations VALUES (?, datetime('now'))", (name,)
+            )
+        await conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        await conn.execute("COMMIT")
+    except BaseException:
+        await conn.execute("ROLLBACK")
+        raise
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements (sqlite3.complete_statement handles trigger bodies)."""
+    out: list[str] = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out

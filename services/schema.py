@@ -1,0 +1,123 @@
+"""The database schema as an ordered list of forward migrations. Append; never edit a landed one."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_core",
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+        CREATE TABLE calls (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,          -- relative to the spool, '/'-separated
+            dir TEXT NOT NULL,                  -- the folder part of path
+            started_at INTEGER NOT NULL,        -- unix seconds
+            type TEXT NOT NULL,
+            city_number TEXT,
+            other_number TEXT,
+            caller_id TEXT NOT NULL,            -- number | withheld | unavailable
+            numbers TEXT NOT NULL DEFAULT '',   -- both numbers, for substring search
+            uniqueid TEXT NOT NULL,
+            fmt TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            duration_s REAL,
+            sha256 TEXT,                        -- ingest hash, set once when complete
+            state TEXT NOT NULL CHECK (state IN
+                ('recording', 'complete', 'missing', 'purging', 'purged')),
+            raw_retention_until TEXT NOT NULL,  -- YYYY-MM-DD, Japan time (第4条6(1))
+            indexed_at INTEGER NOT NULL,
+            completed_at INTEGER,
+            purged_at INTEGER,
+            purged_by TEXT,
+            purge_instruction_id INTEGER
+        );
+        CREATE INDEX calls_started ON calls (started_at DESC, id DESC);
+        CREATE INDEX calls_state ON calls (state, started_at);
+        CREATE INDEX calls_dir ON calls (dir);
+        CREATE INDEX calls_retention ON calls (raw_retention_until, state);
+
+        CREATE VIRTUAL TABLE calls_fts USING fts5 (
+            numbers, content='calls', content_rowid='id', tokenize='trigram'
+        );
+        CREATE TRIGGER calls_fts_ai AFTER INSERT ON calls BEGIN
+            INSERT INTO calls_fts (rowid, numbers) VALUES (new.id, new.numbers);
+        END;
+        CREATE TRIGGER calls_fts_ad AFTER DELETE ON calls BEGIN
+            INSERT INTO calls_fts (calls_fts, rowid, numbers) VALUES ('delete', old.id, old.numbers);
+        END;
+        CREATE TRIGGER calls_fts_au AFTER UPDATE OF numbers ON calls BEGIN
+            INSERT INTO calls_fts (calls_fts, rowid, numbers) VALUES ('delete', old.id, old.numbers);
+            INSERT INTO calls_fts (rowid, numbers) VALUES (new.id, new.numbers);
+        END;
+
+        CREATE TABLE skipped (
+            path TEXT PRIMARY KEY,
+            reason TEXT NOT NULL,
+            first_seen INTEGER NOT NULL
+        );
+
+        CREATE TABLE instructions (
+            id INTEGER PRIMARY KEY,
+            number TEXT NOT NULL UNIQUE,        -- e.g. 2026-0001
+            kind TEXT NOT NULL CHECK (kind IN ('export', 'purge')),
+            state TEXT NOT NULL,
+            purpose TEXT,
+            medium TEXT,
+            note TEXT NOT NULL DEFAULT '',
+            criteria TEXT,                      -- JSON: calls described rather than picked
+            issued_at INTEGER NOT NULL,
+            issued_by TEXT NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX instructions_state ON instructions (state, issued_at);
+        CREATE TABLE instruction_calls (
+            instruction_id INTEGER NOT NULL REFERENCES instructions (id),
+            call_id INTEGER NOT NULL REFERENCES calls (id),
+            PRIMARY KEY (instruction_id, call_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX instruction_calls_call ON instruction_calls (call_id);
+
+        CREATE TABLE holds (
+            id INTEGER PRIMARY KEY,
+            call_id INTEGER NOT NULL REFERENCES calls (id),
+            reason TEXT NOT NULL,
+            set_at INTEGER NOT NULL,
+            released_at INTEGER,
+            release_reason TEXT
+        );
+        CREATE INDEX holds_active ON holds (call_id) WHERE released_at IS NULL;
+
+        CREATE TABLE pins (
+            role TEXT PRIMARY KEY CHECK (role IN ('manager', 'operator')),
+            hash BLOB NOT NULL,
+            salt BLOB NOT NULL,
+            params TEXT NOT NULL,
+            set_at INTEGER NOT NULL
+        );
+        CREATE TABLE pin_attempts (
+            role TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL DEFAULT 0,
+            locked_until INTEGER,
+            lockouts INTEGER NOT NULL DEFAULT 0
+        );
+
+        CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            subject TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT '{}',
+            mac TEXT NOT NULL
+        );
+        CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN
+            SELECT RAISE (ABORT, 'the audit log is append-only');
+        END;
+        CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN
+            SELECT RAISE (ABORT, 'the audit log is append-only');
+        END;
+        """,
+    ),
+]

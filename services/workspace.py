@@ -1,0 +1,105 @@
+"""Everything a face (console or CLI) needs, opened from one configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from services import keys
+from services.audit import AuditLog
+from services.auth import Auth
+from services.calls import CallStore
+from services.clock import Clock, SystemClock
+from services.config import Config
+from services.db import Database
+from services.errors import CallrecError, StorageError
+from services.indexer import Indexer
+from services.instructions import Instructions
+from services.layouts import make_layout
+from services.lease import Lease
+
+FOLLOWER_RETRY_SECONDS = 2.0
+
+
+@dataclass
+class Workspace:
+    config: Config
+    clock: Clock
+    db: Database
+    audit: AuditLog
+    auth: Auth
+    calls: CallStore
+    indexer: Indexer
+    indexer_lease: Lease
+    instructions: Instructions
+
+    @classmethod
+    async def open(cls, config: Config, *, clock: Clock | None = None,
+                   create: bool = False) -> Workspace:
+        clock = clock or SystemClock(config.tz)
+        if create:
+            init_data_folder(config)
+        db = await Database.open(config.database, create=create)
+        try:
+            audit = AuditLog(db, keys.load_key(config.keys_dir, "audit"))
+            auth = Auth(db, audit, keys.load_key(config.keys_dir, "pepper"), clock)
+        except BaseException:
+            await db.close()
+            raise
+        indexer = Indexer(
+            db=db, audit=audit, layout=make_layout(config.layout, config.pattern, config.tz),
+            spool=config.spool, tz=config.tz, settle_seconds=config.settle_seconds, clock=clock,
+        )
+        lease = Lease(config.data / "indexer.lock")
+        return cls(config, clock, db, audit, auth, CallStore(db, config.tz), indexer, lease,
+                   Instructions(db, audit, clock))
+
+    async def close(self) -> None:
+        self.indexer_lease.release()
+        await asyncio.to_thread(self.indexer.close)
+        await self.db.close()
+
+    async def run_indexer(self, stop: asyncio.Event,
+                          on_change: Callable[[], None] | None = None) -> None:
+        """Lead the indexing while this process holds the lease; otherwise follow and retry,
+        taking over when the other indexer stops."""
+        health = self.indexer.health
+        while not stop.is_set():
+            if not self.indexer_lease.try_acquire():
+                health.role = "follower"
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), FOLLOWER_RETRY_SECONDS)
+                continue
+            health.role = "leader"
+            try:
+                await self.indexer.scan()
+                if on_change:
+                    on_change()
+                await self.indexer.follow(stop, on_change)
+            except CallrecError as exc:
+                health.errors += 1
+                health.last_error = exc.message
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), FOLLOWER_RETRY_SECONDS)
+        health.role = "stopped"
+        self.indexer_lease.release()
+
+
+def init_data_folder(config: Config) -> None:
+    """Create the data folder layout and its keys (never overwriting a key)."""
+    try:
+        config.data.mkdir(parents=True, exist_ok=True)
+        os.chmod(config.data, 0o750)
+        for sub in (config.exports_dir, config.journals_dir):
+            sub.mkdir(exist_ok=True)
+        keys.create_keys(config.keys_dir)
+    except OSError as exc:
+        raise StorageError(f"{config.data}: {exc.strerror}", path=str(config.data)) from exc
+
+
+def data_folder_exists(path: Path) -> bool:
+    return (path / "callrec.db").exists()
