@@ -1,0 +1,79 @@
+"""Shared fixtures: a real spool folder, a real data folder with keys and SQLite, real PINs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from demo_data import SAMPLE_SPOOL
+from services import config as config_mod
+from services.config import Config
+from services.duties import Role
+from services.workspace import Workspace
+
+MANAGER_PIN = "1111"
+OPERATOR_PIN = "2222"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def spool(tmp_path: Path) -> Path:
+    path = tmp_path / "spool"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def cfg(tmp_path: Path, spool: Path) -> Config:
+    """A configuration written to tmp_path/config.toml, as `callrec init` would."""
+    path = tmp_path / "config.toml"
+    config_mod.write(Config(spool=spool, data=tmp_path / "data", settle_seconds=0.3), path)
+    return config_mod.load(path)
+
+
+@pytest.fixture
+async def ws(cfg: Config) -> AsyncIterator[Workspace]:
+    """An initialised workspace with both PINs set (manager 1111, operator 2222)."""
+    workspace = await Workspace.open(cfg, create=True)
+    await workspace.auth.set_pin(Role.MANAGER, MANAGER_PIN)
+    await workspace.auth.set_pin(Role.OPERATOR, OPERATOR_PIN)
+    try:
+        yield workspace
+    finally:
+        await workspace.close()
+
+
+def copy_samples(spool: Path) -> list[Path]:
+    """Copy the committed sample spool (mtimes kept, so the files count as settled)."""
+    shutil.copytree(SAMPLE_SPOOL, spool, dirs_exist_ok=True, copy_function=shutil.copy2)
+    return sorted(p for p in spool.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def samples(spool: Path) -> list[Path]:
+    return copy_samples(spool)
+
+
+CliRunner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def cli(cfg: Config) -> CliRunner:
+    """Run the real `callrec` command in a subprocess against this test's configuration."""
+
+    def run(*args: str, input: str | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+        assert cfg.source is not None
+        proc = subprocess.run(
+            [sys.executable, "-m", "console.cli", "--config", str(cfg.source), *args],
+            input=input, capture_output=True, text=True, cwd=ROOT, timeout=120,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"callrec {' '.join(args)} failed: {proc.stderr}")
+        return proc
+
+    return run
