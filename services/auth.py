@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from services.audit import SYSTEM, AuditLog
+from services.audit import SYSTEM, Action, AuditLog
 from services.clock import Clock, from_epoch, to_epoch
 from services.db import Database
 from services.duties import Duty, Role, require
@@ -104,7 +104,7 @@ class Auth:
                 (role.value, digest, salt, json.dumps(_SCRYPT), to_epoch(now)),
             )
             await conn.execute("DELETE FROM pin_attempts WHERE role = ?", (role.value,))
-            action = "pin.reset" if reset else ("pin.changed" if existed else "pin.set")
+            action = Action.PIN_RESET if reset else (Action.PIN_CHANGED if existed else Action.PIN_SET)
             await self.audit.append(conn, at=now, actor=by, action=action, subject=role.value)
 
     async def lock_state(self, role: Role) -> LockState:
@@ -135,7 +135,7 @@ class Auth:
         if ok:
             async with self.db.transaction() as conn:
                 await conn.execute("DELETE FROM pin_attempts WHERE role = ?", (role.value,))
-                await self.audit.append(conn, at=now, actor=role.value, action="pin.ok",
+                await self.audit.append(conn, at=now, actor=role.value, action=Action.PIN_OK,
                                         subject=role.value)
             return Actor(role, now, _MINT)
         async with self.db.transaction() as conn:
@@ -158,11 +158,11 @@ class Auth:
                 " locked_until = excluded.locked_until, lockouts = excluded.lockouts",
                 (role.value, failures, to_epoch(locked_until) if locked_until else None, lockouts),
             )
-            await self.audit.append(conn, at=now, actor=role.value, action="pin.failed",
+            await self.audit.append(conn, at=now, actor=role.value, action=Action.PIN_FAILED,
                                     subject=role.value)
             if locked_until:
                 await self.audit.append(
-                    conn, at=now, actor=SYSTEM, action="pin.lockout", subject=role.value,
+                    conn, at=now, actor=SYSTEM, action=Action.PIN_LOCKOUT, subject=role.value,
                     detail={"until": locked_until.isoformat(timespec="seconds"),
                             "lockouts": lockouts},
                 )

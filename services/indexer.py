@@ -27,7 +27,7 @@ from typing import Any
 import watchfiles
 
 from services import audioinfo
-from services.audit import SYSTEM, AuditLog
+from services.audit import SYSTEM, Action, AuditLog
 from services.calls import PRESENT_STATES, CallState
 from services.clock import Clock, to_epoch
 from services.db import Database
@@ -332,7 +332,7 @@ class Indexer:
                 )
                 if cur.rowcount:
                     report.changed += 1
-                    await self.audit.append(conn, at=at, actor=SYSTEM, action="call.changed",
+                    await self.audit.append(conn, at=at, actor=SYSTEM, action=Action.CALL_CHANGED,
                                             subject=rel, detail={"call_id": call_id, **detail})
             for call_id, rel in ops.missing:
                 cur = await conn.execute(
@@ -342,7 +342,7 @@ class Indexer:
                 if cur.rowcount:
                     report.missing += 1
                     self._pending.pop(rel, None)
-                    await self.audit.append(conn, at=at, actor=SYSTEM, action="call.missing",
+                    await self.audit.append(conn, at=at, actor=SYSTEM, action=Action.CALL_MISSING,
                                             subject=rel, detail={"call_id": call_id})
             for call_id, rel, (sha, size, mtime) in ops.reappeared:
                 cur = await conn.execute(
@@ -353,7 +353,7 @@ class Indexer:
                 if cur.rowcount:
                     report.reappeared += 1
                     await self.audit.append(
-                        conn, at=at, actor=SYSTEM, action="call.reappeared", subject=rel,
+                        conn, at=at, actor=SYSTEM, action=Action.CALL_REAPPEARED, subject=rel,
                         detail={"call_id": call_id, "sha256": sha},
                     )
             if ops.skipped:
@@ -372,7 +372,7 @@ class Indexer:
                             samples.append(visible(rel))
                 if new:
                     report.new_skipped.update(new)
-                    await self.audit.append(conn, at=at, actor=SYSTEM, action="index.skipped",
+                    await self.audit.append(conn, at=at, actor=SYSTEM, action=Action.INDEX_SKIPPED,
                                             detail={"counts": dict(new), "examples": samples})
 
     # -- scanning ----------------------------------------------------------------------------

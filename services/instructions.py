@@ -17,7 +17,7 @@ from typing import Any
 
 import aiosqlite
 
-from services.audit import AuditLog
+from services.audit import Action, AuditLog
 from services.auth import Actor
 from services.calls import PRESENT_STATES
 from services.clock import Clock, from_epoch, to_epoch
@@ -132,7 +132,7 @@ class Instructions:
             [(instruction_id, c) for c in call_ids],
         )
         await self.audit.append(
-            conn, at=at, actor=actor.role.value, action="instruction.issued", subject=number,
+            conn, at=at, actor=actor.role.value, action=Action.INSTRUCTION_ISSUED, subject=number,
             detail={"kind": kind.value, "purpose": purpose, "medium": medium,
                     "calls": list(call_ids), "criteria": criteria, "note": note},
         )
@@ -184,7 +184,7 @@ class Instructions:
             raise Conflict(f"instruction {ins.number} is {ins.state} and can no longer be cancelled",
                            code="not_cancellable", number=ins.number, state=ins.state)
         async with self.db.transaction() as conn:
-            await self.transition(conn, ins, State.CANCELLED, actor.role.value, "instruction.cancelled",
+            await self.transition(conn, ins, State.CANCELLED, actor.role.value, Action.INSTRUCTION_CANCELLED,
                                   {"reason": reason})
         return await self.get(ins.id)
 

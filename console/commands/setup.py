@@ -8,6 +8,7 @@ from pathlib import Path
 
 from console.commands.common import add_pin, load_config, read_pin, with_workspace
 from services import config as config_mod
+from services.audit import Action
 from services.duties import Role
 from services.errors import ConfigError, PinError
 from services.workspace import Workspace
@@ -47,7 +48,7 @@ def init(args: argparse.Namespace) -> int:
     async def create() -> None:
         ws = await Workspace.open(config_mod.load(path), create=True)
         try:
-            await ws.audit.record(at=ws.clock.now(), actor="system", action="config.written",
+            await ws.audit.record(at=ws.clock.now(), actor="system", action=Action.CONFIG_WRITTEN,
                                   subject=str(path), detail={"spool": str(cfg.spool),
                                                              "data": str(cfg.data)})
         finally:
