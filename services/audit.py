@@ -102,6 +102,17 @@ class AuditLog:
         ts = await self.db.scalar("SELECT ts FROM audit ORDER BY seq DESC LIMIT 1")
         return datetime.fromisoformat(ts) if ts else None
 
+    async def check_clock(self, now: datetime) -> None:
+        """Refuse destructive work when the clock reads earlier than the newest audit entry:
+        retention is judged by the clock, so a clock set back must not delete anything."""
+        latest = await self.latest_time()
+        if latest is not None and now < latest.replace(microsecond=0):
+            raise CallrecError(
+                f"the clock ({now:%Y-%m-%d %H:%M:%S}) is earlier than the newest audit entry"
+                f" ({latest:%Y-%m-%d %H:%M:%S}); fix the clock first",
+                code="clock_behind", now=now.isoformat(), latest=latest.isoformat(),
+            )
+
     async def verify(self, anchor: Head | None = None) -> VerifyResult:
         rows = self.db.stream(
             "SELECT seq, ts, actor, action, subject, detail, mac FROM audit ORDER BY seq"
