@@ -21,6 +21,7 @@ from services.indexer import Indexer
 from services.instructions import Instructions
 from services.layouts import make_layout
 from services.lease import Lease
+from services.reports import Reports
 
 FOLLOWER_RETRY_SECONDS = 2.0
 
@@ -36,6 +37,7 @@ class Workspace:
     indexer: Indexer
     indexer_lease: Lease
     instructions: Instructions
+    reports: Reports
 
     @classmethod
     async def open(cls, config: Config, *, clock: Clock | None = None,
@@ -56,7 +58,7 @@ class Workspace:
         )
         lease = Lease(config.data / "indexer.lock")
         return cls(config, clock, db, audit, auth, CallStore(db, config.tz), indexer, lease,
-                   Instructions(db, audit, clock))
+                   Instructions(db, audit, clock), Reports(db, audit, clock))
 
     async def close(self) -> None:
         self.indexer_lease.release()
