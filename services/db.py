@@ -101,6 +101,14 @@ class Database:
         async with self.transaction() as conn:
             await conn.executemany(sql, rows)
 
+    async def backup_to(self, target: Path) -> None:
+        """An online, consistent copy (SQLite's backup API; safe while others write)."""
+        dest = await aiosqlite.connect(target)
+        try:
+            await self._reader.backup(dest)
+        finally:
+            await dest.close()
+
     async def integrity_ok(self) -> bool:
         return (await self.scalar("PRAGMA integrity_check")) == "ok"
 

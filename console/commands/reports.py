@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from console.commands.common import add_pin, load_config, read_pin, with_workspace
-from services import notice, reports
+from services import backup, notice, reports
 from services.duties import Duty, Role
 from services.errors import StorageError
 from services.workspace import Workspace
@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     n.add_argument("--lang", dest="notice_lang", choices=("ja", "en"), default="ja")
     n.add_argument("--out", type=Path)
     n.set_defaults(func=public_notice)
+    register_backup(sub)
 
 
 def _write(text: str, out: Path | None) -> None:
@@ -55,4 +56,18 @@ async def report(args: argparse.Namespace, ws: Workspace) -> int:
 def public_notice(args: argparse.Namespace) -> int:
     cfg = load_config(args)
     _write(notice.notice_en(cfg) if args.notice_lang == "en" else notice.notice_ja(cfg), args.out)
+    return 0
+
+
+def register_backup(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    b = sub.add_parser("backup", help="copy the database and its key files into a new folder")
+    b.add_argument("dest", type=Path, help="folder that receives callrec-YYYYMMDD-HHMMSS/")
+    b.set_defaults(func=with_workspace(make_backup))
+
+
+async def make_backup(args: argparse.Namespace, ws: Workspace) -> int:
+    result = await backup.backup(ws.config, ws.db, ws.audit, ws.clock, args.dest)
+    print(f"backup: {result.folder}")
+    print(f"audit head: {result.audit_head or '-'}")
+    print("keep the head: after a restore, `callrec audit verify --anchor HEAD` proves the copy whole")
     return 0
