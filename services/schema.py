@@ -120,4 +120,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         END;
         """,
     ),
+    (
+        "0002_foundation_changed",
+        """
+        -- When a complete call's file was first seen to differ from what was hashed at ingest
+        -- (audited once as call.changed; the ingest sha256 is kept).
+        ALTER TABLE calls ADD COLUMN changed_at INTEGER;
+        """,
+    ),
 ]
