@@ -47,7 +47,8 @@ class Workspace:
         db = await Database.open(config.database, create=create)
         try:
             audit = AuditLog(db, keys.load_key(config.keys_dir, "audit"))
-            auth = Auth(db, audit, keys.load_key(config.keys_dir, "pepper"), clock)
+            auth = Auth(db, audit, keys.load_key(config.keys_dir, "pepper"), clock,
+                        lock_path=config.data / "pin.lock")
         except BaseException:
             await db.close()
             raise
