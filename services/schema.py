@@ -120,4 +120,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         END;
         """,
     ),
+    (
+        "0002_foundation",
+        """
+        -- When a complete call's file was first seen to differ from what was hashed at ingest
+        -- (audited once as call.changed; the ingest sha256 is kept).
+        ALTER TABLE calls ADD COLUMN changed_at INTEGER;
+        -- The call list walks this newest first; it holds every column a filter reads, so a
+        -- number search never reads the table for rows that do not match (services/calls.py).
+        CREATE INDEX calls_browse ON calls (started_at DESC, id DESC, state, type, numbers);
+        DROP INDEX calls_started;
+        """,
+    ),
 ]

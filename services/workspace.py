@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,8 @@ class Workspace:
         db = await Database.open(config.database, create=create)
         try:
             audit = AuditLog(db, keys.load_key(config.keys_dir, "audit"))
-            auth = Auth(db, audit, keys.load_key(config.keys_dir, "pepper"), clock)
+            auth = Auth(db, audit, keys.load_key(config.keys_dir, "pepper"), clock,
+                        lock_path=config.data / "pin.lock")
         except BaseException:
             await db.close()
             raise
@@ -78,13 +80,12 @@ class Workspace:
                 continue
             health.role = "leader"
             try:
-                await self.indexer.scan()
-                if on_change:
-                    on_change()
-                await self.indexer.follow(stop, on_change)
-            except CallrecError as exc:
+                # The watcher is set up before the scan, so nothing written meanwhile is missed.
+                await self.indexer.follow(stop, on_change, scan_first=True)
+            except (CallrecError, sqlite3.Error, OSError) as exc:
+                # Spool gone, database busy for too long, disk full...: say so, retry shortly.
                 health.errors += 1
-                health.last_error = exc.message
+                health.last_error = exc.message if isinstance(exc, CallrecError) else str(exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), FOLLOWER_RETRY_SECONDS)
         health.role = "stopped"
