@@ -100,7 +100,7 @@ async def test_holds_and_open_instructions_block_deletion(ws: Workspace, spool: 
     st = await states(ws)
     by_id = {v: st[k] for k, v in ids.items()}
     assert by_id[held] == "complete" and by_id[named] == "complete"
-    assert (spool / [k for k, v in ids.items() if v == held][0]).exists()
+    assert (spool / next(k for k, v in ids.items() if v == held)).exists()
 
     # once the hold is released and the export cancelled, the next purge takes them
     await ws.holds.release(await manager(ws), held, "done")
@@ -113,7 +113,7 @@ async def test_holds_and_open_instructions_block_deletion(ws: Workspace, spool: 
 
 async def test_a_hold_set_after_the_plan_is_respected(ws: Workspace, spool: Path) -> None:
     """Holds are re-checked per call inside the transaction that marks it, not at plan time."""
-    old, _ = make_calls(spool, expired=4)
+    _old, _ = make_calls(spool, expired=4)
     await ws.indexer.scan()
     plan = await ws.purge.plan(await issue_purge(ws))
     late = plan.call_ids[2]
