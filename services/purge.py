@@ -211,7 +211,8 @@ class Purge:
         async def read_disk(marked: Sequence[Marked]) -> Outcome:
             return await self._in_thread(disk_outcome, self.spool, marked)
 
-        return await self.journal.reconcile_locked(read_disk=read_disk)
+        cutoff = last_expired_day(self.clock.now(), self.grace_days, self.clock.tz)
+        return await self.journal.reconcile_locked(read_disk=read_disk, cutoff=cutoff)
 
     # -- plan --------------------------------------------------------------------------------
 
@@ -228,6 +229,9 @@ class Purge:
 
     async def plan(self, ref: str | int) -> PurgePlan:
         """The calls deletable now under an issued purge instruction, for the confirmation."""
+        holder = self.running_holder()
+        if holder is not None:
+            raise _running(holder)
         ins = await self._purge_instruction(ref)
         now = self.clock.now()
         ids: list[int] = []
@@ -259,9 +263,7 @@ class Purge:
             raise CallrecError("nothing to delete now", code="nothing_to_purge")
         lease = Lease(self.lock_path)
         if not lease.try_acquire():
-            raise Conflict(f"another purge is running (process {lease.holder() or '?'});"
-                           " wait until it has finished", code="purge_running",
-                           pid=lease.holder())
+            raise _running(lease.holder() or "?")
         try:
             reconciled = await self._reconcile_locked()
             now = self.clock.now()
@@ -425,6 +427,11 @@ def remove_empty_folders(spool: Path, folders: set[str]) -> int:
             pending.append(parent)
             pending.sort(key=lambda f: f.count("/"), reverse=True)
     return removed
+
+
+def _running(holder: str) -> Conflict:
+    return Conflict(f"another purge is running (process {holder}); wait until it has finished",
+                    code="purge_running", pid=holder)
 
 
 def _describe(exc: BaseException) -> str:

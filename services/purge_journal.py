@@ -195,9 +195,11 @@ class PurgeJournal:
             " OR EXISTS (SELECT 1 FROM purge_runs WHERE state = 'running')"
         ))
 
-    async def reconcile_locked(self, *, read_disk: Any) -> ReconcileReport:
+    async def reconcile_locked(self, *, read_disk: Any, cutoff: date) -> ReconcileReport:
         """Settle what a killed purge left. The caller holds the purge lease (so no live purge owns
-        these calls) and passes `read_disk(marked) -> Outcome`, run off the event loop."""
+        these calls) and passes `read_disk(marked) -> Outcome`, run off the event loop, and the
+        real clock's cutoff. A run killed with nothing left to delete is finished (its instruction
+        done); otherwise it is interrupted and its instruction goes back to issued."""
         report = ReconcileReport()
         rows = await self.db.fetchall(
             "SELECT id, path, size, sha256, purge_instruction_id FROM calls WHERE state = 'purging'"
@@ -218,23 +220,35 @@ class PurgeJournal:
             "SELECT r.id, r.instruction_id, r.deleted, r.deleted_bytes FROM purge_runs r"
             " WHERE r.state = 'running' ORDER BY r.id"
         )
+        left = bool(await self.db.scalar(
+            f"SELECT EXISTS (SELECT 1 FROM calls c WHERE {ELIGIBLE})", {"cutoff": cutoff.isoformat()}
+        ))
         for r in running:
             ins = await self.instructions.get(r["instruction_id"])
+            detail = {"run": r["id"], "deleted": r["deleted"], "deleted_bytes": r["deleted_bytes"],
+                      "reconciled": True}
             async with self.db.transaction() as conn:
+                if left:
+                    state, problem = "interrupted", "the process ended before the purge finished"
+                    await self.audit.append(
+                        conn, at=at, actor=SYSTEM, action=Action.PURGE_INTERRUPTED,
+                        subject=ins.number, detail={**detail, "reason": "process ended"})
+                    if ins.state == State.IN_PROGRESS:
+                        await self.instructions.transition(
+                            conn, ins, State.ISSUED, SYSTEM, Action.INSTRUCTION_REOPENED,
+                            {"reason": "purge interrupted", "run": r["id"]})
+                else:
+                    state, problem = "finished", "the process ended after the last deletion"
+                    await self.audit.append(
+                        conn, at=at, actor=SYSTEM, action=Action.PURGE_FINISHED,
+                        subject=ins.number, detail=detail)
+                    if ins.state == State.IN_PROGRESS:
+                        await self.instructions.transition(
+                            conn, ins, State.DONE, SYSTEM, Action.INSTRUCTION_DONE,
+                            {"run": r["id"], "reconciled": True})
                 await conn.execute(
-                    "UPDATE purge_runs SET state = 'interrupted', ended_at = ?, problem = ?"
-                    " WHERE id = ? AND state = 'running'",
-                    (to_epoch(at), "the purge stopped before it finished (process ended)", r["id"]),
+                    "UPDATE purge_runs SET state = ?, ended_at = ?, problem = ?"
+                    " WHERE id = ? AND state = 'running'", (state, to_epoch(at), problem, r["id"]),
                 )
-                await self.audit.append(
-                    conn, at=at, actor=SYSTEM, action=Action.PURGE_INTERRUPTED, subject=ins.number,
-                    detail={"run": r["id"], "deleted": r["deleted"],
-                            "deleted_bytes": r["deleted_bytes"], "reason": "process ended"},
-                )
-                if ins.state == State.IN_PROGRESS:
-                    await self.instructions.transition(
-                        conn, ins, State.ISSUED, SYSTEM, Action.INSTRUCTION_REOPENED,
-                        {"reason": "purge interrupted", "run": r["id"]},
-                    )
             report.runs.append(r["id"])
         return report
