@@ -119,7 +119,9 @@ class AuditLog:
         return Head(row[0], row[1]) if row else None
 
     async def latest_time(self) -> datetime | None:
-        ts = await self.db.scalar("SELECT ts FROM audit ORDER BY seq DESC LIMIT 1")
+        """The latest time any entry carries. Not merely the last entry's: checking a PIN appends
+        an entry stamped by the (possibly wrong) clock just before the action is checked."""
+        ts = await self.db.scalar("SELECT max(ts) FROM audit")
         return datetime.fromisoformat(ts) if ts else None
 
     async def check_clock(self, now: datetime) -> None:
