@@ -146,8 +146,10 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX purge_runs_state ON purge_runs (state);
         CREATE INDEX purge_runs_started ON purge_runs (started_at);
 
-        -- The retention preview counts and sums expired calls from this index alone.
-        CREATE INDEX calls_expiry ON calls (state, raw_retention_until, size, started_at);
+        -- The retention preview counts and sums deletable calls from this index alone. Partial,
+        -- so a purge only removes entries from it (complete -> purging), never moves them.
+        CREATE INDEX calls_expiry ON calls (raw_retention_until, size, started_at)
+            WHERE state = 'complete';
         -- The deletion record (削除記録) reads tombstones by the time they were deleted.
         CREATE INDEX calls_purged ON calls (purged_at) WHERE purged_at IS NOT NULL;
         -- AuditLog.latest_time (max(ts)): a clock set back is caught even after a PIN entry.
