@@ -121,6 +121,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "0002_foundation",
+        """
+        -- When a complete call's file was first seen to differ from what was hashed at ingest
+        -- (audited once as call.changed; the ingest sha256 is kept).
+        ALTER TABLE calls ADD COLUMN changed_at INTEGER;
+        -- The call list walks this newest first; it holds every column a filter reads, so a
+        -- number search never reads the table for rows that do not match (services/calls.py).
+        CREATE INDEX calls_browse ON calls (started_at DESC, id DESC, state, type, numbers);
+        DROP INDEX calls_started;
+        """,
+    ),
+    (
         "0003_retention",
         """
         -- One row per execution of a purge instruction. While a run is 'running', the calls it

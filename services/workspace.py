@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from services.layouts import make_layout
 from services.lease import Lease
 from services.purge import Purge
 from services.purge_journal import ReconcileReport
+from services.reports import Reports
 from services.retention_status import RetentionStatus
 
 FOLLOWER_RETRY_SECONDS = 2.0
@@ -41,6 +43,7 @@ class Workspace:
     indexer: Indexer
     indexer_lease: Lease
     instructions: Instructions
+    reports: Reports
     holds: Holds
     retention: RetentionStatus
     purge: Purge
@@ -56,7 +59,8 @@ class Workspace:
         db = await Database.open(config.database, create=create)
         try:
             audit = AuditLog(db, keys.load_key(config.keys_dir, "audit"))
-            auth = Auth(db, audit, keys.load_key(config.keys_dir, "pepper"), clock)
+            auth = Auth(db, audit, keys.load_key(config.keys_dir, "pepper"), clock,
+                        lock_path=config.data / "pin.lock")
         except BaseException:
             await db.close()
             raise
@@ -72,8 +76,8 @@ class Workspace:
                       lock_path=config.data / "purge.lock", grace_days=config.raw_grace_days,
                       clock=SystemClock(config.tz))
         return cls(config, clock, db, audit, auth, CallStore(db, config.tz), indexer, lease,
-                   instructions, holds=holds, retention=retention, purge=purge,
-                   deletions=DeletionRecords(db, audit, clock, config),
+                   instructions, reports=Reports(db, audit, clock), holds=holds, retention=retention,
+                   purge=purge, deletions=DeletionRecords(db, audit, clock, config),
                    reconciled=await purge.reconcile_at_start())
 
     async def close(self) -> None:
@@ -95,13 +99,12 @@ class Workspace:
                 continue
             health.role = "leader"
             try:
-                await self.indexer.scan()
-                if on_change:
-                    on_change()
-                await self.indexer.follow(stop, on_change)
-            except CallrecError as exc:
+                # The watcher is set up before the scan, so nothing written meanwhile is missed.
+                await self.indexer.follow(stop, on_change, scan_first=True)
+            except (CallrecError, sqlite3.Error, OSError) as exc:
+                # Spool gone, database busy for too long, disk full...: say so, retry shortly.
                 health.errors += 1
-                health.last_error = exc.message
+                health.last_error = exc.message if isinstance(exc, CallrecError) else str(exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), FOLLOWER_RETRY_SECONDS)
         health.role = "stopped"
