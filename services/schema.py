@@ -158,16 +158,24 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX purge_runs_state ON purge_runs (state);
         CREATE INDEX purge_runs_started ON purge_runs (started_at);
 
-        -- The retention preview counts and sums deletable calls from this index alone. Partial,
-        -- so a purge only removes entries from it (complete -> purging), never moves them.
-        CREATE INDEX calls_expiry ON calls (raw_retention_until, size, started_at)
-            WHERE state = 'complete';
+        -- The retention preview counts and sums expired calls from this index alone.
+        CREATE INDEX calls_expiry ON calls (state, raw_retention_until, size, started_at);
         -- The deletion record (削除記録) reads tombstones by the time they were deleted.
         CREATE INDEX calls_purged ON calls (purged_at) WHERE purged_at IS NOT NULL;
         -- AuditLog.latest_time (max(ts)): a clock set back is caught even after a PIN entry.
         CREATE INDEX audit_ts ON audit (ts);
         -- At most one active hold per call, whatever two consoles do at once.
         CREATE UNIQUE INDEX holds_one_active ON holds (call_id) WHERE released_at IS NULL;
+        """,
+    ),
+    (
+        "0004_retention_expiry",
+        """
+        -- calls_expiry becomes partial: a purge then only removes a call's entry (complete ->
+        -- purging) instead of moving it through the index twice. The preview reads it as before.
+        DROP INDEX calls_expiry;
+        CREATE INDEX calls_expiry ON calls (raw_retention_until, size, started_at)
+            WHERE state = 'complete';
         """,
     ),
 ]
