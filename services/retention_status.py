@@ -134,12 +134,16 @@ class Preview:
         }
 
 
+class DueEntry(Protocol):
+    def to_json(self, now: datetime) -> dict[str, Any]: ...
+
+
 class DisposalSource(Protocol):
-    """The output-data register (出力データ管理簿, the export issue): entries past their date.
+    """The output-data register (出力データ管理簿, services/register.py of the export issue):
+    `due(now)` lists the entries past their date (翌年度末 counted from the day written, or as
+    extended) and not yet disposed of. Workspace passes the register in where it exists."""
 
-    Workspace passes it in when it exists; each item needs `to_json()`."""
-
-    async def due_for_disposal(self, as_of: datetime) -> Sequence[Any]: ...
+    async def due(self, now: datetime | None = None) -> Sequence[DueEntry]: ...
 
 
 class RetentionStatus:
@@ -202,7 +206,7 @@ class RetentionStatus:
             next_bytes = complete.bytes + int(recording[1])
         due: list[dict[str, Any]] = []
         if self.register is not None:
-            due = [item.to_json() for item in await self.register.due_for_disposal(now)]
+            due = [entry.to_json(now) for entry in await self.register.due(now)]
         return Preview(
             as_of=now, grace_days=self.grace_days, cutoff=cutoff, purgeable=purgeable,
             blocked=blocked, in_grace=in_grace, next_kept_through=next_kept,
