@@ -17,6 +17,7 @@ from services.clock import Clock, SystemClock
 from services.config import Config
 from services.db import Database
 from services.errors import CallrecError, StorageError
+from services.export import Exports
 from services.indexer import Indexer
 from services.instructions import Instructions
 from services.layouts import make_layout
@@ -36,6 +37,7 @@ class Workspace:
     indexer: Indexer
     indexer_lease: Lease
     instructions: Instructions
+    exports: Exports
 
     @classmethod
     async def open(cls, config: Config, *, clock: Clock | None = None,
@@ -55,8 +57,10 @@ class Workspace:
             spool=config.spool, tz=config.tz, settle_seconds=config.settle_seconds, clock=clock,
         )
         lease = Lease(config.data / "indexer.lock")
-        return cls(config, clock, db, audit, auth, CallStore(db, config.tz), indexer, lease,
-                   Instructions(db, audit, clock))
+        calls = CallStore(db, config.tz)
+        instructions = Instructions(db, audit, clock)
+        exports = Exports(db, audit, clock, calls, instructions, config)
+        return cls(config, clock, db, audit, auth, calls, indexer, lease, instructions, exports)
 
     async def close(self) -> None:
         self.indexer_lease.release()
