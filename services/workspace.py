@@ -22,6 +22,7 @@ from services.indexer import Indexer
 from services.instructions import Instructions
 from services.layouts import make_layout
 from services.lease import Lease
+from services.register import Register
 
 FOLLOWER_RETRY_SECONDS = 2.0
 
@@ -38,6 +39,7 @@ class Workspace:
     indexer_lease: Lease
     instructions: Instructions
     exports: Exports
+    register: Register
 
     @classmethod
     async def open(cls, config: Config, *, clock: Clock | None = None,
@@ -60,7 +62,8 @@ class Workspace:
         calls = CallStore(db, config.tz)
         instructions = Instructions(db, audit, clock)
         exports = Exports(db, audit, clock, calls, instructions, config)
-        return cls(config, clock, db, audit, auth, calls, indexer, lease, instructions, exports)
+        return cls(config, clock, db, audit, auth, calls, indexer, lease, instructions, exports,
+                   Register(db, audit, clock, instructions, exports))
 
     async def close(self) -> None:
         self.indexer_lease.release()
