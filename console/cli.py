@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from console.commands import audit, index, instructions, setup
+from console.commands import audit, export, index, instructions, setup
 from services.errors import CallrecError
 
-COMMAND_MODULES = [setup, index, audit, instructions]
+COMMAND_MODULES = [setup, index, audit, instructions, export]
 
 
 def build_parser() -> argparse.ArgumentParser:
