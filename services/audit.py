@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiosqlite
 
@@ -39,6 +39,14 @@ class Head:
         if not seq.isdigit() or len(mac) != 64:
             raise CallrecError(f"not an anchor: {text!r} (expected SEQ:MAC)", code="bad_anchor")
         return cls(int(seq), mac.lower())
+
+
+class Entry(NamedTuple):
+    at: datetime
+    actor: str
+    action: str
+    subject: str = ""
+    detail: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -74,18 +82,30 @@ class AuditLog:
     ) -> Head:
         """Add an entry inside the caller's write transaction (so the action and its entry commit
         together). Never pass a PIN in detail."""
+        head = await self.append_many(conn, [Entry(at, actor, action, subject, detail)])
+        assert head is not None
+        return head
+
+    async def append_many(self, conn: aiosqlite.Connection, entries: Sequence[Entry]) -> Head | None:
+        """Add several entries, in order, inside the caller's write transaction in one round trip
+        (a purge writes one entry per deleted call)."""
+        if not entries:
+            return None
         async with conn.execute("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1") as cur:
             row = await cur.fetchone()
-        prev_seq, prev_mac = (row[0], row[1]) if row else (0, GENESIS)
-        seq = prev_seq + 1
-        ts = at.isoformat(timespec="seconds")
-        detail_text = json.dumps(dict(detail or {}), ensure_ascii=False, sort_keys=True,
-                                 separators=(",", ":"), default=str)
-        mac = _mac(self._key, prev_mac, seq, ts, actor, action, subject, detail_text)
-        await conn.execute(
+        seq, mac = (row[0], row[1]) if row else (0, GENESIS)
+        rows = []
+        for e in entries:
+            seq += 1
+            ts = e.at.isoformat(timespec="seconds")
+            detail_text = json.dumps(dict(e.detail or {}), ensure_ascii=False, sort_keys=True,
+                                     separators=(",", ":"), default=str)
+            mac = _mac(self._key, mac, seq, ts, e.actor, e.action, e.subject, detail_text)
+            rows.append((seq, ts, e.actor, e.action, e.subject, detail_text, mac))
+        await conn.executemany(
             "INSERT INTO audit (seq, ts, actor, action, subject, detail, mac)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (seq, ts, actor, action, subject, detail_text, mac),
+            rows,
         )
         return Head(seq, mac)
 
@@ -99,7 +119,9 @@ class AuditLog:
         return Head(row[0], row[1]) if row else None
 
     async def latest_time(self) -> datetime | None:
-        ts = await self.db.scalar("SELECT ts FROM audit ORDER BY seq DESC LIMIT 1")
+        """The latest time any entry carries. Not merely the last entry's: checking a PIN appends
+        an entry stamped by the (possibly wrong) clock just before the action is checked."""
+        ts = await self.db.scalar("SELECT max(ts) FROM audit")
         return datetime.fromisoformat(ts) if ts else None
 
     async def check_clock(self, now: datetime) -> None:

@@ -70,13 +70,19 @@ class Database:
         """BEGIN IMMEDIATE ... COMMIT on the writer; rolled back on any exception."""
         async with self._lock:
             conn = self._writer
-            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StorageError(f"{self.path}: the database is busy or unwritable: {exc}",
+                                   code="db_busy", path=str(self.path)) from exc
             try:
                 yield conn
+                await conn.execute("COMMIT")
             except BaseException:
-                await conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        await conn.execute("ROLLBACK")
                 raise
-            await conn.execute("COMMIT")
 
     async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         async with self._reader.execute(sql, params) as cur:
@@ -100,6 +106,14 @@ class Database:
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         async with self.transaction() as conn:
             await conn.executemany(sql, rows)
+
+    async def backup_to(self, target: Path) -> None:
+        """An online, consistent copy (SQLite's backup API; safe while others write)."""
+        dest = await aiosqlite.connect(target)
+        try:
+            await self._reader.backup(dest)
+        finally:
+            await dest.close()
 
     async def integrity_ok(self) -> bool:
         return (await self.scalar("PRAGMA integrity_check")) == "ok"

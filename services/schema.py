@@ -121,7 +121,55 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
-        "0002_export",
+        "0002_foundation",
+        """
+        -- When a complete call's file was first seen to differ from what was hashed at ingest
+        -- (audited once as call.changed; the ingest sha256 is kept).
+        ALTER TABLE calls ADD COLUMN changed_at INTEGER;
+        -- The call list walks this newest first; it holds every column a filter reads, so a
+        -- number search never reads the table for rows that do not match (services/calls.py).
+        CREATE INDEX calls_browse ON calls (started_at DESC, id DESC, state, type, numbers);
+        DROP INDEX calls_started;
+        """,
+    ),
+    (
+        "0003_retention",
+        """
+        -- One row per execution of a purge instruction. While a run is 'running', the calls it
+        -- has marked are in state 'purging' with purge_instruction_id set: that is the journal
+        -- a crashed run is reconciled from (services/purge.py).
+        CREATE TABLE purge_runs (
+            id INTEGER PRIMARY KEY,
+            instruction_id INTEGER NOT NULL REFERENCES instructions (id),
+            state TEXT NOT NULL CHECK (state IN
+                ('running', 'finished', 'cancelled', 'failed', 'interrupted')),
+            actor TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            started_at INTEGER NOT NULL,
+            ended_at INTEGER,
+            grace_days INTEGER NOT NULL,
+            planned INTEGER NOT NULL,
+            planned_bytes INTEGER NOT NULL,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            deleted_bytes INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            problem TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX purge_runs_state ON purge_runs (state);
+        CREATE INDEX purge_runs_started ON purge_runs (started_at);
+
+        -- The retention preview counts and sums expired calls from this index alone.
+        CREATE INDEX calls_expiry ON calls (state, raw_retention_until, size, started_at);
+        -- The deletion record (削除記録) reads tombstones by the time they were deleted.
+        CREATE INDEX calls_purged ON calls (purged_at) WHERE purged_at IS NOT NULL;
+        -- AuditLog.latest_time (max(ts)): a clock set back is caught even after a PIN entry.
+        CREATE INDEX audit_ts ON audit (ts);
+        -- At most one active hold per call, whatever two consoles do at once.
+        CREATE UNIQUE INDEX holds_one_active ON holds (call_id) WHERE released_at IS NULL;
+        """,
+    ),
+    (
+        "0004_export",
         """
         CREATE TABLE exports (
             id INTEGER PRIMARY KEY,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +17,19 @@ from services.calls import CallStore
 from services.clock import Clock, SystemClock
 from services.config import Config
 from services.db import Database
+from services.deletion_record import DeletionRecords
 from services.errors import CallrecError, StorageError
 from services.export import Exports
+from services.holds import Holds
 from services.indexer import Indexer
 from services.instructions import Instructions
 from services.layouts import make_layout
 from services.lease import Lease
+from services.purge import Purge
+from services.purge_journal import ReconcileReport
 from services.register import Register
+from services.reports import Reports
+from services.retention_status import RetentionStatus
 
 FOLLOWER_RETRY_SECONDS = 2.0
 
@@ -38,6 +45,12 @@ class Workspace:
     indexer: Indexer
     indexer_lease: Lease
     instructions: Instructions
+    reports: Reports
+    holds: Holds
+    retention: RetentionStatus
+    purge: Purge
+    deletions: DeletionRecords
+    reconciled: ReconcileReport  # what the start-up reconcile of a killed purge did
     exports: Exports
     register: Register
 
@@ -50,7 +63,8 @@ class Workspace:
         db = await Database.open(config.database, create=create)
         try:
             audit = AuditLog(db, keys.load_key(config.keys_dir, "audit"))
-            auth = Auth(db, audit, keys.load_key(config.keys_dir, "pepper"), clock)
+            auth = Auth(db, audit, keys.load_key(config.keys_dir, "pepper"), clock,
+                        lock_path=config.data / "pin.lock")
         except BaseException:
             await db.close()
             raise
@@ -59,15 +73,24 @@ class Workspace:
             spool=config.spool, tz=config.tz, settle_seconds=config.settle_seconds, clock=clock,
         )
         lease = Lease(config.data / "indexer.lock")
-        calls = CallStore(db, config.tz)
         instructions = Instructions(db, audit, clock)
+        holds = Holds(db, audit, clock)
+        retention = RetentionStatus(db, clock, holds, config.raw_grace_days)
+        purge = Purge(db, audit, instructions, retention, spool=config.spool,
+                      lock_path=config.data / "purge.lock", grace_days=config.raw_grace_days,
+                      clock=SystemClock(config.tz))
+        calls = CallStore(db, config.tz)
         exports = Exports(db, audit, clock, calls, instructions, config)
-        return cls(config, clock, db, audit, auth, calls, indexer, lease, instructions, exports,
-                   Register(db, audit, clock, instructions, exports))
+        return cls(config, clock, db, audit, auth, calls, indexer, lease,
+                   instructions, reports=Reports(db, audit, clock), holds=holds, retention=retention,
+                   purge=purge, deletions=DeletionRecords(db, audit, clock, config),
+                   reconciled=await purge.reconcile_at_start(), exports=exports,
+                   register=Register(db, audit, clock, instructions, exports))
 
     async def close(self) -> None:
         self.indexer_lease.release()
         await asyncio.to_thread(self.indexer.close)
+        await asyncio.to_thread(self.purge.close)
         await self.db.close()
 
     async def run_indexer(self, stop: asyncio.Event,
@@ -83,13 +106,12 @@ class Workspace:
                 continue
             health.role = "leader"
             try:
-                await self.indexer.scan()
-                if on_change:
-                    on_change()
-                await self.indexer.follow(stop, on_change)
-            except CallrecError as exc:
+                # The watcher is set up before the scan, so nothing written meanwhile is missed.
+                await self.indexer.follow(stop, on_change, scan_first=True)
+            except (CallrecError, sqlite3.Error, OSError) as exc:
+                # Spool gone, database busy for too long, disk full...: say so, retry shortly.
                 health.errors += 1
-                health.last_error = exc.message
+                health.last_error = exc.message if isinstance(exc, CallrecError) else str(exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), FOLLOWER_RETRY_SECONDS)
         health.role = "stopped"
