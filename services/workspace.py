@@ -21,6 +21,7 @@ from services.config import Config
 from services.db import Database
 from services.deletion_record import DeletionRecords
 from services.errors import CallrecError, StorageError
+from services.export import Exports
 from services.holds import Holds
 from services.indexer import Indexer
 from services.instructions import Instructions
@@ -28,6 +29,7 @@ from services.layouts import make_layout
 from services.lease import Lease
 from services.purge import Purge
 from services.purge_journal import ReconcileReport
+from services.register import Register
 from services.reports import Reports
 from services.retention_status import RetentionStatus
 
@@ -51,6 +53,8 @@ class Workspace:
     purge: Purge
     deletions: DeletionRecords
     reconciled: ReconcileReport  # what the start-up reconcile of a killed purge did
+    exports: Exports
+    register: Register
 
     @classmethod
     async def open(cls, config: Config, *, clock: Clock | None = None,
@@ -78,10 +82,13 @@ class Workspace:
         purge = Purge(db, audit, instructions, retention, spool=config.spool,
                       lock_path=config.data / "purge.lock", grace_days=config.raw_grace_days,
                       clock=SystemClock(config.tz))
-        return cls(config, clock, db, audit, auth, CallStore(db, config.tz), indexer, lease,
+        calls = CallStore(db, config.tz)
+        exports = Exports(db, audit, clock, calls, instructions, config)
+        return cls(config, clock, db, audit, auth, calls, indexer, lease,
                    instructions, reports=Reports(db, audit, clock), holds=holds, retention=retention,
                    purge=purge, deletions=DeletionRecords(db, audit, clock, config),
-                   reconciled=await purge.reconcile_at_start())
+                   reconciled=await purge.reconcile_at_start(), exports=exports,
+                   register=Register(db, audit, clock, instructions, exports))
 
     async def close(self) -> None:
         self.indexer_lease.release()
