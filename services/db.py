@@ -8,6 +8,8 @@ Other processes (a second console, the CLI) wait on busy_timeout instead of fail
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -24,14 +26,18 @@ BUSY_TIMEOUT_MS = 15000
 
 async def _open(path: Path, *, readonly: bool = False) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-    conn.row_factory = sqlite3.Row
-    await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    await conn.execute("PRAGMA foreign_keys = ON")
-    if not readonly:
-        await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA synchronous = NORMAL")
-    else:
-        await conn.execute("PRAGMA query_only = ON")
+    try:
+        conn.row_factory = sqlite3.Row
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+        else:
+            await conn.execute("PRAGMA query_only = ON")
+    except BaseException:
+        await conn.close()  # else its worker thread keeps the process alive
+        raise
     return conn
 
 
@@ -48,15 +54,18 @@ class Database:
             raise StorageError(
                 f"{path}: no database (run `callrec init`)", code="db_missing", path=str(path)
             )
+        opened: list[aiosqlite.Connection] = []
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            writer = await _open(path)
-            await migrate(writer)
-            reader = await _open(path, readonly=True)
-        except sqlite3.Error as exc:
-            raise StorageError(f"{path}: cannot open the database: {exc}", path=str(path)) from exc
-        except OSError as exc:
-            raise StorageError(f"{path}: {exc.strerror}", path=str(path)) from exc
+            opened.append(await _open(path))
+            await migrate(opened[0])
+            opened.append(await _open(path, readonly=True))
+        except (sqlite3.Error, OSError) as exc:
+            for conn in opened:  # an open connection's thread would keep the process alive
+                with suppress(sqlite3.Error, ValueError):
+                    await conn.close()
+            raise _storage_error(path, exc) from exc
+        writer, reader = opened
         return cls(path, writer, reader)
 
     async def close(self) -> None:
@@ -117,6 +126,23 @@ class Database:
 
     async def integrity_ok(self) -> bool:
         return (await self.scalar("PRAGMA integrity_check")) == "ok"
+
+
+def _storage_error(path: Path, exc: BaseException) -> StorageError:
+    """One line that says what is wrong with the data folder, not just SQLite's words."""
+    try:
+        st = os.statvfs(path.parent)
+        readonly = bool(st.f_flag & os.ST_RDONLY)
+        full = st.f_bavail * st.f_frsize < 256 * 1024
+    except OSError:
+        readonly = full = False
+    if readonly or getattr(exc, "errno", None) == errno.EROFS:
+        return StorageError(f"{path.parent}: the data folder is read-only", code="data_readonly",
+                            path=str(path))
+    if full or "full" in str(exc) or getattr(exc, "errno", None) == errno.ENOSPC:
+        return StorageError(f"{path.parent}: the data folder is full", code="data_full", path=str(path))
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return StorageError(f"{path}: cannot open the database: {reason}", path=str(path))
 
 
 async def migrate(conn: aiosqlite.Connection) -> None:
