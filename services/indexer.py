@@ -48,6 +48,9 @@ BATCH_ROWS = 5000  # writes per transaction during a scan
 _PARALLEL_MIN_FILES = 8
 _PARALLEL_MIN_AVG_BYTES = 256 * 1024
 _RECHECK_SECONDS = 5.0  # how often `settle` adopts `recording` rows another process wrote
+# Hidden and temporary files seen in events are left to the next scan: they are mostly a copy in
+# progress (rsync's .name.XXXXXX, name.part) renamed a moment later, not worth a report each.
+_TRANSIENT = (SkipReason.HIDDEN, SkipReason.TEMPORARY)
 _SPOOL_CHECK_SECONDS = 2.0  # how often `follow` checks the spool folder is still the one watched
 
 
@@ -282,7 +285,7 @@ class Indexer:
         for rel, seen in looked:
             if seen.ignored:
                 continue
-            if seen.skip is not None:
+            if seen.skip is not None and seen.skip not in _TRANSIENT:
                 ops.skipped.append((rel, seen.skip.value))
             if seen.gone or seen.skip is not None:
                 not_files.append(rel)
