@@ -21,12 +21,12 @@ import contextlib
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from services import spool_listing
 from services.audit import AuditLog
@@ -51,7 +51,9 @@ _RECHECK_SECONDS = 5.0  # how often `settle` adopts `recording` rows another pro
 # Hidden and temporary files seen in events are left to the next scan: they are mostly a copy in
 # progress (rsync's .name.XXXXXX, name.part) renamed a moment later, not worth a report each.
 _TRANSIENT = (SkipReason.HIDDEN, SkipReason.TEMPORARY)
-_SPOOL_CHECK_SECONDS = 2.0  # how often `follow` checks the spool folder is still the one watched
+_SPOOL_CHECK_SECONDS = 2.0
+_CHUNK = 1000  # paths handled between two awaits when events come in thousands
+T = TypeVar("T")  # how often `follow` checks the spool folder is still the one watched
 
 
 @dataclass
@@ -273,43 +275,51 @@ class Indexer:
         report = ScanReport()
         self.health.events += len(changes)
         self.health.last_event_at = self.clock.now()
-        rels = {r for _change, path in changes
-                if (r := spool_listing.relative(self.spool, path)) is not None}
-        looked = await self._in_pool(
-            lambda: [(r, spool_listing.look(self.spool, r, self._looks_like_recording))
-                     for r in sorted(rels)])
+        batch = await self._in_pool(self._sort_events, changes)
+        now = to_epoch(self.clock.now())
+        for files in _chunks(batch.files):
+            known = await self.rows.known_paths(e.rel for e in files)
+            # Never hashed from an event: the file was just written, so it has not settled.
+            ops = await self._in_pool(self._planner.plan, files, known, now, _never)
+            await self._apply(ops, report, fresh=True)
+        if batch.not_files:
+            # A spool that went away as a whole (unmounted, say) is an error, not mass deletion.
+            await self._in_pool(spool_listing.check_spool, self.spool)
+            for paths in _chunks(batch.not_files):
+                ops = Ops(missing=await self.rows.present_at_or_under(paths))
+                await self._apply(ops, report, fresh=True)
+        for skipped in _chunks(batch.skipped):
+            await self._apply(Ops(skipped=skipped), report, fresh=True)
+        for top in batch.new_folders:
+            report.merge(await self.scan(top))
+        return report
+
+    def _sort_events(self, changes: Changes) -> _Events:
+        """What the paths named by watch events are now (in a worker thread: a copy into the
+        spool can name tens of thousands at once)."""
+        rels = sorted({r for _change, path in changes
+                       if (r := spool_listing.relative(self.spool, path)) is not None})
+        out = _Events()
         folders: list[str] = []
-        not_files: list[str] = []  # paths that are no longer there or no longer regular files
-        files: list[Entry] = []
-        ops = Ops()
-        for rel, seen in looked:
+        for rel in rels:
+            seen = spool_listing.look(self.spool, rel, self._looks_like_recording)
             if seen.ignored:
                 continue
             if seen.skip is not None and seen.skip not in _TRANSIENT:
-                ops.skipped.append((rel, seen.skip.value))
+                out.skipped.append((rel, seen.skip.value))
             if seen.gone or seen.skip is not None:
-                not_files.append(rel)
+                out.not_files.append(rel)
             if seen.folder and seen.skip is not SkipReason.BAD_ENCODING:
                 folders.append(rel)
             if seen.entry is not None:
-                files.append(seen.entry)
+                out.files.append(seen.entry)
         # A new folder is scanned whole: files created in it before it was watched were not
         # reported. Its files seen in events are left to that scan.
-        tops = [f for f in folders if not any(f.startswith(o + "/") for o in folders)]
-        files = [e for e in files if not any(e.rel.startswith(t + "/") for t in tops)]
-        if files:
-            known = await self.rows.known_paths(e.rel for e in files)
-            # Never hashed from an event: the file was just written, so it has not settled.
-            ops.extend(await self._in_pool(self._planner.plan, files, known,
-                                           to_epoch(self.clock.now()), _never))
-        if not_files:
-            # A spool that went away as a whole (unmounted, say) is an error, not mass deletion.
-            await self._in_pool(spool_listing.check_spool, self.spool)
-            ops.missing.extend(await self.rows.present_at_or_under(not_files))
-        await self._apply(ops, report, fresh=True)
-        for top in tops:
-            report.merge(await self.scan(top))
-        return report
+        out.new_folders = [f for f in folders if not any(_within(f, o) and f != o for o in folders)]
+        if out.new_folders:
+            out.files = [e for e in out.files
+                         if not any(_within(e.rel, t) for t in out.new_folders)]
+        return out
 
     async def settle(self) -> int:
         """Complete every pending file whose size has held for the settle time; returns how many
@@ -321,33 +331,31 @@ class Indexer:
         if not self._pending:
             return 0
         snapshot = list(self._pending.items())
-        stats = await self._in_pool(_stat_all, self.spool, [rel for rel, _ in snapshot])
-        ready: list[Entry] = []
-        vanished: list[str] = []
-        for (rel, p), st in zip(snapshot, stats, strict=True):
-            if st is None:
-                self._pending.pop(rel, None)
-                vanished.append(rel)
-            elif (st.size, st.mtime_ns) != (p.size, p.mtime_ns):
-                self._pending[rel] = _Pending(st.size, st.mtime_ns, now_mono)
-            elif now_mono - p.since >= self.settle_seconds:
-                ready.append(st)
+        ready, vanished, moved = await self._in_pool(_sort_pending, self.spool, snapshot,
+                                                     now_mono, self.settle_seconds)
+        for rel, size, mtime_ns in moved:
+            self._pending[rel] = _Pending(size, mtime_ns, now_mono)
+        for rel in vanished:
+            self._pending.pop(rel, None)
         report = ScanReport()
-        ops = Ops()
-        if ready:
-            for e in ready:
+        for entries in _chunks(ready):
+            for e in entries:
                 self._pending.pop(e.rel, None)
-            known = await self.rows.known_paths(e.rel for e in ready)
-            ops = await self._plan(ready, known, to_epoch(self.clock.now()), _always)
-        ops.missing.extend(await self.rows.present_at_or_under(vanished))
-        await self._apply(ops, report, fresh=False)
+            known = await self.rows.known_paths(e.rel for e in entries)
+            ops = await self._plan(entries, known, to_epoch(self.clock.now()), _always)
+            await self._apply(ops, report, fresh=False)
+        for paths in _chunks(vanished):
+            await self._apply(Ops(missing=await self.rows.present_at_or_under(paths)), report,
+                              fresh=False)
         return report.changes
 
     async def _adopt_recording(self) -> None:
         """Watch `recording` rows this indexer does not know about (written by another process,
         or before a restart), so they complete even if no event comes for them."""
         rows = await self.rows.recording()
-        self._track((r for r in rows if r[0] not in self._pending), fresh=False)
+        pending = self._pending
+        new = await self._in_pool(lambda: [r for r in rows if r[0] not in pending])
+        self._track(new, fresh=False)
         self.health.pending = len(self._pending)
 
     async def follow(self, stop: asyncio.Event, on_change: Callable[[], None] | None = None,
@@ -404,12 +412,35 @@ def _always(_e: Entry) -> bool:
     return True
 
 
-def _stat_all(spool: Path, rels: list[str]) -> list[Entry | None]:
-    out: list[Entry | None] = []
-    for rel in rels:
-        seen = spool_listing.look(spool, rel, lambda _name: False)
-        out.append(seen.entry)
-    return out
+def _sort_pending(spool: Path, pending: list[tuple[str, _Pending]], now: float, settle: float,
+                  ) -> tuple[list[Entry], list[str], list[tuple[str, int, int]]]:
+    """(still for the settle time, gone, written to again) among the pending files."""
+    ready: list[Entry] = []
+    vanished: list[str] = []
+    moved: list[tuple[str, int, int]] = []
+    for rel, p in pending:
+        e = spool_listing.look(spool, rel, lambda _name: False).entry
+        if e is None:
+            vanished.append(rel)
+        elif (e.size, e.mtime_ns) != (p.size, p.mtime_ns):
+            moved.append((rel, e.size, e.mtime_ns))
+        elif now - p.since >= settle:
+            ready.append(e)
+    return ready, vanished, moved
+
+
+def _chunks(items: list[T]) -> Iterator[list[T]]:
+    """Slices small enough that the event loop is never held long between two awaits."""
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+@dataclass
+class _Events:
+    files: list[Entry] = field(default_factory=list)
+    not_files: list[str] = field(default_factory=list)  # gone, or no longer regular files
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    new_folders: list[str] = field(default_factory=list)
 
 
 class _BatchWriter:
