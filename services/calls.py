@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,12 +25,32 @@ class CallState(StrEnum):
 
 PRESENT_STATES = (CallState.RECORDING.value, CallState.COMPLETE.value)
 
-# Costs behind the choice of how a number is searched (see CallStore._matching), in µs, measured at
-# 1,000,000 calls: a row of calls_browse tested with instr(), and a trigram hit looked up to sort it.
+# How a number is searched, the one hard query at 1,000,000 calls. Two ways:
+# - walk calls_browse newest first, testing numbers with instr(): about _ROW_COST µs a row, the
+#   table never read; it walks (offset + limit) / (share of calls that match) rows;
+# - let the trigram index (needles of 3+ digits) name the matching calls, then sort them by time:
+#   about _HIT_COST µs a hit (each is looked up to be sorted).
+# The share is measured on the newest _SAMPLE calls the other filters let through (one cheap walk)
+# and the cheaper way is taken. Costs measured at 1,000,000 calls.
 _ROW_COST = 0.1
 _HIT_COST = 1.5
-_FTS_MIN_CAP = 500
-_COUNT_CAP = 50000
+_SAMPLE = 2000
+
+
+@dataclass(frozen=True)
+class _Sample:
+    rows: int  # calls walked (fewer than _SAMPLE: all there are)
+    hits: int  # of them, matching the number
+    size: int  # calls in the index
+
+    def trigrams_for(self, wanted: int | None) -> bool:
+        """Whether the trigram index is the cheaper way to find `wanted` matches (None: all)."""
+        if self.rows < _SAMPLE:
+            return False  # walking them all is cheap
+        share = max(self.hits, 0.5) / self.rows
+        walked = self.size if wanted is None else min(wanted / share, self.size)
+        return share * self.size * _HIT_COST < walked * _ROW_COST
+
 
 CALL_COLUMNS = (
     "id, path, started_at, type, city_number, other_number, caller_id, uniqueid, fmt, size,"
@@ -148,19 +167,6 @@ class CallStore:
             params.extend(f.states)
         return clauses, params
 
-    async def _trigram_hits(self, digits: str, cap: int) -> int | None:
-        """How many calls the trigram index finds for `digits`, or None when more than `cap`."""
-        if len(digits) < 3:
-            return None
-        hits = await self.db.scalar(
-            "SELECT count(*) FROM (SELECT 1 FROM calls_fts WHERE calls_fts MATCH ? LIMIT ?)",
-            (f'"{digits}"', cap + 1),
-        )
-        return hits if hits <= cap else None
-
-    async def _size(self) -> int:
-        return int(await self.db.scalar("SELECT coalesce(max(id), 0) FROM calls"))
-
     def _walk(self, f: CallFilter) -> str:
         """The index to walk newest first: calls_state for one rare state (its calls are found at
         once), else calls_browse, which holds every column a filter reads."""
@@ -168,20 +174,24 @@ class CallStore:
             return "calls c INDEXED BY calls_state"
         return "calls c INDEXED BY calls_browse"
 
-    async def _matching(self, f: CallFilter, wanted: int) -> tuple[str, list[str], list[Any]]:
-        """FROM and WHERE for the calls matching f, choosing how to find the number.
+    async def _sample(self, f: CallFilter, clauses: list[str], params: list[Any],
+                      digits: str) -> _Sample:
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        row = await self.db.fetchone(
+            f"SELECT count(*), coalesce(sum(instr(numbers, ?) > 0), 0),"
+            f" (SELECT coalesce(max(id), 0) FROM calls) FROM (SELECT c.numbers"
+            f" FROM {self._walk(f)} {where} ORDER BY c.started_at DESC, c.id DESC LIMIT ?)",
+            [digits, *params, _SAMPLE],
+        )
+        return _Sample(row[0], row[1], max(row[2], row[0]))
 
-        Walking the time index costs about wanted / share-of-matches rows at ~0.1 µs each (no
-        table access); the trigram index costs about 1.5 µs per hit (each hit is looked up to be
-        sorted). So the trigram index drives while its hits are fewer than the break-even point,
-        counted first without reading any row.
-        """
+    async def _matching(self, f: CallFilter, wanted: int) -> tuple[str, list[str], list[Any]]:
+        """FROM and WHERE for the calls matching f, the number found the cheaper way."""
         clauses, params = self._where(f, "c")
         digits = f.digits
         if digits:
-            size = await self._size()
-            cap = max(_FTS_MIN_CAP, int(math.sqrt(wanted * size * _ROW_COST / _HIT_COST)))
-            if await self._trigram_hits(digits, min(cap, size)) is not None:
+            if len(digits) >= 3 and (await self._sample(f, clauses, params, digits)).trigrams_for(
+                    wanted):
                 return ("calls_fts CROSS JOIN calls c ON c.id = calls_fts.rowid",
                         ["calls_fts MATCH ?", *clauses], [f'"{digits}"', *params])
             clauses.append("instr(c.numbers, ?) > 0")
@@ -205,16 +215,15 @@ class CallStore:
         clauses, params = self._where(f, "c")
         digits = f.digits
         if digits:
-            size = await self._size()
-            hits = await self._trigram_hits(
-                digits, min(_COUNT_CAP, max(_FTS_MIN_CAP, int(size * _ROW_COST / _HIT_COST))))
-            if hits is not None and not clauses:
-                return hits
-            if hits is not None:
+            sample = await self._sample(f, clauses, params, digits)
+            if sample.rows < _SAMPLE:
+                return sample.hits  # the sample held every call the other filters let through
+            if len(digits) >= 3 and sample.trigrams_for(None):
                 where = " AND ".join(["calls_fts MATCH ?", *clauses])
-                return int(await self.db.scalar(
-                    f"SELECT count(*) FROM calls_fts CROSS JOIN calls c ON c.id = calls_fts.rowid"
-                    f" WHERE {where}", [f'"{digits}"', *params]))
+                source = "calls_fts CROSS JOIN calls c ON c.id = calls_fts.rowid" if clauses \
+                    else "calls_fts"
+                return int(await self.db.scalar(f"SELECT count(*) FROM {source} WHERE {where}",
+                                                [f'"{digits}"', *params]))
             clauses.append("instr(c.numbers, ?) > 0")
             params.append(digits)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""

@@ -6,6 +6,7 @@ indexers on the same data agree, never duplicate a row, and audit each anomaly o
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from services.index_plan import INSERT_COLUMNS, Ops, Reappeared, is_recording_ro
 from services.text import visible
 
 SAMPLE_PATHS = 20  # paths named in one index.skipped entry
+_PIECE = 200  # rows JSON-encoded at a time
 
 # Rows go in as one JSON array per statement: SQLite unpacks it in C, so a batch of thousands is
 # one step without the GIL (executemany binds row by row, and each row then waits for the GIL
@@ -50,7 +52,29 @@ class Applied:
 
 def storable(text: str) -> str:
     """Text SQLite can store: a name with undecodable bytes is kept in its escaped form."""
-    return visible(text) if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in text) else text
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # surrogates: bytes that were not UTF-8
+        return visible(text)
+    return text
+
+
+def _encode(items: list[Any]) -> str:
+    # Piece by piece: json.dumps holds the GIL from start to end, and a whole batch at once would
+    # stall the event loop (and the console's screen) for tens of milliseconds.
+    return "[" + ",".join(
+        json.dumps(items[i : i + _PIECE], ensure_ascii=False, separators=(",", ":"))[1:-1]
+        for i in range(0, len(items), _PIECE)
+    ) + "]"
+
+
+async def dumps(items: list[Any]) -> str:
+    """A JSON array for SQLite's json_each; big ones encoded in a worker thread, in pieces."""
+    if len(items) > _PIECE:
+        return await asyncio.to_thread(_encode, items)
+    return json.dumps(items, ensure_ascii=False, separators=(",", ":"))
 
 
 def json_list(items: Any) -> str:
@@ -67,7 +91,7 @@ async def apply(conn: aiosqlite.Connection, ops: Ops, audit: AuditLog, at: datet
         recording = [r for r in ops.inserts if is_recording_row(r)]
         for rows, attr in ((complete, "added_complete"), (recording, "added_recording")):
             if rows:
-                cur = await conn.execute(_INSERT, (json.dumps(rows, ensure_ascii=False),))
+                cur = await conn.execute(_INSERT, (await dumps(rows),))
                 setattr(done, attr, max(cur.rowcount, 0))
     if ops.completes:
         cur = await conn.executemany(
@@ -104,7 +128,7 @@ async def apply(conn: aiosqlite.Connection, ops: Ops, audit: AuditLog, at: datet
         cur = await conn.execute(
             "UPDATE calls SET state = 'missing' WHERE id IN (SELECT value FROM json_each(?))"
             f" AND state IN ({', '.join('?' * len(PRESENT_STATES))}) RETURNING id, path",
-            (json.dumps([call_id for call_id, _ in ops.missing]), *PRESENT_STATES),
+            (await dumps([call_id for call_id, _ in ops.missing]), *PRESENT_STATES),
         )
         gone = sorted(await cur.fetchall(), key=lambda r: r[1])
         done.missing = len(gone)
@@ -158,8 +182,7 @@ async def _skipped(conn: aiosqlite.Connection, skipped: list[tuple[str, str]], a
         "INSERT INTO skipped (path, reason, first_seen)"
         " SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ? FROM json_each(?)"
         " WHERE true ON CONFLICT (path) DO NOTHING RETURNING path, reason",
-        (to_epoch(at), json.dumps([[storable(rel), str(reason)] for rel, reason in skipped],
-                                  ensure_ascii=False)),
+        (to_epoch(at), await dumps([[storable(rel), str(reason)] for rel, reason in skipped])),
     )
     new = sorted(tuple(r) for r in await cur.fetchall())
     if not new:

@@ -6,9 +6,10 @@ events, rescanning every new folder. A file whose size has not been stable for t
 without a purge becomes `missing`, an anomaly in the audit log.
 
     spool_listing  what the folder holds (regular files; everything else with its skip reason)
-    index_plan     what those files mean for the index (runs in worker threads, hashes)
-    index_writer   writing that, with its audit entries, idempotently
     spool_watch    watchfiles in a thread of its own
+    index_rows     what the index already knows about a folder or some paths
+    index_plan     what the files mean for the index (runs in worker threads, hashes)
+    index_writer   writing that, with its audit entries, idempotently
 
 The event loop only coordinates: listing, hashing and SQLite all run in threads.
 """
@@ -17,23 +18,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from services import spool_listing
 from services.audit import AuditLog
 from services.calls import PRESENT_STATES
 from services.clock import Clock, to_epoch
 from services.db import Database
+from services.errors import SpoolError
 from services.index_plan import Known, Ops, Planner
-from services.index_writer import Applied, apply, json_list, storable
+from services.index_rows import IndexRows
+from services.index_writer import Applied, apply, storable
 from services.layouts import Layout, SkipReason
 from services.spool_listing import Entry
 from services.spool_watch import Changes, SpoolWatcher
@@ -45,7 +48,12 @@ BATCH_ROWS = 5000  # writes per transaction during a scan
 _PARALLEL_MIN_FILES = 8
 _PARALLEL_MIN_AVG_BYTES = 256 * 1024
 _RECHECK_SECONDS = 5.0  # how often `settle` adopts `recording` rows another process wrote
-_PRESENT = ", ".join(f"'{s}'" for s in PRESENT_STATES)
+# Hidden and temporary files seen in events are left to the next scan: they are mostly a copy in
+# progress (rsync's .name.XXXXXX, name.part) renamed a moment later, not worth a report each.
+_TRANSIENT = (SkipReason.HIDDEN, SkipReason.TEMPORARY)
+_SPOOL_CHECK_SECONDS = 2.0
+_CHUNK = 1000  # paths handled between two awaits when events come in thousands
+T = TypeVar("T")  # how often `follow` checks the spool folder is still the one watched
 
 
 @dataclass
@@ -139,6 +147,7 @@ class Indexer:
         self.clock = clock
         self.health = Health()
         self._planner = Planner(spool, layout, tz)
+        self.rows = IndexRows(db)
         self._pending: dict[str, _Pending] = {}
         self._threads = max(1, hash_threads)
         self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="callrec-index")
@@ -156,64 +165,6 @@ class Indexer:
     def _error(self, message: str) -> None:
         self.health.errors += 1
         self.health.last_error = message
-
-    # -- reading what the index knows --------------------------------------------------------
-
-    async def _known_in(self, rel_dir: str) -> dict[str, Known]:
-        rows = await self.db.fetchall(
-            "SELECT id, path, size, mtime_ns, state, sha256 FROM calls WHERE dir = ?",
-            (storable(rel_dir),),
-        )
-        return {r[1]: Known(r[0], r[2], r[3], r[4], r[5]) for r in rows}
-
-    async def _known_paths(self, rels: Iterable[str]) -> dict[str, Known]:
-        rows = await self.db.fetchall(
-            "SELECT id, path, size, mtime_ns, state, sha256 FROM calls"
-            " WHERE path IN (SELECT value FROM json_each(?))",
-            (json_list(rels),),
-        )
-        return {r[1]: Known(r[0], r[2], r[3], r[4], r[5]) for r in rows}
-
-    async def _present_at_or_under(self, paths: list[str]) -> list[tuple[int, str]]:
-        """Present calls at these paths, or inside these paths taken as folders."""
-        if not paths:
-            return []
-        exact = await self.db.fetchall(
-            f"SELECT id, path FROM calls WHERE path IN (SELECT value FROM json_each(?))"
-            f" AND state IN ({_PRESENT})",
-            (json_list(paths),),
-        )
-        matched = {r[1] for r in exact}
-        folders = [p for p in paths if p not in matched]
-        found = [(r[0], r[1]) for r in exact]
-        if folders:
-            rows = await self.db.fetchall(
-                f"SELECT c.id, c.path, c.dir, g.value FROM json_each(?) g JOIN calls c"
-                f" ON c.dir = g.value WHERE c.state IN ({_PRESENT})"
-                f" UNION ALL SELECT c.id, c.path, c.dir, g.value FROM json_each(?) g JOIN calls c"
-                f" ON c.dir >= g.value || '/' AND c.dir < g.value || '0'"
-                f" WHERE c.state IN ({_PRESENT})",
-                (json_list(folders), json_list(folders)),
-            )
-            found += [(r[0], r[1]) for r in rows if r[2] == r[3] or r[2].startswith(r[3] + "/")]
-        return found
-
-    async def _dirs_under(self, top: str) -> list[str]:
-        """The folders the index has calls in, at or under `top` (a skip-scan of calls_dir)."""
-        if not top:
-            rows = await self.db.fetchall(
-                "WITH RECURSIVE d(dir) AS (SELECT min(dir) FROM calls UNION ALL"
-                " SELECT (SELECT min(dir) FROM calls WHERE dir > d.dir) FROM d"
-                " WHERE d.dir IS NOT NULL) SELECT dir FROM d WHERE dir IS NOT NULL"
-            )
-            return [r[0] for r in rows]
-        rows = await self.db.fetchall(
-            "WITH RECURSIVE d(dir) AS (SELECT min(dir) FROM calls WHERE dir >= ?1 AND dir < ?2"
-            " UNION ALL SELECT (SELECT min(dir) FROM calls WHERE dir > d.dir AND dir < ?2) FROM d"
-            " WHERE d.dir IS NOT NULL) SELECT dir FROM d WHERE dir IS NOT NULL",
-            (storable(top), storable(top) + "0"),
-        )
-        return [r[0] for r in rows if r[0] == top or r[0].startswith(top + "/")]
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -281,7 +232,7 @@ class Indexer:
                 rel_dir, listing = item
                 seen.add(rel_dir)
                 report.seen += len(listing.files)
-                known = await self._known_in(rel_dir)
+                known = await self.rows.known_in(rel_dir)
                 ops = await self._plan(listing.files, known, to_epoch(self.clock.now()), settled)
                 listed = {e.rel for e in listing.files}
                 ops.missing.extend((k.id, rel) for rel, k in known.items()
@@ -294,11 +245,11 @@ class Indexer:
             # Folders the index has calls in that the walk did not find: those calls are missing
             # (but not where a folder could not be read: what is in it is unknown).
             blind = [rel for rel, _ in unreadable]
-            lost = [d for d in await self._dirs_under(top)
+            lost = [d for d in await self.rows.dirs_under(top)
                     if d not in seen and not any(_within(d, b) for b in blind)]
             if lost:
                 ops = Ops()
-                ops.missing.extend(await self._present_at_or_under_dirs(lost))
+                ops.missing.extend(await self.rows.present_in_dirs(lost))
                 await writer.put(ops)
             await writer.close()
         except BaseException:
@@ -309,25 +260,13 @@ class Indexer:
         self.health.last_scan_at = self.clock.now()
         return report
 
-    async def _present_at_or_under_dirs(self, dirs: list[str]) -> list[tuple[int, str]]:
-        rows = await self.db.fetchall(
-            f"SELECT id, path FROM calls WHERE dir IN (SELECT value FROM json_each(?))"
-            f" AND state IN ({_PRESENT})",
-            (json.dumps(dirs, ensure_ascii=False),),
-        )
-        return [(r[0], r[1]) for r in rows]
-
     async def _prune_skipped(self, seen: set[str], blind: list[str]) -> None:
         """Forget skipped entries a whole scan no longer found (gone, or indexable now), so one
         that comes back is reported again."""
-        if await self.db.scalar("SELECT count(*) FROM skipped") <= len(seen):
-            return
-        paths = [r[0] for r in await self.db.fetchall("SELECT path FROM skipped")]
-        gone = [(p,) for p in paths
-                if p not in seen and not any(_within(p, b) for b in blind)]
+        listed = await self.rows.skipped_paths(more_than=len(seen))
+        gone = [p for p in listed if p not in seen and not any(_within(p, b) for b in blind)]
         if gone:
-            async with self.db.transaction() as conn:
-                await conn.executemany("DELETE FROM skipped WHERE path = ?", gone)
+            await self.rows.forget_skipped(gone)
 
     # -- following the recorder --------------------------------------------------------------
 
@@ -336,40 +275,51 @@ class Indexer:
         report = ScanReport()
         self.health.events += len(changes)
         self.health.last_event_at = self.clock.now()
-        rels = {r for _change, path in changes
-                if (r := spool_listing.relative(self.spool, path)) is not None}
-        looked = await self._in_pool(
-            lambda: [(r, spool_listing.look(self.spool, r, self._looks_like_recording))
-                     for r in sorted(rels)])
+        batch = await self._in_pool(self._sort_events, changes)
+        now = to_epoch(self.clock.now())
+        for files in _chunks(batch.files):
+            known = await self.rows.known_paths(e.rel for e in files)
+            # Never hashed from an event: the file was just written, so it has not settled.
+            ops = await self._in_pool(self._planner.plan, files, known, now, _never)
+            await self._apply(ops, report, fresh=True)
+        if batch.not_files:
+            # A spool that went away as a whole (unmounted, say) is an error, not mass deletion.
+            await self._in_pool(spool_listing.check_spool, self.spool)
+            for paths in _chunks(batch.not_files):
+                ops = Ops(missing=await self.rows.present_at_or_under(paths))
+                await self._apply(ops, report, fresh=True)
+        for skipped in _chunks(batch.skipped):
+            await self._apply(Ops(skipped=skipped), report, fresh=True)
+        for top in batch.new_folders:
+            report.merge(await self.scan(top))
+        return report
+
+    def _sort_events(self, changes: Changes) -> _Events:
+        """What the paths named by watch events are now (in a worker thread: a copy into the
+        spool can name tens of thousands at once)."""
+        rels = sorted({r for _change, path in changes
+                       if (r := spool_listing.relative(self.spool, path)) is not None})
+        out = _Events()
         folders: list[str] = []
-        not_files: list[str] = []  # paths that are no longer there or no longer regular files
-        files: list[Entry] = []
-        ops = Ops()
-        for rel, seen in looked:
+        for rel in rels:
+            seen = spool_listing.look(self.spool, rel, self._looks_like_recording)
             if seen.ignored:
                 continue
-            if seen.skip is not None:
-                ops.skipped.append((rel, seen.skip.value))
+            if seen.skip is not None and seen.skip not in _TRANSIENT:
+                out.skipped.append((rel, seen.skip.value))
             if seen.gone or seen.skip is not None:
-                not_files.append(rel)
+                out.not_files.append(rel)
             if seen.folder and seen.skip is not SkipReason.BAD_ENCODING:
                 folders.append(rel)
             if seen.entry is not None:
-                files.append(seen.entry)
+                out.files.append(seen.entry)
         # A new folder is scanned whole: files created in it before it was watched were not
         # reported. Its files seen in events are left to that scan.
-        tops = [f for f in folders if not any(f.startswith(o + "/") for o in folders)]
-        files = [e for e in files if not any(e.rel.startswith(t + "/") for t in tops)]
-        if files:
-            known = await self._known_paths(e.rel for e in files)
-            # Never hashed from an event: the file was just written, so it has not settled.
-            ops.extend(await self._in_pool(self._planner.plan, files, known,
-                                           to_epoch(self.clock.now()), _never))
-        ops.missing.extend(await self._present_at_or_under(not_files))
-        await self._apply(ops, report, fresh=True)
-        for top in tops:
-            report.merge(await self.scan(top))
-        return report
+        out.new_folders = [f for f in folders if not any(_within(f, o) and f != o for o in folders)]
+        if out.new_folders:
+            out.files = [e for e in out.files
+                         if not any(_within(e.rel, t) for t in out.new_folders)]
+        return out
 
     async def settle(self) -> int:
         """Complete every pending file whose size has held for the settle time; returns how many
@@ -381,34 +331,31 @@ class Indexer:
         if not self._pending:
             return 0
         snapshot = list(self._pending.items())
-        stats = await self._in_pool(_stat_all, self.spool, [rel for rel, _ in snapshot])
-        ready: list[Entry] = []
-        vanished: list[str] = []
-        for (rel, p), st in zip(snapshot, stats, strict=True):
-            if st is None:
-                self._pending.pop(rel, None)
-                vanished.append(rel)
-            elif (st.size, st.mtime_ns) != (p.size, p.mtime_ns):
-                self._pending[rel] = _Pending(st.size, st.mtime_ns, now_mono)
-            elif now_mono - p.since >= self.settle_seconds:
-                ready.append(st)
+        ready, vanished, moved = await self._in_pool(_sort_pending, self.spool, snapshot,
+                                                     now_mono, self.settle_seconds)
+        for rel, size, mtime_ns in moved:
+            self._pending[rel] = _Pending(size, mtime_ns, now_mono)
+        for rel in vanished:
+            self._pending.pop(rel, None)
         report = ScanReport()
-        ops = Ops()
-        if ready:
-            for e in ready:
+        for entries in _chunks(ready):
+            for e in entries:
                 self._pending.pop(e.rel, None)
-            known = await self._known_paths(e.rel for e in ready)
-            ops = await self._plan(ready, known, to_epoch(self.clock.now()), _always)
-        ops.missing.extend(await self._present_at_or_under(vanished))
-        await self._apply(ops, report, fresh=False)
+            known = await self.rows.known_paths(e.rel for e in entries)
+            ops = await self._plan(entries, known, to_epoch(self.clock.now()), _always)
+            await self._apply(ops, report, fresh=False)
+        for paths in _chunks(vanished):
+            await self._apply(Ops(missing=await self.rows.present_at_or_under(paths)), report,
+                              fresh=False)
         return report.changes
 
     async def _adopt_recording(self) -> None:
         """Watch `recording` rows this indexer does not know about (written by another process,
         or before a restart), so they complete even if no event comes for them."""
-        rows = await self.db.fetchall(
-            "SELECT path, size, mtime_ns FROM calls WHERE state = 'recording'")
-        self._track(((r[0], r[1], r[2]) for r in rows if r[0] not in self._pending), fresh=False)
+        rows = await self.rows.recording()
+        pending = self._pending
+        new = await self._in_pool(lambda: [r for r in rows if r[0] not in pending])
+        self._track(new, fresh=False)
         self.health.pending = len(self._pending)
 
     async def follow(self, stop: asyncio.Event, on_change: Callable[[], None] | None = None,
@@ -417,6 +364,7 @@ class Indexer:
 
         scan_first: reconcile once the watcher is set up, so nothing written meanwhile is missed.
         """
+        identity = await self._in_pool(_identity, self.spool)
         watcher = SpoolWatcher(self.spool, debounce_ms=debounce_ms)
         await watcher.start()
         try:
@@ -424,6 +372,7 @@ class Indexer:
                 await self.scan()
                 if on_change:
                     on_change()
+            checked = time.monotonic()
             while not stop.is_set():
                 changes = await watcher.next(timeout=0.25)
                 changed = 0
@@ -432,8 +381,23 @@ class Indexer:
                 changed += await self.settle()
                 if changed and on_change:
                     on_change()
+                if time.monotonic() - checked >= _SPOOL_CHECK_SECONDS:
+                    checked = time.monotonic()
+                    # Unmounted, renamed or replaced, the folder watched is no longer the spool:
+                    # no event says so. The caller starts over (scan, new watcher) when it is back.
+                    if await self._in_pool(_identity, self.spool) != identity:
+                        raise SpoolError(f"{self.spool}: spool folder gone or replaced",
+                                         code="spool_replaced", path=str(self.spool))
         finally:
             await watcher.stop()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _within(rel: str, folder: str) -> bool:
@@ -448,12 +412,35 @@ def _always(_e: Entry) -> bool:
     return True
 
 
-def _stat_all(spool: Path, rels: list[str]) -> list[Entry | None]:
-    out: list[Entry | None] = []
-    for rel in rels:
-        seen = spool_listing.look(spool, rel, lambda _name: False)
-        out.append(seen.entry)
-    return out
+def _sort_pending(spool: Path, pending: list[tuple[str, _Pending]], now: float, settle: float,
+                  ) -> tuple[list[Entry], list[str], list[tuple[str, int, int]]]:
+    """(still for the settle time, gone, written to again) among the pending files."""
+    ready: list[Entry] = []
+    vanished: list[str] = []
+    moved: list[tuple[str, int, int]] = []
+    for rel, p in pending:
+        e = spool_listing.look(spool, rel, lambda _name: False).entry
+        if e is None:
+            vanished.append(rel)
+        elif (e.size, e.mtime_ns) != (p.size, p.mtime_ns):
+            moved.append((rel, e.size, e.mtime_ns))
+        elif now - p.since >= settle:
+            ready.append(e)
+    return ready, vanished, moved
+
+
+def _chunks(items: list[T]) -> Iterator[list[T]]:
+    """Slices small enough that the event loop is never held long between two awaits."""
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+@dataclass
+class _Events:
+    files: list[Entry] = field(default_factory=list)
+    not_files: list[str] = field(default_factory=list)  # gone, or no longer regular files
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    new_folders: list[str] = field(default_factory=list)
 
 
 class _BatchWriter:

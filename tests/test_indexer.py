@@ -281,3 +281,30 @@ async def test_two_indexers_agree(cfg: Config, spool: Path) -> None:
     finally:
         await a.close()
         await b.close()
+
+
+async def test_pattern_layout_end_to_end(tmp_path: Path) -> None:
+    from services import config as config_mod
+
+    pattern = (r"(?P<date>\d{4}-\d{2}-\d{2})_(?P<time>\d{6})_(?P<city>\d+)_(?P<other>[^_]*)"
+               r"\.(?P<fmt>wav)")
+    path = tmp_path / "c.toml"
+    config_mod.write(Config(spool=tmp_path / "spool", data=tmp_path / "data", layout="pattern",
+                            pattern=pattern), path)
+    cfg = config_mod.load(path)
+    record(cfg.spool, "box1/2026-11-02_081500_0488291111_+819011112222.wav")
+    record(cfg.spool, "box1/2026-11-02_081600_0488291111_anonymous.wav")
+    record(cfg.spool, "box1/in-0488291111-0312345678-20261110-135005-1.1.wav")  # not this layout
+    ws = await Workspace.open(cfg, create=True)
+    try:
+        report = await ws.indexer.scan()
+        assert (report.added, dict(report.skipped)) == (2, {"unparsed": 1})
+        found = {r["path"]: r for r in await rows(ws)}
+        first = found["box1/2026-11-02_081500_0488291111_+819011112222.wav"]
+        assert (first["type"], first["city_number"], first["other_number"], first["caller_id"]) == (
+            "in", "0488291111", "09011112222", "number")
+        assert first["started_at"] == int(datetime(2026, 11, 2, 8, 15, tzinfo=JST).timestamp())
+        second = found["box1/2026-11-02_081600_0488291111_anonymous.wav"]
+        assert (second["other_number"], second["caller_id"]) == (None, "withheld")
+    finally:
+        await ws.close()

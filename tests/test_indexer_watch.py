@@ -188,14 +188,16 @@ async def test_what_is_never_indexed_while_following(ws: Workspace, spool: Path,
         write(day / "notes.txt")
         write(day / NAME.format(7))  # the one real recording
 
-        async def reported() -> bool:
-            return await count(ws, "SELECT count(*) FROM skipped") == 6
+        async def reported() -> bool:  # hidden and temporary files: only when a scan finds them
+            return await count(ws, "SELECT count(*) FROM skipped") == 4
 
         await eventually(reported)
         for _ in range(3):  # touched again and again: counted once, reported once
             os.utime(day / ("." + NAME.format(5)))
             os.utime(day / "notes.txt")
+            os.utime(day / NAME.format(3))
             await asyncio.sleep(0.15)
+        await ws.indexer.scan()
         await ws.indexer.scan()
     assert [r[0] for r in await ws.db.fetchall("SELECT path FROM calls")] == [
         f"{DAY}/{NAME.format(7)}"]
@@ -225,3 +227,36 @@ async def test_completed_file_changed_is_audited_once(ws: Workspace, spool: Path
     assert await count(ws, "SELECT count(*) FROM audit WHERE action = ?", Action.CALL_CHANGED) == 1
     assert await ws.db.scalar("SELECT sha256 FROM calls") == ingest
     assert (await ws.audit.verify()).ok
+
+
+async def test_spool_going_away_is_an_error_not_a_mass_deletion(ws: Workspace, spool: Path,
+                                                                 tmp_path: Path) -> None:
+    for i in range(3):
+        write(spool / DAY / NAME.format(i))
+    stop = asyncio.Event()
+    task = asyncio.create_task(ws.run_indexer(stop))
+    try:
+        async def indexed() -> bool:
+            return await count(ws, "SELECT count(*) FROM calls WHERE state = 'complete'") == 3
+
+        await eventually(indexed)
+        away = tmp_path / "unmounted"
+        spool.rename(away)  # what an unmounted or renamed spool folder looks like
+
+        async def noticed() -> bool:
+            return ws.indexer.health.errors > 0
+
+        await eventually(noticed)
+        assert await count(ws, "SELECT count(*) FROM calls WHERE state = 'missing'") == 0
+        assert "spool" in ws.indexer.health.last_error
+        away.rename(spool)  # back again: the indexer takes up its work by itself
+        write(spool / DAY / NAME.format(7))
+
+        async def recovered() -> bool:
+            return await count(ws, "SELECT count(*) FROM calls WHERE state = 'complete'") == 4
+
+        await eventually(recovered, timeout=20)
+        assert await count(ws, "SELECT count(*) FROM calls WHERE state = 'missing'") == 0
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)

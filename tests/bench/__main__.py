@@ -102,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(root, ignore_errors=True)
         else:
             print(f"kept {root}", file=sys.stderr)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{os.cpu_count()} CPUs, load average {load} at the end (other work skews timings)")
     print(table(figures))
     return 0 if all(f.ok for f in figures) else 1
 

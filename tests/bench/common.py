@@ -18,6 +18,7 @@ from services import config as config_mod
 from services.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+SPOOL_START = datetime(2025, 1, 1)
 
 
 def require_space(folder: Path, needed: int) -> None:
@@ -33,7 +34,7 @@ def make_spool(folder: Path, count: int, *, size: int = 2048, span_days: int = 9
     when $CALLREC_BENCH_CACHE names a folder, kept there and reused by later runs (a million
     files take minutes to write and to delete). Benches must not change a spool they share."""
     cache = os.environ.get("CALLREC_BENCH_CACHE")
-    spool = (Path(cache) / f"spool-{count}-{size}-{span_days}-{seed}" if cache
+    spool = (Path(cache) / f"spool-{SPOOL_START:%Y%m%d}-{count}-{size}-{span_days}-{seed}" if cache
              else folder / "spool")
     done = spool.with_name(spool.name + ".done")
     if done.exists():
@@ -41,8 +42,8 @@ def make_spool(folder: Path, count: int, *, size: int = 2048, span_days: int = 9
     shutil.rmtree(spool, ignore_errors=True)
     spool.parent.mkdir(parents=True, exist_ok=True)
     require_space(spool.parent, count * (max(size, 4096) + 512) + 500_000_000)
-    generate_spool(spool, count, start=datetime(2026, 1, 1), span_days=span_days, seed=seed,
-                   size=size)
+    # All in the past (a file modified in the future would count as still being written).
+    generate_spool(spool, count, start=SPOOL_START, span_days=span_days, seed=seed, size=size)
     if cache:
         done.touch()
     return spool
