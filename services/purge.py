@@ -359,7 +359,8 @@ class Purge:
         now = self.clock.now()
         await self.audit.check_clock(now)
         cutoff = last_expired_day(now, self.grace_days, self.clock.tz)
-        async with self.db.transaction() as conn:
+        # durable: a mark lost in a power cut would leave deleted files' calls 'complete'
+        async with self.db.transaction(durable=True) as conn:
             marked = await self.journal.mark_in(conn, run, batch, cutoff)
             testpoints.pause("in_mark_tx")
         result.skipped += len(batch) - len(marked)
