@@ -195,6 +195,7 @@ class Action:
     """Every audit action name, in one place (reports count these)."""
 
     CONFIG_WRITTEN = "config.written"
+    CONFIG_CHANGED = "config.changed"
     PIN_SET = "pin.set"
     PIN_CHANGED = "pin.changed"
     PIN_RESET = "pin.reset"

@@ -178,4 +178,75 @@ MIGRATIONS: list[tuple[str, str]] = [
             WHERE state = 'complete';
         """,
     ),
+    (
+        "0005_export",
+        """
+        CREATE TABLE exports (
+            id INTEGER PRIMARY KEY,
+            instruction_id INTEGER NOT NULL REFERENCES instructions (id),
+            state TEXT NOT NULL CHECK (state IN ('running', 'finished', 'failed', 'cancelled')),
+            target TEXT NOT NULL CHECK (target IN ('image', 'device', 'folder')),
+            destination TEXT NOT NULL,
+            medium TEXT NOT NULL,
+            volumes INTEGER NOT NULL,
+            calls INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,             -- the recordings' bytes
+            started_at INTEGER NOT NULL,
+            started_by TEXT NOT NULL,
+            finished_at INTEGER,
+            written_on TEXT,                    -- YYYY-MM-DD, Japan time: the day it was written
+            audit_head TEXT,                    -- SEQ:MAC printed on the medium
+            outputs TEXT NOT NULL DEFAULT '[]', -- JSON: paths removed if the export dies
+            error TEXT,
+            form_text TEXT,                     -- 様式第2号 as submitted, printable again
+            form_html TEXT
+        );
+        CREATE INDEX exports_instruction ON exports (instruction_id, state);
+        CREATE UNIQUE INDEX exports_one_running ON exports (instruction_id) WHERE state = 'running';
+
+        CREATE TABLE media (
+            id INTEGER PRIMARY KEY,
+            export_id INTEGER NOT NULL REFERENCES exports (id),
+            seq INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            label TEXT NOT NULL,
+            location TEXT NOT NULL,             -- image file, device or folder written
+            size INTEGER NOT NULL,
+            files INTEGER NOT NULL,
+            calls INTEGER NOT NULL,
+            image_sha256 TEXT,                  -- the whole image (discs and image files)
+            written_at INTEGER NOT NULL,
+            UNIQUE (export_id, seq)
+        );
+
+        CREATE TABLE register (
+            id INTEGER PRIMARY KEY,
+            instruction_id INTEGER NOT NULL UNIQUE REFERENCES instructions (id),
+            export_id INTEGER NOT NULL REFERENCES exports (id),
+            purpose TEXT NOT NULL,
+            medium TEXT NOT NULL,
+            media_count INTEGER NOT NULL,
+            written_on TEXT NOT NULL,           -- created: the day the output data was written
+            received_at INTEGER NOT NULL,
+            received_by TEXT NOT NULL,
+            kept_through TEXT NOT NULL,         -- 翌年度末 from written_on, or as extended
+            custodian TEXT NOT NULL DEFAULT '',
+            disposed_on TEXT,
+            disposal_method TEXT,
+            disposal_witness TEXT,
+            disposed_at INTEGER
+        );
+        CREATE INDEX register_open ON register (kept_through) WHERE disposed_on IS NULL;
+        CREATE TABLE register_extensions (
+            id INTEGER PRIMARY KEY,
+            register_id INTEGER NOT NULL REFERENCES register (id),
+            previous TEXT NOT NULL,
+            until TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            by TEXT NOT NULL
+        );
+        CREATE INDEX register_extensions_entry ON register_extensions (register_id);
+        """,
+    ),
 ]
