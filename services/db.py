@@ -75,23 +75,34 @@ class Database:
                     await conn.close()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT on the writer; rolled back on any exception."""
+    async def transaction(self, *, durable: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT on the writer; rolled back on any exception.
+
+        durable: the commit is on disk (the WAL fsynced) before this returns, not merely safe
+        from a killed process: for a record that must outlive a power cut because the caller acts
+        on it outside the database next (a purge marks calls, then deletes their files)."""
         async with self._lock:
             conn = self._writer
+            if durable:
+                await conn.execute("PRAGMA synchronous = FULL")
             try:
-                await conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise StorageError(f"{self.path}: the database is busy or unwritable: {exc}",
-                                   code="db_busy", path=str(self.path)) from exc
-            try:
-                yield conn
-                await conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    with suppress(sqlite3.Error):
-                        await conn.execute("ROLLBACK")
-                raise
+                try:
+                    await conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    raise StorageError(f"{self.path}: the database is busy or unwritable: {exc}",
+                                       code="db_busy", path=str(self.path)) from exc
+                try:
+                    yield conn
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        with suppress(sqlite3.Error):
+                            await conn.execute("ROLLBACK")
+                    raise
+            finally:
+                if durable:
+                    with suppress(sqlite3.Error, ValueError):
+                        await conn.execute("PRAGMA synchronous = NORMAL")
 
     async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         async with self._reader.execute(sql, params) as cur:

@@ -40,7 +40,6 @@ from services.purge_journal import (
     ReconcileReport,
     Run,
     disk_outcome,
-    fsync_folder,
     unlink_all,
 )
 from services.retention import last_expired_day
@@ -359,7 +358,8 @@ class Purge:
         now = self.clock.now()
         await self.audit.check_clock(now)
         cutoff = last_expired_day(now, self.grace_days, self.clock.tz)
-        async with self.db.transaction() as conn:
+        # durable: a mark lost in a power cut would leave deleted files' calls 'complete'
+        async with self.db.transaction(durable=True) as conn:
             marked = await self.journal.mark_in(conn, run, batch, cutoff)
             testpoints.pause("in_mark_tx")
         result.skipped += len(batch) - len(marked)
@@ -437,25 +437,22 @@ class Purge:
 
 def remove_empty_folders(spool: Path, folders: set[str]) -> int:
     """Remove day folders a purge emptied, and their parents if emptied too (never the spool).
-    rmdir refuses a folder that is not empty, so a recording that arrives meanwhile is safe."""
+    rmdir refuses a folder that is not empty, so a recording that arrives meanwhile is safe. Not
+    synced: an empty folder that came back after a power cut would be harmless."""
     removed = 0
-    pending = sorted(folders, key=lambda f: f.count("/"), reverse=True)
-    seen: set[str] = set()
-    while pending:
-        folder = pending.pop(0)
-        if not folder or folder in seen:
-            continue
-        seen.add(folder)
-        try:
-            os.rmdir(spool / folder)
-        except OSError:
-            continue
-        removed += 1
-        parent = folder.rpartition("/")[0]
-        fsync_folder(spool / parent if parent else spool)
-        if parent:
-            pending.append(parent)
-            pending.sort(key=lambda f: f.count("/"), reverse=True)
+    level = set(folders)
+    while level:
+        parents = set()
+        for folder in sorted(level):
+            if not folder:
+                continue
+            try:
+                os.rmdir(spool / folder)
+            except OSError:
+                continue
+            removed += 1
+            parents.add(folder.rpartition("/")[0])
+        level = parents
     return removed
 
 

@@ -287,3 +287,14 @@ async def test_grace_days_hold_back_recent_expiries(cfg, spool: Path) -> None:  
         assert plan.grace_days == 3 and plan.count == preview.purgeable.count
     finally:
         await ws.close()
+
+
+async def test_marks_are_committed_with_a_full_sync(ws: Workspace) -> None:
+    """A purge's mark must survive a power cut (the files go next): its transaction syncs the WAL;
+    ordinary transactions keep the faster NORMAL setting."""
+    async with ws.db.transaction(durable=True) as conn:
+        cur = await conn.execute("PRAGMA synchronous")
+        assert (await cur.fetchone())[0] == 2  # FULL
+    async with ws.db.transaction() as conn:
+        cur = await conn.execute("PRAGMA synchronous")
+        assert (await cur.fetchone())[0] == 1  # NORMAL

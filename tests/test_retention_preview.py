@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from retention_support import ids_by_path, manager, write_call
+from retention_support import ids_by_path, manager, operator, write_call
 
 from services.clock import JST
-from services.duties import Duty
+from services.duties import Duty, Role
 from services.workspace import Workspace
 
 # The worked dates of GUIDELINE.md, as recordings in the spool.
@@ -74,7 +74,7 @@ async def test_preview_counts_bytes_oldest_and_the_next_date(ws: Workspace, spoo
     assert preview.next_kept_through == date(2026, 5, 31)
     assert preview.next_deletable_from == datetime(2026, 6, 1, tzinfo=JST)
     assert (preview.next_count, preview.next_bytes) == (1, 2048)
-    assert preview.register_available is False and preview.register_due == []
+    assert preview.register_available and preview.register_due == []
 
     # holding the oldest moves "oldest" on and lists it as blocked, with its reason
     await ws.holds.set(await manager(ws), ids[LEAP], "訴訟対応")
@@ -121,5 +121,38 @@ async def test_grace_days_show_as_in_grace_then_purgeable(cfg, spool: Path) -> N
         assert before == {ids[LEAP], ids[DEC31]}
         after = await purgeable_at(ws, datetime(2026, 3, 6, tzinfo=JST))
         assert after == {ids[LEAP], ids[DEC31], ids[JAN15]}
+    finally:
+        await ws.close()
+
+
+async def test_output_data_due_for_disposal_shows_in_the_preview(cfg, spool: Path,  # type: ignore[no-untyped-def]
+                                                                 tmp_path: Path) -> None:
+    """The register (出力データ管理簿) entries past 翌年度末 are listed with the preview."""
+    from services.clock import FixedClock
+    from tests.export_support import index, recording
+
+    clock = FixedClock(datetime(2027, 3, 31, 10, 0, tzinfo=JST))
+    ws = await Workspace.open(cfg, clock=clock, create=True)
+    try:
+        await ws.auth.set_pin(Role.MANAGER, "1111")
+        await ws.auth.set_pin(Role.OPERATOR, "2222")
+        recording(spool, "in-0488291111-0312345678-20270320-100000-pbx-1.1.wav", 8000)
+        calls = await index(ws)
+        boss = await manager(ws, Duty.ISSUE_INSTRUCTION)
+        ins = await ws.instructions.issue_export(boss, purpose="crime-prevention", medium="usb",
+                                                 call_ids=[c.id for c in calls])
+        op = await operator(ws)
+        (tmp_path / "usb").mkdir()
+        plan = await ws.exports.prepare(op, ins.number, ws.exports.target(folder=str(tmp_path / "usb")))
+        await ws.exports.run(op, plan)
+        entry = await ws.register.receive(await manager(ws, Duty.RECEIVE_OUTPUT), ins.number)
+        assert entry.kept_through == date(2028, 3, 31)  # written 2027-03-31 (FY2026)
+
+        preview = await ws.retention.preview()
+        assert preview.register_available and preview.register_due == []
+        assert (await ws.retention.preview(datetime(2028, 3, 31, 23, 59, tzinfo=JST))).register_due == []
+        due = (await ws.retention.preview(datetime(2028, 4, 1, tzinfo=JST))).register_due
+        assert [(d["id"], d["instruction"], d["kept_through"], d["status"]) for d in due] == [
+            (entry.id, ins.number, "2028-03-31", "due")]
     finally:
         await ws.close()

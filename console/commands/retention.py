@@ -128,7 +128,12 @@ def describe_preview(p: Preview, purgeable_shown: int) -> str:
     else:
         lines.append("next: no other recording in the index has a retention date")
     if p.register_available:
-        lines.append(f"output data due for disposal: {len(p.register_due)}")
+        lines.append(f"output data due for disposal: {len(p.register_due)}"
+                     " (kept through the end of the next fiscal year, counted from the day written)")
+        for e in p.register_due:
+            lines.append(f"  register {e['id']}  instruction {visible(e['instruction'])}"
+                         f"  {visible(e['medium'])}  written {e['written_on']}"
+                         f"  kept through {e['kept_through']}")
     else:
         lines.append("output data register: not available in this build")
     return "\n".join(lines)
