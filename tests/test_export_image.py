@@ -121,7 +121,8 @@ async def test_forms_readme_and_submission(ws: Workspace, named: list, tmp_path:
     # The instruction is submitted and its 提出書 kept, printable again.
     assert (await ws.instructions.get(ins.id)).state == State.SUBMITTED
     kept = await ws.exports.submitted(ins.number)
-    assert kept.form_text is not None and kept.form_text.count(LEAD) == len(named)
+    assert (await ws.exports.submission_form(ins.number)).count(LEAD) == len(named)
+    assert "@page" in await ws.exports.submission_form(ins.number, html=True)
     assert kept.media[0].image_sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
     assert (x / SUMS).exists()
 
