@@ -44,6 +44,7 @@ async def named(ws: Workspace, spool: Path) -> list:
     recording(spool, LONG, 50_000, seed=2)
     recording(spool, BACKSLASH, 12_000, seed=3)
     recording(spool, "in-0488291111-anonymous-20260927-090000-pbx-1.2.wav", 44, seed=4)
+    recording(spool, "in-0488291111-unknown-20260928-090000-pbx-1.3.wav", 0)
     return await index(ws)
 
 
