@@ -43,7 +43,7 @@ from services.purge_journal import (
     fsync_folder,
     unlink_all,
 )
-from services.retention import deletable_from, last_expired_day
+from services.retention import last_expired_day
 from services.retention_status import RetentionStatus
 
 BATCH = 2000
@@ -58,7 +58,7 @@ class PurgePlan:
     planned_at: datetime
     cutoff: date  # kept through this day or earlier (grace included)
     grace_days: int
-    call_ids: tuple[int, ...]
+    targets: tuple[Marked, ...]  # the calls (id, path, size), oldest first
     bytes: int
     oldest: datetime | None
     newest: datetime | None
@@ -66,7 +66,11 @@ class PurgePlan:
 
     @property
     def count(self) -> int:
-        return len(self.call_ids)
+        return len(self.targets)
+
+    @property
+    def call_ids(self) -> tuple[int, ...]:
+        return tuple(t.id for t in self.targets)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -234,17 +238,17 @@ class Purge:
             raise _running(holder)
         ins = await self._purge_instruction(ref)
         now = self.clock.now()
-        ids: list[int] = []
+        targets: list[Marked] = []
         total = 0
         oldest = newest = None
         async for c in self.status.purgeable_calls(now):
-            ids.append(c.id)
+            targets.append(Marked(c.id, c.path, c.size))
             total += c.size
             oldest = oldest or c.started_at
             newest = c.started_at
         blocked = len(await self.status.blocked(now))
         return PurgePlan(ins, now, last_expired_day(now, self.grace_days, self.clock.tz),
-                         self.grace_days, tuple(ids), total, oldest, newest, blocked)
+                         self.grace_days, tuple(targets), total, oldest, newest, blocked)
 
     # -- execute -----------------------------------------------------------------------------
 
@@ -275,7 +279,7 @@ class Purge:
             testpoints.pause("after_start")
             folders: set[str] = set()
             try:
-                await self._batches(run, plan, result, folders, progress, cancel)
+                await self._pipeline(run, plan, result, folders, progress, cancel)
             except BaseException as exc:
                 result.state = "failed"
                 result.problem = result.problem or _describe(exc)
@@ -310,54 +314,82 @@ class Purge:
                 conn, at=now, actor=actor.role.value, action=Action.PURGE_STARTED,
                 subject=ins.number,
                 detail={"run": run_id, "planned": plan.count, "bytes": plan.bytes,
-                        "cutoff": plan.cutoff.isoformat(), "grace_days": self.grace_days,
-                        "deletable_from": deletable_from(plan.cutoff, self.clock.tz, 0).isoformat()},
+                        "kept_through_or_before": plan.cutoff.isoformat(),
+                        "grace_days": self.grace_days},
             )
         return Run(run_id, ins.id, ins.number, actor.role.value)
 
-    async def _batches(self, run: Run, plan: PurgePlan, result: PurgeResult, folders: set[str],
-                       progress: ProgressCallback | None, cancel: CancelToken | None) -> None:
-        state = PurgeProgress(plan.count, plan.bytes)
-        ids = plan.call_ids
-        for start in range(0, len(ids), self.batch_size):
-            if cancel is not None and cancel.cancelled:
-                result.state = "cancelled"
-                return
-            batch = ids[start : start + self.batch_size]
-            now = self.clock.now()
-            await self.audit.check_clock(now)
-            cutoff = last_expired_day(now, self.grace_days, self.clock.tz)
-            async with self.db.transaction() as conn:
-                marked = await self.journal.mark_in(conn, run, batch, cutoff)
-                testpoints.pause("in_mark_tx")
+    async def _pipeline(self, run: Run, plan: PurgePlan, result: PurgeResult, folders: set[str],
+                        progress: ProgressCallback | None, cancel: CancelToken | None) -> None:
+        """Batches flow through mark -> unlink -> settle. While one batch's files are deleted (in a
+        thread), the next batch is marked (by SQLite, which leaves the GIL to the deleting thread);
+        the batch is then settled, its audit entries chained while SQLite writes the tombstones.
+        Every batch is marked before any of its files go, and settled only after they have."""
+        batches = [plan.targets[i : i + self.batch_size]
+                   for i in range(0, len(plan.targets), self.batch_size)]
+        counts = PurgeProgress(plan.count, plan.bytes)
+        try:
+            marked: list[Marked] | None = await self._mark(run, batches[0], result)
             testpoints.pause("after_mark")
-            try:
-                outcome = await self._in_thread(self._unlink, marked)
-            except BaseException:
-                # Cancelled or broken while deleting: record exactly what the disk now says.
-                outcome = await asyncio.shield(self._in_thread(disk_outcome, self.spool, marked))
-                await asyncio.shield(self._settle(run, outcome))
-                raise
-            testpoints.pause("after_unlink")
-            await self._settle(run, outcome)
-            testpoints.pause("after_settle")
-            deleted = len(outcome.gone) + len(outcome.absent)
-            result.deleted += deleted
-            result.deleted_bytes += sum(m.size for m in (*outcome.gone, *outcome.absent))
-            result.absent += len(outcome.absent)
-            result.kept += len(outcome.kept)
-            result.skipped += len(batch) - len(marked)
-            folders.update(m.path.rpartition("/")[0] for m in outcome.gone)
-            state.done += len(batch)
-            state.deleted, state.deleted_bytes = result.deleted, result.deleted_bytes
-            state.skipped = result.skipped
-            if progress is not None:
-                progress(state)
-            if outcome.problem:
-                result.state = "failed"
-                result.problem = outcome.problem
-                return
-        result.state = "finished"
+            k = 0
+            while marked is not None:
+                work = self._pool.submit(self._unlink, marked)
+                following = None
+                try:
+                    if k + 1 < len(batches):
+                        if cancel is not None and cancel.cancelled:
+                            result.state = "cancelled"
+                        else:
+                            following = await self._mark(run, batches[k + 1], result)
+                finally:
+                    outcome = await _wait(work)
+                testpoints.pause("after_unlink")
+                await self._record(run, outcome, len(batches[k]), result, counts, folders, progress)
+                if outcome.problem:
+                    result.state, result.problem = "failed", outcome.problem
+                    break
+                marked, k = following, k + 1
+        finally:
+            # A batch marked but not deleted (a failure, a cancellation) goes back as it was.
+            await asyncio.shield(self._settle_leftovers(run))
+        if result.state == "running":
+            result.state = "finished"
+
+    async def _mark(self, run: Run, batch: Sequence[Marked], result: PurgeResult) -> list[Marked]:
+        now = self.clock.now()
+        await self.audit.check_clock(now)
+        cutoff = last_expired_day(now, self.grace_days, self.clock.tz)
+        async with self.db.transaction() as conn:
+            marked = await self.journal.mark_in(conn, run, batch, cutoff)
+            testpoints.pause("in_mark_tx")
+        result.skipped += len(batch) - len(marked)
+        return marked
+
+    async def _record(self, run: Run, outcome: Outcome, handled: int, result: PurgeResult,
+                      counts: PurgeProgress, folders: set[str],
+                      progress: ProgressCallback | None) -> None:
+        at = self.clock.now()
+        async with self.db.transaction() as conn:
+            await self.journal.settle(conn, run, outcome, at, actor=run.actor)
+            testpoints.pause("in_settle_tx")
+        testpoints.pause("after_settle")
+        result.deleted += len(outcome.gone) + len(outcome.absent)
+        result.deleted_bytes += sum(m.size for m in outcome.gone) + sum(m.size for m in outcome.absent)
+        result.absent += len(outcome.absent)
+        result.kept += len(outcome.kept)
+        folders.update(m.path.rpartition("/")[0] for m in outcome.gone)
+        counts.done += handled
+        counts.deleted, counts.deleted_bytes = result.deleted, result.deleted_bytes
+        counts.skipped = result.skipped
+        if progress is not None:
+            progress(counts)
+
+    async def _settle_leftovers(self, run: Run) -> None:
+        async def read_disk(marked: Sequence[Marked]) -> Outcome:
+            return await self._in_thread(disk_outcome, self.spool, marked)
+
+        await self.journal.settle_marked(read_disk, instruction_id=run.instruction_id,
+                                         reconciled=False)
 
     def _unlink(self, marked: Sequence[Marked]) -> Outcome:
         if os.environ.get(testpoints.PAUSE_AT) == "mid_unlink":
@@ -369,17 +401,15 @@ class Purge:
                            first.kept + rest.kept, first.problem or rest.problem)
         return unlink_all(self.spool, marked)
 
-    async def _settle(self, run: Run, outcome: Outcome) -> None:
-        at = self.clock.now()
-        async with self.db.transaction() as conn:
-            await self.journal.settle(conn, run, outcome, at, actor=run.actor)
-            testpoints.pause("in_settle_tx")
-
     async def _end(self, run: Run, ins: Instruction, result: PurgeResult) -> None:
         at = self.clock.now()
         result.ended_at = at
         finished = result.state == "finished"
         async with self.db.transaction() as conn:
+            # the run's counters are the truth (they include batches settled from the disk)
+            cur = await conn.execute("SELECT deleted, deleted_bytes FROM purge_runs WHERE id = ?",
+                                     (run.id,))
+            result.deleted, result.deleted_bytes = await cur.fetchone()
             await conn.execute(
                 "UPDATE purge_runs SET state = ?, ended_at = ?, skipped = ?, problem = ?"
                 " WHERE id = ?", (result.state, to_epoch(at), result.skipped, result.problem, run.id),
@@ -427,6 +457,16 @@ def remove_empty_folders(spool: Path, folders: set[str]) -> int:
             pending.append(parent)
             pending.sort(key=lambda f: f.count("/"), reverse=True)
     return removed
+
+
+async def _wait(work: concurrent.futures.Future[T]) -> T:
+    """The result of file work in the purge thread; if the task is cancelled meanwhile, wait for
+    the work to end anyway (a batch's deletions must be known before they are recorded)."""
+    try:
+        return await asyncio.wrap_future(work)
+    except asyncio.CancelledError:
+        concurrent.futures.wait([work])
+        raise
 
 
 def _running(holder: str) -> Conflict:

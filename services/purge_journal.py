@@ -14,6 +14,7 @@ ever left 'missing'.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Sequence
@@ -33,10 +34,11 @@ from services.retention_status import ELIGIBLE
 
 @dataclass(frozen=True, slots=True)
 class Marked:
+    """A call of a purge plan: marked (state 'purging') before its file is deleted."""
+
     id: int
     path: str
     size: int
-    sha256: str | None
 
 
 @dataclass
@@ -79,9 +81,10 @@ def unlink_all(spool: Path, marked: Sequence[Marked]) -> Outcome:
     before they are recorded. Never raises for a file: what failed stays, and is reported."""
     out = Outcome()
     folders: set[str] = set()
+    root = os.fspath(spool)
     for m in marked:
         try:
-            os.unlink(spool / m.path)
+            os.unlink(f"{root}/{m.path}")
         except FileNotFoundError:
             out.absent.append(m)
             continue
@@ -126,60 +129,103 @@ class PurgeJournal:
         self.spool = spool
         self.clock = clock
 
-    async def mark(self, run: Run, ids: Sequence[int], cutoff: date) -> list[Marked]:
-        """Step 1: re-check every call inside the write transaction and mark those still deletable."""
-        async with self.db.transaction() as conn:
-            return await self.mark_in(conn, run, ids, cutoff)
-
-    async def mark_in(self, conn: aiosqlite.Connection, run: Run, ids: Sequence[int],
+    async def mark_in(self, conn: aiosqlite.Connection, run: Run, batch: Sequence[Marked],
                       cutoff: date) -> list[Marked]:
+        """Step 1, inside the caller's write transaction: re-check every call of the batch (state,
+        date, holds, open instructions) and mark those still deletable."""
+        ids = json.dumps([m.id for m in batch])
+        # NOT INDEXED: look the batch up by id; the planner would otherwise walk every expired call
         cur = await conn.execute(
-            "UPDATE calls AS c SET state = 'purging', purge_instruction_id = :ins"
-            f" WHERE c.id IN (SELECT value FROM json_each(:ids)) AND {ELIGIBLE}"
-            " RETURNING id, path, size, sha256",
-            {"ins": run.instruction_id, "ids": json.dumps(list(ids)), "cutoff": cutoff.isoformat()},
+            "UPDATE calls AS c NOT INDEXED SET state = 'purging', purge_instruction_id = :ins"
+            f" WHERE c.id IN (SELECT value FROM json_each(:ids)) AND {ELIGIBLE}",
+            {"ins": run.instruction_id, "ids": ids, "cutoff": cutoff.isoformat()},
         )
-        rows = await cur.fetchall()
-        return [Marked(r[0], r[1], r[2], r[3]) for r in rows]
+        if cur.rowcount == len(batch):
+            return list(batch)
+        cur = await conn.execute(
+            "SELECT id FROM calls WHERE id IN (SELECT value FROM json_each(?))"
+            " AND state = 'purging' AND purge_instruction_id = ?", (ids, run.instruction_id),
+        )
+        marked = {r[0] for r in await cur.fetchall()}
+        return [m for m in batch if m.id in marked]
 
     async def settle(self, conn: aiosqlite.Connection, run: Run, outcome: Outcome, at: datetime,
                      *, actor: str, reconciled: bool = False) -> int:
         """Step 3, inside the caller's transaction: tombstones and audit entries for the calls whose
         file is gone, 'complete' again for those still there. Returns the number of tombstones."""
         deleted = [*outcome.gone, *outcome.absent]
-        absent = {m.id for m in outcome.absent}
-        done: set[int] = set()
+        head = await self.audit.head_in(conn)
         if deleted:
-            cur = await conn.execute(
-                "UPDATE calls SET state = 'purged', purged_at = ?, purged_by = ?"
-                " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'purging' RETURNING id",
-                (to_epoch(at), run.actor, json.dumps([m.id for m in deleted])),
-            )
-            done = {r[0] for r in await cur.fetchall()}
+            ids = json.dumps([m.id for m in deleted])
+            update = asyncio.ensure_future(conn.execute(
+                "UPDATE calls NOT INDEXED SET state = 'purged', purged_at = ?, purged_by = ?"
+                " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'purging'",
+                (to_epoch(at), run.actor, ids),
+            ))
+            # chain the audit entries while the database thread writes the tombstones
+            rows, _ = self.audit.seal(head, self._entries(run, outcome, deleted, at, actor,
+                                                          reconciled))
+            cur = await update
+            if cur.rowcount != len(deleted):  # only the lease holder moves 'purging' rows
+                cur = await conn.execute(
+                    "SELECT id FROM calls WHERE id IN (SELECT value FROM json_each(?))"
+                    " AND state = 'purged' AND purged_at = ?", (ids, to_epoch(at)))
+                done = {r[0] for r in await cur.fetchall()}
+                deleted = [m for m in deleted if m.id in done]
+                rows, _ = self.audit.seal(head, self._entries(run, outcome, deleted, at, actor,
+                                                              reconciled))
+            await self.audit.insert_sealed(conn, rows)
         if outcome.kept:
             await conn.execute(
-                "UPDATE calls SET state = 'complete', purge_instruction_id = NULL"
+                "UPDATE calls NOT INDEXED SET state = 'complete', purge_instruction_id = NULL"
                 " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'purging'",
                 (json.dumps([m.id for m in outcome.kept]),),
             )
+        await conn.execute(
+            "UPDATE purge_runs SET deleted = deleted + ?, deleted_bytes = deleted_bytes + ?"
+            " WHERE id = ?", (len(deleted), sum(m.size for m in deleted), run.id),
+        )
+        return len(deleted)
+
+    @staticmethod
+    def _entries(run: Run, outcome: Outcome, deleted: Sequence[Marked], at: datetime, actor: str,
+                 reconciled: bool) -> list[Entry]:
+        absent = {m.id for m in outcome.absent}
         entries = []
         for m in deleted:
-            if m.id not in done:
-                continue
             detail: dict[str, Any] = {"call_id": m.id, "instruction": run.number, "run": run.id,
-                                      "sha256": m.sha256, "size": m.size}
+                                      "size": m.size}
             if m.id in absent:
                 detail["absent"] = True  # the file was already gone when the purge reached it
             if reconciled:
                 detail["reconciled"] = True
             entries.append(Entry(at, actor, Action.PURGE_DELETED, m.path, detail))
-        await self.audit.append_many(conn, entries)
-        deleted_bytes = sum(m.size for m in deleted if m.id in done)
-        await conn.execute(
-            "UPDATE purge_runs SET deleted = deleted + ?, deleted_bytes = deleted_bytes + ?"
-            " WHERE id = ?", (len(done), deleted_bytes, run.id),
+        return entries
+
+    async def settle_marked(self, read_disk: Any, *, instruction_id: int | None = None,
+                            reconciled: bool = True) -> tuple[int, int]:
+        """Settle every call still marked (of one instruction, or all) from what the disk says.
+        Returns (tombstones made, calls restored)."""
+        where = "state = 'purging'" + (" AND purge_instruction_id = ?" if instruction_id else "")
+        rows = await self.db.fetchall(
+            f"SELECT id, path, size, purge_instruction_id FROM calls WHERE {where}",
+            (instruction_id,) if instruction_id else (),
         )
-        return len(done)
+        by_instruction: dict[int, list[Marked]] = {}
+        for r in rows:
+            by_instruction.setdefault(r["purge_instruction_id"], []).append(
+                Marked(r["id"], r["path"], r["size"]))
+        deleted = restored = 0
+        at = self.clock.now()
+        for ins_id, marked in by_instruction.items():
+            run = await self.run_of(ins_id) or Run(0, ins_id, "", SYSTEM)
+            outcome: Outcome = await read_disk(marked)
+            async with self.db.transaction() as conn:
+                deleted += await self.settle(conn, run, outcome, at,
+                                             actor=SYSTEM if reconciled else run.actor,
+                                             reconciled=reconciled)
+                restored += len(outcome.kept)
+        return deleted, restored
 
     async def run_of(self, instruction_id: int) -> Run | None:
         row = await self.db.fetchone(
@@ -201,21 +247,8 @@ class PurgeJournal:
         real clock's cutoff. A run killed with nothing left to delete is finished (its instruction
         done); otherwise it is interrupted and its instruction goes back to issued."""
         report = ReconcileReport()
-        rows = await self.db.fetchall(
-            "SELECT id, path, size, sha256, purge_instruction_id FROM calls WHERE state = 'purging'"
-        )
-        by_instruction: dict[int, list[Marked]] = {}
-        for r in rows:
-            by_instruction.setdefault(r["purge_instruction_id"], []).append(
-                Marked(r["id"], r["path"], r["size"], r["sha256"]))
+        report.deleted, report.restored = await self.settle_marked(read_disk)
         at = self.clock.now()
-        for instruction_id, marked in by_instruction.items():
-            run = await self.run_of(instruction_id) or Run(0, instruction_id, "", SYSTEM)
-            outcome: Outcome = await read_disk(marked)
-            async with self.db.transaction() as conn:
-                report.deleted += await self.settle(conn, run, outcome, at, actor=SYSTEM,
-                                                    reconciled=True)
-                report.restored += len(outcome.kept)
         running = await self.db.fetchall(
             "SELECT r.id, r.instruction_id, r.deleted, r.deleted_bytes FROM purge_runs r"
             " WHERE r.state = 'running' ORDER BY r.id"

@@ -35,6 +35,10 @@ ELIGIBLE = (
 )
 
 
+# The planner prefers the state index (no statistics); the partial expiry index covers these.
+_EXPIRY = "INDEXED BY calls_expiry"
+
+
 class BlockReason(StrEnum):
     HOLD = "hold"  # the manager holds it
     INSTRUCTION = "instruction"  # an open instruction names it
@@ -130,12 +134,16 @@ class Preview:
         }
 
 
+class DueEntry(Protocol):
+    def to_json(self, now: datetime) -> dict[str, Any]: ...
+
+
 class DisposalSource(Protocol):
-    """The output-data register (出力データ管理簿, the export issue): entries past their date.
+    """The output-data register (出力データ管理簿, services/register.py of the export issue):
+    `due(now)` lists the entries past their date (翌年度末 counted from the day written, or as
+    extended) and not yet disposed of. Workspace passes the register in where it exists."""
 
-    Workspace passes it in when it exists; each item needs `to_json()`."""
-
-    async def due_for_disposal(self, as_of: datetime) -> Sequence[Any]: ...
+    async def due(self, now: datetime | None = None) -> Sequence[DueEntry]: ...
 
 
 class RetentionStatus:
@@ -175,21 +183,30 @@ class RetentionStatus:
                 "c.state = 'complete' AND c.raw_retention_until > ? AND c.raw_retention_until <= ?",
                 (cutoff.isoformat(), legal_cutoff.isoformat()),
             )
-        nxt = await self.db.scalar(
-            "SELECT min(raw_retention_until) FROM calls WHERE state IN ('complete', 'recording')"
-            " AND raw_retention_until > ?", (cutoff.isoformat(),),
+        # The next date: the earliest retention date not yet ended, among complete calls (from
+        # the expiry index) and calls still recording (few; from the state index).
+        later = await self.db.fetchone(
+            f"SELECT (SELECT min(raw_retention_until) FROM calls {_EXPIRY}"
+            "   WHERE state = 'complete' AND raw_retention_until > :cutoff),"
+            " (SELECT min(raw_retention_until) FROM calls"
+            "   WHERE state = 'recording' AND raw_retention_until > :cutoff)",
+            {"cutoff": cutoff.isoformat()},
         )
+        nxt = min((d for d in later if d), default=None)
         next_kept = date.fromisoformat(nxt) if nxt else None
         next_count = next_bytes = 0
-        if next_kept:
-            row = await self.db.fetchone(
-                "SELECT count(*), total(size) FROM calls WHERE state IN ('complete', 'recording')"
+        if nxt:
+            complete = await self._bucket("c.state = 'complete' AND c.raw_retention_until = ?",
+                                          (nxt,))
+            recording = await self.db.fetchone(
+                "SELECT count(*), total(size) FROM calls WHERE state = 'recording'"
                 " AND raw_retention_until = ?", (nxt,),
             )
-            next_count, next_bytes = row[0], int(row[1])
+            next_count = complete.count + recording[0]
+            next_bytes = complete.bytes + int(recording[1])
         due: list[dict[str, Any]] = []
         if self.register is not None:
-            due = [item.to_json() for item in await self.register.due_for_disposal(now)]
+            due = [entry.to_json(now) for entry in await self.register.due(now)]
         return Preview(
             as_of=now, grace_days=self.grace_days, cutoff=cutoff, purgeable=purgeable,
             blocked=blocked, in_grace=in_grace, next_kept_through=next_kept,
@@ -200,8 +217,10 @@ class RetentionStatus:
         )
 
     async def _bucket(self, where: str, params: Sequence[Any]) -> Bucket:
+        """Count, bytes and oldest of complete calls, read from the expiry index alone."""
         row = await self.db.fetchone(
-            f"SELECT count(*), total(c.size), min(c.started_at) FROM calls c WHERE {where}", params
+            f"SELECT count(*), total(c.size), min(c.started_at) FROM calls c {_EXPIRY} WHERE {where}",
+            params,
         )
         oldest = from_epoch(row[2], self.tz) if row[2] is not None else None
         return Bucket(row[0], int(row[1]), oldest)

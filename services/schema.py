@@ -169,7 +169,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
-        "0004_export",
+        "0004_retention_expiry",
+        """
+        -- calls_expiry becomes partial: a purge then only removes a call's entry (complete ->
+        -- purging) instead of moving it through the index twice. The preview reads it as before.
+        DROP INDEX calls_expiry;
+        CREATE INDEX calls_expiry ON calls (raw_retention_until, size, started_at)
+            WHERE state = 'complete';
+        """,
+    ),
+    (
+        "0005_export",
         """
         CREATE TABLE exports (
             id INTEGER PRIMARY KEY,

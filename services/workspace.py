@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from services import keys
-from services.audit import AuditLog
+from services.audit import SYSTEM, Action, AuditLog
 from services.auth import Auth
 from services.calls import CallStore
 from services.clock import Clock, SystemClock
@@ -65,6 +67,7 @@ class Workspace:
             audit = AuditLog(db, keys.load_key(config.keys_dir, "audit"))
             auth = Auth(db, audit, keys.load_key(config.keys_dir, "pepper"), clock,
                         lock_path=config.data / "pin.lock")
+            await note_config_change(db, audit, config, clock)
         except BaseException:
             await db.close()
             raise
@@ -117,6 +120,38 @@ class Workspace:
                     await asyncio.wait_for(stop.wait(), FOLLOWER_RETRY_SECONDS)
         health.role = "stopped"
         self.indexer_lease.release()
+
+
+def _settings(config: Config) -> dict[str, Any]:
+    """The configuration's values as the audit log records them."""
+    values = {f.name: getattr(config, f.name) for f in fields(config) if f.name != "source"}
+    values["centre"] = asdict(config.centre)
+    return json.loads(json.dumps(values, default=str))
+
+
+async def note_config_change(db: Database, audit: AuditLog, config: Config, clock: Clock) -> None:
+    """Record a configuration changed since the last time this data folder was opened (the file
+    is edited by hand), naming each setting that changed. The first one seen is the baseline."""
+    if config.source is None:
+        return
+    settings = _settings(config)
+    text = json.dumps(settings, sort_keys=True, ensure_ascii=False)
+    if await db.scalar("SELECT value FROM meta WHERE key = 'config'") == text:
+        return
+    async with db.transaction() as conn:
+        cur = await conn.execute("SELECT value FROM meta WHERE key = 'config'")
+        row = await cur.fetchone()
+        if row is not None and row[0] == text:
+            return  # another process recorded it first
+        await conn.execute("INSERT INTO meta (key, value) VALUES ('config', ?)"
+                           " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (text,))
+        if row is None:
+            return
+        before = json.loads(row[0])
+        changed = {k: {"was": before.get(k), "now": v} for k, v in settings.items()
+                   if before.get(k) != v}
+        await audit.append(conn, at=clock.now(), actor=SYSTEM, action=Action.CONFIG_CHANGED,
+                           subject=str(config.source), detail={"changed": changed})
 
 
 def init_data_folder(config: Config) -> None:

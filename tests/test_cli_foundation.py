@@ -217,3 +217,16 @@ def test_two_index_processes_at_once(setup: Path, tmp_path: Path) -> None:
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     conn.close()
     assert callrec("--config", str(setup), "audit", "verify").returncode == 0
+
+
+def test_configuration_edited_by_hand_is_audited(setup: Path) -> None:
+    text = setup.read_text(encoding="utf-8")
+    setup.write_text(text.replace("idle_lock_minutes = 5.0", "idle_lock_minutes = 10.0"),
+                     encoding="utf-8")
+    assert callrec("--config", str(setup), "calls").returncode == 0
+    assert callrec("--config", str(setup), "calls").returncode == 0  # recorded once
+    entries = json.loads(callrec("--config", str(setup), "audit", "list", "--json").stdout)
+    changed = [e for e in entries if e["action"] == "config.changed"]
+    assert len(changed) == 1
+    assert changed[0]["detail"]["changed"] == {"idle_lock_minutes": {"was": 5.0, "now": 10.0}}
+    assert changed[0]["subject"] == str(setup)
