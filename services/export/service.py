@@ -450,11 +450,12 @@ class Exports:
             elif target.kind is TargetKind.IMAGE:
                 final = Path(v.location)
                 partial = final.with_name(f".{final.name}.partial")
-                image_sha = self._image(v, partial, meter)
+                self._image(v, partial, meter, whole_image=False)
                 _publish(partial, final)
             else:
                 partial = self._scratch_image(export_id, v.seq)
-                image_sha = self._image(v, partial, meter)
+                image_sha = self._image(v, partial, meter, whole_image=True)
+                assert image_sha is not None
                 if v.seq > 1 and "{n}" not in target.location:
                     assert change_medium is not None
                     ready = asyncio.run_coroutine_threadsafe(
@@ -472,11 +473,11 @@ class Exports:
         meter.finish()
         return media
 
-    def _image(self, v: Volume, partial: Path, meter: Meter) -> str:
+    def _image(self, v: Volume, partial: Path, meter: Meter, *, whole_image: bool) -> str | None:
         meter.begin(Phase.WRITE, v.seq, v.count)
         names = iso.write_image(v.files, v.label, partial, meter)
         meter.begin(Phase.VERIFY, v.seq, v.count)
-        return verify_image(partial, v.files, names, meter)
+        return verify_image(partial, v.files, names, meter, whole_image=whole_image)
 
     async def _finish(self, export_id: int, ins: Instruction, docs: Documents, calls: list[Call],
                       media: list[MediumRecord], actor: str) -> ExportRecord:
