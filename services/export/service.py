@@ -420,6 +420,10 @@ class Exports:
             elif plan.target.kind is TargetKind.FOLDER:
                 final = Path(v.location)
                 out += [str(directory.partial_path(final)), str(final)]
+            elif v.location.startswith("stdio:"):
+                # A pseudo-drive is a file: a burn that stops leaves it as it was (absent, or blank).
+                disc = Path(burn.device_file(v.location))
+                out.append(f"{TRUNCATE}{disc}" if disc.exists() else str(disc))
         return out
 
     def _scratch_image(self, export_id: int, seq: int) -> Path:
@@ -651,8 +655,15 @@ def _publish(partial: Path, final: Path) -> None:
         os.close(fd)
 
 
+TRUNCATE = "truncate:"  # an output that existed (a blank pseudo-disc): emptied, not removed
+
+
 def _remove_all(paths: Sequence[str]) -> None:
     for p in paths:
-        directory.remove_tree(Path(p))
+        if p.startswith(TRUNCATE):
+            with contextlib.suppress(OSError):
+                os.truncate(p.removeprefix(TRUNCATE), 0)
+        else:
+            directory.remove_tree(Path(p))
 
 
