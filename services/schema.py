@@ -198,8 +198,8 @@ MIGRATIONS: list[tuple[str, str]] = [
             audit_head TEXT,                    -- SEQ:MAC printed on the medium
             outputs TEXT NOT NULL DEFAULT '[]', -- JSON: paths removed if the export dies
             error TEXT,
-            form_text TEXT,                     -- 様式第2号 as submitted, printable again
-            form_html TEXT
+            form_text BLOB,                     -- 様式第2号 as submitted (zlib of UTF-8), printable again
+            form_html BLOB                      -- the same as an A4 HTML page (zlib of UTF-8)
         );
         CREATE INDEX exports_instruction ON exports (instruction_id, state);
         CREATE UNIQUE INDEX exports_one_running ON exports (instruction_id) WHERE state = 'running';

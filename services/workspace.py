@@ -95,6 +95,7 @@ class Workspace:
         self.indexer_lease.release()
         await asyncio.to_thread(self.indexer.close)
         await asyncio.to_thread(self.purge.close)
+        await asyncio.to_thread(self.exports.close)
         await self.db.close()
 
     async def run_indexer(self, stop: asyncio.Event,

@@ -37,9 +37,12 @@ def recording(spool: Path, name: str, size: int = 20_000, *, seed: int = 0,
     day = spool / stamp[:4] / stamp[4:6] / stamp[6:8]
     day.mkdir(parents=True, exist_ok=True)
     path = day / name
-    header = wav_header(size - 44)
     with open(path, "wb") as fh:
-        fh.write(header)
+        if size < 44:  # a recorder that wrote nothing (or too little for a header)
+            fh.write(b"\0" * size)
+            size = 44
+        else:
+            fh.write(wav_header(size - 44))
         if sparse:
             fh.truncate(size)
         else:

@@ -44,6 +44,7 @@ async def named(ws: Workspace, spool: Path) -> list:
     recording(spool, LONG, 50_000, seed=2)
     recording(spool, BACKSLASH, 12_000, seed=3)
     recording(spool, "in-0488291111-anonymous-20260927-090000-pbx-1.2.wav", 44, seed=4)
+    recording(spool, "in-0488291111-unknown-20260928-090000-pbx-1.3.wav", 0)
     return await index(ws)
 
 
@@ -121,8 +122,9 @@ async def test_forms_readme_and_submission(ws: Workspace, named: list, tmp_path:
     # The instruction is submitted and its 提出書 kept, printable again.
     assert (await ws.instructions.get(ins.id)).state == State.SUBMITTED
     kept = await ws.exports.submitted(ins.number)
-    assert kept.form_text is not None and kept.form_text.count(LEAD) == len(named)
-    assert kept.media[0].image_sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert (await ws.exports.submission_form(ins.number)).count(LEAD) == len(named)
+    assert "@page" in await ws.exports.submission_form(ins.number, html=True)
+    assert kept.media[0].size == out.stat().st_size
     assert (x / SUMS).exists()
 
 

@@ -12,7 +12,7 @@ import pytest
 from services.calls import Call
 from services.clock import JST
 from services.errors import CallrecError, StorageError
-from services.export import Exports
+from services.export import Cancelled, CancelToken, Exports
 from services.export.burn import BurnError
 from services.export.media import MEDIA_SPECS, SECTOR, MediumSpec
 from services.export.plan import MANIFEST, README, pack
@@ -183,6 +183,33 @@ async def test_burn_failure_removes_the_scratch_image(ws: Workspace, calls: list
     folder.rmdir()
     with pytest.raises((BurnError, StorageError)):
         await ws.exports.run(op, plan)
+    assert not list(ws.config.exports_dir.glob(".export-*"))
+    assert (await ws.instructions.get(number)).state == "issued"
+
+
+class CancelledOnceBurning(CancelToken):
+    """The operator presses cancel once the burn has begun (the pseudo-disc exists)."""
+
+    def __init__(self, disc: Path) -> None:
+        super().__init__()
+        self.disc = disc
+
+    def check(self) -> None:
+        if self.disc.exists():
+            self.cancel()
+        super().check()
+
+
+async def test_cancel_while_burning_leaves_no_half_disc(ws: Workspace, calls: list,
+                                                        tmp_path: Path) -> None:
+    number = await issue(ws, calls[:2], "dvd-r")
+    disc = tmp_path / "disc.img"
+    op = await operator(ws)
+    plan = await ws.exports.prepare(op, number, ws.exports.target(device=f"stdio:{disc}"))
+    token = CancelledOnceBurning(disc)
+    with pytest.raises(Cancelled):
+        await ws.exports.run(op, plan, cancel=token)
+    assert token.cancelled and not disc.exists()
     assert not list(ws.config.exports_dir.glob(".export-*"))
     assert (await ws.instructions.get(number)).state == "issued"
 

@@ -120,8 +120,8 @@ async def show_instruction(args: argparse.Namespace, ws: Workspace) -> int:
     ins = await ws.instructions.get(args.ref)
     if args.submission:
         record = await ws.exports.submitted(ins.id)
-        body = record.form_html if args.form == "html" else record.form_text
-        emit(args, record.to_json() | {"form": body}, lambda: body or "")
+        body = await ws.exports.submission_form(ins.id, html=args.form == "html")
+        emit(args, record.to_json() | {"form": body}, lambda: body)
         return 0
     if ins.kind != Kind.EXPORT:
         raise NotFound(f"instruction {ins.number} is a purge instruction: it has no 様式第1号",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from services.errors import Conflict
 from services.export.progress import Meter
-from services.export.streams import FileSpec
+from services.export.streams import FileSpec, HashingReader, HashPipe, chain_prefetch
 from services.export.verify import VerifyFailed, verify_file
 from services.text import visible
 
@@ -51,24 +51,13 @@ def write_folder(files: Sequence[FileSpec], final: Path, meter: Meter) -> None:
     partial = partial_path(final)
     partial.mkdir()
     dirs = {partial}
-    for spec in files:
-        target = partial / spec.path
-        if target.parent not in dirs:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            dirs.update([target.parent, *target.parent.parents])
-        reader = spec.reader(meter)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o640)
-        try:
-            left = spec.size
-            while left > 0:
-                data = reader.read(min(BLOCK, left))
-                _write_all(fd, data)
-                left -= len(data)
-            reader.read(0)  # the end: compares with the ingest hash (also for empty files)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-            reader.close()
+    with HashPipe() as pipe:
+        readers = [spec.reader(meter, pipe) for spec in files]
+        chain_prefetch(readers)
+        _write_files(readers, partial, dirs)
+        pipe.settle()
+        for r in readers:
+            r.finish()
     for d in sorted((d for d in dirs if d == partial or partial in d.parents),
                     key=lambda p: len(p.parts), reverse=True):
         _fsync_dir(d)
@@ -77,6 +66,26 @@ def write_folder(files: Sequence[FileSpec], final: Path, meter: Meter) -> None:
                        code="destination_exists", path=str(final))
     os.rename(partial, final)
     _fsync_dir(final.parent)
+
+
+def _write_files(readers: Sequence[HashingReader], partial: Path, dirs: set[Path]) -> None:
+    for reader in readers:
+        spec = reader.spec
+        target = partial / spec.path
+        if target.parent not in dirs:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            dirs.update([target.parent, *target.parent.parents])
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o640)
+        try:
+            left = spec.size
+            while left > 0:
+                data = reader.read(min(BLOCK, left))
+                _write_all(fd, data)
+                left -= len(data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            reader.close()
 
 
 def verify_folder(files: Sequence[FileSpec], root: Path, meter: Meter) -> None:

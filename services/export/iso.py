@@ -12,14 +12,12 @@ from pathlib import Path
 
 import pycdlib
 
-from services.errors import CallrecError
 from services.export.media import SECTOR
 from services.export.names import Namer, TreeNames
 from services.export.progress import Meter
-from services.export.streams import FileSpec, HashingReader
-from services.text import visible
+from services.export.streams import FileSpec, HashingReader, HashPipe, chain_prefetch
 
-WRITE_BLOCK = 1 << 20
+WRITE_BLOCK = 4 << 20
 
 
 def _dirs_of(files: Sequence[FileSpec]) -> list[str]:
@@ -43,8 +41,8 @@ def name_files(files: Sequence[FileSpec]) -> tuple[Namer, list[str]]:
     return namer, dirs
 
 
-def build(files: Sequence[FileSpec], label: str,
-          meter: Meter | None = None) -> tuple[pycdlib.PyCdlib, list[HashingReader], Namer]:
+def build(files: Sequence[FileSpec], label: str, meter: Meter | None = None,
+          pipe: HashPipe | None = None) -> tuple[pycdlib.PyCdlib, list[HashingReader], Namer]:
     """A pycdlib image holding `files`; nothing is read until it is written."""
     namer, dirs = name_files(files)
     iso = pycdlib.PyCdlib()
@@ -56,7 +54,7 @@ def build(files: Sequence[FileSpec], label: str,
     readers: list[HashingReader] = []
     for f in files:
         n = namer.get(f.path)
-        reader = f.reader(meter)
+        reader = f.reader(meter, pipe)
         readers.append(reader)
         iso.add_fp(reader, f.size, iso_path=n.iso, rr_name=n.rr_name, joliet_path=n.joliet,
                    udf_path=n.udf)
@@ -73,24 +71,55 @@ def image_size(files: Sequence[FileSpec], label: str) -> int:
         iso.close()
 
 
+class ImageFile:
+    """The output file pycdlib writes to: unbuffered (no copy of each block into a buffer) and
+    every write complete (pycdlib does not look at how much os.write wrote)."""
+
+    mode = "wb"
+
+    def __init__(self, path: Path) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+
+    def write(self, data: bytes | memoryview) -> int:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+        return len(data)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return os.lseek(self.fd, offset, whence)
+
+    def tell(self) -> int:
+        return os.lseek(self.fd, 0, os.SEEK_CUR)
+
+    def __enter__(self) -> ImageFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+
 def write_image(files: Sequence[FileSpec], label: str, out: Path, meter: Meter) -> dict[str, TreeNames]:
     """Write the image to `out` (which must not exist), fsync it, and return the tree names.
 
     Raises SourceChanged if a recording differs from its ingest hash, Cancelled if cancelled,
     OSError if the destination fails; the caller removes `out`."""
-    iso, readers, namer = build(files, label, meter)
+    pipe = HashPipe()
+    iso, readers, namer = build(files, label, meter, pipe)
     try:
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-        with open(fd, "wb", buffering=WRITE_BLOCK, closefd=True) as fh:
+        iso.force_consistency()
+        chain_prefetch(sorted(readers, key=lambda r: iso.get_record(
+            rr_path=namer.get(r.spec.path).rr).extent_location()))
+        with ImageFile(out) as fh:
             iso.write_fp(fh, blocksize=WRITE_BLOCK)
-            unverified = [r.spec.path for r in readers if not r.verified]
-            if unverified:  # pycdlib skipped a file: never hand over such an image
-                raise CallrecError(f"the image writer did not copy {visible(unverified[0])}",
-                                   code="export_incomplete")
-            fh.flush()
-            os.fsync(fh.fileno())
+            pipe.settle()
+            for r in readers:  # every file hashed and compared, none skipped by pycdlib
+                r.finish()
+            os.fsync(fh.fd)
         return {f.path: namer.get(f.path) for f in files}
     finally:
         for r in readers:
             r.close()
         iso.close()
+        pipe.close()
+

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, tzinfo
 from enum import StrEnum
 from pathlib import Path
@@ -72,9 +72,15 @@ class Volume:
     folder: str                 # the folder name on a USB target
     location: str               # image file, device or folder this volume goes to
     calls: tuple[Call, ...]
-    files: tuple[FileSpec, ...]
+    files: tuple[FileSpec, ...]  # empty in a plan: made again, final, when the export runs
     size: int                   # bytes: the image (discs) or the files (folders)
+    file_sizes: tuple[int, ...] = ()
     names: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
+
+    def outline(self) -> Volume:
+        """The volume without its files' contents: what a plan keeps (the documents are made
+        again with the export's id and audit head when it runs)."""
+        return replace(self, files=(), names={})
 
 
 @dataclass(frozen=True)
@@ -217,5 +223,5 @@ def volumes_for(docs: Documents, target: Target, groups: Sequence[Sequence[Call]
         files, names = volume_files(docs, group, i + 1, count, label, summary)
         size = iso.image_size(files, label) if docs.is_disc else sum(f.size for f in files)
         out.append(Volume(i + 1, count, label, folder, target.volume_location(folder, i + 1, count),
-                          tuple(group), tuple(files), size, names))
+                          tuple(group), tuple(files), size, tuple(f.size for f in files), names))
     return out

@@ -15,11 +15,13 @@ import asyncio
 import contextlib
 import json
 import os
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pycdlib.pycdlibexception import PyCdlibException
 
@@ -41,10 +43,13 @@ from services.lease import Lease
 from services.retention import output_kept_through
 from services.text import visible
 
+T = TypeVar("T")
 ChangeMedium = Callable[[int, int, str], Awaitable[bool]]
 """(volume, count, device) -> True once the next blank disc is in the drive, False to cancel."""
 
 SOFTWARE = "callrec 0.1.0"
+_RECORD_COLUMNS = ("id, instruction_id, state, target, destination, medium, volumes, calls, bytes,"
+                   " started_at, started_by, finished_at, written_on, audit_head, error")
 
 
 @dataclass(frozen=True)
@@ -122,8 +127,6 @@ class ExportRecord:
     written_on: date | None
     audit_head: str | None
     error: str | None
-    form_text: str | None
-    form_html: str | None
     media: tuple[MediumRecord, ...] = ()
 
     @property
@@ -156,6 +159,15 @@ class Exports:
         self.instructions = instructions
         self.config = config
         self.media_specs = media_specs or MEDIA_SPECS
+        # One thread does all the blocking work of exports, one at a time: the image layout, the
+        # writing, the cleanup. (Memory freed there is reused there, not spread over threads.)
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="callrec-export")
+
+    async def _blocking(self, func: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._worker, func, *args)
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=True)
 
     # -- what there is to do -------------------------------------------------------------------
 
@@ -195,7 +207,7 @@ class Exports:
         docs = self._documents(ins, calls, self.clock.now(), "0:" + "0" * 64, {"id": 0},
                                is_disc=medium.is_disc)
         capacity = medium.capacity if medium.is_disc else None
-        volumes = await asyncio.to_thread(plan_volumes, docs, target, capacity)
+        volumes = [v.outline() for v in await self._blocking(plan_volumes, docs, target, capacity)]
         if len(volumes) > 1 and not split:
             assert capacity is not None
             raise CallrecError(
@@ -208,7 +220,7 @@ class Exports:
                 and "{n}" not in target.location):
             raise CallrecError(f"{len(volumes)} discs must be changed in the drive one after the other:"
                                " run this where someone can change them", code="needs_medium_change")
-        free = await asyncio.to_thread(self._check_destination, target, volumes)
+        free = await self._blocking(self._check_destination, target, volumes)
         return ExportPlan(ins, tuple(calls), target, medium, capacity, free, tuple(volumes),
                           described)
 
@@ -277,7 +289,7 @@ class Exports:
         else:
             folder = Path(target.location)
             block = destination.block_size(folder) if folder.is_dir() else 4096
-            need = sum(-(-f.size // block) * block for v in volumes for f in v.files)
+            need = sum(-(-size // block) * block for v in volumes for size in v.file_sizes)
             need += destination.DIR_ALLOWANCE * len(volumes)
         destination.writable_folder(folder)
         for v in volumes:
@@ -313,7 +325,7 @@ class Exports:
         if [(c.id, c.sha256, c.size) for c in calls] != [(c.id, c.sha256, c.size) for c in plan.calls]:
             raise Conflict(f"the calls of {ins.number} changed since the plan was made; look again",
                            code="plan_stale", number=ins.number)
-        await asyncio.to_thread(self._check_destination, plan.target, plan.volumes)
+        await self._blocking(self._check_destination, plan.target, plan.volumes)
         lease = Lease(self.config.exports_dir / f"export-{ins.id}.lock")
         if not lease.try_acquire():
             raise Conflict(f"instruction {ins.number} is being executed elsewhere",
@@ -362,7 +374,7 @@ class Exports:
             docs = self._documents(running, calls, now, str(head), export_info,
                                    is_disc=plan.medium.is_disc)
             groups = [list(v.calls) for v in plan.volumes]
-            volumes = await asyncio.to_thread(volumes_for, docs, target, groups)
+            volumes = await self._blocking(volumes_for, docs, target, groups)
             limit = plan.capacity
             for v in volumes:
                 if limit is not None and v.size > limit:
@@ -389,7 +401,7 @@ class Exports:
         """Run blocking work in a thread; if the awaiting task is cancelled, stop the work and
         wait for it to stop before going on (so cleanup never races the writer)."""
         loop = asyncio.get_running_loop()
-        fut = loop.run_in_executor(None, work)
+        fut = loop.run_in_executor(self._worker, work)
         try:
             return await asyncio.shield(fut)
         except asyncio.CancelledError:
@@ -408,6 +420,10 @@ class Exports:
             elif plan.target.kind is TargetKind.FOLDER:
                 final = Path(v.location)
                 out += [str(directory.partial_path(final)), str(final)]
+            elif v.location.startswith("stdio:"):
+                # A pseudo-drive is a file: a burn that stops leaves it as it was (absent, or blank).
+                disc = Path(burn.device_file(v.location))
+                out.append(f"{TRUNCATE}{disc}" if disc.exists() else str(disc))
         return out
 
     def _scratch_image(self, export_id: int, seq: int) -> Path:
@@ -438,11 +454,12 @@ class Exports:
             elif target.kind is TargetKind.IMAGE:
                 final = Path(v.location)
                 partial = final.with_name(f".{final.name}.partial")
-                image_sha = self._image(v, partial, meter)
+                self._image(v, partial, meter, whole_image=False)
                 _publish(partial, final)
             else:
                 partial = self._scratch_image(export_id, v.seq)
-                image_sha = self._image(v, partial, meter)
+                image_sha = self._image(v, partial, meter, whole_image=True)
+                assert image_sha is not None
                 if v.seq > 1 and "{n}" not in target.location:
                     assert change_medium is not None
                     ready = asyncio.run_coroutine_threadsafe(
@@ -460,18 +477,20 @@ class Exports:
         meter.finish()
         return media
 
-    def _image(self, v: Volume, partial: Path, meter: Meter) -> str:
+    def _image(self, v: Volume, partial: Path, meter: Meter, *, whole_image: bool) -> str | None:
         meter.begin(Phase.WRITE, v.seq, v.count)
         names = iso.write_image(v.files, v.label, partial, meter)
         meter.begin(Phase.VERIFY, v.seq, v.count)
-        return verify_image(partial, v.files, names, meter)
+        return verify_image(partial, v.files, names, meter, whole_image=whole_image)
 
     async def _finish(self, export_id: int, ins: Instruction, docs: Documents, calls: list[Call],
                       media: list[MediumRecord], actor: str) -> ExportRecord:
         count = len(media)
         note = f"{self._medium(ins).label} {count}枚" if count > 1 else ""
         ctx = forms.FormContext(ins, calls, docs.centre, docs.tz, docs.written_on, note)
-        text, page = forms.form2_text(ctx), forms.form2_html(ctx)
+        # Kept compressed: the forms of a large export are megabytes of Japanese text.
+        text = zlib.compress(forms.form2_text(ctx).encode())
+        page = zlib.compress(forms.form2_html(ctx).encode())
         at = self.clock.now()
         async with self.db.transaction() as conn:
             await conn.execute(
@@ -499,7 +518,7 @@ class Exports:
         cancelled = isinstance(exc, Cancelled | asyncio.CancelledError | KeyboardInterrupt)
         removal = [*outputs, *(str(p) for p in self.config.exports_dir.glob(
             f".export-{export_id}-*.iso.partial"))]
-        await asyncio.shield(asyncio.to_thread(_remove_all, removal))
+        await asyncio.shield(self._blocking(_remove_all, removal))
         error = self._one_line(exc)
         detail: dict[str, Any] = {"export": export_id, "code": error.code, "reason": error.message}
         for key in ("call_id", "expected", "actual", "path"):
@@ -545,7 +564,7 @@ class Exports:
                 ins = await self.instructions.get(row["instruction_id"])
                 outputs = [*json.loads(row["outputs"]), *(str(p) for p in self.config.exports_dir.glob(
                     f".export-{row['id']}-*.iso.partial"))]
-                await asyncio.to_thread(_remove_all, outputs)
+                await self._blocking(_remove_all, outputs)
                 at = self.clock.now()
                 detail = {"export": row["id"], "code": "export_interrupted",
                           "reason": "the export's process stopped before it finished"}
@@ -569,27 +588,35 @@ class Exports:
     # -- what was done ---------------------------------------------------------------------------
 
     async def get(self, export_id: int) -> ExportRecord:
-        row = await self.db.fetchone("SELECT * FROM exports WHERE id = ?", (export_id,))
+        row = await self.db.fetchone(f"SELECT {_RECORD_COLUMNS} FROM exports WHERE id = ?",
+                                     (export_id,))
         if row is None:
             raise NotFound(f"no export {export_id}", code="export_unknown")
         return await self._load(row)
 
     async def history(self, ref: str | int) -> list[ExportRecord]:
         ins = await self.instructions.get(ref)
-        rows = await self.db.fetchall("SELECT * FROM exports WHERE instruction_id = ? ORDER BY id",
-                                      (ins.id,))
+        rows = await self.db.fetchall(
+            f"SELECT {_RECORD_COLUMNS} FROM exports WHERE instruction_id = ? ORDER BY id", (ins.id,))
         return [await self._load(r) for r in rows]
 
     async def submitted(self, ref: str | int) -> ExportRecord:
         """The finished export of an instruction: its media and its 提出書 (様式第2号)."""
         ins = await self.instructions.get(ref)
         row = await self.db.fetchone(
-            "SELECT * FROM exports WHERE instruction_id = ? AND state = 'finished'"
+            f"SELECT {_RECORD_COLUMNS} FROM exports WHERE instruction_id = ? AND state = 'finished'"
             " ORDER BY id DESC LIMIT 1", (ins.id,))
         if row is None:
             raise NotFound(f"instruction {ins.number} has no finished export yet",
                            code="not_submitted", number=ins.number)
         return await self._load(row)
+
+    async def submission_form(self, ref: str | int, *, html: bool = False) -> str:
+        """The 提出書 (様式第2号) as submitted with the output data, to print again."""
+        record = await self.submitted(ref)
+        column = "form_html" if html else "form_text"
+        data = await self.db.scalar(f"SELECT {column} FROM exports WHERE id = ?", (record.id,))
+        return zlib.decompress(data).decode() if data else ""
 
     async def _load(self, row: Any) -> ExportRecord:
         tz = self.config.tz
@@ -602,8 +629,7 @@ class Exports:
             started_at=from_epoch(row["started_at"], tz), started_by=row["started_by"],
             finished_at=from_epoch(row["finished_at"], tz) if row["finished_at"] else None,
             written_on=date.fromisoformat(row["written_on"]) if row["written_on"] else None,
-            audit_head=row["audit_head"], error=row["error"], form_text=row["form_text"],
-            form_html=row["form_html"],
+            audit_head=row["audit_head"], error=row["error"],
             media=tuple(MediumRecord(m["seq"], m["count"], m["label"], m["location"], m["size"],
                                      m["files"], m["calls"], m["image_sha256"],
                                      from_epoch(m["written_at"], tz)) for m in media),
@@ -629,8 +655,15 @@ def _publish(partial: Path, final: Path) -> None:
         os.close(fd)
 
 
+TRUNCATE = "truncate:"  # an output that existed (a blank pseudo-disc): emptied, not removed
+
+
 def _remove_all(paths: Sequence[str]) -> None:
     for p in paths:
-        directory.remove_tree(Path(p))
+        if p.startswith(TRUNCATE):
+            with contextlib.suppress(OSError):
+                os.truncate(p.removeprefix(TRUNCATE), 0)
+        else:
+            directory.remove_tree(Path(p))
 
 

@@ -32,9 +32,11 @@ class VerifyFailed(CallrecError):
 
 
 def drop_cache(fd: int) -> None:
-    """Ask the kernel to forget cached pages, so the read-back reads the medium, not memory."""
+    """Ask the kernel to forget cached pages, so the read-back reads the medium, not memory; and
+    to read ahead generously, as the file is read from start to end."""
     with contextlib.suppress(AttributeError, OSError):
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
 
 
 def _extents(path: Path, files: Sequence[FileSpec],
@@ -73,8 +75,9 @@ def _extents(path: Path, files: Sequence[FileSpec],
 
 
 def verify_image(path: Path, files: Sequence[FileSpec], names: Mapping[str, TreeNames],
-                 meter: Meter) -> str:
-    """Check every file of the image at `path`; return the SHA-256 of the whole image."""
+                 meter: Meter, *, whole_image: bool = False) -> str | None:
+    """Check every file of the image at `path`. With whole_image, also return the SHA-256 of the
+    whole image (hashed on a second thread meanwhile): what a burnt medium is compared with."""
     extents = _extents(path, files, names)
     for _, length, spec in extents:
         if length == 0:
@@ -90,13 +93,14 @@ def verify_image(path: Path, files: Sequence[FileSpec], names: Mapping[str, Tree
         view = memoryview(buf)
         pos = 0
         first = 0  # extents are sorted and disjoint: those before `first` are checked
-        with ThreadPoolExecutor(1, thread_name_prefix="callrec-verify") as pool:
+        pool = ThreadPoolExecutor(1, thread_name_prefix="callrec-verify") if whole_image else None
+        try:
             while pos < size:
                 got = os.readv(fd, [view[: min(READ_BLOCK, size - pos)]])
                 if got <= 0:
                     raise VerifyFailed(f"the image ended at byte {pos} of {size}")
                 chunk = view[:got]
-                whole_done = pool.submit(whole.update, chunk)  # on the other core meanwhile
+                whole_done = pool.submit(whole.update, chunk) if pool is not None else None
                 end = pos + got
                 while first < len(extents) and extents[first][0] < end:
                     off, length, spec = extents[first]
@@ -107,14 +111,18 @@ def verify_image(path: Path, files: Sequence[FileSpec], names: Mapping[str, Tree
                         break
                     _check(hashes[first], spec)
                     first += 1
-                whole_done.result()
+                if whole_done is not None:
+                    whole_done.result()
                 meter.add(got)
                 pos = end
+        finally:
+            if pool is not None:
+                pool.shutdown()
         if first < len(extents):
             raise VerifyFailed(f"{visible(extents[first][2].path)} lies beyond the end of the image")
     finally:
         os.close(fd)
-    return whole.hexdigest()
+    return whole.hexdigest() if whole_image else None
 
 
 def _check(h: hashlib._Hash, spec: FileSpec) -> None:
