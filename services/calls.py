@@ -152,16 +152,27 @@ class CallStore:
         return hits <= _FTS_DRIVE_LIMIT
 
     async def _select(self, f: CallFilter, columns: str, tail: str = "",
-                      tail_params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        """SELECT columns (qualified with c.) FROM calls c, filtered by f, then tail."""
+                      tail_params: Sequence[Any] = (), *, ordered: bool = True) -> list[sqlite3.Row]:
+        """SELECT columns (qualified with c.) FROM calls c, filtered by f, then tail.
+
+        Ordered (paged) queries walk an index in time order: calls_state when one state is asked
+        for (a rare state such as `recording` is then found at once), else calls_started.
+        Unordered ones (counts) use the trigram index for any needle of 3+ digits and leave the
+        rest to SQLite's planner, which reads covering indexes instead of every row.
+        """
         clauses, params = self._where(f, "c")
         digits = f.digits
-        if digits and await self._fts_drives(digits):
+        if digits and ((not ordered and len(digits) >= 3) or await self._fts_drives(digits)):
             source = "calls_fts JOIN calls c ON c.id = calls_fts.rowid"
             clauses.insert(0, "calls_fts MATCH ?")
             params.insert(0, f'"{digits}"')
         else:
-            source = "calls c INDEXED BY calls_started"
+            if not ordered:
+                source = "calls c"
+            elif len(f.states) == 1:
+                source = "calls c INDEXED BY calls_state"
+            else:
+                source = "calls c INDEXED BY calls_started"
             if digits:
                 clauses.append("instr(c.numbers, ?) > 0")
                 params.append(digits)
@@ -178,7 +189,7 @@ class CallStore:
         return [Call.from_row(r, self.tz) for r in rows]
 
     async def count(self, f: CallFilter) -> int:
-        rows = await self._select(f, "count(*)")
+        rows = await self._select(f, "count(*)", ordered=False)
         return int(rows[0][0])
 
     async def get(self, call_id: int) -> Call:
