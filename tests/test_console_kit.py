@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -41,7 +42,8 @@ async def until(pilot: Pilot[Any], condition: Callable[[], object], timeout: flo
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            shown = screen_text(pilot.app)  # type: ignore[arg-type]
+            raise AssertionError(f"timed out waiting for {what}; the screen shows:\n{shown}")
         await pilot.pause(0.02)
 
 
@@ -52,6 +54,20 @@ def call_list(app: CallrecApp) -> Any:
 
     main = next(s for s in app.screen_stack if isinstance(s, MainScreen))
     return main.query_one(CallList)
+
+
+async def until_exit(pilot: Pilot[Any], timeout: float = 5.0) -> None:
+    """Wait for the app to end (Pilot's own waits never return once it has)."""
+    deadline = time.monotonic() + timeout
+    while pilot.app.return_code is None:
+        if time.monotonic() > deadline:
+            raise AssertionError("the app did not exit")
+        await asyncio.sleep(0.02)
+
+
+async def press_only(pilot: Pilot[Any], *keys: str) -> None:
+    """Press keys without Pilot's wait for the screen (which never returns once the app exits)."""
+    await pilot.app._press_keys(keys)
 
 
 async def unlock(pilot: Pilot[Any], pin: str = "2222") -> None:
@@ -74,7 +90,8 @@ async def settle(pilot: Pilot[Any]) -> None:
 
 async def wait_for_lock(pilot: Pilot[Any]) -> None:
     app: CallrecApp = pilot.app  # type: ignore[assignment]
-    await until(pilot, lambda: app.session is None and app.screen.id == "lock", what="lock screen")
+    await until(pilot, lambda: app.session is None and app.screen.id == "lock"
+                and "PIN" in screen_text(app), what="lock screen")
 
 
 INSERT_CALL = (
