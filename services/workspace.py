@@ -77,18 +77,18 @@ class Workspace:
         )
         lease = Lease(config.data / "indexer.lock")
         instructions = Instructions(db, audit, clock)
+        calls = CallStore(db, config.tz)
+        exports = Exports(db, audit, clock, calls, instructions, config)
+        register = Register(db, audit, clock, instructions, exports)
         holds = Holds(db, audit, clock)
-        retention = RetentionStatus(db, clock, holds, config.raw_grace_days)
+        retention = RetentionStatus(db, clock, holds, config.raw_grace_days, register=register)
         purge = Purge(db, audit, instructions, retention, spool=config.spool,
                       lock_path=config.data / "purge.lock", grace_days=config.raw_grace_days,
                       clock=SystemClock(config.tz))
-        calls = CallStore(db, config.tz)
-        exports = Exports(db, audit, clock, calls, instructions, config)
         return cls(config, clock, db, audit, auth, calls, indexer, lease,
                    instructions, reports=Reports(db, audit, clock), holds=holds, retention=retention,
                    purge=purge, deletions=DeletionRecords(db, audit, clock, config),
-                   reconciled=await purge.reconcile_at_start(), exports=exports,
-                   register=Register(db, audit, clock, instructions, exports))
+                   reconciled=await purge.reconcile_at_start(), exports=exports, register=register)
 
     async def close(self) -> None:
         self.indexer_lease.release()
