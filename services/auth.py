@@ -27,7 +27,7 @@ from services.audit import SYSTEM, Action, AuditLog
 from services.clock import Clock, from_epoch, to_epoch
 from services.db import Database
 from services.duties import Duty, Role, require
-from services.errors import LockedOut, NotFound, PinError, WrongPin
+from services.errors import LockedOut, NotFound, PinError, StorageError, WrongPin
 
 MAX_FAILURES = 5
 LOCK_SECONDS = 300
@@ -90,7 +90,11 @@ class Auth:
             if self._lock_path is None:
                 yield
                 return
-            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise StorageError(f"{self._lock_path}: {exc.strerror}",
+                                   path=str(self._lock_path)) from None
             try:
                 while True:
                     try:

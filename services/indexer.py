@@ -51,9 +51,9 @@ _RECHECK_SECONDS = 5.0  # how often `settle` adopts `recording` rows another pro
 # Hidden and temporary files seen in events are left to the next scan: they are mostly a copy in
 # progress (rsync's .name.XXXXXX, name.part) renamed a moment later, not worth a report each.
 _TRANSIENT = (SkipReason.HIDDEN, SkipReason.TEMPORARY)
-_SPOOL_CHECK_SECONDS = 2.0
+_SPOOL_CHECK_SECONDS = 2.0  # how often `follow` checks the spool folder is still the one watched
 _CHUNK = 1000  # paths handled between two awaits when events come in thousands
-T = TypeVar("T")  # how often `follow` checks the spool folder is still the one watched
+T = TypeVar("T")
 
 
 @dataclass
@@ -233,11 +233,16 @@ class Indexer:
                 seen.add(rel_dir)
                 report.seen += len(listing.files)
                 known = await self.rows.known_in(rel_dir)
-                ops = await self._plan(listing.files, known, to_epoch(self.clock.now()), settled)
+                ops = Ops(skipped=[(rel, reason.value) for rel, reason in listing.skipped])
+                for files in _chunks(listing.files, BATCH_ROWS):  # a flat spool: one huge folder
+                    ops.extend(await self._plan(files, known, to_epoch(self.clock.now()),
+                                                settled))
+                    skipped_seen.update(storable(rel) for rel, _ in ops.skipped)
+                    await writer.put(ops)
+                    ops = Ops()
                 listed = {e.rel for e in listing.files}
                 ops.missing.extend((k.id, rel) for rel, k in known.items()
                                    if rel not in listed and k.state in PRESENT_STATES)
-                ops.skipped.extend((rel, reason.value) for rel, reason in listing.skipped)
                 skipped_seen.update(storable(rel) for rel, _ in ops.skipped)
                 await writer.put(ops)
             for rel, exc in unreadable:
@@ -429,10 +434,10 @@ def _sort_pending(spool: Path, pending: list[tuple[str, _Pending]], now: float, 
     return ready, vanished, moved
 
 
-def _chunks(items: list[T]) -> Iterator[list[T]]:
+def _chunks(items: list[T], size: int = _CHUNK) -> Iterator[list[T]]:
     """Slices small enough that the event loop is never held long between two awaits."""
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 @dataclass

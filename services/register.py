@@ -20,8 +20,8 @@ from services.clock import Clock, from_epoch, to_epoch
 from services.db import Database
 from services.duties import Duty
 from services.errors import CallrecError, Conflict, NotFound
+from services.export import ExportRecord, Exports
 from services.export.media import MEDIA_SPECS
-from services.export.service import ExportRecord, Exports
 from services.instructions import Instruction, Instructions, Kind, State
 from services.retention import deletable_from, is_expired, output_kept_through
 from services.text import visible

@@ -22,18 +22,23 @@ class Cancelled(CallrecError):
 
 
 class CancelToken:
-    def __init__(self) -> None:
+    """Set from any thread; `when` is also asked (e.g. a progress modal's `job.cancelled.is_set`)."""
+
+    def __init__(self, when: Callable[[], bool] | None = None) -> None:
         self._event = threading.Event()
+        self._when = when
 
     def cancel(self) -> None:
         self._event.set()
 
     @property
     def cancelled(self) -> bool:
+        if not self._event.is_set() and self._when is not None and self._when():
+            self._event.set()
         return self._event.is_set()
 
     def check(self) -> None:
-        if self._event.is_set():
+        if self.cancelled:
             raise Cancelled("the export was cancelled; nothing was left behind")
 
 

@@ -14,12 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import zlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,124 +27,29 @@ from pycdlib.pycdlibexception import PyCdlibException
 from services.audit import Action, AuditLog
 from services.auth import Actor
 from services.calls import Call, CallState, CallStore
-from services.clock import Clock, from_epoch, to_epoch
+from services.clock import Clock, to_epoch
 from services.config import Config
 from services.db import Database
 from services.duties import Duty
 from services.errors import CallrecError, Conflict, NotFound
-from services.export import burn, destination, directory, forms, iso
-from services.export.media import BURN_PAD_SECTORS, MEDIA_SPECS, SECTOR, MediumSpec, human
+from services.export import destination, forms, writer
+from services.export.media import MEDIA_SPECS, MediumSpec, human
 from services.export.plan import Documents, Target, TargetKind, Volume, plan_volumes, volumes_for
-from services.export.progress import Cancelled, CancelToken, Meter, Phase, ProgressCallback
-from services.export.verify import verify_image
+from services.export.progress import Cancelled, CancelToken, Meter, ProgressCallback
+from services.export.records import (
+    RECORD_COLUMNS,
+    ExportPlan,
+    ExportRecord,
+    MediumRecord,
+    load_record,
+)
+from services.export.writer import ChangeMedium
 from services.instructions import Instruction, Instructions, Kind, State
 from services.lease import Lease
-from services.retention import output_kept_through
-from services.text import visible
 
 T = TypeVar("T")
-ChangeMedium = Callable[[int, int, str], Awaitable[bool]]
-"""(volume, count, device) -> True once the next blank disc is in the drive, False to cancel."""
 
 SOFTWARE = "callrec 0.1.0"
-_RECORD_COLUMNS = ("id, instruction_id, state, target, destination, medium, volumes, calls, bytes,"
-                   " started_at, started_by, finished_at, written_on, audit_head, error")
-
-
-@dataclass(frozen=True)
-class ExportPlan:
-    """What an export will do, for the operator to confirm. Nothing has been written yet."""
-
-    instruction: Instruction
-    calls: tuple[Call, ...]
-    target: Target
-    medium: MediumSpec
-    capacity: int | None       # bytes one disc takes; None for a folder
-    free: int | None           # bytes free at the destination, where it can be known
-    volumes: tuple[Volume, ...]
-    described: bool            # the calls were resolved from the instruction's description
-
-    @property
-    def recordings_bytes(self) -> int:
-        return sum(c.size for c in self.calls)
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(v.size for v in self.volumes)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "instruction": self.instruction.number,
-            "medium": self.medium.code,
-            "target": self.target.kind.value,
-            "destination": self.target.location,
-            "calls": [c.id for c in self.calls],
-            "described": self.described,
-            "recordings_bytes": self.recordings_bytes,
-            "total_bytes": self.total_bytes,
-            "capacity": self.capacity,
-            "volumes": [{"seq": v.seq, "label": v.label, "location": v.location, "size": v.size,
-                         "calls": [c.id for c in v.calls]} for v in self.volumes],
-        }
-
-
-@dataclass(frozen=True)
-class MediumRecord:
-    seq: int
-    count: int
-    label: str
-    location: str
-    size: int
-    files: int
-    calls: int
-    image_sha256: str | None
-    written_at: datetime
-
-    def to_json(self) -> dict[str, Any]:
-        return {"seq": self.seq, "count": self.count, "label": self.label,
-                "location": self.location, "size": self.size, "files": self.files,
-                "calls": self.calls, "image_sha256": self.image_sha256,
-                "written_at": self.written_at.isoformat(timespec="seconds")}
-
-
-@dataclass(frozen=True)
-class ExportRecord:
-    """An export as stored: every attempt is kept, finished or not."""
-
-    id: int
-    instruction_id: int
-    state: str
-    target: str
-    destination: str
-    medium: str
-    volumes: int
-    calls: int
-    bytes: int
-    started_at: datetime
-    started_by: str
-    finished_at: datetime | None
-    written_on: date | None
-    audit_head: str | None
-    error: str | None
-    media: tuple[MediumRecord, ...] = ()
-
-    @property
-    def kept_through(self) -> date | None:
-        return output_kept_through(self.written_on) if self.written_on else None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "instruction_id": self.instruction_id, "state": self.state,
-            "target": self.target, "destination": self.destination, "medium": self.medium,
-            "volumes": self.volumes, "calls": self.calls, "bytes": self.bytes,
-            "started_at": self.started_at.isoformat(timespec="seconds"),
-            "finished_at": self.finished_at.isoformat(timespec="seconds") if self.finished_at else None,
-            "written_on": self.written_on.isoformat() if self.written_on else None,
-            "kept_through": self.kept_through.isoformat() if self.kept_through else None,
-            "kept_through_counted_from": "the day the output data was written (翌年度末)",
-            "audit_head": self.audit_head, "error": self.error,
-            "media": [m.to_json() for m in self.media],
-        }
 
 
 class Exports:
@@ -281,7 +185,7 @@ class Exports:
             destination.writable_folder(scratch)
             destination.check_room(scratch, max(v.size for v in volumes))
             for v in volumes if "{n}" in target.location else volumes[:1]:
-                self._check_medium(v.location, v.size)
+                writer.check_medium(v.location, v.size)
             return None
         if target.kind is TargetKind.IMAGE:
             folder = Path(target.location).parent
@@ -296,18 +200,6 @@ class Exports:
             destination.absent(Path(v.location))
         destination.check_room(folder, need)
         return destination.free_bytes(folder)
-
-    def _check_medium(self, device: str, size: int) -> None:
-        state = burn.probe(device)
-        if not state.blank:
-            raise CallrecError(f"{visible(device)}: the medium is not blank ({state.status});"
-                               " insert the blank medium the manager handed over",
-                               code="medium_not_blank", device=device)
-        need = size + BURN_PAD_SECTORS * SECTOR
-        if state.free_bytes < need:
-            raise CallrecError(f"{visible(device)}: the medium has room for {human(state.free_bytes)},"
-                               f" the image needs {human(need)}", code="medium_too_small",
-                               device=device, needed=need, free=state.free_bytes)
 
     # -- execution -------------------------------------------------------------------------------
 
@@ -342,7 +234,7 @@ class Exports:
                           change_medium: ChangeMedium | None) -> ExportRecord:
         loop = asyncio.get_running_loop()
         target = plan.target
-        outputs = self._outputs(plan)
+        outputs = writer.outputs(target, plan.volumes)
         async with self.db.transaction() as conn:
             await self.instructions.transition(
                 conn, ins, State.IN_PROGRESS, actor.role.value, Action.INSTRUCTION_STARTED,
@@ -386,10 +278,11 @@ class Exports:
                 if progress is not None and not loop.is_closed():
                     loop.call_soon_threadsafe(progress, p)
 
-            meter = Meter(self._work(target, volumes), report if progress else None, cancel)
-            media = await self._in_thread(
-                lambda: self._write_volumes(export_id, target, volumes, meter, loop, change_medium),
-                cancel)
+            meter = Meter(writer.work_bytes(target, volumes), report if progress else None, cancel)
+            media = await self._in_thread(lambda: writer.write_volumes(
+                export_id=export_id, target=target, volumes=volumes, meter=meter,
+                scratch=self.config.exports_dir, clock=self.clock, loop=loop,
+                change_medium=change_medium), cancel)
         except BaseException as exc:
             await self._abort(export_id, running, outputs, exc, actor.role.value)
             if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
@@ -409,79 +302,6 @@ class Exports:
             with contextlib.suppress(BaseException):  # the cancellation is what is reported
                 await fut
             raise
-
-    def _outputs(self, plan: ExportPlan) -> list[str]:
-        """Every path this export may create: removed if it fails or its process dies."""
-        out: list[str] = []
-        for v in plan.volumes:
-            if plan.target.kind is TargetKind.IMAGE:
-                final = Path(v.location)
-                out += [str(final.with_name(f".{final.name}.partial")), str(final)]
-            elif plan.target.kind is TargetKind.FOLDER:
-                final = Path(v.location)
-                out += [str(directory.partial_path(final)), str(final)]
-            elif v.location.startswith("stdio:"):
-                # A pseudo-drive is a file: a burn that stops leaves it as it was (absent, or blank).
-                disc = Path(burn.device_file(v.location))
-                out.append(f"{TRUNCATE}{disc}" if disc.exists() else str(disc))
-        return out
-
-    def _scratch_image(self, export_id: int, seq: int) -> Path:
-        return self.config.exports_dir / f".export-{export_id}-{seq}.iso.partial"
-
-    @staticmethod
-    def _work(target: Target, volumes: Sequence[Volume]) -> int:
-        files = sum(f.size for v in volumes for f in v.files)
-        if target.kind is TargetKind.FOLDER:
-            return 2 * files
-        images = sum(v.size for v in volumes)
-        return files + images * (3 if target.kind is TargetKind.DEVICE else 1)
-
-    def _write_volumes(self, export_id: int, target: Target, volumes: Sequence[Volume],
-                       meter: Meter, loop: asyncio.AbstractEventLoop,
-                       change_medium: ChangeMedium | None) -> list[MediumRecord]:
-        """The blocking part, in a worker thread."""
-        media = []
-        for v in volumes:
-            meter.cancel.check()
-            image_sha: str | None = None
-            if target.kind is TargetKind.FOLDER:
-                final = Path(v.location)
-                meter.begin(Phase.WRITE, v.seq, v.count)
-                directory.write_folder(v.files, final, meter)
-                meter.begin(Phase.VERIFY, v.seq, v.count)
-                directory.verify_folder(v.files, final, meter)
-            elif target.kind is TargetKind.IMAGE:
-                final = Path(v.location)
-                partial = final.with_name(f".{final.name}.partial")
-                self._image(v, partial, meter, whole_image=False)
-                _publish(partial, final)
-            else:
-                partial = self._scratch_image(export_id, v.seq)
-                image_sha = self._image(v, partial, meter, whole_image=True)
-                assert image_sha is not None
-                if v.seq > 1 and "{n}" not in target.location:
-                    assert change_medium is not None
-                    ready = asyncio.run_coroutine_threadsafe(
-                        change_medium(v.seq, v.count, v.location), loop).result()
-                    if not ready:
-                        raise Cancelled("the export was cancelled at the change of disc")
-                self._check_medium(v.location, v.size)
-                meter.begin(Phase.BURN, v.seq, v.count)
-                burn.burn(partial, v.location, meter)
-                meter.begin(Phase.READBACK, v.seq, v.count)
-                burn.read_back(v.location, v.size, image_sha, meter)
-                partial.unlink()
-            media.append(MediumRecord(v.seq, v.count, v.label, v.location, v.size, len(v.files),
-                                      len(v.calls), image_sha, self.clock.now()))
-        meter.finish()
-        return media
-
-    def _image(self, v: Volume, partial: Path, meter: Meter, *, whole_image: bool) -> str | None:
-        meter.begin(Phase.WRITE, v.seq, v.count)
-        names = iso.write_image(v.files, v.label, partial, meter)
-        meter.begin(Phase.VERIFY, v.seq, v.count)
-        return verify_image(partial, v.files, names, meter, whole_image=whole_image)
 
     async def _finish(self, export_id: int, ins: Instruction, docs: Documents, calls: list[Call],
                       media: list[MediumRecord], actor: str) -> ExportRecord:
@@ -518,7 +338,7 @@ class Exports:
         cancelled = isinstance(exc, Cancelled | asyncio.CancelledError | KeyboardInterrupt)
         removal = [*outputs, *(str(p) for p in self.config.exports_dir.glob(
             f".export-{export_id}-*.iso.partial"))]
-        await asyncio.shield(self._blocking(_remove_all, removal))
+        await asyncio.shield(self._blocking(writer.remove_all, removal))
         error = self._one_line(exc)
         detail: dict[str, Any] = {"export": export_id, "code": error.code, "reason": error.message}
         for key in ("call_id", "expected", "actual", "path"):
@@ -564,7 +384,7 @@ class Exports:
                 ins = await self.instructions.get(row["instruction_id"])
                 outputs = [*json.loads(row["outputs"]), *(str(p) for p in self.config.exports_dir.glob(
                     f".export-{row['id']}-*.iso.partial"))]
-                await self._blocking(_remove_all, outputs)
+                await self._blocking(writer.remove_all, outputs)
                 at = self.clock.now()
                 detail = {"export": row["id"], "code": "export_interrupted",
                           "reason": "the export's process stopped before it finished"}
@@ -588,23 +408,28 @@ class Exports:
     # -- what was done ---------------------------------------------------------------------------
 
     async def get(self, export_id: int) -> ExportRecord:
-        row = await self.db.fetchone(f"SELECT {_RECORD_COLUMNS} FROM exports WHERE id = ?",
+        row = await self.db.fetchone(f"SELECT {RECORD_COLUMNS} FROM exports WHERE id = ?",
                                      (export_id,))
         if row is None:
             raise NotFound(f"no export {export_id}", code="export_unknown")
         return await self._load(row)
 
+    async def _load(self, row: Any) -> ExportRecord:
+        media = await self.db.fetchall("SELECT * FROM media WHERE export_id = ? ORDER BY seq",
+                                       (row["id"],))
+        return load_record(row, media, self.config.tz)
+
     async def history(self, ref: str | int) -> list[ExportRecord]:
         ins = await self.instructions.get(ref)
         rows = await self.db.fetchall(
-            f"SELECT {_RECORD_COLUMNS} FROM exports WHERE instruction_id = ? ORDER BY id", (ins.id,))
+            f"SELECT {RECORD_COLUMNS} FROM exports WHERE instruction_id = ? ORDER BY id", (ins.id,))
         return [await self._load(r) for r in rows]
 
     async def submitted(self, ref: str | int) -> ExportRecord:
         """The finished export of an instruction: its media and its 提出書 (様式第2号)."""
         ins = await self.instructions.get(ref)
         row = await self.db.fetchone(
-            f"SELECT {_RECORD_COLUMNS} FROM exports WHERE instruction_id = ? AND state = 'finished'"
+            f"SELECT {RECORD_COLUMNS} FROM exports WHERE instruction_id = ? AND state = 'finished'"
             " ORDER BY id DESC LIMIT 1", (ins.id,))
         if row is None:
             raise NotFound(f"instruction {ins.number} has no finished export yet",
@@ -617,53 +442,4 @@ class Exports:
         column = "form_html" if html else "form_text"
         data = await self.db.scalar(f"SELECT {column} FROM exports WHERE id = ?", (record.id,))
         return zlib.decompress(data).decode() if data else ""
-
-    async def _load(self, row: Any) -> ExportRecord:
-        tz = self.config.tz
-        media = await self.db.fetchall("SELECT * FROM media WHERE export_id = ? ORDER BY seq",
-                                       (row["id"],))
-        return ExportRecord(
-            id=row["id"], instruction_id=row["instruction_id"], state=row["state"],
-            target=row["target"], destination=row["destination"], medium=row["medium"],
-            volumes=row["volumes"], calls=row["calls"], bytes=row["bytes"],
-            started_at=from_epoch(row["started_at"], tz), started_by=row["started_by"],
-            finished_at=from_epoch(row["finished_at"], tz) if row["finished_at"] else None,
-            written_on=date.fromisoformat(row["written_on"]) if row["written_on"] else None,
-            audit_head=row["audit_head"], error=row["error"],
-            media=tuple(MediumRecord(m["seq"], m["count"], m["label"], m["location"], m["size"],
-                                     m["files"], m["calls"], m["image_sha256"],
-                                     from_epoch(m["written_at"], tz)) for m in media),
-        )
-
-
-def _publish(partial: Path, final: Path) -> None:
-    """Give the verified image its name without ever replacing a file of that name."""
-    try:
-        os.link(partial, final)
-    except FileExistsError:
-        raise Conflict(f"{visible(final)} appeared while writing; nothing was replaced",
-                       code="destination_exists", path=str(final)) from None
-    except OSError:  # a filesystem without hard links
-        destination.absent(final)
-        os.rename(partial, final)
-    else:
-        partial.unlink()
-    fd = os.open(final.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-TRUNCATE = "truncate:"  # an output that existed (a blank pseudo-disc): emptied, not removed
-
-
-def _remove_all(paths: Sequence[str]) -> None:
-    for p in paths:
-        if p.startswith(TRUNCATE):
-            with contextlib.suppress(OSError):
-                os.truncate(p.removeprefix(TRUNCATE), 0)
-        else:
-            directory.remove_tree(Path(p))
-
 

@@ -117,8 +117,10 @@ def measure(root: Path, count: int, total: int, rounds: int) -> dict[str, object
         subprocess.run(["sync"], check=True)
         drop_cache(spool_files)
         proc = subprocess.run([sys.executable, "-m", "tests.bench.bench_export", "--child",
-                               str(cfg_path), number, str(image)], cwd=ROOT, check=True,
+                               str(cfg_path), number, str(image)], cwd=ROOT,
                               capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"the export failed: {proc.stderr.strip()[-2000:]}")
         ours = json.loads(proc.stdout.strip().splitlines()[-1])
 
         subprocess.run(["sync"], check=True)
