@@ -11,15 +11,17 @@ import asyncio
 import errno
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from services.errors import StorageError
 from services.schema import MIGRATIONS
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 15000
 
@@ -87,17 +89,22 @@ class Database:
                 await conn.execute("PRAGMA synchronous = FULL")
             try:
                 try:
-                    await conn.execute("BEGIN IMMEDIATE")
+                    await _to_the_end(conn.execute("BEGIN IMMEDIATE"))
                 except sqlite3.OperationalError as exc:
                     raise StorageError(f"{self.path}: the database is busy or unwritable: {exc}",
                                        code="db_busy", path=str(self.path)) from exc
+                except asyncio.CancelledError:
+                    if conn.in_transaction:  # the BEGIN ran: undo it, or the writer stays in it
+                        with suppress(sqlite3.Error):
+                            await _to_the_end(conn.execute("ROLLBACK"))
+                    raise
                 try:
                     yield conn
-                    await conn.execute("COMMIT")
+                    await _to_the_end(conn.execute("COMMIT"))
                 except BaseException:
                     if conn.in_transaction:
                         with suppress(sqlite3.Error):
-                            await conn.execute("ROLLBACK")
+                            await _to_the_end(conn.execute("ROLLBACK"))
                     raise
             finally:
                 if durable:
@@ -154,6 +161,18 @@ def _storage_error(path: Path, exc: BaseException) -> StorageError:
         return StorageError(f"{path.parent}: the data folder is full", code="data_full", path=str(path))
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     return StorageError(f"{path}: cannot open the database: {reason}", path=str(path))
+
+
+async def _to_the_end(statement: Awaitable[T]) -> T:
+    """Await a statement on the connection's thread; if the task is cancelled meanwhile, let the
+    statement finish first (it runs regardless), so the transaction state is known afterwards."""
+    future = asyncio.ensure_future(statement)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with suppress(BaseException):
+            await future
+        raise
 
 
 async def migrate(conn: aiosqlite.Connection) -> None:

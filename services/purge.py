@@ -280,7 +280,8 @@ class Purge:
             try:
                 await self._pipeline(run, plan, result, folders, progress, cancel)
             except BaseException as exc:
-                result.state = "failed"
+                stopped = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
+                result.state = "cancelled" if stopped else "failed"
                 result.problem = result.problem or _describe(exc)
                 await asyncio.shield(self._end(run, ins, result))
                 raise
@@ -474,6 +475,6 @@ def _running(holder: str) -> Conflict:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, CallrecError):
         return exc.message
-    if isinstance(exc, asyncio.CancelledError):
-        return "cancelled"
+    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+        return "interrupted (the purge was stopped)"
     return f"{type(exc).__name__}: {exc}"

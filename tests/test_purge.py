@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from datetime import timedelta
@@ -298,3 +299,51 @@ async def test_marks_are_committed_with_a_full_sync(ws: Workspace) -> None:
     async with ws.db.transaction() as conn:
         cur = await conn.execute("PRAGMA synchronous")
         assert (await cur.fetchone())[0] == 1  # NORMAL
+
+
+async def test_a_transaction_cancelled_while_it_begins_leaves_the_writer_usable(
+        ws: Workspace) -> None:
+    """A worker cancelled at any moment (the console's cancel, Ctrl-C at the command line) must
+    not leave the writer connection inside a transaction nobody will end."""
+    for _ in range(20):
+        async def write() -> None:
+            async with ws.db.transaction() as conn:
+                await conn.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
+
+        task = asyncio.create_task(write())
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        async with ws.db.transaction() as conn:
+            await conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('ok', 'yes')")
+    assert await ws.db.scalar("SELECT value FROM meta WHERE key = 'ok'") == "yes"
+    assert await ws.db.scalar("SELECT count(*) FROM meta WHERE key = 'k'") == 0
+
+
+async def test_a_purge_task_cancelled_midway_settles_what_it_did(ws: Workspace,
+                                                                 spool: Path) -> None:
+    make_calls(spool, expired=12)
+    await ws.indexer.scan()
+    ws.purge.batch_size = 4
+    plan = await ws.purge.plan(await issue_purge(ws))
+    op = await operator(ws)
+    task: asyncio.Task[object] | None = None
+
+    def cancel_now(_: PurgeProgress) -> None:
+        assert task is not None
+        task.cancel()
+
+    task = asyncio.create_task(ws.purge.execute(op, plan, typed_count=12, progress=cancel_now))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # nothing left marked; disk and index agree; the instruction is open again
+    st = await states(ws)
+    assert "purging" not in st.values()
+    assert {p for p, s in st.items() if s == "complete"} == files_on_disk(spool)
+    assert 0 < list(st.values()).count("purged") < 12
+    assert (await ws.instructions.get(plan.instruction.id)).state == State.ISSUED
+    run = await ws.db.fetchone("SELECT state FROM purge_runs")
+    assert run["state"] == "cancelled"
+    assert (await ws.audit.verify()).ok
+    assert not ws.purge.running_holder()
