@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from test_console_kit import (
+    burst,
     call_list,
     make_app,
     press_only,
@@ -241,6 +242,18 @@ async def test_search_filters_as_you_type(indexed: Workspace) -> None:
         await settle(pilot)
         assert lst.row_count == 0
         assert "該当する通話はありません" in screen_text(app)
+
+
+async def test_keys_typed_right_after_slash_land_in_the_search(indexed: Workspace) -> None:
+    app = make_app(indexed)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await unlock(pilot)
+        burst(app, "/0312")
+        await until(pilot, lambda: call_list(app).filter.number == "0312")
+        await pilot.press("tab")
+        burst(app, "2026/11/01")  # in a date field "/" is just a character
+        await until(pilot, lambda: app.screen.query_one("#f-from", Input).value == "2026/11/01")
+        assert app.screen.id == "main"
 
 
 async def test_reveal_asks_the_pin_and_is_audited(indexed: Workspace) -> None:
