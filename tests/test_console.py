@@ -46,7 +46,8 @@ async def test_opens_locked_with_no_call_data(indexed: Workspace) -> None:
         await pilot.pause(0.2)
         assert isinstance(app.screen, LockScreen)
         text = screen_text(app)
-        assert "運営受託者" in text and "PIN" in text
+        assert "運営受託者" in text and "PIN" in text and "Ctrl+Q: 終了" in text
+        assert "\\x0a" not in text  # several lines of a catalogue string are lines, not escapes
         for fragment in ("048-829", "0488291111", "in-", "録音中", "完了"):
             assert fragment not in text
         assert call_list(app).row_count == 0  # nothing read before the unlock
