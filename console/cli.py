@@ -8,10 +8,10 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from console.commands import audit, index, instructions, setup
+from console.commands import audit, export, index, instructions, reports, retention, setup
 from services.errors import CallrecError
 
-COMMAND_MODULES = [setup, index, audit, instructions]
+COMMAND_MODULES = [setup, index, audit, instructions, reports, retention, export]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -58,10 +58,14 @@ class VerifyResult:
     problem: str = ""
 
 
+# Made once: json.dumps with keyword arguments builds a new encoder on every call.
+_BODY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_DETAIL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def _mac(key: bytes, prev: str, seq: int, ts: str, actor: str, action: str, subject: str,
          detail: str) -> str:
-    body = json.dumps([seq, ts, actor, action, subject, detail], ensure_ascii=False,
-                      separators=(",", ":"))
+    body = _BODY.encode([seq, ts, actor, action, subject, detail])
     return hmac.new(key, prev.encode() + body.encode(), hashlib.sha256).hexdigest()
 
 
@@ -91,23 +95,39 @@ class AuditLog:
         (a purge writes one entry per deleted call)."""
         if not entries:
             return None
+        rows, head = self.seal(await self.head_in(conn), entries)
+        await self.insert_sealed(conn, rows)
+        return head
+
+    async def head_in(self, conn: aiosqlite.Connection) -> Head:
+        """The newest entry as the caller's write transaction sees it (GENESIS when empty)."""
         async with conn.execute("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1") as cur:
             row = await cur.fetchone()
-        seq, mac = (row[0], row[1]) if row else (0, GENESIS)
+        return Head(row[0], row[1]) if row else Head(0, GENESIS)
+
+    def seal(self, head: Head, entries: Sequence[Entry]) -> tuple[list[tuple[Any, ...]], Head]:
+        """Chain entries onto `head`: the rows to insert and the new head. Pure computation, so a
+        caller may do it while its transaction's other statements run."""
+        seq, mac = head.seq, head.mac
         rows = []
+        at: datetime | None = None
+        ts = ""
         for e in entries:
             seq += 1
-            ts = e.at.isoformat(timespec="seconds")
-            detail_text = json.dumps(dict(e.detail or {}), ensure_ascii=False, sort_keys=True,
-                                     separators=(",", ":"), default=str)
+            if e.at is not at:
+                at, ts = e.at, e.at.isoformat(timespec="seconds")
+            detail_text = _DETAIL.encode(dict(e.detail or {}))
             mac = _mac(self._key, mac, seq, ts, e.actor, e.action, e.subject, detail_text)
             rows.append((seq, ts, e.actor, e.action, e.subject, detail_text, mac))
+        return rows, Head(seq, mac)
+
+    async def insert_sealed(self, conn: aiosqlite.Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Insert rows from `seal`, in the same transaction whose head they were chained onto."""
         await conn.executemany(
             "INSERT INTO audit (seq, ts, actor, action, subject, detail, mac)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
-        return Head(seq, mac)
 
     async def record(self, **entry: Any) -> Head:
         """Append an entry in a transaction of its own."""
@@ -119,7 +139,9 @@ class AuditLog:
         return Head(row[0], row[1]) if row else None
 
     async def latest_time(self) -> datetime | None:
-        ts = await self.db.scalar("SELECT ts FROM audit ORDER BY seq DESC LIMIT 1")
+        """The latest time any entry carries. Not merely the last entry's: checking a PIN appends
+        an entry stamped by the (possibly wrong) clock just before the action is checked."""
+        ts = await self.db.scalar("SELECT max(ts) FROM audit")
         return datetime.fromisoformat(ts) if ts else None
 
     async def check_clock(self, now: datetime) -> None:

@@ -19,11 +19,19 @@ from services.calls import CallStore
 from services.clock import Clock, SystemClock
 from services.config import Config
 from services.db import Database
+from services.deletion_record import DeletionRecords
 from services.errors import CallrecError, StorageError
+from services.export import Exports
+from services.holds import Holds
 from services.indexer import Indexer
 from services.instructions import Instructions
 from services.layouts import make_layout
 from services.lease import Lease
+from services.purge import Purge
+from services.purge_journal import ReconcileReport
+from services.register import Register
+from services.reports import Reports
+from services.retention_status import RetentionStatus
 
 FOLLOWER_RETRY_SECONDS = 2.0
 
@@ -39,6 +47,14 @@ class Workspace:
     indexer: Indexer
     indexer_lease: Lease
     instructions: Instructions
+    reports: Reports
+    holds: Holds
+    retention: RetentionStatus
+    purge: Purge
+    deletions: DeletionRecords
+    reconciled: ReconcileReport  # what the start-up reconcile of a killed purge did
+    exports: Exports
+    register: Register
 
     @classmethod
     async def open(cls, config: Config, *, clock: Clock | None = None,
@@ -60,12 +76,25 @@ class Workspace:
             spool=config.spool, tz=config.tz, settle_seconds=config.settle_seconds, clock=clock,
         )
         lease = Lease(config.data / "indexer.lock")
-        return cls(config, clock, db, audit, auth, CallStore(db, config.tz), indexer, lease,
-                   Instructions(db, audit, clock))
+        instructions = Instructions(db, audit, clock)
+        calls = CallStore(db, config.tz)
+        exports = Exports(db, audit, clock, calls, instructions, config)
+        register = Register(db, audit, clock, instructions, exports)
+        holds = Holds(db, audit, clock)
+        retention = RetentionStatus(db, clock, holds, config.raw_grace_days, register=register)
+        purge = Purge(db, audit, instructions, retention, spool=config.spool,
+                      lock_path=config.data / "purge.lock", grace_days=config.raw_grace_days,
+                      clock=SystemClock(config.tz))
+        return cls(config, clock, db, audit, auth, calls, indexer, lease,
+                   instructions, reports=Reports(db, audit, clock), holds=holds, retention=retention,
+                   purge=purge, deletions=DeletionRecords(db, audit, clock, config),
+                   reconciled=await purge.reconcile_at_start(), exports=exports, register=register)
 
     async def close(self) -> None:
         self.indexer_lease.release()
         await asyncio.to_thread(self.indexer.close)
+        await asyncio.to_thread(self.purge.close)
+        await asyncio.to_thread(self.exports.close)
         await self.db.close()
 
     async def run_indexer(self, stop: asyncio.Event,

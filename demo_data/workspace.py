@@ -1,0 +1,129 @@
+"""The demo workspace: everything `callrec --demo` needs, built without any configuration.
+
+A folder (temporary unless given) holding its own config.toml, the sample spool re-dated over the
+three months up to today, the database with the index built, demo PINs (manager 1111, operator
+2222) and a few instructions. Nothing outside that folder is read or written.
+
+Other areas add their demo content with `register_seeder(fn)`, `fn(ws)` an async callable run once
+after the instructions are issued (e.g. output-data register entries for the export area).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from demo_data.recorder import simulate_recorder
+from demo_data.redate import JST, build_demo_spool
+from services import config as config_mod
+from services.calls import CallFilter
+from services.config import Config
+from services.duties import Duty, Role
+from services.errors import CallrecError
+from services.instructions import Criteria
+from services.workspace import Workspace
+
+MARKER = ".callrec-demo"
+DEMO_PINS = {Role.MANAGER: "1111", Role.OPERATOR: "2222"}
+RECORDER_INTERVAL = 6.0
+SETTLE_SECONDS = 2.0
+
+Seeder = Callable[[Workspace], Awaitable[None]]
+SEEDERS: list[Seeder] = []
+
+
+def register_seeder(seeder: Seeder) -> None:
+    """Run `seeder(ws)` when a demo workspace is built (after the calls and instructions)."""
+    SEEDERS.append(seeder)
+
+
+async def _issue_instructions(ws: Workspace) -> None:
+    """Some open instructions (export and purge) and one cancelled, so the view has content."""
+    manager = await ws.auth.authorize(Role.MANAGER, DEMO_PINS[Role.MANAGER], Duty.ISSUE_INSTRUCTION)
+    recent = await ws.calls.page(CallFilter(states=("complete",)), limit=40)
+    with_number = [c for c in recent if c.other_number]
+    today = ws.clock.now().date()
+    if len(with_number) >= 4:
+        await ws.instructions.issue_export(
+            manager, purpose="undue-pressure", medium="dvd-r",
+            call_ids=[c.id for c in with_number[:3]],
+            note="窓口への同一人物からの繰り返しの要求について、事実確認のため",
+        )
+        cancelled = await ws.instructions.issue_export(
+            manager, purpose="proper-conduct", medium="cd-r", call_ids=[with_number[3].id],
+            note="案内内容の確認",
+        )
+        await ws.instructions.cancel(manager, cancelled.id, reason="対象通話の誤り")
+    await ws.instructions.issue_export(
+        manager, purpose="crime-prevention", medium="usb",
+        criteria=Criteria.parse((today - timedelta(days=14)).isoformat(), today.isoformat(),
+                                other="090", tz=ws.config.tz),
+        note="警察からの照会に関連する通話（運営受託者が特定して確認する）",
+    )
+    await ws.instructions.issue_purge(manager, note="保存期間（翌月末）を過ぎた通話録音データの削除")
+
+
+async def build(root: Path, *, today: date | None = None, now: datetime | None = None,
+                calls: int = 150) -> Config:
+    """Build a fresh demo workspace in `root` (an empty or new folder)."""
+    now = (now or datetime.now(JST)).astimezone(JST)
+    today = today or now.date()
+    root.mkdir(parents=True, exist_ok=True)
+    spool = root / "spool"
+    build_demo_spool(spool, today, now=now, calls=calls)
+    path = root / "config.toml"
+    config_mod.write(Config(spool=spool, data=root / "data", kiosk=False,
+                            settle_seconds=SETTLE_SECONDS), path)
+    cfg = config_mod.load(path)
+    ws = await Workspace.open(cfg, create=True)
+    try:
+        for role, pin in DEMO_PINS.items():
+            await ws.auth.set_pin(role, pin, by="demo")
+        await ws.indexer.scan()
+        await _issue_instructions(ws)
+        for seeder in SEEDERS:
+            await seeder(ws)
+    finally:
+        await ws.close()
+    (root / MARKER).write_text("callrec demo workspace\n", encoding="utf-8")
+    return cfg
+
+
+async def prepare(root: Path) -> Config:
+    """The demo workspace in `root`: reused when it is one already, else built there."""
+    if (root / MARKER).exists():
+        return config_mod.load(root / "config.toml")
+    if root.exists() and any(root.iterdir()):
+        raise CallrecError(f"{root}: not empty and not a demo workspace; give a new folder",
+                           code="demo_folder_busy", path=str(root))
+    return await build(root)
+
+
+def recorder_for(cfg: Config) -> Callable[[asyncio.Event], Awaitable[None]]:
+    """The simulated recorder, writing a new call into the demo spool every few seconds."""
+
+    def start(stop: asyncio.Event) -> Awaitable[None]:
+        return simulate_recorder(cfg.spool, interval=RECORDER_INTERVAL, tz=JST, stop=stop)
+
+    return start
+
+
+@contextmanager
+def demo_session(root: Path | None, announce: Callable[[Path], None] | None = None,
+                 ) -> Iterator[tuple[Config, Callable[[asyncio.Event], Awaitable[None]]]]:
+    """(configuration, recorder) of a demo workspace; a temporary one is removed afterwards."""
+    temporary = root is None
+    base = Path(tempfile.mkdtemp(prefix="callrec-demo-")) if root is None else root.resolve()
+    if announce:
+        announce(base)
+    try:
+        cfg = asyncio.run(prepare(base))
+        yield cfg, recorder_for(cfg)
+    finally:
+        if temporary:
+            shutil.rmtree(base, ignore_errors=True)

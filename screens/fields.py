@@ -1,0 +1,14 @@
+"""Input fields as the console uses them: a steady cursor (a blinking one redraws twice a second,
+which is traffic over a slow SSH link and noise in snapshots)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.widgets import Input
+
+
+class Field(Input):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cursor_blink = False

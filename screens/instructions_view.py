@@ -1,0 +1,189 @@
+"""The instructions view: the manager's instructions (様式第1号), open ones first, and the details
+of the selected one. The export and retention areas add their actions to this view's keys."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from console.i18n import t
+from screens import text as fmt
+from screens.table import Cell, Column, VirtualTable
+from screens.text import plain
+from screens.views import View
+from services.audit import Head
+from services.errors import CallrecError
+from services.instructions import OPEN_STATES, Instruction
+
+if TYPE_CHECKING:
+    from console.app import CallrecApp
+
+WIDE = 100
+NARROW_COLUMNS = (
+    Column("number", "ins.col.number", 9),
+    Column("kind", "ins.col.kind", 6),
+    Column("state", "ins.col.state", 8),
+    Column("issued", "ins.col.issued", 11),
+    Column("calls", "ins.col.calls", 5, "right"),
+    Column("purpose", "ins.col.purpose", 20),
+)
+WIDE_COLUMNS = (
+    Column("number", "ins.col.number", 10),
+    Column("kind", "ins.col.kind", 8),
+    Column("state", "ins.col.state", 10),
+    Column("issued", "ins.col.issued", 16),
+    Column("by", "ins.col.by", 12),
+    Column("medium", "ins.col.medium", 9),
+    Column("calls", "ins.col.calls", 6, "right"),
+    Column("purpose", "ins.col.purpose", 24),
+)
+STATE_STYLE = {"issued": "bold", "in_progress": "bold yellow", "cancelled": "dim"}
+
+
+def state_label(state: str) -> str:
+    return t(f"ins.state.{state}")
+
+
+def purpose_label(code: str | None) -> str:
+    return t(f"purpose.{code}") if code else "-"
+
+
+class InstructionList(VirtualTable):
+    def __init__(self) -> None:
+        super().__init__(id="instruction-list")
+        self.items: list[Instruction] = []
+
+    def columns(self, width: int) -> Sequence[Column]:
+        return WIDE_COLUMNS if width >= WIDE else NARROW_COLUMNS
+
+    def empty_text(self) -> str:
+        return t("ins.empty")
+
+    @property
+    def selected(self) -> Instruction | None:
+        return self.items[self.cursor] if 0 <= self.cursor < len(self.items) else None
+
+    def show(self, items: list[Instruction]) -> None:
+        current = self.selected
+        self.items = items
+        self.set_row_count(len(items))
+        if current is not None:
+            for i, ins in enumerate(items):
+                if ins.id == current.id:
+                    self.set_cursor(i)
+                    break
+        self.refresh()
+        self.post_message(self.CursorMoved(self, self.cursor))
+
+    def row_cells(self, index: int) -> Sequence[Cell] | None:
+        ins = self.items[index]
+        wide = self.size.width >= WIDE
+        style = STATE_STYLE.get(ins.state, "")
+        issued = ins.issued_at.strftime("%Y-%m-%d %H:%M" if wide else "%m-%d %H:%M")
+        cells: list[Cell] = [
+            (ins.number, "bold" if ins.is_open else ""),
+            (t(f"ins.kind.{ins.kind}"), ""),
+            (state_label(ins.state), style),
+            (issued, ""),
+        ]
+        if wide:
+            medium = t(f"medium.{ins.medium}") if ins.medium else "-"
+            cells += [(fmt.role_name(ins.issued_by), ""), (medium, "")]
+        cells += [(fmt.count(len(ins.call_ids)) if ins.call_ids else "-", ""),
+                  (purpose_label(ins.purpose) if ins.kind == "export" else t("ins.kind.purge_note"), "")]
+        return cells
+
+
+class InstructionDetail(Static):
+    def __init__(self) -> None:
+        super().__init__(markup=False, id="instruction-detail")
+
+    def show(self, ins: Instruction | None) -> None:
+        if ins is None:
+            self.update(plain(t("ins.detail.none"), "dim"))
+            return
+        lines: list[Text] = []
+
+        def line(label_key: str, value: str | Text) -> None:
+            out = Text(end="")
+            out.append(fmt.fit(t(label_key), 15) + " ", style="bold")
+            out.append_text(value if isinstance(value, Text) else plain(value))
+            lines.append(out)
+
+        line("ins.detail.number", t("ins.detail.number_value", number=ins.number,
+                                    kind=t(f"ins.kind.{ins.kind}")))
+        line("ins.detail.state", Text(state_label(ins.state), style=STATE_STYLE.get(ins.state, "")))
+        line("ins.detail.issued", t("ins.detail.issued_value", at=fmt.moment(ins.issued_at, seconds=False),
+                                    role=fmt.role_name(ins.issued_by)))
+        if ins.updated_at != ins.issued_at:
+            line("ins.detail.updated", fmt.moment(ins.updated_at, seconds=False))
+        if ins.kind == "export":
+            line("ins.detail.purpose", purpose_label(ins.purpose))
+            line("ins.detail.medium", t(f"medium.{ins.medium}") if ins.medium else "-")
+        if ins.call_ids:
+            shown = ", ".join(str(i) for i in ins.call_ids[:12])
+            more = t("ins.detail.more", n=len(ins.call_ids) - 12) if len(ins.call_ids) > 12 else ""
+            line("ins.detail.calls", t("ins.detail.calls_value", n=len(ins.call_ids), ids=shown) + more)
+        if ins.criteria:
+            line("ins.detail.criteria", json.dumps(ins.criteria, ensure_ascii=False))
+        if ins.note:
+            line("ins.detail.note", ins.note)
+        line("ins.detail.next", t(f"ins.next.{ins.kind}.{ins.state}"))
+        self.update(Text("\n", end="").join(lines))
+
+
+class InstructionsView(Vertical):
+    """Instructions as they stand; reloaded whenever the audit log moves (every instruction
+    change is audited), so another console's or the CLI's changes show within a second."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: Head | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="ins-summary", markup=False)
+        yield InstructionList()
+        yield InstructionDetail()
+
+    @property
+    def capp(self) -> CallrecApp:
+        return self.app  # type: ignore[return-value]
+
+    def on_mount(self) -> None:
+        self.capp.data_changed.subscribe(self, lambda _v: self.load())
+        self.load(force=True)
+
+    def focus_default(self) -> None:
+        self.query_one(InstructionList).focus()
+
+    @work(exclusive=True, group="instructions")
+    async def load(self, force: bool = False) -> None:
+        ws = self.capp.ws
+        try:
+            head = await ws.audit.head()
+            if not force and head == self._seen:
+                return
+            items = await ws.instructions.list()
+        except CallrecError as exc:
+            self.capp.say_error(exc)
+            return
+        self._seen = head
+        self.query_one(InstructionList).show(items)
+        pending = sum(1 for i in items if i.state in OPEN_STATES)
+        self.query_one("#ins-summary", Static).update(
+            plain(t("ins.summary", pending=pending, total=len(items)))
+        )
+
+    @on(VirtualTable.CursorMoved, "#instruction-list")
+    def _moved(self, event: VirtualTable.CursorMoved) -> None:
+        self.query_one(InstructionDetail).show(self.query_one(InstructionList).selected)
+
+
+VIEW = View(key="instructions", title_key="view.instructions", factory=InstructionsView, order=20)

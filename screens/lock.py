@@ -1,0 +1,102 @@
+"""The lock screen: no call data, a role and a masked PIN; Enter unlocks."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Center, Vertical
+from textual.screen import Screen
+from textual.widgets import Input, Static
+
+from console.i18n import t, tr_error
+from screens.chrome import TopBar
+from screens.fields import Field
+from screens.modals import PIN_CHARS, RolePicker
+from screens.text import plain, role_name
+from services.duties import Duty, Role
+from services.errors import CallrecError
+
+if TYPE_CHECKING:
+    from console.app import CallrecApp
+
+
+class LockScreen(Screen[None]):
+    """Covers everything; only the lock screen's own keys and the app's quit and help work."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("tab,up,down", "switch_role", "key.switch_role", show=False),
+    ]
+
+    def __init__(self, *, reason: str = "") -> None:
+        super().__init__(id="lock")
+        self.reason = reason  # catalogue key of why we locked ("lock.idle", ...), or ""
+
+    def compose(self) -> ComposeResult:
+        app: CallrecApp = self.app  # type: ignore[assignment]
+        yield TopBar(locked=True)
+        with Center(), Vertical(id="lock-box", classes="dialog"):
+            yield Static(plain(app.ws.config.centre.name, "bold"), id="lock-centre")
+            yield Static(plain(t("lock.title")), id="lock-title")
+            yield Static(plain(t(self.reason) if self.reason else ""), id="lock-reason")
+            with Vertical(classes="field-row"):
+                yield Static(plain(t("lock.role")), classes="field-label")
+                yield RolePicker(list(Role)[::-1], Role(app.ws.config.default_role), id="lock-role")
+            with Vertical(classes="field-row"):
+                yield Static(plain(t("lock.pin")), classes="field-label")
+                yield Field(password=True, restrict=PIN_CHARS, max_length=12, id="lock-pin",
+                            placeholder=t("lock.pin_placeholder"))
+            yield Static("", id="lock-message", markup=False)
+            yield Static(plain(t("lock.hint"), "dim"), id="lock-hint")
+            if app.demo:
+                yield Static(plain(t("lock.demo_pins"), "bold"), id="lock-demo")
+        yield Static(plain(t("lock.notice"), "dim"), id="lock-notice")
+
+    def on_mount(self) -> None:
+        self.query_one("#lock-pin", Input).focus()
+
+    def on_screen_resume(self) -> None:
+        self.query_one("#lock-pin", Input).focus()
+
+    @property
+    def role(self) -> Role:
+        return self.query_one("#lock-role", RolePicker).chosen
+
+    def say(self, text: str, style: str = "bold") -> None:
+        self.query_one("#lock-message", Static).update(plain(text, style))
+
+    def action_switch_role(self) -> None:
+        picker = self.query_one("#lock-role", RolePicker)
+        picker.step()
+        self.say(t("lock.role_now", role=role_name(picker.chosen)), "")
+
+    @on(Input.Submitted, "#lock-pin")
+    def submitted(self, event: Input.Submitted) -> None:
+        pin = unicodedata.normalize("NFKC", event.value).strip()
+        if not 4 <= len(pin) <= 12:
+            self.say(t("pin.format"))
+            return
+        self.unlock(self.role, pin)
+
+    @work(exclusive=True, group="unlock")
+    async def unlock(self, role: Role, pin: str) -> None:
+        app: CallrecApp = self.app  # type: ignore[assignment]
+        field = self.query_one("#lock-pin", Input)
+        field.disabled = True
+        self.say(t("pin.checking"), "")
+        try:
+            actor = await app.ws.auth.authorize(role, pin, Duty.VIEW_INDEX)
+        except CallrecError as exc:
+            self.say(tr_error(exc), "bold red")
+            field.value = ""
+            field.disabled = False
+            field.focus()
+            return
+        field.value = ""
+        field.disabled = False
+        self.say("")
+        # The app swaps screens: not from this screen's own worker, which the swap would end.
+        app.call_later(app.unlock, actor)

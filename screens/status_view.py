@@ -1,0 +1,218 @@
+"""The status view: calls today / this month / recording now, calls per hour, spool disk, watcher
+health, the next purge, and the audit chain."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Sparkline, Static
+
+from console.i18n import t
+from screens import text as fmt
+from screens.text import plain
+from screens.views import View
+from services import status
+from services.audit import VerifyResult
+from services.errors import CallrecError
+
+if TYPE_CHECKING:
+    from console.app import CallrecApp
+
+HOURS = 72
+REFRESH_SECONDS = 5.0
+VERIFY_EVERY_SECONDS = 600.0
+
+
+def panel(title_key: str, rows: list[tuple[str, Text | str]], label_width: int = 12) -> Text:
+    """A titled block of label/value lines; a line too long for the panel is cut, never wrapped
+    (so the panels keep their places at 80x24)."""
+    out = Text(end="", no_wrap=True, overflow="ellipsis")
+    out.append(t(title_key), style="bold underline")
+    for label, value in rows:
+        out.append("\n  ")
+        out.append(fmt.fit(t(label), label_width) + " ", style="bold")
+        out.append_text(value if isinstance(value, Text) else plain(value))
+    return out
+
+
+class StatusView(Vertical, can_focus=True):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("v", "verify", "key.verify"),
+        Binding("f5", "refresh", "key.refresh"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._verify: VerifyResult | None = None
+        self._verify_error = ""
+        self._verifying = False
+        self._verified_at = 0.0
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="status-row"):
+            yield Static("", id="st-calls", classes="status-panel", markup=False)
+            yield Static("", id="st-disk", classes="status-panel", markup=False)
+        yield Static("", id="st-spark-title", markup=False)
+        yield Sparkline([], id="st-spark")
+        yield Static("", id="st-spark-axis", markup=False)
+        with Horizontal(classes="status-row"):
+            yield Static("", id="st-purge", classes="status-panel", markup=False)
+            yield Static("", id="st-watch", classes="status-panel", markup=False)
+        yield Static("", id="st-audit", markup=False)
+
+    @property
+    def capp(self) -> CallrecApp:
+        return self.app  # type: ignore[return-value]
+
+    def on_mount(self) -> None:
+        self.capp.data_changed.subscribe(self, lambda _v: self.load() if self.display else None)
+        self.set_interval(REFRESH_SECONDS, self._tick)
+        self.load()
+        self.verify()
+
+    def on_show(self) -> None:
+        self.load()
+
+    def focus_default(self) -> None:
+        self.focus()
+
+    def _tick(self) -> None:
+        if self.is_on_screen:
+            self.load()
+            if asyncio.get_running_loop().time() - self._verified_at > VERIFY_EVERY_SECONDS:
+                self.verify()
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def action_verify(self) -> None:
+        self.verify()
+
+    @work(exclusive=True, group="status")
+    async def load(self) -> None:
+        app = self.capp
+        ws = app.ws
+        now = ws.clock.now()
+        tz = ws.clock.tz
+        try:
+            figures = await status.call_figures(app.side, now, tz)
+            hourly = await status.calls_per_hour(app.side, now, HOURS)
+            outlook = await status.purge_outlook(app.side, now, tz, ws.config.raw_grace_days)
+        except CallrecError as exc:
+            app.say_error(exc)
+            return
+        try:
+            disk: status.DiskUsage | None = await asyncio.to_thread(status.disk_usage, ws.config.spool)
+            disk_error = ""
+        except CallrecError as exc:
+            disk, disk_error = None, app.error_text(exc)
+
+        self.query_one("#st-calls", Static).update(panel("status.calls", [
+            ("status.today", t("status.n_calls", n=fmt.count(figures.today))),
+            ("status.month", t("status.n_calls", n=fmt.count(figures.this_month))),
+            ("status.recording", Text(t("status.n_calls", n=fmt.count(figures.recording)),
+                                      style="bold red" if figures.recording else "")),
+            ("status.present", t("status.n_calls", n=fmt.count(figures.present))),
+        ]))
+        if disk is not None:
+            pct = f"{disk.used_fraction * 100:.0f}%"
+            style = "bold red" if disk.used_fraction > 0.9 else ""
+            disk_rows: list[tuple[str, Text | str]] = [
+                ("status.disk_used", Text(t("status.disk_used_value", used=fmt.size(disk.used), pct=pct),
+                                          style=style)),
+                ("status.disk_free", fmt.size(disk.free)),
+                ("status.disk_total", fmt.size(disk.total)),
+            ]
+        else:
+            disk_rows = [("status.disk_used", Text(disk_error, style="bold red"))]
+        room = max(8, self.query_one("#st-disk", Static).size.width - 16)
+        disk_rows.append(("status.spool", plain(fmt.fit_tail(str(ws.config.spool), room))))
+        self.query_one("#st-disk", Static).update(panel("status.disk", disk_rows))
+
+        peak = max(hourly) if hourly else 0
+        self.query_one("#st-spark-title", Static).update(
+            plain(t("status.per_hour", hours=HOURS, peak=peak), "bold underline"))
+        self.query_one("#st-spark", Sparkline).data = [float(v) for v in hourly]
+        first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=HOURS - 1)
+        left = t("status.axis_hour", day=first.strftime("%m-%d"), hour=first.hour)
+        right = t("status.axis_hour", day=now.strftime("%m-%d"), hour=now.hour)
+        axis = self.query_one("#st-spark-axis", Static)
+        gap = max(1, (axis.size.width or 76) - fmt.width_of(left) - fmt.width_of(right))
+        axis.update(plain(left + " " * gap + right, "dim"))
+
+        purge_rows: list[tuple[str, Text | str]] = [
+            ("status.expired", Text(t("status.expired_value", n=fmt.count(outlook.expired),
+                                      size=fmt.size(outlook.expired_bytes)),
+                                    style="bold yellow" if outlook.expired else "")),
+        ]
+        if outlook.oldest:
+            purge_rows.append(("status.oldest", outlook.oldest.isoformat()))
+        if outlook.next_day:
+            purge_rows.append(("status.next", t("status.next_value", day=fmt.day_label(outlook.next_day),
+                                                 n=fmt.count(outlook.next_count))))
+        if ws.config.raw_grace_days:
+            purge_rows.append(("status.grace", t("status.grace_value", days=ws.config.raw_grace_days)))
+        self.query_one("#st-purge", Static).update(panel("status.purge", purge_rows))
+        self._draw_watch()
+        self._draw_audit()
+
+    def _draw_watch(self) -> None:
+        ws = self.capp.ws
+        health = ws.indexer.health
+        role_text = t(f"status.watch_role.{health.role}")
+        if health.role == "follower":
+            holder = ws.indexer_lease.holder()
+            role_text = t("status.watch_follower", pid=holder or "?")
+        rows: list[tuple[str, Text | str]] = [
+            ("status.watch_by", role_text),
+            ("status.last_scan", fmt.moment(health.last_scan_at)),
+            ("status.last_event", fmt.moment(health.last_event_at)),
+            ("status.pending", fmt.count(health.pending)),
+            ("status.errors", Text(fmt.count(health.errors), style="bold red" if health.errors else "")),
+        ]
+        if health.last_error:
+            rows.append(("status.last_error", Text(health.last_error, style="red")))
+        self.query_one("#st-watch", Static).update(panel("status.watch", rows))
+
+    def _draw_audit(self) -> None:
+        out = Text(end="")
+        out.append(t("status.audit") + "  ", style="bold underline")
+        result = self._verify
+        if self._verifying and result is None:
+            out.append(t("status.audit_checking"))
+        elif self._verify_error:
+            out.append(self._verify_error, style="bold red")
+        elif result is not None:
+            if result.ok:
+                out.append(t("status.audit_ok", n=fmt.count(result.entries)), style="bold green")
+                if result.head:
+                    head = f"{result.head.seq}:{result.head.mac[:16]}…"
+                    out.append("  " + t("status.audit_head", head=head))
+            else:
+                out.append(t("status.audit_bad", first=result.first_bad or "?", problem=result.problem),
+                           style="bold red")
+        self.query_one("#st-audit", Static).update(out)
+
+    @work(exclusive=True, group="verify")
+    async def verify(self) -> None:
+        self._verifying = True
+        self._draw_audit()
+        try:
+            self._verify = await self.capp.ws.audit.verify()
+            self._verify_error = ""
+        except CallrecError as exc:
+            self._verify_error = self.capp.error_text(exc)
+        finally:
+            self._verifying = False
+            self._verified_at = asyncio.get_running_loop().time()
+        self._draw_audit()
+
+
+VIEW = View(key="status", title_key="view.status", factory=StatusView, order=30)

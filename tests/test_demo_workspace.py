@@ -1,0 +1,102 @@
+"""The demo workspace (`callrec --demo`): built from nothing, self-contained, never a real config."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from test_console_live import Terminal
+
+from demo_data.redate import months_before
+from demo_data.workspace import DEMO_PINS, MARKER, build, prepare
+from services import status
+from services.calls import CallFilter
+from services.clock import JST
+from services.duties import Duty
+from services.errors import CallrecError
+from services.workspace import Workspace
+
+NOW = datetime(2026, 11, 24, 18, 30, tzinfo=JST)
+
+
+async def test_demo_workspace_has_everything_the_views_need(tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    cfg = await build(root, today=NOW.date(), now=NOW)
+    assert cfg.source == root / "config.toml" and (root / MARKER).exists()
+    assert cfg.spool == root / "spool" and cfg.data == root / "data"
+    assert not cfg.kiosk
+    ws = await Workspace.open(cfg)
+    try:
+        calls = await ws.calls.page(CallFilter(), limit=1000)
+        assert len(calls) == 150
+        days = {c.started_at.date() for c in calls}
+        assert min(days) == months_before(NOW.date(), 3) and max(days) == NOW.date()
+        assert all(c.started_at <= NOW for c in calls)
+        for role, pin in DEMO_PINS.items():
+            actor = await ws.auth.authorize(role, pin, Duty.VIEW_INDEX)
+            assert actor.role is role
+        items = await ws.instructions.list()
+        states = sorted((i.kind, i.state) for i in items)
+        assert states == [("export", "cancelled"), ("export", "issued"), ("export", "issued"),
+                          ("purge", "issued")]
+        assert items[0].state == "issued"  # open ones first
+        outlook = await status.purge_outlook(ws.db, NOW, JST)
+        assert outlook.expired > 0  # the oldest calls are past their retention
+    finally:
+        await ws.close()
+
+
+async def test_prepare_reuses_a_demo_folder_and_refuses_any_other(tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    first = await prepare(root)
+    again = await prepare(root)
+    assert again == first
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    with pytest.raises(CallrecError, match="not a demo workspace"):
+        await prepare(busy)
+    assert (busy / "notes.txt").read_text() == "mine"
+
+
+def test_demo_runs_without_any_configuration_and_leaves_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    real = tmp_path / "real-config.toml"
+    term = Terminal("--demo", env={"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+                                   "CALLREC_CONFIG": str(real)})
+    try:
+        term.read_until("デモ用PIN")
+        match = re.search(rb"\xe6\xba\x96\xe5\x82\x99\xe3\x81\x97\xe3\x81\xa6\xe3\x81\x84\xe3\x81\xbe"
+                          rb"\xe3\x81\x99: (\S+)", term.output)  # "準備しています: <path>"
+        assert match
+        workspace = Path(match[1].decode())
+        assert (workspace / "config.toml").exists()
+        term.write(b"2222\r")
+        term.read_until("録音中", timeout=20)  # the simulated recorder is at work
+        os.kill(term.proc.pid, signal.SIGHUP)
+        assert term.wait(15) == 129
+    finally:
+        term.close()
+    assert not real.exists()
+    assert list(home.iterdir()) == []
+    assert not workspace.exists()  # the temporary workspace is gone
+
+
+def test_demo_with_a_workspace_folder_keeps_it(tmp_path: Path) -> None:
+    folder = tmp_path / "kept"
+    term = Terminal("--demo", "--workspace", str(folder), "--lang", "en")
+    try:
+        term.read_until("Demo PINs")
+        os.kill(term.proc.pid, signal.SIGTERM)
+        assert term.wait(15) == 129
+    finally:
+        term.close()
+    assert (folder / MARKER).exists() and (folder / "data" / "callrec.db").exists()
+    assert not any(p.name == "config.toml" for p in (tmp_path.parent).glob("*.toml"))
+    assert datetime.now(JST) - timedelta(minutes=5) < datetime.fromtimestamp(
+        (folder / "data" / "callrec.db").stat().st_mtime, JST)

@@ -1,0 +1,154 @@
+"""Catalogues: complete in both languages, every key the code uses exists, errors by code."""
+
+from __future__ import annotations
+
+import ast
+import re
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+
+from console import i18n
+from console.i18n import Catalogue, CatalogueError, choose_language, language_from_env
+from screens.filters import BadDate, parse_day
+from screens.text import fit, fit_tail, mask_digits_in, width_of
+from services.clock import JST
+from services.errors import CallrecError, LockedOut, NotPermitted, WrongPin
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_both_languages_have_the_same_keys() -> None:
+    ja, en = Catalogue("ja").strings, Catalogue("en").strings
+    # English may leave an error code to the service's own English message; nothing else.
+    assert {k for k in ja if not k.startswith("error.")} == {k for k in en if not k.startswith("error.")}
+    assert set(en) <= set(ja)
+
+
+def _keys_used_in_code(sections: set[str]) -> set[str]:
+    """Every string literal in console/ and screens/ that looks like a catalogue key (docstrings
+    aside): t("lock.title"), Binding(..., "key.lock"), Column(..., "calls.col.start"), ..."""
+    key = re.compile(r"^[a-z_]+(\.[a-z0-9_-]+)+$")
+    found: set[str] = set()
+    for folder in ("console", "screens"):
+        for path in (ROOT / folder).rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            docstrings = {
+                id(node.body[0].value) for node in ast.walk(tree)
+                if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                and node.body and isinstance(node.body[0], ast.Expr)
+                and isinstance(node.body[0].value, ast.Constant)
+            }
+            for node in ast.walk(tree):
+                if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                        and id(node) not in docstrings and key.match(node.value)
+                        and node.value.split(".")[0] in sections
+                        and not node.value.endswith((".tcss", ".toml", ".py"))):
+                    found.add(node.value)
+    return found
+
+
+def test_every_key_the_code_uses_exists() -> None:
+    ja, en = Catalogue("ja"), Catalogue("en")
+    used = _keys_used_in_code({k.split(".")[0] for k in ja.strings})
+    assert len(used) > 150
+    def present(cat: Catalogue, k: str) -> bool:  # a string, or a section of title and body
+        return k in cat.strings or (f"{k}.title" in cat.strings and f"{k}.body" in cat.strings)
+
+    missing = sorted(k for k in used if not present(ja, k) or not (present(en, k) or en.has(k)))
+    assert not missing
+
+
+def test_the_loader_reads_every_file_of_a_language(tmp_path: Path) -> None:
+    for lang in ("ja", "en"):
+        (tmp_path / lang).mkdir()
+        (tmp_path / lang / "core.toml").write_text('[a]\nx = "core"\n', encoding="utf-8")
+    (tmp_path / "ja" / "export.toml").write_text('[export]\ny = "出力 {n}件"\n', encoding="utf-8")
+    cat = Catalogue("ja", tmp_path)
+    assert cat.t("a.x") == "core"
+    assert cat.t("export.y", n=3) == "出力 3件"
+    assert Catalogue("en", tmp_path).t("export.y") == "export.y"  # missing: the key itself
+    (tmp_path / "ja" / "other.toml").write_text('[a]\nx = "again"\n', encoding="utf-8")
+    with pytest.raises(CatalogueError, match="defined twice"):
+        Catalogue("ja", tmp_path)
+    (tmp_path / "ja" / "other.toml").write_text('[a\n', encoding="utf-8")
+    with pytest.raises(CatalogueError):
+        Catalogue("ja", tmp_path)
+
+
+def test_english_fills_in_for_a_missing_japanese_string(tmp_path: Path) -> None:
+    for lang in ("ja", "en"):
+        (tmp_path / lang).mkdir()
+    (tmp_path / "en" / "core.toml").write_text('only = "English"\n', encoding="utf-8")
+    assert Catalogue("ja", tmp_path).t("only") == "English"
+
+
+def test_service_errors_are_translated_by_code() -> None:
+    ja, en = Catalogue("ja"), Catalogue("en")
+    wrong = WrongPin("wrong PIN for the operator (3 attempts left)", role="operator", remaining=3)
+    assert ja.error(wrong) == "PINが違います（あと3回誤るとロックされます）。"
+    until = datetime(2026, 11, 24, 10, 5, 30, tzinfo=JST).isoformat()
+    locked = LockedOut("the manager is locked out until 10:05:30", role="manager", until=until)
+    assert ja.error(locked) == "PINの誤りが続いたため、運用責任者は 10:05:30 までロックされています。"
+    assert "until 10:05:30" in en.error(locked)
+    refused = NotPermitted("the operator may not hold", role="operator", duty="hold")
+    assert ja.error(refused) == "運営受託者は「削除の保留」を行えません。"
+    odd = CallrecError("something new went wrong", code="brand_new_code")
+    assert ja.error(odd) == en.error(odd) == "something new went wrong"
+    generic = CallrecError("/x: disk full", code="storage")
+    assert ja.error(generic) == "データの保存先の問題: /x: disk full"
+    assert en.error(generic) == "/x: disk full"
+
+
+def test_language_choice() -> None:
+    assert choose_language("en", "ja", {"LANG": "ja_JP.UTF-8"}) == "en"
+    assert choose_language(None, "en", {"LANG": "ja_JP.UTF-8"}) == "en"
+    assert choose_language(None, None, {"LANG": "en_US.UTF-8"}) == "en"
+    assert choose_language(None, None, {"LC_ALL": "ja_JP.UTF-8", "LANG": "en_US.UTF-8"}) == "ja"
+    assert choose_language(None, None, {"LANG": "C.UTF-8"}) == "ja"  # Japanese first
+    assert choose_language(None, None, {}) == "ja"
+    assert language_from_env({"LANG": "fr_FR.UTF-8"}) is None
+
+
+def test_active_language_switches() -> None:
+    i18n.use("en")
+    assert i18n.t("view.calls") == "Calls"
+    i18n.use("ja")
+    assert i18n.t("view.calls") == "通話一覧"
+    assert i18n.t("no.such.key") == "no.such.key"
+
+
+def test_cells_count_cjk_as_two() -> None:
+    assert width_of("通話一覧") == 8
+    assert fit("通話一覧", 8) == "通話一覧"
+    assert width_of(fit("通話一覧", 5)) == 5 and fit("通話一覧", 5).endswith("…")
+    assert fit("録音中", 9) == "録音中   "
+    assert fit("12", 5, align="right") == "   12"
+    assert fit("a\x1b[2Jb", 20).startswith("a\\x1b[2Jb")  # escaped, then fitted
+    assert fit_tail("/var/spool/asterisk/monitor", 12) == "…isk/monitor"
+    assert width_of(fit_tail("/データ/録音/spool", 9)) <= 9
+
+
+def test_mask_digits_in_a_file_name() -> None:
+    name = "in-0488291111-08011112222-20261111-165959-1794383999.1.wav"
+    assert mask_digits_in(name, "08011112222") == name.replace("08011112222", "•••••••2222")
+    plus = "in-0488291111-+818011112222-20261111-165959-1.wav"
+    assert "8011112222" not in mask_digits_in(plus, "08011112222")
+    assert mask_digits_in(name, None) == name
+
+
+def test_dates_typed_into_the_filter() -> None:
+    today = date(2026, 1, 10)
+    assert parse_day("2026-11-24", today) == date(2026, 11, 24)
+    assert parse_day("２０２６／１１／２４", today) == date(2026, 11, 24)
+    assert parse_day("20261124", today) == date(2026, 11, 24)
+    assert parse_day("2026年11月24日", today) == date(2026, 11, 24)
+    assert parse_day("1/5", today) == date(2026, 1, 5)
+    assert parse_day("11/24", today) == date(2025, 11, 24)  # not in the future
+    assert parse_day("今日", today) == today
+    assert parse_day("yesterday", today) == date(2026, 1, 9)
+    assert parse_day("  ", today) is None
+    for bad in ("2026-1", "2026-02-30", "abc", "13/40"):
+        with pytest.raises(BadDate):
+            parse_day(bad, today)
