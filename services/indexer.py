@@ -244,8 +244,11 @@ class Indexer:
                     job = Job(self._planner, rel_dir, await self.rows.known_in(rel_dir),
                               to_epoch(self.clock.now()), wall, self.settle_seconds)
                     running[self._submit(job, workers)] = job
-                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for future in done:
+                # Written in the order they were listed, not as they finish: the same spool
+                # always gets the same call ids (the console shows them).
+                oldest = next(iter(running))
+                await asyncio.wait([oldest])
+                for future in (oldest,):
                     job = running.pop(future)
                     try:
                         folder = future.result()
