@@ -111,11 +111,14 @@ async def test_recorder_writing_during_a_scan(cfg: Config, spool: Path, ws: Work
         _write(folder, _name(f"old.{i}"), wav_header(2000) + os.urandom(2000))
     growing = [folder / _name(f"live.{i}") for i in range(5)]
     stop = threading.Event()
+    started = threading.Event()
 
     def recorder() -> None:
         handles = [open(p, "wb") for p in growing]  # noqa: SIM115
         for h in handles:
             h.write(wav_header(0))
+            h.flush()
+        started.set()
         while not stop.is_set():
             for h in handles:
                 h.write(os.urandom(320))
@@ -126,6 +129,7 @@ async def test_recorder_writing_during_a_scan(cfg: Config, spool: Path, ws: Work
 
     writer = threading.Thread(target=recorder)
     writer.start()
+    started.wait(5)
     try:
         report = await ws.indexer.scan()
     finally:
