@@ -148,6 +148,7 @@ class WorkerPool:
 
 def plan_in_worker(job: Job) -> Folder:
     folder = plan_folder(job)
+    folder.ops.encode_inserts()
     folder.peak_rss_mb = _peak_rss_mb()
     return folder
 

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -230,41 +230,44 @@ class Indexer:
         unreadable: list[tuple[str, str]] = []
         skipped_seen: set[str] = set()
         wall = time.time()
-        stack = [top]
-        running: dict[asyncio.Future[Folder], Job] = {}
+        folders = spool_listing.walk_folders(self.spool, top, self._looks_like_recording)
+        # Planned two at a time, written strictly in walk order: ids do not depend on timing.
+        running: deque[tuple[asyncio.Future[Folder], Job]] = deque()
+        more = True
         planned = 0
         workers: WorkerPool | None = None
         writer = _BatchWriter(self, report)
         try:
-            while stack or running:
+            while more or running:
                 if workers is None and self.processes and planned >= _PROCESS_AFTER:
                     workers = WorkerPool(_IN_FLIGHT)
-                while stack and len(running) < _IN_FLIGHT:
-                    rel_dir = stack.pop()
+                while more and len(running) < _IN_FLIGHT:
+                    rel_dir = await self._in_pool(next, folders, None)
+                    if rel_dir is None:
+                        more = False
+                        break
                     job = Job(self._planner, rel_dir, await self.rows.known_in(rel_dir),
                               to_epoch(self.clock.now()), wall, self.settle_seconds)
-                    running[self._submit(job, workers)] = job
-                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for future in done:
-                    job = running.pop(future)
-                    try:
-                        folder = future.result()
-                    except (WorkerDied, OSError) as exc:  # no worker process: carry on in threads
-                        self._error(f"index worker: {exc}")
-                        self.processes = False
-                        running[self._submit(job, None)] = job
-                        continue
-                    if folder.error is not None:
-                        unreadable.append((folder.rel_dir, folder.error))
-                        continue
-                    seen.add(folder.rel_dir)
-                    stack.extend(sorted(folder.subdirs, reverse=True))
-                    report.seen += folder.files
-                    planned += folder.files
-                    self.worker_peak_rss_mb = max(self.worker_peak_rss_mb, folder.peak_rss_mb)
-                    self.used_workers = self.used_workers or folder.peak_rss_mb > 0
-                    skipped_seen.update(storable(rel) for rel, _ in folder.ops.skipped)
-                    await writer.put(folder.ops)
+                    running.append((self._submit(job, workers), job))
+                if not running:
+                    break
+                future, job = running.popleft()
+                try:
+                    folder = await future
+                except (WorkerDied, OSError) as exc:  # no worker process: carry on in threads
+                    self._error(f"index worker: {exc}")
+                    self.processes = False
+                    folder = await self._submit(job, None)
+                if folder.error is not None:
+                    unreadable.append((folder.rel_dir, folder.error))
+                    continue
+                seen.add(folder.rel_dir)
+                report.seen += folder.files
+                planned += folder.files
+                self.worker_peak_rss_mb = max(self.worker_peak_rss_mb, folder.peak_rss_mb)
+                self.used_workers = self.used_workers or folder.peak_rss_mb > 0
+                skipped_seen.update(storable(rel) for rel, _ in folder.ops.skipped)
+                await writer.put(folder.ops)
             for rel, why in unreadable:
                 self._error(f"{visible(rel or '.')}: {why}")
             # Folders the index has calls in that the walk did not find: those calls are missing
@@ -276,7 +279,7 @@ class Indexer:
                 await writer.put(Ops(missing=await self.rows.present_in_dirs(lost)))
             await writer.close()
         except BaseException:
-            for future in running:
+            for future, _job in running:
                 future.cancel()
             await writer.abort()
             raise

@@ -310,7 +310,7 @@ async def test_pattern_layout_end_to_end(tmp_path: Path) -> None:
         await ws.close()
 
 
-async def test_worker_processes_plan_as_threads_do(tmp_path: Path, spool: Path,
+async def test_worker_processes_plan_as_threads_do_ids_in_walk_order(tmp_path: Path, spool: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from demo_data.synth import generate_spool
     from services import indexer as indexer_mod
@@ -327,7 +327,7 @@ async def test_worker_processes_plan_as_threads_do(tmp_path: Path, spool: Path,
             report = await ws.indexer.scan()
             assert ws.indexer.used_workers == (name == "processes")
             rows = await ws.db.fetchall(
-                "SELECT path, started_at, type, city_number, other_number, caller_id, size,"
+                "SELECT id, path, started_at, type, city_number, other_number, caller_id, size,"
                 " duration_s, sha256, state FROM calls ORDER BY path")
             found.append(([tuple(r) for r in rows], report.to_json()))
         finally:
