@@ -257,6 +257,9 @@ class Indexer:
                 except (WorkerDied, OSError) as exc:  # no worker process: carry on in threads
                     self._error(f"index worker: {exc}")
                     self.processes = False
+                    if workers is not None:
+                        await workers.close()
+                        workers = None
                     folder = await self._submit(job, None)
                 if folder.error is not None:
                     unreadable.append((folder.rel_dir, folder.error))
