@@ -53,7 +53,8 @@ _RECHECK_SECONDS = 5.0  # how often `settle` adopts `recording` rows another pro
 _TRANSIENT = (SkipReason.HIDDEN, SkipReason.TEMPORARY)
 _SPOOL_CHECK_SECONDS = 2.0  # how often `follow` checks the spool folder is still the one watched
 _CHUNK = 1000  # paths handled between two awaits when events come in thousands
-_IN_FLIGHT = 2  # folders listed and planned at once during a scan
+_IN_FLIGHT = 2  # folders handed out at once during a scan (one planned while one waits)
+_WORKERS = 1  # worker processes: one, beside the writer, keeps both cores busy
 _PROCESS_AFTER = 5000  # files a scan plans in threads before it starts worker processes
 T = TypeVar("T")
 
@@ -240,7 +241,7 @@ class Indexer:
         try:
             while more or running:
                 if workers is None and self.processes and planned >= _PROCESS_AFTER:
-                    workers = WorkerPool(_IN_FLIGHT)
+                    workers = WorkerPool(_WORKERS)
                 while more and len(running) < _IN_FLIGHT:
                     rel_dir = await self._in_pool(next, folders, None)
                     if rel_dir is None:
