@@ -6,6 +6,7 @@ that are ready to hash. Runs in worker threads; writes nothing (services/index_w
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, tzinfo
@@ -67,6 +68,8 @@ class Ops:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # rel, reason
     pending: list[tuple[str, int, int]] = field(default_factory=list)  # rel, size, mtime_ns
     resolved: list[str] = field(default_factory=list)  # hashed now: no longer to be watched
+    # inserts already as JSON arrays (text, rows, whether recording): see encode_inserts
+    encoded: list[tuple[str, int, bool]] = field(default_factory=list)
 
     def extend(self, other: Ops) -> None:
         for f in fields(self):
@@ -74,7 +77,19 @@ class Ops:
 
     def writes(self) -> int:
         return sum(len(getattr(self, f.name)) for f in fields(self)
-                   if f.name not in ("pending", "resolved"))
+                   if f.name not in ("pending", "resolved", "encoded")) + sum(
+                       rows for _, rows, _ in self.encoded)
+
+    def encode_inserts(self) -> None:
+        """Turn the rows to insert into the JSON text SQLite unpacks (services/index_writer.py),
+        where they were planned: a worker process sends one string back, not thousands of
+        tuples to unpickle and encode in the console's process."""
+        for recording in (False, True):
+            rows = [r for r in self.inserts if is_recording_row(r) == recording]
+            if rows:
+                self.encoded.append((json.dumps(rows, ensure_ascii=False, separators=(",", ":")),
+                                     len(rows), recording))
+        self.inserts = []
 
     def __bool__(self) -> bool:
         return any(getattr(self, f.name) for f in fields(self))

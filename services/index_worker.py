@@ -117,7 +117,7 @@ class WorkerPool:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._idle: asyncio.Queue[_Worker | None] = asyncio.Queue()  # None: one died
         self._all: list[_Worker] = []
 
     async def _start(self) -> None:
@@ -135,7 +135,14 @@ class WorkerPool:
         if not self._all:
             await self._start()
         worker = await self._idle.get()
-        folder = await worker.run(job)  # a worker that died is not put back
+        if worker is None:  # once one has died, the scan goes on without them
+            self._idle.put_nowait(None)
+            raise WorkerDied("an index worker ended")
+        try:
+            folder = await worker.run(job)
+        except WorkerDied:
+            self._idle.put_nowait(None)
+            raise
         self._idle.put_nowait(worker)
         return folder
 
@@ -148,6 +155,7 @@ class WorkerPool:
 
 def plan_in_worker(job: Job) -> Folder:
     folder = plan_folder(job)
+    folder.ops.encode_inserts()
     folder.peak_rss_mb = _peak_rss_mb()
     return folder
 

@@ -93,6 +93,12 @@ async def apply(conn: aiosqlite.Connection, ops: Ops, audit: AuditLog, at: datet
             if rows:
                 cur = await conn.execute(_INSERT, (await dumps(rows),))
                 setattr(done, attr, max(cur.rowcount, 0))
+    for text, _rows, recording in ops.encoded:
+        cur = await conn.execute(_INSERT, (text,))
+        if recording:
+            done.added_recording += max(cur.rowcount, 0)
+        else:
+            done.added_complete += max(cur.rowcount, 0)
     if ops.completes:
         cur = await conn.executemany(
             "UPDATE calls SET sha256 = ?, size = ?, mtime_ns = ?, duration_s = ?, state = 'complete',"

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -53,7 +53,8 @@ _RECHECK_SECONDS = 5.0  # how often `settle` adopts `recording` rows another pro
 _TRANSIENT = (SkipReason.HIDDEN, SkipReason.TEMPORARY)
 _SPOOL_CHECK_SECONDS = 2.0  # how often `follow` checks the spool folder is still the one watched
 _CHUNK = 1000  # paths handled between two awaits when events come in thousands
-_IN_FLIGHT = 2  # folders listed and planned at once during a scan
+_IN_FLIGHT = 2  # folders handed out at once during a scan (one planned while one waits)
+_WORKERS = 1  # worker processes: one, beside the writer, keeps both cores busy
 _PROCESS_AFTER = 5000  # files a scan plans in threads before it starts worker processes
 T = TypeVar("T")
 
@@ -230,44 +231,47 @@ class Indexer:
         unreadable: list[tuple[str, str]] = []
         skipped_seen: set[str] = set()
         wall = time.time()
-        stack = [top]
-        running: dict[asyncio.Future[Folder], Job] = {}
+        folders = spool_listing.walk_folders(self.spool, top, self._looks_like_recording)
+        # Planned two at a time, written strictly in walk order: ids do not depend on timing.
+        running: deque[tuple[asyncio.Future[Folder], Job]] = deque()
+        more = True
         planned = 0
         workers: WorkerPool | None = None
         writer = _BatchWriter(self, report)
         try:
-            while stack or running:
+            while more or running:
                 if workers is None and self.processes and planned >= _PROCESS_AFTER:
-                    workers = WorkerPool(_IN_FLIGHT)
-                while stack and len(running) < _IN_FLIGHT:
-                    rel_dir = stack.pop()
+                    workers = WorkerPool(_WORKERS)
+                while more and len(running) < _IN_FLIGHT:
+                    rel_dir = await self._in_pool(next, folders, None)
+                    if rel_dir is None:
+                        more = False
+                        break
                     job = Job(self._planner, rel_dir, await self.rows.known_in(rel_dir),
                               to_epoch(self.clock.now()), wall, self.settle_seconds)
-                    running[self._submit(job, workers)] = job
-                # Written in the order they were listed, not as they finish: the same spool
-                # always gets the same call ids (the console shows them).
-                oldest = next(iter(running))
-                await asyncio.wait([oldest])
-                for future in (oldest,):
-                    job = running.pop(future)
-                    try:
-                        folder = future.result()
-                    except (WorkerDied, OSError) as exc:  # no worker process: carry on in threads
-                        self._error(f"index worker: {exc}")
-                        self.processes = False
-                        running[self._submit(job, None)] = job
-                        continue
-                    if folder.error is not None:
-                        unreadable.append((folder.rel_dir, folder.error))
-                        continue
-                    seen.add(folder.rel_dir)
-                    stack.extend(sorted(folder.subdirs, reverse=True))
-                    report.seen += folder.files
-                    planned += folder.files
-                    self.worker_peak_rss_mb = max(self.worker_peak_rss_mb, folder.peak_rss_mb)
-                    self.used_workers = self.used_workers or folder.peak_rss_mb > 0
-                    skipped_seen.update(storable(rel) for rel, _ in folder.ops.skipped)
-                    await writer.put(folder.ops)
+                    running.append((self._submit(job, workers), job))
+                if not running:
+                    break
+                future, job = running.popleft()
+                try:
+                    folder = await future
+                except (WorkerDied, OSError) as exc:  # no worker process: carry on in threads
+                    self._error(f"index worker: {exc}")
+                    self.processes = False
+                    if workers is not None:
+                        await workers.close()
+                        workers = None
+                    folder = await self._submit(job, None)
+                if folder.error is not None:
+                    unreadable.append((folder.rel_dir, folder.error))
+                    continue
+                seen.add(folder.rel_dir)
+                report.seen += folder.files
+                planned += folder.files
+                self.worker_peak_rss_mb = max(self.worker_peak_rss_mb, folder.peak_rss_mb)
+                self.used_workers = self.used_workers or folder.peak_rss_mb > 0
+                skipped_seen.update(storable(rel) for rel, _ in folder.ops.skipped)
+                await writer.put(folder.ops)
             for rel, why in unreadable:
                 self._error(f"{visible(rel or '.')}: {why}")
             # Folders the index has calls in that the walk did not find: those calls are missing
@@ -279,7 +283,7 @@ class Indexer:
                 await writer.put(Ops(missing=await self.rows.present_in_dirs(lost)))
             await writer.close()
         except BaseException:
-            for future in running:
+            for future, _job in running:
                 future.cancel()
             await writer.abort()
             raise

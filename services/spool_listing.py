@@ -126,6 +126,31 @@ def walk(spool: Path, top: str, looks_like_recording: Callable[[str], bool],
         yield rel_dir, listing
 
 
+def walk_folders(spool: Path, top: str,
+                 looks_like_recording: Callable[[str], bool]) -> Iterator[str]:
+    """The folders `walk` visits, in the same order, without looking at their files (so that the
+    indexer can hand folders out in that order before they are listed in full)."""
+    stack = [top]
+    while stack:
+        rel_dir = stack.pop()
+        yield rel_dir
+        subdirs: list[str] = []
+        try:
+            with os.scandir(spool / rel_dir if rel_dir else spool) as it:
+                for entry in it:
+                    try:
+                        if not entry.is_dir(follow_symlinks=False):
+                            continue
+                    except OSError:
+                        continue
+                    if _folder_skip(entry.name, looks_like_recording) not in (
+                            SkipReason.HIDDEN, SkipReason.BAD_ENCODING):
+                        subdirs.append(join(rel_dir, entry.name))
+        except OSError:
+            continue  # gone or unreadable: its listing says so
+        stack.extend(sorted(subdirs, reverse=True))
+
+
 def relative(spool: Path, path: str) -> str | None:
     """The spool-relative form of an absolute path from a watch event; None outside the spool."""
     rel = os.path.relpath(path, spool)

@@ -310,7 +310,7 @@ async def test_pattern_layout_end_to_end(tmp_path: Path) -> None:
         await ws.close()
 
 
-async def test_worker_processes_plan_as_threads_do(tmp_path: Path, spool: Path,
+async def test_worker_processes_plan_as_threads_do_ids_in_walk_order(tmp_path: Path, spool: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from demo_data.synth import generate_spool
     from services import indexer as indexer_mod
@@ -327,7 +327,7 @@ async def test_worker_processes_plan_as_threads_do(tmp_path: Path, spool: Path,
             report = await ws.indexer.scan()
             assert ws.indexer.used_workers == (name == "processes")
             rows = await ws.db.fetchall(
-                "SELECT path, started_at, type, city_number, other_number, caller_id, size,"
+                "SELECT id, path, started_at, type, city_number, other_number, caller_id, size,"
                 " duration_s, sha256, state FROM calls ORDER BY path")
             found.append(([tuple(r) for r in rows], report.to_json()))
         finally:
@@ -335,3 +335,19 @@ async def test_worker_processes_plan_as_threads_do(tmp_path: Path, spool: Path,
     assert found[0] == found[1]
     assert found[1][1]["recording"] == 1 and found[1][1]["skipped"] == {"not_regular": 1,
                                                                           "unparsed": 1}
+
+
+async def test_scan_goes_on_in_threads_when_a_worker_cannot_run(
+        ws: Workspace, spool: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from demo_data.synth import generate_spool
+    from services import indexer as indexer_mod
+
+    generate_spool(spool, 300, start=datetime(2026, 10, 1), span_days=6)
+    monkeypatch.setattr(indexer_mod, "_PROCESS_AFTER", 0)
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # every worker exits at once
+    report = await ws.indexer.scan()
+    assert report.added == 300
+    assert ws.indexer.health.last_error.startswith("index worker")
+    assert not ws.indexer.processes  # and later scans do not try again

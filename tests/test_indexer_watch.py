@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
+
 from demo_data.synth import wav_header
 from services.audit import Action
 from services.workspace import Workspace
@@ -229,8 +231,13 @@ async def test_completed_file_changed_is_audited_once(ws: Workspace, spool: Path
     assert (await ws.audit.verify()).ok
 
 
-async def test_spool_going_away_is_an_error_not_a_mass_deletion(ws: Workspace, spool: Path,
-                                                                 tmp_path: Path) -> None:
+async def test_spool_going_away_is_an_error_not_a_mass_deletion(
+        ws: Workspace, spool: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from services import indexer as indexer_mod
+    from services import workspace as workspace_mod
+
+    monkeypatch.setattr(indexer_mod, "_SPOOL_CHECK_SECONDS", 0.3)  # quicker, as a test wants it
+    monkeypatch.setattr(workspace_mod, "FOLLOWER_RETRY_SECONDS", 0.3)
     for i in range(3):
         write(spool / DAY / NAME.format(i))
     stop = asyncio.Event()

@@ -20,7 +20,9 @@ Adding benchmarks for an area (one module per area, nothing to register by hand)
     BENCHES = [Bench("console.page_down", page_down, about="page down at 1M calls")]
 
 A bench's `run(ctx)` returns one Figure or a list of them (one bench may measure several cases).
-Rows as dicts {"bench", "value", "unit", "target", "ok"} are accepted too. `ctx.workdir` is a fresh
+Rows as dicts {"bench", "value", "unit", "target", "ok"} are accepted too, and so are plain
+functions in BENCHES (named <area>.<function name without bench_>; given the context if they take
+a parameter named ctx, else called with no arguments). `ctx.workdir` is a fresh
 folder for the bench, removed afterwards (under $CALLREC_BENCH_DIR, default /tmp); `ctx.shared(key,
 build)` builds something expensive once per run (a 1M-call index, say) and hands it to every bench
 that asks. `tests/bench/common.py` has helpers (spools, workspaces, RSS, event-loop lag); with

@@ -26,8 +26,24 @@ def discover() -> list[tuple[str, Bench]]:
         if not info.name.startswith("bench_"):
             continue
         module = importlib.import_module(f"tests.bench.{info.name}")
-        found.extend((info.name.removeprefix("bench_"), b) for b in getattr(module, "BENCHES", []))
+        area = info.name.removeprefix("bench_")
+        found.extend((area, as_bench(area, b)) for b in getattr(module, "BENCHES", []))
     return found
+
+
+def as_bench(area: str, item: object) -> Bench:
+    """A Bench, or a plain function made into one: named <area>.<name without bench_>, called
+    with the context if it takes a parameter named ctx, else with no arguments."""
+    if isinstance(item, Bench):
+        return item
+    if not callable(item):
+        raise TypeError(f"tests/bench/bench_{area}.py: BENCHES holds {item!r}")
+    func = item
+    name = f"{area}.{func.__name__.removeprefix('bench_')}"
+    about = (inspect.getdoc(func) or "").partition("\n")[0]
+    if "ctx" in inspect.signature(func).parameters:
+        return Bench(name, func, about)
+    return Bench(name, lambda _ctx: func(), about)
 
 
 def selected(area: str, bench: Bench, names: list[str]) -> bool:

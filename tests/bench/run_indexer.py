@@ -37,7 +37,7 @@ async def main(config: Path) -> dict[str, object]:
 def index_worker_count() -> int:
     from services import indexer
 
-    return indexer._IN_FLIGHT
+    return indexer._WORKERS
 
 
 if __name__ == "__main__":
