@@ -270,15 +270,15 @@ class CallrecApp(App[int]):
         if session is None:
             return
         self.session = None
+        try:  # recorded first: an exit right after the lock must not lose it
+            await asyncio.shield(session_mod.locked(self.ws, session, reason))
+        except CallrecError as exc:
+            self.say_error(exc)
         while isinstance(self.screen, DismissOnLock):
             top = self.screen
             await top.dismiss(top.lock_result)  # type: ignore[attr-defined]
         await self.push_screen(LockScreen(reason=f"lock.reason.{reason}"))
         self.session_changed.publish(None)
-        try:
-            await session_mod.locked(self.ws, session, reason)
-        except CallrecError as exc:
-            self.say_error(exc)
 
     async def _check_idle(self) -> None:
         if self.session is None or self.jobs or self._quitting:
@@ -322,7 +322,8 @@ class CallrecApp(App[int]):
                       unit: str = "bytes", cancellable: bool = True) -> T:
         job = Job(title, unit=unit, cancellable=cancellable)
         self.jobs.append(job)
-        await self.push_screen(ProgressModal(job))
+        if self.session is not None:  # else the unlock shows it
+            await self.push_screen(ProgressModal(job))
         try:
             return await work_fn(job)
         finally:

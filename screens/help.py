@@ -14,12 +14,13 @@ from textual.widgets import Static
 from console import i18n
 from console.i18n import t
 from screens.chrome import key_label
+from screens.modals import DismissOnLock
 from screens.text import fit, width_of
 
 SECTIONS = ("help.audio", "help.roles", "help.reveal", "help.search", "help.live", "help.lock")
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(DismissOnLock, ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "close", "key.close"),
     ]
@@ -46,7 +47,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text(t("help.title"), style="bold"), classes="dialog-title")
             text = Text(end="")
             text.append(t("help.keys") + "\n", style="bold underline")
-            extra = [("1-9", t("key.views")), ("Tab", t("help.tab")), ("Esc", t("help.escape"))]
+            extra = [("1-9 ^← ^→", t("key.views")), ("↑ ↓ PgUp PgDn Home End", t("help.move")),
+                     ("Tab", t("help.tab")), ("Esc", t("help.escape"))]
             rows = self.keys + extra
             width = max((width_of(k) for k, _ in rows), default=4) + 2
             for keys, label in rows:

@@ -88,8 +88,7 @@ class Workspace:
         return cls(config, clock, db, audit, auth, calls, indexer, lease,
                    instructions, reports=Reports(db, audit, clock), holds=holds, retention=retention,
                    purge=purge, deletions=DeletionRecords(db, audit, clock, config),
-                   reconciled=await purge.reconcile_at_start(), exports=exports,
-                   register=register)
+                   reconciled=await purge.reconcile_at_start(), exports=exports, register=register)
 
     async def close(self) -> None:
         self.indexer_lease.release()

@@ -122,11 +122,11 @@ async def test_ctrl_l_locks_at_once_and_is_audited(indexed: Workspace) -> None:
 
 
 async def test_idle_lock(indexed: Workspace) -> None:
-    app = make_app(indexed, idle_lock_seconds=1.0)
+    app = make_app(indexed, idle_lock_seconds=2.0)
     async with app.run_test(size=(80, 24)) as pilot:
         await unlock(pilot)
         await pilot.press("down")  # activity keeps it open
-        await pilot.pause(0.6)
+        await pilot.pause(1.0)
         assert app.session is not None
         await until(pilot, lambda: app.session is None, timeout=4, what="idle lock")
         await wait_for_lock(pilot)

@@ -136,3 +136,24 @@ async def test_every_step_is_audited(ws: Workspace, named: list, tmp_path: Path)
                                     Action.EXPORT_STARTED, Action.INSTRUCTION_SUBMITTED,
                                     Action.EXPORT_FINISHED]
     assert (await ws.audit.verify()).ok
+
+
+async def test_hostile_names_are_kept_and_checkable(ws: Workspace, spool: Path, tmp_path: Path) -> None:
+    """A newline, a backslash, an escape sequence and a bidi override in names: Rock Ridge keeps
+    them as they are, SHA256SUMS escapes them the way sha256sum reads them, forms show them escaped."""
+    names = ["in-0488291111-0312345678-20260929-120000-new\nline.1.wav",
+             "in-0488291111-0312345678-20260929-120100-esc\x1b]0;title\x07.1.wav",
+             "in-0488291111-0312345678-20260929-120200-bidi\u202egnp.1.wav"]
+    for i, name in enumerate(names):
+        recording(spool, name, 3000, seed=10 + i)
+    calls = await index(ws)
+    assert sorted(c.name for c in calls) == sorted(names)
+    out = tmp_path / "out.iso"
+    await export_image(ws, out, [c.id for c in calls])
+    x = extract(out, tmp_path / "x")
+    for call in calls:
+        assert (x / "recordings" / call.path).read_bytes() == (spool / call.path).read_bytes()
+    check = sha256sum_check(x)
+    assert check.returncode == 0, check.stdout + check.stderr
+    form = (x / FORM2_TXT).read_text()
+    assert "\x1b" not in form and "\u202e" not in form and "new\\x0aline" in form

@@ -95,6 +95,9 @@ async def test_due_extend_dispose(fixed: tuple[Workspace, FixedClock], spool: Pa
     assert await ws.register.due() == []
     clock._at = datetime(2028, 4, 1, 0, 0, tzinfo=JST)  # kept through 3-31: due from 4-1 00:00
     assert [e.id for e in await ws.register.due()] == [entry.id]
+    preview = await ws.retention.preview(clock.now())  # the retention view lists it too
+    assert [d["id"] for d in preview.register_due] == [entry.id]
+    assert preview.register_due[0]["status"] == "due"
 
     extend = await mgr(ws, Duty.EXTEND_RETENTION)
     with pytest.raises(CallrecError):

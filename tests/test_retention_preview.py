@@ -74,7 +74,7 @@ async def test_preview_counts_bytes_oldest_and_the_next_date(ws: Workspace, spoo
     assert preview.next_kept_through == date(2026, 5, 31)
     assert preview.next_deletable_from == datetime(2026, 6, 1, tzinfo=JST)
     assert (preview.next_count, preview.next_bytes) == (1, 2048)
-    assert preview.register_available and preview.register_due == []
+    assert preview.register_available is True and preview.register_due == []  # none received
 
     # holding the oldest moves "oldest" on and lists it as blocked, with its reason
     await ws.holds.set(await manager(ws), ids[LEAP], "訴訟対応")

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -30,6 +31,11 @@ from services import config as config_mod
 from services.clock import JST
 from tests.bench import Bench, Context, Figure
 from tests.bench.common import ROOT, peak_rss_mb, require_space
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def drop_cache(paths: list[Path]) -> None:
@@ -125,10 +131,11 @@ def measure(root: Path, count: int, total: int, rounds: int) -> dict[str, object
 
         subprocess.run(["sync"], check=True)
         drop_cache(spool_files)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), children_cpu()
         subprocess.run(["cp", "-r", str(root / "spool"), str(copy)], check=True)
         subprocess.run(["sync"], check=True)
         ours["cp_s"] = time.perf_counter() - t0
+        ours["cp_cpu_s"] = children_cpu() - c0
 
         drop_cache([image])
         t0 = time.perf_counter()
@@ -151,7 +158,8 @@ def figures(result: dict[str, object], label: str) -> list[Figure]:
     w, r = float(result["write_ratio"]), float(result["read_ratio"])  # type: ignore[arg-type]
     rss = float(result["rss_mb"])  # type: ignore[arg-type]
     speeds = "; ".join(
-        f"ours {rec / x['write_s'] / 1e6:.0f} MB/s vs cp {rec / x['cp_s'] / 1e6:.0f},"
+        f"ours {rec / x['write_s'] / 1e6:.0f} MB/s vs cp {rec / x['cp_s'] / 1e6:.0f}"
+        f" (CPU s/GB: export {x['cpu_s'] / rec * 1e9:.2f} all phases, cp {x['cp_cpu_s'] / rec * 1e9:.2f}),"
         f" read-back {img / x['verify_s'] / 1e6:.0f} vs sha256sum {img / x['sha_s'] / 1e6:.0f},"
         f" load {x['load']:.1f}" for x in runs)
     return [
