@@ -181,12 +181,7 @@ class Purge:
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         """Run file work off the event loop. If the task is cancelled meanwhile, wait for the work
         to end first, so the caller can record exactly what was done on disk."""
-        cf = self._pool.submit(fn, *args)
-        try:
-            return await asyncio.wrap_future(cf)
-        except asyncio.CancelledError:
-            concurrent.futures.wait([cf])
-            raise
+        return await _wait(self._pool.submit(fn, *args))
 
     # -- reconcile ---------------------------------------------------------------------------
 
