@@ -124,9 +124,10 @@ async def test_ctrl_l_locks_at_once_and_is_audited(indexed: Workspace) -> None:
 
 
 async def test_idle_lock(indexed: Workspace) -> None:
-    app = make_app(indexed, idle_lock_seconds=2.0)
+    app = make_app(indexed, idle_lock_seconds=60)
     async with app.run_test(size=(80, 24)) as pilot:
         await unlock(pilot)
+        app.idle_lock_seconds = 2.0
         await pilot.press("down")  # activity keeps it open
         await pilot.pause(1.0)
         assert app.session is not None
@@ -137,12 +138,13 @@ async def test_idle_lock(indexed: Workspace) -> None:
 
 
 async def test_idle_lock_dismisses_an_open_pin_prompt(indexed: Workspace) -> None:
-    app = make_app(indexed, idle_lock_seconds=1.0)
+    app = make_app(indexed, idle_lock_seconds=60)
     async with app.run_test(size=(80, 24)) as pilot:
         await unlock(pilot)
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, PinPrompt))
         await pilot.press("2")  # half a PIN, then the operator walks away
+        app.idle_lock_seconds = 1.0
         await until(pilot, lambda: app.session is None, timeout=4)
         await wait_for_lock(pilot)
         assert not any(isinstance(s, PinPrompt) for s in app.screen_stack)
