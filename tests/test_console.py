@@ -21,6 +21,7 @@ from test_console_kit import (
 from textual.widgets import Input, Select
 
 from screens.calls_view import CallDetail
+from screens.chrome import ViewBar
 from screens.help import HelpScreen
 from screens.lock import LockScreen
 from screens.modals import PinPrompt
@@ -295,3 +296,16 @@ async def test_detail_masks_the_number_in_the_file_name(indexed: Workspace) -> N
         detail = str(app.screen.query_one(CallDetail).render())
         assert "in-0488291111-•••••••2222-20261111" in detail
         assert "08011112222" not in screen_text(app)
+
+
+async def test_the_mouse_works_too(indexed: Workspace) -> None:
+    app = make_app(indexed)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await unlock(pilot)
+        await pilot.click(ViewBar, offset=(15, 0))  # the tab " 2 指示 "
+        await until(pilot, lambda: "未完了の指示" in screen_text(app))
+        await pilot.click(ViewBar, offset=(2, 0))
+        await until(pilot, lambda: "1件目 / 28件" in screen_text(app))
+        lst = call_list(app)
+        await pilot.click(lst, offset=(5, 4))  # the fourth row (line 0 is the header)
+        await until(pilot, lambda: lst.cursor == 3)
