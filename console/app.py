@@ -333,6 +333,11 @@ class CallrecApp(App[int]):
     async def record_reveal(self, actor: Actor, call: Call) -> None:
         await session_mod.number_revealed(self.ws, actor, call)
 
+    @property
+    def centre_name(self) -> str:
+        centre = self.ws.config.centre
+        return centre.name_en if self.lang == "en" and centre.name_en else centre.name
+
     def error_text(self, exc: CallrecError) -> str:
         return i18n.tr_error(exc)
 

@@ -55,7 +55,7 @@ class TopBar(Static):
         app: CallrecApp = self.app  # type: ignore[assignment]
         now = app.ws.clock.now()
         left = Text(" ", end="")
-        left.append_text(plain(app.ws.config.centre.name, "bold"))
+        left.append_text(plain(app.centre_name, "bold"))
         left.append("  " + t("app.title"))
         if app.demo:
             left.append("  " + t("app.demo_badge") + " ", style="reverse")
