@@ -83,7 +83,8 @@ def _printable_strips(app) -> None:
 
 async def test_hostile_names_and_notes_are_shown_literally(cfg: Config, spool: Path) -> None:
     hostile_cfg = Config(spool=cfg.spool, data=cfg.data, settle_seconds=0.3,
-                         centre=type(cfg.centre)(name="[b]市[/b]\x1b]0;t\x07"))
+                         centre=type(cfg.centre)(name="[b]市[/b]\x1b]0;t\x07",
+                                                 name_en="[b]City[/b]\x1b]0;t\x07"))
     ws = await Workspace.open(hostile_cfg, create=True)
     try:
         await ws.auth.set_pin(Role.MANAGER, "1111")
@@ -100,7 +101,7 @@ async def test_hostile_names_and_notes_are_shown_literally(cfg: Config, spool: P
         app = make_app(ws, lang="en")
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause(0.2)
-            assert "[b]市[/b]\\x1b]0;t\\x07" in screen_text(app)
+            assert "[b]City[/b]\\x1b]0;t\\x07" in screen_text(app)
             _printable_strips(app)
             await unlock(pilot)
             lst = call_list(app)

@@ -58,7 +58,7 @@ async def test_pin_prompt_returns_an_actor_for_the_entitled_role_only(indexed: W
         app.run_worker(ask(Duty.HOLD))  # manager only: the prompt offers the manager alone
         await until(pilot, lambda: isinstance(app.screen, PinPrompt))
         assert app.screen.roles == [Role.MANAGER]
-        assert "purpose text" in screen_text(app)
+        await until(pilot, lambda: "purpose text" in screen_text(app))
         await pilot.press(*"2222", "enter")  # the operator's PIN is wrong for the manager
         await until(pilot, lambda: "PINが違います" in screen_text(app))
         await pilot.press(*"1111", "enter")
