@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from console.commands import audit, index, instructions, setup
+from console.commands import audit, export, index, instructions, reports, retention, setup
 from services.errors import CallrecError
 
-COMMAND_MODULES = [setup, index, audit, instructions]
+COMMAND_MODULES = [setup, index, audit, instructions, reports, retention, export]
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line too (subcommand parsers inherit this class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="callrec",
         description="Console for the call-recording device (さいたまコールセンター通話録音装置).",
     )
@@ -46,6 +55,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("callrec: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        return 1
+    except sqlite3.Error as exc:
+        print(f"callrec: database error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"callrec: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
 
 

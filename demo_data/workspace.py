@@ -25,6 +25,7 @@ from services.calls import CallFilter
 from services.config import Config
 from services.duties import Duty, Role
 from services.errors import CallrecError
+from services.instructions import Criteria
 from services.workspace import Workspace
 
 MARKER = ".callrec-demo"
@@ -60,8 +61,8 @@ async def _issue_instructions(ws: Workspace) -> None:
         await ws.instructions.cancel(manager, cancelled.id, reason="対象通話の誤り")
     await ws.instructions.issue_export(
         manager, purpose="crime-prevention", medium="usb",
-        criteria={"from": (today - timedelta(days=14)).isoformat(), "to": today.isoformat(),
-                  "number": "090"},
+        criteria=Criteria.parse((today - timedelta(days=14)).isoformat(), today.isoformat(),
+                                other="090", tz=ws.config.tz),
         note="警察からの照会に関連する通話（運営受託者が特定して確認する）",
     )
     await ws.instructions.issue_purge(manager, note="保存期間（翌月末）を過ぎた通話録音データの削除")

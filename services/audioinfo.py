@@ -39,9 +39,14 @@ def _wav_duration(head: bytes, size: int) -> float | None:
         elif chunk_id == b"data":
             if byte_rate <= 0:
                 return None
-            # The recorder may not have finished the header: trust what is on disk.
-            data_bytes = min(chunk_size, max(size - body, 0))
-            if fact_samples is not None and sample_rate and chunk_size <= size - body:
+            on_disk = max(size - body, 0)
+            if chunk_size in (0, 0xFFFFFFFF):
+                # Sizes never written (a recorder that died, or one that streams): what is on
+                # disk is the audio.
+                chunk_size = on_disk
+            # A header claiming more than is on disk: the file was cut short; count what is there.
+            data_bytes = min(chunk_size, on_disk)
+            if fact_samples is not None and sample_rate and chunk_size <= on_disk:
                 return round(fact_samples / sample_rate, 3)
             if block_align:
                 data_bytes -= data_bytes % block_align

@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiosqlite
 
@@ -41,6 +41,14 @@ class Head:
         return cls(int(seq), mac.lower())
 
 
+class Entry(NamedTuple):
+    at: datetime
+    actor: str
+    action: str
+    subject: str = ""
+    detail: Mapping[str, Any] | None = None
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     ok: bool
@@ -50,10 +58,14 @@ class VerifyResult:
     problem: str = ""
 
 
+# Made once: json.dumps with keyword arguments builds a new encoder on every call.
+_BODY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_DETAIL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def _mac(key: bytes, prev: str, seq: int, ts: str, actor: str, action: str, subject: str,
          detail: str) -> str:
-    body = json.dumps([seq, ts, actor, action, subject, detail], ensure_ascii=False,
-                      separators=(",", ":"))
+    body = _BODY.encode([seq, ts, actor, action, subject, detail])
     return hmac.new(key, prev.encode() + body.encode(), hashlib.sha256).hexdigest()
 
 
@@ -74,20 +86,48 @@ class AuditLog:
     ) -> Head:
         """Add an entry inside the caller's write transaction (so the action and its entry commit
         together). Never pass a PIN in detail."""
+        head = await self.append_many(conn, [Entry(at, actor, action, subject, detail)])
+        assert head is not None
+        return head
+
+    async def append_many(self, conn: aiosqlite.Connection, entries: Sequence[Entry]) -> Head | None:
+        """Add several entries, in order, inside the caller's write transaction in one round trip
+        (a purge writes one entry per deleted call)."""
+        if not entries:
+            return None
+        rows, head = self.seal(await self.head_in(conn), entries)
+        await self.insert_sealed(conn, rows)
+        return head
+
+    async def head_in(self, conn: aiosqlite.Connection) -> Head:
+        """The newest entry as the caller's write transaction sees it (GENESIS when empty)."""
         async with conn.execute("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1") as cur:
             row = await cur.fetchone()
-        prev_seq, prev_mac = (row[0], row[1]) if row else (0, GENESIS)
-        seq = prev_seq + 1
-        ts = at.isoformat(timespec="seconds")
-        detail_text = json.dumps(dict(detail or {}), ensure_ascii=False, sort_keys=True,
-                                 separators=(",", ":"), default=str)
-        mac = _mac(self._key, prev_mac, seq, ts, actor, action, subject, detail_text)
-        await conn.execute(
+        return Head(row[0], row[1]) if row else Head(0, GENESIS)
+
+    def seal(self, head: Head, entries: Sequence[Entry]) -> tuple[list[tuple[Any, ...]], Head]:
+        """Chain entries onto `head`: the rows to insert and the new head. Pure computation, so a
+        caller may do it while its transaction's other statements run."""
+        seq, mac = head.seq, head.mac
+        rows = []
+        at: datetime | None = None
+        ts = ""
+        for e in entries:
+            seq += 1
+            if e.at is not at:
+                at, ts = e.at, e.at.isoformat(timespec="seconds")
+            detail_text = _DETAIL.encode(dict(e.detail or {}))
+            mac = _mac(self._key, mac, seq, ts, e.actor, e.action, e.subject, detail_text)
+            rows.append((seq, ts, e.actor, e.action, e.subject, detail_text, mac))
+        return rows, Head(seq, mac)
+
+    async def insert_sealed(self, conn: aiosqlite.Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Insert rows from `seal`, in the same transaction whose head they were chained onto."""
+        await conn.executemany(
             "INSERT INTO audit (seq, ts, actor, action, subject, detail, mac)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (seq, ts, actor, action, subject, detail_text, mac),
+            rows,
         )
-        return Head(seq, mac)
 
     async def record(self, **entry: Any) -> Head:
         """Append an entry in a transaction of its own."""
@@ -99,7 +139,9 @@ class AuditLog:
         return Head(row[0], row[1]) if row else None
 
     async def latest_time(self) -> datetime | None:
-        ts = await self.db.scalar("SELECT ts FROM audit ORDER BY seq DESC LIMIT 1")
+        """The latest time any entry carries. Not merely the last entry's: checking a PIN appends
+        an entry stamped by the (possibly wrong) clock just before the action is checked."""
+        ts = await self.db.scalar("SELECT max(ts) FROM audit")
         return datetime.fromisoformat(ts) if ts else None
 
     async def check_clock(self, now: datetime) -> None:
@@ -153,6 +195,7 @@ class Action:
     """Every audit action name, in one place (reports count these)."""
 
     CONFIG_WRITTEN = "config.written"
+    CONFIG_CHANGED = "config.changed"
     PIN_SET = "pin.set"
     PIN_CHANGED = "pin.changed"
     PIN_RESET = "pin.reset"

@@ -9,20 +9,25 @@ Actor, which only this module mints, so no service runs for a role whose PIN was
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
+import os
 import re
 import secrets
 import unicodedata
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from services.audit import SYSTEM, Action, AuditLog
 from services.clock import Clock, from_epoch, to_epoch
 from services.db import Database
 from services.duties import Duty, Role, require
-from services.errors import LockedOut, NotFound, PinError, WrongPin
+from services.errors import LockedOut, NotFound, PinError, StorageError, WrongPin
 
 MAX_FAILURES = 5
 LOCK_SECONDS = 300
@@ -68,11 +73,38 @@ class LockState:
 
 
 class Auth:
-    def __init__(self, db: Database, audit: AuditLog, pepper: bytes, clock: Clock) -> None:
+    def __init__(self, db: Database, audit: AuditLog, pepper: bytes, clock: Clock,
+                 lock_path: Path | None = None) -> None:
+        """lock_path: a file whose flock serialises PIN checks across processes (the data folder's
+        pin.lock), so parallel guesses cannot all start before the lockout is written."""
         self.db = db
         self.audit = audit
         self._pepper = pepper
         self.clock = clock
+        self._lock_path = lock_path
+        self._local = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def _one_check_at_a_time(self) -> AsyncIterator[None]:
+        async with self._local:
+            if self._lock_path is None:
+                yield
+                return
+            try:
+                fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise StorageError(f"{self._lock_path}: {exc.strerror}",
+                                   path=str(self._lock_path)) from None
+            try:
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        await asyncio.sleep(0.01)  # another process is checking a PIN
+                yield
+            finally:
+                os.close(fd)  # releases the lock
 
     async def is_set(self, role: Role) -> bool:
         return bool(await self.db.scalar("SELECT 1 FROM pins WHERE role = ?", (role.value,)))
@@ -120,6 +152,10 @@ class Auth:
     async def verify(self, role: Role | str, pin: str) -> Actor:
         """Check a role's PIN. Raises WrongPin (with attempts left) or LockedOut (with until)."""
         role = Role(role)
+        async with self._one_check_at_a_time():
+            return await self._verify(role, pin)
+
+    async def _verify(self, role: Role, pin: str) -> Actor:
         now = self.clock.now()
         state = await self.lock_state(role)
         if state.locked_until and now < state.locked_until:
@@ -139,7 +175,6 @@ class Auth:
                                         subject=role.value)
             return Actor(role, now, _MINT)
         async with self.db.transaction() as conn:
-            # Re-read inside the write lock: another process may have counted a failure meanwhile.
             cur = await conn.execute(
                 "SELECT failures, locked_until, lockouts FROM pin_attempts WHERE role = ?",
                 (role.value,),

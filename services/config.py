@@ -35,6 +35,8 @@ class Centre:
     manager_title: str = "広聴課長"
     contractor: str = "運営受託者"
     published: str = "2026-04-01"
+    announcement: str = "この通話は、適正な業務の執行のため録音させていただきます。"
+    announcement_en: str = "This call is recorded to ensure proper administration."
 
 
 @dataclass(frozen=True)

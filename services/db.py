@@ -8,30 +8,38 @@ Other processes (a second console, the CLI) wait on busy_timeout instead of fail
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from services.errors import StorageError
 from services.schema import MIGRATIONS
 
+T = TypeVar("T")
+
 BUSY_TIMEOUT_MS = 15000
 
 
 async def _open(path: Path, *, readonly: bool = False) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-    conn.row_factory = sqlite3.Row
-    await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    await conn.execute("PRAGMA foreign_keys = ON")
-    if not readonly:
-        await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA synchronous = NORMAL")
-    else:
-        await conn.execute("PRAGMA query_only = ON")
+    try:
+        conn.row_factory = sqlite3.Row
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+        else:
+            await conn.execute("PRAGMA query_only = ON")
+    except BaseException:
+        await conn.close()  # else its worker thread keeps the process alive
+        raise
     return conn
 
 
@@ -48,15 +56,18 @@ class Database:
             raise StorageError(
                 f"{path}: no database (run `callrec init`)", code="db_missing", path=str(path)
             )
+        opened: list[aiosqlite.Connection] = []
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            writer = await _open(path)
-            await migrate(writer)
-            reader = await _open(path, readonly=True)
-        except sqlite3.Error as exc:
-            raise StorageError(f"{path}: cannot open the database: {exc}", path=str(path)) from exc
-        except OSError as exc:
-            raise StorageError(f"{path}: {exc.strerror}", path=str(path)) from exc
+            opened.append(await _open(path))
+            await migrate(opened[0])
+            opened.append(await _open(path, readonly=True))
+        except (sqlite3.Error, OSError) as exc:
+            for conn in opened:  # an open connection's thread would keep the process alive
+                with suppress(sqlite3.Error, ValueError):
+                    await conn.close()
+            raise _storage_error(path, exc) from exc
+        writer, reader = opened
         return cls(path, writer, reader)
 
     async def close(self) -> None:
@@ -66,17 +77,39 @@ class Database:
                     await conn.close()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT on the writer; rolled back on any exception."""
+    async def transaction(self, *, durable: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT on the writer; rolled back on any exception.
+
+        durable: the commit is on disk (the WAL fsynced) before this returns, not merely safe
+        from a killed process: for a record that must outlive a power cut because the caller acts
+        on it outside the database next (a purge marks calls, then deletes their files)."""
         async with self._lock:
             conn = self._writer
-            await conn.execute("BEGIN IMMEDIATE")
+            if durable:
+                await conn.execute("PRAGMA synchronous = FULL")
             try:
-                yield conn
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-            await conn.execute("COMMIT")
+                try:
+                    await _to_the_end(conn.execute("BEGIN IMMEDIATE"))
+                except sqlite3.OperationalError as exc:
+                    raise StorageError(f"{self.path}: the database is busy or unwritable: {exc}",
+                                       code="db_busy", path=str(self.path)) from exc
+                except asyncio.CancelledError:
+                    if conn.in_transaction:  # the BEGIN ran: undo it, or the writer stays in it
+                        with suppress(sqlite3.Error):
+                            await _to_the_end(conn.execute("ROLLBACK"))
+                    raise
+                try:
+                    yield conn
+                    await _to_the_end(conn.execute("COMMIT"))
+                except BaseException:
+                    if conn.in_transaction:
+                        with suppress(sqlite3.Error):
+                            await _to_the_end(conn.execute("ROLLBACK"))
+                    raise
+            finally:
+                if durable:
+                    with suppress(sqlite3.Error, ValueError):
+                        await conn.execute("PRAGMA synchronous = NORMAL")
 
     async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         async with self._reader.execute(sql, params) as cur:
@@ -101,8 +134,45 @@ class Database:
         async with self.transaction() as conn:
             await conn.executemany(sql, rows)
 
+    async def backup_to(self, target: Path) -> None:
+        """An online, consistent copy (SQLite's backup API; safe while others write)."""
+        dest = await aiosqlite.connect(target)
+        try:
+            await self._reader.backup(dest)
+        finally:
+            await dest.close()
+
     async def integrity_ok(self) -> bool:
         return (await self.scalar("PRAGMA integrity_check")) == "ok"
+
+
+def _storage_error(path: Path, exc: BaseException) -> StorageError:
+    """One line that says what is wrong with the data folder, not just SQLite's words."""
+    try:
+        st = os.statvfs(path.parent)
+        readonly = bool(st.f_flag & os.ST_RDONLY)
+        full = st.f_bavail * st.f_frsize < 256 * 1024
+    except OSError:
+        readonly = full = False
+    if readonly or getattr(exc, "errno", None) == errno.EROFS:
+        return StorageError(f"{path.parent}: the data folder is read-only", code="data_readonly",
+                            path=str(path))
+    if full or "full" in str(exc) or getattr(exc, "errno", None) == errno.ENOSPC:
+        return StorageError(f"{path.parent}: the data folder is full", code="data_full", path=str(path))
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return StorageError(f"{path}: cannot open the database: {reason}", path=str(path))
+
+
+async def _to_the_end(statement: Awaitable[T]) -> T:
+    """Await a statement on the connection's thread; if the task is cancelled meanwhile, let the
+    statement finish first (it runs regardless), so the transaction state is known afterwards."""
+    future = asyncio.ensure_future(statement)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with suppress(BaseException):
+            await future
+        raise
 
 
 async def migrate(conn: aiosqlite.Connection) -> None:

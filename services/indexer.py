@@ -1,57 +1,99 @@
 """The indexer: spool folder -> layout parser -> store.
 
 At start it walks the spool and reconciles (new, changed, vanished); then it follows watchfiles
-events, rescanning every new folder (watchfiles does not report files created inside a folder that
-was itself just created). A file whose size has not been stable for the settle time is `recording`;
-once stable it is hashed (streamed) and becomes `complete`. A file that vanishes without a purge
-becomes `missing`, an anomaly in the audit log. All writes are idempotent upserts and conditional
-state changes, so two indexers on the same data agree and never duplicate a row.
+events, rescanning every new folder. A file whose size has not been stable for the settle time is
+`recording`; once stable it is hashed (streamed) and becomes `complete`. A file that vanishes
+without a purge becomes `missing`, an anomaly in the audit log.
+
+    spool_listing  what the folder holds (regular files; everything else with its skip reason)
+    spool_watch    watchfiles in a thread of its own
+    index_rows     what the index already knows about a folder or some paths
+    index_plan     what the files mean for the index (runs in worker threads, hashes)
+    index_writer   writing that, with its audit entries, idempotently
+
+The event loop only coordinates: listing, hashing and SQLite all run in threads.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import os
-import stat
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import watchfiles
-
-from services import audioinfo
-from services.audit import SYSTEM, Action, AuditLog
-from services.calls import PRESENT_STATES, CallState
+from services import spool_listing
+from services.audit import AuditLog
 from services.clock import Clock, to_epoch
 from services.db import Database
 from services.errors import SpoolError
-from services.fileinfo import digest_file
-from services.layouts import Layout, ParsedName, SkipReason, skip_reason_for_name
-from services.retention import raw_kept_through
+from services.index_plan import Known, Ops, Planner
+from services.index_rows import IndexRows
+from services.index_worker import Folder, Job, WorkerDied, WorkerPool, plan_folder
+from services.index_writer import Applied, apply, storable
+from services.layouts import Layout, SkipReason
+from services.spool_listing import Entry
+from services.spool_watch import Changes, SpoolWatcher
 from services.text import visible
 
-_BATCH = 1000
-_SAMPLE_PATHS = 20
+BATCH_ROWS = 5000  # writes per transaction during a scan
+# Files are hashed on several threads only when they are big enough for hashing (which runs
+# without the GIL) to outweigh parsing (which holds it and would slow the writer and the UI).
+_PARALLEL_MIN_FILES = 8
+_PARALLEL_MIN_AVG_BYTES = 256 * 1024
+_RECHECK_SECONDS = 5.0  # how often `settle` adopts `recording` rows another process wrote
+# Hidden and temporary files seen in events are left to the next scan: they are mostly a copy in
+# progress (rsync's .name.XXXXXX, name.part) renamed a moment later, not worth a report each.
+_TRANSIENT = (SkipReason.HIDDEN, SkipReason.TEMPORARY)
+_SPOOL_CHECK_SECONDS = 2.0  # how often `follow` checks the spool folder is still the one watched
+_CHUNK = 1000  # paths handled between two awaits when events come in thousands
+_IN_FLIGHT = 2  # folders listed and planned at once during a scan
+_PROCESS_AFTER = 5000  # files a scan plans in threads before it starts worker processes
+T = TypeVar("T")
 
 
 @dataclass
 class ScanReport:
     seen: int = 0
     added: int = 0
-    completed: int = 0
-    recording: int = 0
+    completed: int = 0  # hashed and complete (new files included)
+    recording: int = 0  # new files still being written
+    grown: int = 0
     missing: int = 0
     reappeared: int = 0
     changed: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     new_skipped: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def changes(self) -> int:
+        """Rows that changed: what a live view needs to refresh for."""
+        return (self.added + self.completed + self.grown + self.missing + self.reappeared
+                + self.changed)
+
+    def add(self, a: Applied) -> None:
+        self.added += a.added_complete + a.added_recording
+        self.completed += a.added_complete + a.completed
+        self.recording += a.added_recording
+        self.grown += a.grown
+        self.missing += a.missing
+        self.reappeared += a.reappeared
+        self.changed += a.changed
+        self.skipped.update(a.skipped)
+        self.new_skipped.update(a.new_skipped)
+
+    def merge(self, other: ScanReport) -> None:
+        for name in ("seen", "added", "completed", "recording", "grown", "missing", "reappeared",
+                     "changed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.skipped.update(other.skipped)
+        self.new_skipped.update(other.new_skipped)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -79,38 +121,10 @@ class Health:
 
 
 @dataclass(slots=True)
-class _Entry:
-    rel: str
-    dir: str
-    name: str
+class _Pending:
     size: int
     mtime_ns: int
-
-
-@dataclass(slots=True)
-class _Existing:
-    id: int
-    size: int
-    mtime_ns: int
-    state: str
-    sha256: str | None
-
-
-@dataclass
-class _Ops:
-    """Writes gathered from one or more folders, applied in one transaction."""
-
-    inserts: list[tuple[Any, ...]] = field(default_factory=list)
-    completes: list[tuple[Any, ...]] = field(default_factory=list)
-    grown: list[tuple[Any, ...]] = field(default_factory=list)
-    changed: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
-    missing: list[tuple[int, str]] = field(default_factory=list)
-    reappeared: list[tuple[int, str, tuple[Any, ...]]] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return (len(self.inserts) + len(self.completes) + len(self.grown) + len(self.changed)
-                + len(self.missing) + len(self.reappeared) + len(self.skipped))
+    since: float  # time.monotonic() when this size was first seen
 
 
 class Indexer:
@@ -125,7 +139,9 @@ class Indexer:
         settle_seconds: float,
         clock: Clock,
         hash_threads: int = 2,
+        processes: bool = True,
     ) -> None:
+        """processes: big scans plan in worker processes (see services/index_worker.py)."""
         self.db = db
         self.audit = audit
         self.layout = layout
@@ -134,494 +150,374 @@ class Indexer:
         self.settle_seconds = settle_seconds
         self.clock = clock
         self.health = Health()
-        self._pending: dict[str, tuple[int, int, float]] = {}  # rel -> size, mtime_ns, since
-        self._pool = ThreadPoolExecutor(max(1, hash_threads), thread_name_prefix="callrec-hash")
+        self._planner = Planner(spool, layout, tz)
+        self.rows = IndexRows(db)
+        self._pending: dict[str, _Pending] = {}
         self._threads = max(1, hash_threads)
+        self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="callrec-index")
+        self._last_recheck = float("-inf")
+        self.processes = processes
+        self.worker_peak_rss_mb = 0.0  # the largest worker process's peak, for the benchmarks
+        self.used_workers = False
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    # -- walking -----------------------------------------------------------------------------
+    def _looks_like_recording(self, name: str) -> bool:
+        return self.layout.parse(name) is not None
 
-    def _check_spool(self) -> None:
-        try:
-            st = os.stat(self.spool)
-        except FileNotFoundError:
-            raise SpoolError(f"{self.spool}: spool folder missing", code="spool_missing",
-                             path=str(self.spool)) from None
-        except OSError as exc:
-            raise SpoolError(f"{self.spool}: {exc.strerror}", path=str(self.spool)) from None
-        if not stat.S_ISDIR(st.st_mode):
-            raise SpoolError(f"{self.spool}: not a folder", path=str(self.spool))
-        if not os.access(self.spool, os.R_OK | os.X_OK):
-            raise SpoolError(f"{self.spool}: spool folder unreadable", code="spool_unreadable",
-                             path=str(self.spool))
-
-    def _list_dir(self, rel_dir: str) -> tuple[list[_Entry], list[tuple[str, str]], list[str]]:
-        """(regular files, (rel, skip reason) for the rest, sub-folders) of one folder."""
-        files: list[_Entry] = []
-        skipped: list[tuple[str, str]] = []
-        subdirs: list[str] = []
-        base = self.spool / rel_dir if rel_dir else self.spool
-        try:
-            entries = list(os.scandir(base))
-        except FileNotFoundError:
-            return files, skipped, subdirs
-        except OSError as exc:
-            self._error(f"{visible(rel_dir or '.')}: {exc.strerror}")
-            return files, skipped, subdirs
-        for entry in entries:
-            name = entry.name
-            rel = f"{rel_dir}/{name}" if rel_dir else name
-            reason = skip_reason_for_name(name)
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    if reason is SkipReason.HIDDEN:
-                        continue  # hidden folders (.Trash etc.) are not the recorder's
-                    if reason is None and self.layout.parse(name) is not None:
-                        skipped.append((rel, SkipReason.NOT_REGULAR))
-                    subdirs.append(rel)
-                    continue
-                if reason is not None:
-                    skipped.append((rel, reason))
-                    continue
-                if not entry.is_file(follow_symlinks=False):
-                    skipped.append((rel, SkipReason.NOT_REGULAR))
-                    continue
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue  # vanished between listing and stat
-            files.append(_Entry(rel, rel_dir, name, st.st_size, st.st_mtime_ns))
-        return files, skipped, subdirs
-
-    def _walk(self, top: str) -> Iterable[tuple[str, list[_Entry], list[tuple[str, str]]]]:
-        stack = [top]
-        while stack:
-            rel_dir = stack.pop()
-            files, skipped, subdirs = self._list_dir(rel_dir)
-            stack.extend(sorted(subdirs, reverse=True))
-            yield rel_dir, files, skipped
-
-    # -- examining ---------------------------------------------------------------------------
-
-    def _row(self, e: _Entry, parsed: ParsedName, now: int, settled: bool) -> tuple[Any, ...]:
-        sha = duration = completed = None
-        state = CallState.RECORDING.value
-        size, mtime = e.size, e.mtime_ns
-        if settled:
-            d = digest_file(self.spool / e.rel)
-            sha, size = d.sha256, d.size
-            duration = audioinfo.duration_seconds(d.head, parsed.fmt, d.size)
-            state, completed = CallState.COMPLETE.value, now
-        numbers = " ".join(n for n in (parsed.city_number, parsed.other_number) if n)
-        return (
-            e.rel, e.dir, int(parsed.started_at.timestamp()), parsed.type, parsed.city_number,
-            parsed.other_number, parsed.caller_id.value, numbers, parsed.uniqueid, parsed.fmt,
-            size, mtime, duration, sha, state,
-            raw_kept_through(parsed.started_at, self.tz).isoformat(), now, completed,
-        )
-
-    def _settled(self, e: _Entry, wall_now: float) -> bool:
-        return wall_now - e.mtime_ns / 1e9 >= self.settle_seconds
-
-    def _examine(self, entries: list[_Entry], existing: dict[str, _Existing], now: int,
-                 wall_now: float) -> _Ops:
-        """Work out the writes for a folder's files (runs in a worker thread)."""
-        ops = _Ops()
-        for e in entries:
-            old = existing.get(e.name)
-            try:
-                if old is None:
-                    parsed = self.layout.parse(e.name)
-                    if parsed is None:
-                        ops.skipped.append((e.rel, SkipReason.UNPARSED))
-                        continue
-                    ops.inserts.append(self._row(e, parsed, now, self._settled(e, wall_now)))
-                elif old.state in (CallState.PURGING.value, CallState.PURGED.value):
-                    continue  # the purge journal owns these
-                elif old.state == CallState.MISSING.value:
-                    d = digest_file(self.spool / e.rel)
-                    ops.reappeared.append((old.id, e.rel, (d.sha256, d.size, e.mtime_ns)))
-                elif old.state == CallState.RECORDING.value:
-                    if self._settled(e, wall_now):
-                        d = digest_file(self.spool / e.rel)
-                        parsed = self.layout.parse(e.name)
-                        fmt = parsed.fmt if parsed else ""
-                        duration = audioinfo.duration_seconds(d.head, fmt, d.size)
-                        ops.completes.append((d.sha256, d.size, e.mtime_ns, duration, now, old.id))
-                    elif (e.size, e.mtime_ns) != (old.size, old.mtime_ns):
-                        ops.grown.append((e.size, e.mtime_ns, old.id))
-                elif (e.size, e.mtime_ns) != (old.size, old.mtime_ns):
-                    ops.changed.append((old.id, e.rel, {"size": e.size, "was": old.size,
-                                                         "mtime_ns": e.mtime_ns}))
-            except OSError:
-                continue  # vanished or unreadable this instant; the next event or scan sees it
-        return ops
-
-    async def _examine_parallel(self, entries: list[_Entry], existing: dict[str, _Existing],
-                                now: int) -> _Ops:
-        loop = asyncio.get_running_loop()
-        wall = time.time()
-        if len(entries) < 64 or self._threads == 1:
-            return await loop.run_in_executor(self._pool, self._examine, entries, existing, now,
-                                              wall)
-        step = -(-len(entries) // self._threads)
-        parts = await asyncio.gather(*(
-            loop.run_in_executor(self._pool, self._examine, entries[i : i + step], existing, now,
-                                 wall)
-            for i in range(0, len(entries), step)
-        ))
-        merged = _Ops()
-        for part in parts:
-            for name in merged.__dataclass_fields__:
-                getattr(merged, name).extend(getattr(part, name))
-        return merged
-
-    async def _existing(self, rel_dir: str) -> dict[str, _Existing]:
-        rows = await self.db.fetchall(
-            "SELECT id, path, size, mtime_ns, state, sha256 FROM calls WHERE dir = ?", (rel_dir,)
-        )
-        return {
-            r["path"].rpartition("/")[2]: _Existing(r["id"], r["size"], r["mtime_ns"], r["state"],
-                                                    r["sha256"])
-            for r in rows
-        }
-
-    # -- writing -----------------------------------------------------------------------------
-
-    async def _apply(self, ops: _Ops, report: ScanReport) -> None:
-        if not len(ops):
-            return
-        at = self.clock.now()
-        async with self.db.transaction() as conn:
-            if ops.inserts:
-                await conn.executemany(
-                    "INSERT INTO calls (path, dir, started_at, type, city_number, other_number,"
-                    " caller_id, numbers, uniqueid, fmt, size, mtime_ns, duration_s, sha256, state,"
-                    " raw_retention_until, indexed_at, completed_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (path) DO NOTHING",
-                    ops.inserts,
-                )
-                report.added += len(ops.inserts)
-                for row in ops.inserts:
-                    if row[14] == CallState.RECORDING.value:
-                        self._pending[row[0]] = (row[10], row[11], time.monotonic())
-                        report.recording += 1
-                    else:
-                        report.completed += 1
-            if ops.completes:
-                await conn.executemany(
-                    "UPDATE calls SET sha256 = ?, size = ?, mtime_ns = ?, duration_s = ?,"
-                    " state = 'complete', completed_at = ? WHERE id = ? AND state = 'recording'",
-                    ops.completes,
-                )
-                report.completed += len(ops.completes)
-            if ops.grown:
-                await conn.executemany(
-                    "UPDATE calls SET size = ?, mtime_ns = ? WHERE id = ? AND state = 'recording'",
-                    ops.grown,
-                )
-                report.recording += len(ops.grown)
-            for call_id, rel, detail in ops.changed:
-                cur = await conn.execute(
-                    "UPDATE calls SET size = ?, mtime_ns = ? WHERE id = ? AND state = 'complete'"
-                    " AND (size != ? OR mtime_ns != ?)",
-                    (detail["size"], detail["mtime_ns"], call_id, detail["size"],
-                     detail["mtime_ns"]),
-                )
-                if cur.rowcount:
-                    report.changed += 1
-                    await self.audit.append(conn, at=at, actor=SYSTEM, action=Action.CALL_CHANGED,
-                                            subject=rel, detail={"call_id": call_id, **detail})
-            for call_id, rel in ops.missing:
-                cur = await conn.execute(
-                    "UPDATE calls SET state = 'missing' WHERE id = ? AND state IN (?, ?)",
-                    (call_id, *PRESENT_STATES),
-                )
-                if cur.rowcount:
-                    report.missing += 1
-                    self._pending.pop(rel, None)
-                    await self.audit.append(conn, at=at, actor=SYSTEM, action=Action.CALL_MISSING,
-                                            subject=rel, detail={"call_id": call_id})
-            for call_id, rel, (sha, size, mtime) in ops.reappeared:
-                cur = await conn.execute(
-                    "UPDATE calls SET state = 'complete', size = ?, mtime_ns = ?"
-                    " WHERE id = ? AND state = 'missing'",
-                    (size, mtime, call_id),
-                )
-                if cur.rowcount:
-                    report.reappeared += 1
-                    await self.audit.append(
-                        conn, at=at, actor=SYSTEM, action=Action.CALL_REAPPEARED, subject=rel,
-                        detail={"call_id": call_id, "sha256": sha},
-                    )
-            if ops.skipped:
-                new: Counter[str] = Counter()
-                samples: list[str] = []
-                for rel, reason in ops.skipped:
-                    report.skipped[reason] += 1
-                    cur = await conn.execute(
-                        "INSERT INTO skipped (path, reason, first_seen) VALUES (?, ?, ?)"
-                        " ON CONFLICT (path) DO NOTHING",
-                        (_storable(rel), str(reason), to_epoch(at)),
-                    )
-                    if cur.rowcount:
-                        new[reason] += 1
-                        if len(samples) < _SAMPLE_PATHS:
-                            samples.append(visible(rel))
-                if new:
-                    report.new_skipped.update(new)
-                    await self.audit.append(conn, at=at, actor=SYSTEM, action=Action.INDEX_SKIPPED,
-                                            detail={"counts": dict(new), "examples": samples})
-
-    # -- scanning ----------------------------------------------------------------------------
-
-    async def scan(self, top: str = "") -> ScanReport:
-        """Walk the spool (or one sub-folder of it) and reconcile the index with it."""
-        self._check_spool()
-        report = ScanReport()
-        ops = _Ops()
-        seen_dirs: set[str] = set()
-        walker = iter(self._walk(top))
-        loop = asyncio.get_running_loop()
-        while True:
-            item = await loop.run_in_executor(self._pool, next, walker, None)
-            if item is None:
-                break
-            rel_dir, files, skipped = item
-            seen_dirs.add(rel_dir)
-            report.seen += len(files)
-            existing = await self._existing(rel_dir)
-            part = await self._examine_parallel(files, existing, to_epoch(self.clock.now()))
-            names = {e.name for e in files}
-            part.missing.extend(
-                (old.id, f"{rel_dir}/{name}" if rel_dir else name)
-                for name, old in existing.items()
-                if name not in names and old.state in PRESENT_STATES
-            )
-            part.skipped.extend(skipped)
-            for name in part.__dataclass_fields__:
-                getattr(ops, name).extend(getattr(part, name))
-            if len(ops) >= _BATCH:
-                await self._apply(ops, report)
-                ops = _Ops()
-        # Folders in the index that the walk did not find: every present call there is missing.
-        prefix = f"{top}/" if top else ""
-        rows = await self.db.fetchall(
-            "SELECT id, path, dir FROM calls WHERE state IN (?, ?)"
-            " AND dir NOT IN (SELECT value FROM json_each(?))"
-            " AND (? = '' OR dir = ? OR substr(dir, 1, length(?)) = ?)",
-            (*PRESENT_STATES, _json_list(seen_dirs), top, top, prefix, prefix),
-        )
-        ops.missing.extend((r["id"], r["path"]) for r in rows)
-        await self._apply(ops, report)
-        if not top:
-            await self._prune_skipped(report)
-        self.health.last_scan_at = self.clock.now()
-        self.health.pending = len(self._pending)
-        return report
-
-    async def _prune_skipped(self, report: ScanReport) -> None:
-        """Forget skipped entries that are gone, so a file that comes back is reported again."""
-        total = sum(report.skipped.values())
-        listed = await self.db.scalar("SELECT count(*) FROM skipped")
-        if listed <= total:
-            return
-        paths = [r[0] for r in await self.db.fetchall("SELECT path FROM skipped")]
-        gone = [(p,) for p in paths if not os.path.lexists(self.spool / p)]
-        if gone:
-            await self.db.executemany("DELETE FROM skipped WHERE path = ?", gone)
-
-    async def settle(self) -> int:
-        """Complete every pending file whose size has held for the settle time."""
-        if not self._pending:
-            return 0
-        loop = asyncio.get_running_loop()
-        now_mono = time.monotonic()
-        ready: list[str] = []
-        for rel, (size, mtime, since) in list(self._pending.items()):
-            try:
-                st = await loop.run_in_executor(self._pool, os.lstat, self.spool / rel)
-            except OSError:
-                self._pending.pop(rel, None)
-                continue
-            if (st.st_size, st.st_mtime_ns) != (size, mtime):
-                self._pending[rel] = (st.st_size, st.st_mtime_ns, now_mono)
-            elif now_mono - since >= self.settle_seconds:
-                ready.append(rel)
-        if not ready:
-            return 0
-        report = ScanReport()
-        now = to_epoch(self.clock.now())
-        for rel in ready:
-            self._pending.pop(rel, None)
-        rows = await self.db.fetchall(
-            "SELECT id, path, fmt FROM calls WHERE state = 'recording' AND path IN"
-            " (SELECT value FROM json_each(?))",
-            (_json_list(ready),),
-        )
-        ops = _Ops()
-
-        def complete_all() -> None:
-            for r in rows:
-                try:
-                    d = digest_file(self.spool / r["path"])
-                    st = os.lstat(self.spool / r["path"])
-                except OSError:
-                    continue
-                duration = audioinfo.duration_seconds(d.head, r["fmt"], d.size)
-                ops.completes.append((d.sha256, d.size, st.st_mtime_ns, duration, now, r["id"]))
-
-        await loop.run_in_executor(self._pool, complete_all)
-        await self._apply(ops, report)
-        self.health.pending = len(self._pending)
-        return report.completed
-
-    # -- following the recorder --------------------------------------------------------------
-
-    async def apply_changes(self, changes: set[tuple[watchfiles.Change, str]]) -> ScanReport:
-        report = ScanReport()
-        self.health.events += len(changes)
-        self.health.last_event_at = self.clock.now()
-        root = str(self.spool)
-        dirs_to_scan: set[str] = set()
-        files: dict[str, list[_Entry]] = {}
-        gone: list[str] = []
-        skipped: list[tuple[str, str]] = []
-        for _change, path in changes:
-            rel = os.path.relpath(path, root)
-            if rel.startswith("..") or rel == ".":
-                continue
-            rel = rel.replace(os.sep, "/")
-            if any(part.startswith(".") for part in rel.split("/")[:-1]):
-                continue
-            try:
-                st = os.lstat(path)
-            except FileNotFoundError:
-                gone.append(rel)
-                continue
-            except OSError:
-                continue
-            rel_dir, _, name = rel.rpartition("/")
-            reason = skip_reason_for_name(name)
-            if stat.S_ISDIR(st.st_mode):
-                if reason is not SkipReason.HIDDEN:
-                    dirs_to_scan.add(rel)
-            elif reason is not None:
-                skipped.append((rel, reason))
-            elif not stat.S_ISREG(st.st_mode):
-                skipped.append((rel, SkipReason.NOT_REGULAR))
-            else:
-                files.setdefault(rel_dir, []).append(
-                    _Entry(rel, rel_dir, name, st.st_size, st.st_mtime_ns)
-                )
-        ops = _Ops(skipped=skipped)
-        now = to_epoch(self.clock.now())
-        for rel_dir, entries in files.items():
-            if any(rel_dir == d or rel_dir.startswith(d + "/") for d in dirs_to_scan):
-                continue
-            existing = await self._existing(rel_dir)
-            # A file seen in an event is being written now: index it as recording first.
-            wall = time.time()
-            loop = asyncio.get_running_loop()
-            part = await loop.run_in_executor(
-                self._pool, self._examine_fresh, entries, existing, now, wall
-            )
-            for name in part.__dataclass_fields__:
-                getattr(ops, name).extend(getattr(part, name))
-        if gone:
-            rows = await self.db.fetchall(
-                "SELECT c.id, c.path FROM json_each(?) g JOIN calls c"
-                " ON c.path = g.value OR c.dir = g.value OR substr(c.dir, 1, length(g.value) + 1)"
-                " = g.value || '/' WHERE c.state IN (?, ?)",
-                (_json_list(gone), *PRESENT_STATES),
-            )
-            ops.missing.extend((r["id"], r["path"]) for r in rows)
-        await self._apply(ops, report)
-        for rel_dir in sorted(dirs_to_scan):
-            if not any(rel_dir.startswith(d + "/") for d in dirs_to_scan):
-                sub = await self.scan(rel_dir)
-                report.added += sub.added
-                report.completed += sub.completed
-                report.recording += sub.recording
-                report.missing += sub.missing
-        self.health.pending = len(self._pending)
-        return report
-
-    def _examine_fresh(self, entries: list[_Entry], existing: dict[str, _Existing], now: int,
-                       wall: float) -> _Ops:
-        ops = _Ops()
-        new = [e for e in entries if e.name not in existing]
-        for e in new:
-            parsed = self.layout.parse(e.name)
-            if parsed is None:
-                ops.skipped.append((e.rel, SkipReason.UNPARSED))
-                continue
-            ops.inserts.append(self._row(e, parsed, now, settled=False))
-        known = [e for e in entries if e.name in existing]
-        if known:
-            # Never complete from an event: a write just happened, so the file is not settled.
-            older = self._examine(known, existing, now, wall_now=float("-inf"))
-            for name in ops.__dataclass_fields__:
-                getattr(ops, name).extend(getattr(older, name))
-            for e in known:
-                if existing[e.name].state == CallState.RECORDING.value:
-                    self._pending[e.rel] = (e.size, e.mtime_ns, time.monotonic())
-        return ops
+    async def _in_pool(self, func: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
 
     def _error(self, message: str) -> None:
         self.health.errors += 1
         self.health.last_error = message
 
-    async def follow(self, stop: asyncio.Event, on_change: Callable[[], None] | None = None,
-                     *, debounce_ms: int = 50) -> None:
-        """Apply watchfiles events and settle pending files until `stop` is set.
+    # -- writing -----------------------------------------------------------------------------
 
-        The watcher runs in its own thread (its setup walks the whole tree and would otherwise
-        block the event loop); batches of changes arrive through a queue.
+    async def _apply(self, ops: Ops, report: ScanReport, *, fresh: bool) -> None:
+        """Write `ops` in one transaction and track the files still to settle.
+
+        fresh: the pending files were just written to (an event), so their settle time starts now
+        rather than at their modification time.
         """
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[set[tuple[watchfiles.Change, str]] | BaseException] = asyncio.Queue()
-        thread_stop = threading.Event()
+        if ops.writes():
+            at = self.clock.now()
+            async with self.db.transaction() as conn:
+                applied = await apply(conn, ops, self.audit, at)
+            report.add(applied)
+            for rel in applied.missing_paths:
+                self._pending.pop(rel, None)
+        for rel in ops.resolved:
+            self._pending.pop(rel, None)
+        self._track(ops.pending, fresh=fresh)
+        self.health.pending = len(self._pending)
 
-        def run_watcher() -> None:
-            try:
-                for changes in watchfiles.watch(
-                    self.spool, stop_event=thread_stop, debounce=debounce_ms, step=10,
-                    rust_timeout=200, yield_on_timeout=False, raise_interrupt=False,
-                    ignore_permission_denied=True, watch_filter=None,
-                ):
-                    loop.call_soon_threadsafe(queue.put_nowait, changes)
-            except BaseException as exc:  # reported to the loop; the caller decides
-                loop.call_soon_threadsafe(queue.put_nowait, exc)
+    def _track(self, items: Iterable[tuple[str, int, int]], *, fresh: bool) -> None:
+        mono, wall = time.monotonic(), time.time()
+        for rel, size, mtime_ns in items:
+            old = self._pending.get(rel)
+            if old is not None and (old.size, old.mtime_ns) == (size, mtime_ns):
+                continue
+            since = mono if fresh else mono - max(0.0, wall - mtime_ns / 1e9)
+            self._pending[rel] = _Pending(size, mtime_ns, min(since, mono))
 
-        watcher = threading.Thread(target=run_watcher, name="callrec-watch", daemon=True)
-        watcher.start()
+    # -- scanning ----------------------------------------------------------------------------
+
+    async def _plan(self, entries: list[Entry], known: dict[str, Known], now: int,
+                    settled: Callable[[Entry], bool]) -> Ops:
+        if (self._threads == 1 or len(entries) < _PARALLEL_MIN_FILES
+                or sum(e.size for e in entries) < _PARALLEL_MIN_AVG_BYTES * len(entries)):
+            return await self._in_pool(self._planner.plan, entries, known, now, settled)
+        step = -(-len(entries) // self._threads)
+        parts = await asyncio.gather(*(
+            self._in_pool(self._planner.plan, entries[i : i + step], known, now, settled)
+            for i in range(0, len(entries), step)
+        ))
+        ops = Ops()
+        for part in parts:
+            ops.extend(part)
+        return ops
+
+    async def scan(self, top: str = "") -> ScanReport:
+        """Walk the spool (or one folder of it) and reconcile the index with it.
+
+        Folders are listed and planned two at a time while earlier ones are being written; once a
+        scan has met _PROCESS_AFTER files, in worker processes (services/index_worker.py)."""
+        await self._in_pool(spool_listing.check_spool, self.spool)
+        report = ScanReport()
+        seen: set[str] = set()
+        unreadable: list[tuple[str, str]] = []
+        skipped_seen: set[str] = set()
+        wall = time.time()
+        stack = [top]
+        running: dict[asyncio.Future[Folder], Job] = {}
+        planned = 0
+        workers: WorkerPool | None = None
+        writer = _BatchWriter(self, report)
         try:
+            while stack or running:
+                if workers is None and self.processes and planned >= _PROCESS_AFTER:
+                    workers = WorkerPool(_IN_FLIGHT)
+                while stack and len(running) < _IN_FLIGHT:
+                    rel_dir = stack.pop()
+                    job = Job(self._planner, rel_dir, await self.rows.known_in(rel_dir),
+                              to_epoch(self.clock.now()), wall, self.settle_seconds)
+                    running[self._submit(job, workers)] = job
+                # Written in the order they were listed, not as they finish: the same spool
+                # always gets the same call ids (the console shows them).
+                oldest = next(iter(running))
+                await asyncio.wait([oldest])
+                for future in (oldest,):
+                    job = running.pop(future)
+                    try:
+                        folder = future.result()
+                    except (WorkerDied, OSError) as exc:  # no worker process: carry on in threads
+                        self._error(f"index worker: {exc}")
+                        self.processes = False
+                        running[self._submit(job, None)] = job
+                        continue
+                    if folder.error is not None:
+                        unreadable.append((folder.rel_dir, folder.error))
+                        continue
+                    seen.add(folder.rel_dir)
+                    stack.extend(sorted(folder.subdirs, reverse=True))
+                    report.seen += folder.files
+                    planned += folder.files
+                    self.worker_peak_rss_mb = max(self.worker_peak_rss_mb, folder.peak_rss_mb)
+                    self.used_workers = self.used_workers or folder.peak_rss_mb > 0
+                    skipped_seen.update(storable(rel) for rel, _ in folder.ops.skipped)
+                    await writer.put(folder.ops)
+            for rel, why in unreadable:
+                self._error(f"{visible(rel or '.')}: {why}")
+            # Folders the index has calls in that the walk did not find: those calls are missing
+            # (but not where a folder could not be read: what is in it is unknown).
+            blind = [rel for rel, _ in unreadable]
+            lost = [d for d in await self.rows.dirs_under(top)
+                    if d not in seen and not any(_within(d, b) for b in blind)]
+            if lost:
+                await writer.put(Ops(missing=await self.rows.present_in_dirs(lost)))
+            await writer.close()
+        except BaseException:
+            for future in running:
+                future.cancel()
+            await writer.abort()
+            raise
+        finally:
+            if workers is not None:
+                await workers.close()
+        if not top:
+            await self._prune_skipped(skipped_seen, [rel for rel, _ in unreadable])
+        self.health.last_scan_at = self.clock.now()
+        return report
+
+    def _submit(self, job: Job, workers: WorkerPool | None) -> asyncio.Future[Folder]:
+        if workers is not None:
+            return asyncio.ensure_future(workers.run(job))
+        return asyncio.get_running_loop().run_in_executor(self._pool, plan_folder, job)
+
+    async def _prune_skipped(self, seen: set[str], blind: list[str]) -> None:
+        """Forget skipped entries a whole scan no longer found (gone, or indexable now), so one
+        that comes back is reported again."""
+        listed = await self.rows.skipped_paths(more_than=len(seen))
+        gone = [p for p in listed if p not in seen and not any(_within(p, b) for b in blind)]
+        if gone:
+            await self.rows.forget_skipped(gone)
+
+    # -- following the recorder --------------------------------------------------------------
+
+    async def apply_changes(self, changes: Changes) -> ScanReport:
+        """Bring the index up to date with a batch of watch events."""
+        report = ScanReport()
+        self.health.events += len(changes)
+        self.health.last_event_at = self.clock.now()
+        batch = await self._in_pool(self._sort_events, changes)
+        now = to_epoch(self.clock.now())
+        for files in _chunks(batch.files):
+            known = await self.rows.known_paths(e.rel for e in files)
+            # Never hashed from an event: the file was just written, so it has not settled.
+            ops = await self._in_pool(self._planner.plan, files, known, now, _never)
+            await self._apply(ops, report, fresh=True)
+        if batch.not_files:
+            # A spool that went away as a whole (unmounted, say) is an error, not mass deletion.
+            await self._in_pool(spool_listing.check_spool, self.spool)
+            for paths in _chunks(batch.not_files):
+                ops = Ops(missing=await self.rows.present_at_or_under(paths))
+                await self._apply(ops, report, fresh=True)
+        for skipped in _chunks(batch.skipped):
+            await self._apply(Ops(skipped=skipped), report, fresh=True)
+        for top in batch.new_folders:
+            report.merge(await self.scan(top))
+        return report
+
+    def _sort_events(self, changes: Changes) -> _Events:
+        """What the paths named by watch events are now (in a worker thread: a copy into the
+        spool can name tens of thousands at once)."""
+        rels = sorted({r for _change, path in changes
+                       if (r := spool_listing.relative(self.spool, path)) is not None})
+        out = _Events()
+        folders: list[str] = []
+        for rel in rels:
+            seen = spool_listing.look(self.spool, rel, self._looks_like_recording)
+            if seen.ignored:
+                continue
+            if seen.skip is not None and seen.skip not in _TRANSIENT:
+                out.skipped.append((rel, seen.skip.value))
+            if seen.gone or seen.skip is not None:
+                out.not_files.append(rel)
+            if seen.folder and seen.skip is not SkipReason.BAD_ENCODING:
+                folders.append(rel)
+            if seen.entry is not None:
+                out.files.append(seen.entry)
+        # A new folder is scanned whole: files created in it before it was watched were not
+        # reported. Its files seen in events are left to that scan.
+        out.new_folders = [f for f in folders if not any(_within(f, o) and f != o for o in folders)]
+        if out.new_folders:
+            out.files = [e for e in out.files
+                         if not any(_within(e.rel, t) for t in out.new_folders)]
+        return out
+
+    async def settle(self) -> int:
+        """Complete every pending file whose size has held for the settle time; returns how many
+        rows changed."""
+        now_mono = time.monotonic()
+        if now_mono - self._last_recheck >= _RECHECK_SECONDS:
+            self._last_recheck = now_mono
+            await self._adopt_recording()
+        if not self._pending:
+            return 0
+        snapshot = list(self._pending.items())
+        ready, vanished, moved = await self._in_pool(_sort_pending, self.spool, snapshot,
+                                                     now_mono, self.settle_seconds)
+        for rel, size, mtime_ns in moved:
+            self._pending[rel] = _Pending(size, mtime_ns, now_mono)
+        for rel in vanished:
+            self._pending.pop(rel, None)
+        report = ScanReport()
+        for entries in _chunks(ready):
+            for e in entries:
+                self._pending.pop(e.rel, None)
+            known = await self.rows.known_paths(e.rel for e in entries)
+            ops = await self._plan(entries, known, to_epoch(self.clock.now()), _always)
+            await self._apply(ops, report, fresh=False)
+        for paths in _chunks(vanished):
+            await self._apply(Ops(missing=await self.rows.present_at_or_under(paths)), report,
+                              fresh=False)
+        return report.changes
+
+    async def _adopt_recording(self) -> None:
+        """Watch `recording` rows this indexer does not know about (written by another process,
+        or before a restart), so they complete even if no event comes for them."""
+        rows = await self.rows.recording()
+        pending = self._pending
+        new = await self._in_pool(lambda: [r for r in rows if r[0] not in pending])
+        self._track(new, fresh=False)
+        self.health.pending = len(self._pending)
+
+    async def follow(self, stop: asyncio.Event, on_change: Callable[[], None] | None = None,
+                     *, debounce_ms: int = 50, scan_first: bool = False) -> None:
+        """Apply watch events and settle pending files until `stop` is set.
+
+        scan_first: reconcile once the watcher is set up, so nothing written meanwhile is missed.
+        """
+        identity = await self._in_pool(_identity, self.spool)
+        watcher = SpoolWatcher(self.spool, debounce_ms=debounce_ms)
+        await watcher.start()
+        try:
+            if scan_first:
+                await self.scan()
+                if on_change:
+                    on_change()
+            checked = time.monotonic()
             while not stop.is_set():
-                try:
-                    item = await asyncio.wait_for(queue.get(), timeout=0.5)
-                except TimeoutError:
-                    item = None
-                if isinstance(item, BaseException):
-                    raise SpoolError(f"watching {self.spool} failed: {item}") from item
+                changes = await watcher.next(timeout=0.25)
                 changed = 0
-                if item:
-                    report = await self.apply_changes(item)
-                    changed = report.added + report.missing + report.completed
+                if changes:
+                    changed += (await self.apply_changes(changes)).changes
                 changed += await self.settle()
                 if changed and on_change:
                     on_change()
+                if time.monotonic() - checked >= _SPOOL_CHECK_SECONDS:
+                    checked = time.monotonic()
+                    # Unmounted, renamed or replaced, the folder watched is no longer the spool:
+                    # no event says so. The caller starts over (scan, new watcher) when it is back.
+                    if await self._in_pool(_identity, self.spool) != identity:
+                        raise SpoolError(f"{self.spool}: spool folder gone or replaced",
+                                         code="spool_replaced", path=str(self.spool))
         finally:
-            thread_stop.set()
-            await loop.run_in_executor(None, watcher.join, 2)
+            await watcher.stop()
 
 
-def _json_list(items: Iterable[str]) -> str:
-    return json.dumps([_storable(i) for i in items], ensure_ascii=False)
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
-def _storable(text: str) -> str:
-    """Text SQLite can store: a name with undecodable bytes is kept in its escaped form."""
-    return visible(text) if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in text) else text
+def _within(rel: str, folder: str) -> bool:
+    return not folder or rel == folder or rel.startswith(folder + "/")
+
+
+def _never(_e: Entry) -> bool:
+    return False
+
+
+def _always(_e: Entry) -> bool:
+    return True
+
+
+def _sort_pending(spool: Path, pending: list[tuple[str, _Pending]], now: float, settle: float,
+                  ) -> tuple[list[Entry], list[str], list[tuple[str, int, int]]]:
+    """(still for the settle time, gone, written to again) among the pending files."""
+    ready: list[Entry] = []
+    vanished: list[str] = []
+    moved: list[tuple[str, int, int]] = []
+    for rel, p in pending:
+        e = spool_listing.look(spool, rel, lambda _name: False).entry
+        if e is None:
+            vanished.append(rel)
+        elif (e.size, e.mtime_ns) != (p.size, p.mtime_ns):
+            moved.append((rel, e.size, e.mtime_ns))
+        elif now - p.since >= settle:
+            ready.append(e)
+    return ready, vanished, moved
+
+
+def _chunks(items: list[T], size: int = _CHUNK) -> Iterator[list[T]]:
+    """Slices small enough that the event loop is never held long between two awaits."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass
+class _Events:
+    files: list[Entry] = field(default_factory=list)
+    not_files: list[str] = field(default_factory=list)  # gone, or no longer regular files
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    new_folders: list[str] = field(default_factory=list)
+
+
+class _BatchWriter:
+    """Writes a scan's ops in batches from a task of its own, so that the next folders are listed
+    and hashed while the last ones are being written."""
+
+    def __init__(self, indexer: Indexer, report: ScanReport) -> None:
+        self._indexer = indexer
+        self._report = report
+        self._buffer = Ops()
+        self._queue: asyncio.Queue[Ops | None] = asyncio.Queue(maxsize=1)
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while (ops := await self._queue.get()) is not None:
+            await self._indexer._apply(ops, self._report, fresh=False)
+
+    async def _send(self, item: Ops | None) -> None:
+        put = asyncio.ensure_future(self._queue.put(item))
+        await asyncio.wait({put, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if not put.done():
+            put.cancel()
+        if self._task.done():
+            self._task.result()  # the writer failed: raise its error here
+            if item is not None:
+                raise RuntimeError("index writer stopped early")
+
+    async def put(self, ops: Ops) -> None:
+        self._buffer.extend(ops)
+        if self._buffer.writes() + len(self._buffer.pending) >= BATCH_ROWS:
+            batch, self._buffer = self._buffer, Ops()
+            await self._send(batch)
+
+    async def close(self) -> None:
+        if self._buffer:
+            batch, self._buffer = self._buffer, Ops()
+            await self._send(batch)
+        await self._send(None)
+        await self._task
+
+    async def abort(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(BaseException):
+            await self._task

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 
@@ -24,6 +24,7 @@ from services.clock import Clock, from_epoch, to_epoch
 from services.db import Database
 from services.duties import Duty
 from services.errors import CallrecError, Conflict, NotFound
+from services.phone import normalize
 from services.retention import fiscal_year
 
 
@@ -61,6 +62,58 @@ _TRANSITIONS: dict[State, set[State]] = {
 }
 
 
+def _moment(text: str, tz: tzinfo, *, end: bool) -> datetime:
+    """A date (the whole day) or a date and time, as typed; Japan time unless an offset is given."""
+    raw = text.strip()
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            return (datetime.combine(day + timedelta(days=1), time(0), tz) - timedelta(seconds=1)
+                    if end else datetime.combine(day, time(0), tz))
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        raise CallrecError(f"not a date or date and time: {raw!r} (e.g. 2026-09-07 or"
+                           " 2026-09-07T09:30)", code="bad_datetime", value=raw) from None
+    return at.replace(tzinfo=tz) if at.tzinfo is None else at.astimezone(tz)
+
+
+def _digits(raw: str | None, what: str) -> str | None:
+    if raw is None or not raw.strip():
+        return None
+    digits, _ = normalize(raw)
+    if digits is None:
+        raise CallrecError(f"{what}: not a telephone number: {raw!r}", code="bad_number", value=raw)
+    return digits
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """Calls described rather than picked (様式第1号): a time range and, optionally, the numbers.
+    The operator resolves the description against the index and confirms the calls found."""
+
+    start: datetime
+    end: datetime
+    city: str | None = None
+    other: str | None = None
+
+    @classmethod
+    def parse(cls, start: str, end: str, *, city: str | None = None, other: str | None = None,
+              tz: tzinfo) -> Criteria:
+        lo, hi = _moment(start, tz, end=False), _moment(end, tz, end=True)
+        if hi < lo:
+            raise CallrecError("the end of the range is before its start", code="bad_range")
+        return cls(lo, hi, _digits(city, "city-side number"), _digits(other, "other party's number"))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Criteria:
+        return cls(datetime.fromisoformat(data["from"]), datetime.fromisoformat(data["to"]),
+                   data.get("city"), data.get("other"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"from": self.start.isoformat(timespec="seconds"),
+                "to": self.end.isoformat(timespec="seconds"), "city": self.city, "other": self.other}
+
+
 @dataclass(frozen=True)
 class Instruction:
     id: int
@@ -79,6 +132,10 @@ class Instruction:
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    @property
+    def described(self) -> Criteria | None:
+        return Criteria.from_json(self.criteria) if self.criteria else None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -139,7 +196,7 @@ class Instructions:
         return instruction_id
 
     async def issue_export(self, actor: Actor, *, purpose: str, medium: str,
-                           call_ids: Sequence[int] = (), criteria: dict[str, Any] | None = None,
+                           call_ids: Sequence[int] = (), criteria: Criteria | None = None,
                            note: str = "") -> Instruction:
         actor.require(Duty.ISSUE_INSTRUCTION)
         if purpose not in PURPOSES:
@@ -149,14 +206,15 @@ class Instructions:
             raise CallrecError(f"medium must be one of {', '.join(MEDIA)}", code="bad_medium",
                                medium=medium)
         ids = sorted(set(call_ids))
-        if not ids and not criteria:
-            raise CallrecError("an export instruction names calls or describes them",
+        if bool(ids) == bool(criteria):
+            raise CallrecError("an export instruction either names calls or describes them",
                                code="no_calls")
         async with self.db.transaction() as conn:
             if ids:
                 await self._check_calls_present(conn, ids)
             new_id = await self._insert(conn, actor, Kind.EXPORT, purpose=purpose, medium=medium,
-                                        note=note, criteria=criteria, call_ids=ids)
+                                        note=note, criteria=criteria.to_json() if criteria else None,
+                                        call_ids=ids)
         return await self.get(new_id)
 
     async def issue_purge(self, actor: Actor, *, note: str = "") -> Instruction:
@@ -214,6 +272,18 @@ class Instructions:
             "INSERT INTO instruction_calls (instruction_id, call_id) VALUES (?, ?)",
             [(ins.id, c) for c in sorted(set(call_ids))],
         )
+
+    async def resolve(self, criteria: Criteria) -> list[int]:
+        """The ids of the calls a description matches (purged ones excluded), oldest first."""
+        clauses = ["started_at BETWEEN ? AND ?", "state != 'purged'"]
+        params: list[Any] = [to_epoch(criteria.start), to_epoch(criteria.end)]
+        for column, digits in (("city_number", criteria.city), ("other_number", criteria.other)):
+            if digits:
+                clauses.append(f"{column} = ?")
+                params.append(digits)
+        rows = await self.db.fetchall(
+            f"SELECT id FROM calls WHERE {' AND '.join(clauses)} ORDER BY started_at, id", params)
+        return [r[0] for r in rows]
 
     async def get(self, ref: str | int) -> Instruction:
         text = str(ref).strip()

@@ -79,9 +79,13 @@ def skip_reason_for_name(name: str) -> SkipReason | None:
     return None
 
 
+_NON_DIGIT = re.compile(r"\D")
+
+
 def _timestamp(date_digits: str, time_digits: str, tz: tzinfo) -> datetime | None:
-    d = re.sub(r"\D", "", date_digits)
-    t = re.sub(r"\D", "", time_digits)
+    d, t = date_digits, time_digits
+    if not (d.isascii() and d.isdigit() and t.isascii() and t.isdigit()):
+        d, t = _NON_DIGIT.sub("", d), _NON_DIGIT.sub("", t)
     if len(d) != 8 or len(t) != 6:
         return None
     try:
@@ -98,7 +102,7 @@ class FreePBXLayout:
         r"(?P<type>" + "|".join(re.escape(t.value) for t in CallType) + r")"
         r"-(?P<dest>[^-/]*)-(?P<source>[^-/]*)"
         r"-(?P<date>\d{8})-(?P<time>\d{6})"
-        r"-(?P<uniqueid>[^/]+?)\.(?P<fmt>[A-Za-z0-9]{1,8})",
+        r"-(?P<uniqueid>[^/]+?)\.(?P<fmt>[A-Za-z][A-Za-z0-9]{0,7})",
         re.ASCII,
     )
 

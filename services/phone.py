@@ -31,6 +31,8 @@ _NON_DIGITS = re.compile(r"\D")
 
 def normalize(raw: str) -> tuple[str | None, CallerId]:
     """Return (digits or None, caller-ID status) for a number as the recorder wrote it."""
+    if raw.isascii() and raw.isdigit() and not raw.startswith("00"):
+        return raw, CallerId.NUMBER  # the common case, without the Unicode work below
     text = unicodedata.normalize("NFKC", raw).strip()
     lowered = text.lower()
     if lowered in _WITHHELD:

@@ -120,4 +120,133 @@ MIGRATIONS: list[tuple[str, str]] = [
         END;
         """,
     ),
+    (
+        "0002_foundation",
+        """
+        -- When a complete call's file was first seen to differ from what was hashed at ingest
+        -- (audited once as call.changed; the ingest sha256 is kept).
+        ALTER TABLE calls ADD COLUMN changed_at INTEGER;
+        -- The call list walks this newest first; it holds every column a filter reads, so a
+        -- number search never reads the table for rows that do not match (services/calls.py).
+        CREATE INDEX calls_browse ON calls (started_at DESC, id DESC, state, type, numbers);
+        DROP INDEX calls_started;
+        """,
+    ),
+    (
+        "0003_retention",
+        """
+        -- One row per execution of a purge instruction. While a run is 'running', the calls it
+        -- has marked are in state 'purging' with purge_instruction_id set: that is the journal
+        -- a crashed run is reconciled from (services/purge.py).
+        CREATE TABLE purge_runs (
+            id INTEGER PRIMARY KEY,
+            instruction_id INTEGER NOT NULL REFERENCES instructions (id),
+            state TEXT NOT NULL CHECK (state IN
+                ('running', 'finished', 'cancelled', 'failed', 'interrupted')),
+            actor TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            started_at INTEGER NOT NULL,
+            ended_at INTEGER,
+            grace_days INTEGER NOT NULL,
+            planned INTEGER NOT NULL,
+            planned_bytes INTEGER NOT NULL,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            deleted_bytes INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            problem TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX purge_runs_state ON purge_runs (state);
+        CREATE INDEX purge_runs_started ON purge_runs (started_at);
+
+        -- The retention preview counts and sums expired calls from this index alone.
+        CREATE INDEX calls_expiry ON calls (state, raw_retention_until, size, started_at);
+        -- The deletion record (削除記録) reads tombstones by the time they were deleted.
+        CREATE INDEX calls_purged ON calls (purged_at) WHERE purged_at IS NOT NULL;
+        -- AuditLog.latest_time (max(ts)): a clock set back is caught even after a PIN entry.
+        CREATE INDEX audit_ts ON audit (ts);
+        -- At most one active hold per call, whatever two consoles do at once.
+        CREATE UNIQUE INDEX holds_one_active ON holds (call_id) WHERE released_at IS NULL;
+        """,
+    ),
+    (
+        "0004_retention_expiry",
+        """
+        -- calls_expiry becomes partial: a purge then only removes a call's entry (complete ->
+        -- purging) instead of moving it through the index twice. The preview reads it as before.
+        DROP INDEX calls_expiry;
+        CREATE INDEX calls_expiry ON calls (raw_retention_until, size, started_at)
+            WHERE state = 'complete';
+        """,
+    ),
+    (
+        "0005_export",
+        """
+        CREATE TABLE exports (
+            id INTEGER PRIMARY KEY,
+            instruction_id INTEGER NOT NULL REFERENCES instructions (id),
+            state TEXT NOT NULL CHECK (state IN ('running', 'finished', 'failed', 'cancelled')),
+            target TEXT NOT NULL CHECK (target IN ('image', 'device', 'folder')),
+            destination TEXT NOT NULL,
+            medium TEXT NOT NULL,
+            volumes INTEGER NOT NULL,
+            calls INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,             -- the recordings' bytes
+            started_at INTEGER NOT NULL,
+            started_by TEXT NOT NULL,
+            finished_at INTEGER,
+            written_on TEXT,                    -- YYYY-MM-DD, Japan time: the day it was written
+            audit_head TEXT,                    -- SEQ:MAC printed on the medium
+            outputs TEXT NOT NULL DEFAULT '[]', -- JSON: paths removed if the export dies
+            error TEXT,
+            form_text BLOB,                     -- 様式第2号 as submitted (zlib of UTF-8), printable again
+            form_html BLOB                      -- the same as an A4 HTML page (zlib of UTF-8)
+        );
+        CREATE INDEX exports_instruction ON exports (instruction_id, state);
+        CREATE UNIQUE INDEX exports_one_running ON exports (instruction_id) WHERE state = 'running';
+
+        CREATE TABLE media (
+            id INTEGER PRIMARY KEY,
+            export_id INTEGER NOT NULL REFERENCES exports (id),
+            seq INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            label TEXT NOT NULL,
+            location TEXT NOT NULL,             -- image file, device or folder written
+            size INTEGER NOT NULL,
+            files INTEGER NOT NULL,
+            calls INTEGER NOT NULL,
+            image_sha256 TEXT,                  -- the whole image (discs and image files)
+            written_at INTEGER NOT NULL,
+            UNIQUE (export_id, seq)
+        );
+
+        CREATE TABLE register (
+            id INTEGER PRIMARY KEY,
+            instruction_id INTEGER NOT NULL UNIQUE REFERENCES instructions (id),
+            export_id INTEGER NOT NULL REFERENCES exports (id),
+            purpose TEXT NOT NULL,
+            medium TEXT NOT NULL,
+            media_count INTEGER NOT NULL,
+            written_on TEXT NOT NULL,           -- created: the day the output data was written
+            received_at INTEGER NOT NULL,
+            received_by TEXT NOT NULL,
+            kept_through TEXT NOT NULL,         -- 翌年度末 from written_on, or as extended
+            custodian TEXT NOT NULL DEFAULT '',
+            disposed_on TEXT,
+            disposal_method TEXT,
+            disposal_witness TEXT,
+            disposed_at INTEGER
+        );
+        CREATE INDEX register_open ON register (kept_through) WHERE disposed_on IS NULL;
+        CREATE TABLE register_extensions (
+            id INTEGER PRIMARY KEY,
+            register_id INTEGER NOT NULL REFERENCES register (id),
+            previous TEXT NOT NULL,
+            until TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            by TEXT NOT NULL
+        );
+        CREATE INDEX register_extensions_entry ON register_extensions (register_id);
+        """,
+    ),
 ]

@@ -36,3 +36,12 @@ def visible(value: object) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def cell_width(text: str) -> int:
+    """Terminal cells the text takes: East Asian wide and full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def ljust_cells(text: str, width: int) -> str:
+    return text + " " * max(0, width - cell_width(text))

@@ -4,23 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from services import keys
-from services.audit import AuditLog
+from services.audit import SYSTEM, Action, AuditLog
 from services.auth import Auth
 from services.calls import CallStore
 from services.clock import Clock, SystemClock
 from services.config import Config
 from services.db import Database
+from services.deletion_record import DeletionRecords
 from services.errors import CallrecError, StorageError
+from services.export import Exports
+from services.holds import Holds
 from services.indexer import Indexer
 from services.instructions import Instructions
 from services.layouts import make_layout
 from services.lease import Lease
+from services.purge import Purge
+from services.purge_journal import ReconcileReport
+from services.register import Register
+from services.reports import Reports
+from services.retention_status import RetentionStatus
 
 FOLLOWER_RETRY_SECONDS = 2.0
 
@@ -36,6 +47,14 @@ class Workspace:
     indexer: Indexer
     indexer_lease: Lease
     instructions: Instructions
+    reports: Reports
+    holds: Holds
+    retention: RetentionStatus
+    purge: Purge
+    deletions: DeletionRecords
+    reconciled: ReconcileReport  # what the start-up reconcile of a killed purge did
+    exports: Exports
+    register: Register
 
     @classmethod
     async def open(cls, config: Config, *, clock: Clock | None = None,
@@ -46,7 +65,9 @@ class Workspace:
         db = await Database.open(config.database, create=create)
         try:
             audit = AuditLog(db, keys.load_key(config.keys_dir, "audit"))
-            auth = Auth(db, audit, keys.load_key(config.keys_dir, "pepper"), clock)
+            auth = Auth(db, audit, keys.load_key(config.keys_dir, "pepper"), clock,
+                        lock_path=config.data / "pin.lock")
+            await note_config_change(db, audit, config, clock)
         except BaseException:
             await db.close()
             raise
@@ -55,12 +76,25 @@ class Workspace:
             spool=config.spool, tz=config.tz, settle_seconds=config.settle_seconds, clock=clock,
         )
         lease = Lease(config.data / "indexer.lock")
-        return cls(config, clock, db, audit, auth, CallStore(db, config.tz), indexer, lease,
-                   Instructions(db, audit, clock))
+        instructions = Instructions(db, audit, clock)
+        calls = CallStore(db, config.tz)
+        exports = Exports(db, audit, clock, calls, instructions, config)
+        register = Register(db, audit, clock, instructions, exports)
+        holds = Holds(db, audit, clock)
+        retention = RetentionStatus(db, clock, holds, config.raw_grace_days, register=register)
+        purge = Purge(db, audit, instructions, retention, spool=config.spool,
+                      lock_path=config.data / "purge.lock", grace_days=config.raw_grace_days,
+                      clock=SystemClock(config.tz))
+        return cls(config, clock, db, audit, auth, calls, indexer, lease,
+                   instructions, reports=Reports(db, audit, clock), holds=holds, retention=retention,
+                   purge=purge, deletions=DeletionRecords(db, audit, clock, config),
+                   reconciled=await purge.reconcile_at_start(), exports=exports, register=register)
 
     async def close(self) -> None:
         self.indexer_lease.release()
         await asyncio.to_thread(self.indexer.close)
+        await asyncio.to_thread(self.purge.close)
+        await asyncio.to_thread(self.exports.close)
         await self.db.close()
 
     async def run_indexer(self, stop: asyncio.Event,
@@ -76,17 +110,48 @@ class Workspace:
                 continue
             health.role = "leader"
             try:
-                await self.indexer.scan()
-                if on_change:
-                    on_change()
-                await self.indexer.follow(stop, on_change)
-            except CallrecError as exc:
+                # The watcher is set up before the scan, so nothing written meanwhile is missed.
+                await self.indexer.follow(stop, on_change, scan_first=True)
+            except (CallrecError, sqlite3.Error, OSError) as exc:
+                # Spool gone, database busy for too long, disk full...: say so, retry shortly.
                 health.errors += 1
-                health.last_error = exc.message
+                health.last_error = exc.message if isinstance(exc, CallrecError) else str(exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), FOLLOWER_RETRY_SECONDS)
         health.role = "stopped"
         self.indexer_lease.release()
+
+
+def _settings(config: Config) -> dict[str, Any]:
+    """The configuration's values as the audit log records them."""
+    values = {f.name: getattr(config, f.name) for f in fields(config) if f.name != "source"}
+    values["centre"] = asdict(config.centre)
+    return json.loads(json.dumps(values, default=str))
+
+
+async def note_config_change(db: Database, audit: AuditLog, config: Config, clock: Clock) -> None:
+    """Record a configuration changed since the last time this data folder was opened (the file
+    is edited by hand), naming each setting that changed. The first one seen is the baseline."""
+    if config.source is None:
+        return
+    settings = _settings(config)
+    text = json.dumps(settings, sort_keys=True, ensure_ascii=False)
+    if await db.scalar("SELECT value FROM meta WHERE key = 'config'") == text:
+        return
+    async with db.transaction() as conn:
+        cur = await conn.execute("SELECT value FROM meta WHERE key = 'config'")
+        row = await cur.fetchone()
+        if row is not None and row[0] == text:
+            return  # another process recorded it first
+        await conn.execute("INSERT INTO meta (key, value) VALUES ('config', ?)"
+                           " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (text,))
+        if row is None:
+            return
+        before = json.loads(row[0])
+        changed = {k: {"was": before.get(k), "now": v} for k, v in settings.items()
+                   if before.get(k) != v}
+        await audit.append(conn, at=clock.now(), actor=SYSTEM, action=Action.CONFIG_CHANGED,
+                           subject=str(config.source), detail={"changed": changed})
 
 
 def init_data_folder(config: Config) -> None:

@@ -62,18 +62,25 @@ def samples(spool: Path) -> list[Path]:
 CliRunner = Callable[..., subprocess.CompletedProcess[str]]
 
 
+def run_callrec(config: Path, *args: str, input: str | None = None,
+                check: bool = False) -> subprocess.CompletedProcess[str]:
+    """The real `callrec` command in a subprocess."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "console.cli", "--config", str(config), *args],
+        input=input, capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"callrec {' '.join(args)} failed: {proc.stderr}")
+    return proc
+
+
 @pytest.fixture
 def cli(cfg: Config) -> CliRunner:
-    """Run the real `callrec` command in a subprocess against this test's configuration."""
+    """Run the real `callrec` command against this test's configuration."""
+    assert cfg.source is not None
+    source = cfg.source
 
     def run(*args: str, input: str | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
-        assert cfg.source is not None
-        proc = subprocess.run(
-            [sys.executable, "-m", "console.cli", "--config", str(cfg.source), *args],
-            input=input, capture_output=True, text=True, cwd=ROOT, timeout=120,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(f"callrec {' '.join(args)} failed: {proc.stderr}")
-        return proc
+        return run_callrec(source, *args, input=input, check=check)
 
     return run

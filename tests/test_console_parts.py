@@ -35,11 +35,11 @@ async def test_a_view_plugs_in_with_one_registration(indexed: Workspace,
     monkeypatch.setattr(views_mod, "_VIEWS", dict(views_mod._VIEWS))
     views_mod.register_view(View(key="register", title_key="view.calls", factory=RegisterView, order=25))
     keys = [v.key for v in views_mod.views()]
-    assert keys == ["calls", "instructions", "register", "status"]
+    assert keys[:3] == ["calls", "instructions", "register"] and "status" in keys
     app = make_app(indexed)
     async with app.run_test(size=(80, 24)) as pilot:
         await unlock(pilot)
-        assert "1-4" in screen_text(app)
+        assert f"1-{len(keys)}" in screen_text(app)
         await pilot.press("3")
         await until(pilot, lambda: "register view here" in screen_text(app))
         await pilot.press("ctrl+right")

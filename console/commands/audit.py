@@ -7,6 +7,7 @@ import json
 
 from console.commands.common import add_json, emit, with_workspace
 from services.audit import Head
+from services.errors import CallrecError
 from services.text import visible
 from services.workspace import Workspace
 
@@ -15,7 +16,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_cmd",
                                                                           required=True)
     v = audit.add_parser("verify", help="check the whole HMAC chain")
-    v.add_argument("--anchor", type=Head.parse, metavar="SEQ:MAC",
+    v.add_argument("--anchor", type=_anchor, metavar="SEQ:MAC",
                    help="also prove nothing up to this printed head was removed or changed")
     add_json(v)
     v.set_defaults(func=with_workspace(verify))
@@ -23,6 +24,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ls.add_argument("--limit", type=int, default=50)
     add_json(ls)
     ls.set_defaults(func=with_workspace(list_entries))
+
+
+def _anchor(text: str) -> Head:
+    try:
+        return Head.parse(text)
+    except CallrecError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
 async def verify(args: argparse.Namespace, ws: Workspace) -> int:

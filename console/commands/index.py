@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from collections.abc import Callable
 from datetime import date
 
 from console.commands.common import add_json, emit, with_workspace
@@ -29,10 +30,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--number", default="", metavar="DIGITS", help="digits found in either number")
     p.add_argument("--type", action="append", choices=[t.value for t in CallType], default=[])
     p.add_argument("--state", action="append", choices=[s.value for s in CallState], default=[])
-    p.add_argument("--limit", type=int, default=100)
-    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--limit", type=_count(1), default=100, help="at most this many (default 100)")
+    p.add_argument("--offset", type=_count(0), default=0, help="skip this many first")
     add_json(p)
     p.set_defaults(func=with_workspace(calls))
+
+
+def _count(least: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}")
+        return value
+
+    return parse
 
 
 async def index(args: argparse.Namespace, ws: Workspace) -> int:

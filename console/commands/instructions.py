@@ -1,12 +1,23 @@
-"""callrec instruct export|purge, callrec instructions, callrec cancel."""
+"""callrec instruct export|purge, callrec instructions [show ID], callrec cancel."""
 
 from __future__ import annotations
 
 import argparse
 
-from console.commands.common import add_json, add_pin, emit, read_pin, with_workspace
+from console.commands.common import (
+    add_json,
+    add_pin,
+    add_yes,
+    confirm,
+    emit,
+    read_pin,
+    with_workspace,
+)
 from services.duties import Duty, Role
-from services.instructions import MEDIA, PURPOSES, Instruction, Kind
+from services.errors import CallrecError, NotFound
+from services.export import forms
+from services.export.media import MEDIA_SPECS
+from services.instructions import MEDIA, PURPOSES, Criteria, Instruction, Kind
 from services.text import visible
 from services.workspace import Workspace
 
@@ -17,9 +28,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     e = kinds.add_parser("export", help="instruct the operator to create output data")
     e.add_argument("--purpose", required=True, choices=list(PURPOSES))
     e.add_argument("--medium", required=True, choices=MEDIA)
-    e.add_argument("--call", dest="calls", type=int, action="append", default=[], metavar="ID")
+    e.add_argument("--call", dest="calls", type=int, action="append", default=[], metavar="ID",
+                   help="a call picked from the index (repeat for more)")
+    e.add_argument("--from", dest="date_from", metavar="WHEN",
+                   help="or describe the calls: from DATE or DATE'T'HH:MM (Japan time)")
+    e.add_argument("--to", dest="date_to", metavar="WHEN", help="to DATE (the whole day) or DATE'T'HH:MM")
+    e.add_argument("--city", metavar="NUMBER", help="the city-side number of the described calls")
+    e.add_argument("--other", metavar="NUMBER", help="the other party's number of the described calls")
     e.add_argument("--note", default="")
     add_pin(e)
+    add_yes(e)
     add_json(e)
     e.set_defaults(func=with_workspace(instruct_export))
     p = kinds.add_parser("purge", help="instruct the operator to delete expired recordings")
@@ -28,8 +46,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_json(p)
     p.set_defaults(func=with_workspace(instruct_purge))
 
-    ls = sub.add_parser("instructions", help="list instructions, open ones first")
+    ls = sub.add_parser("instructions", help="list instructions, open ones first;"
+                        " `instructions show ID` prints one's form")
+    ls.add_argument("action", nargs="?", choices=["show"], help="show one instruction's form")
+    ls.add_argument("ref", nargs="?", metavar="ID", help="instruction id or number (with show)")
     ls.add_argument("--open", action="store_true", help="only those not yet executed")
+    ls.add_argument("--form", choices=["text", "html"], default="text",
+                    help="with show: plain text, or a print-ready A4 HTML page")
+    ls.add_argument("--submission", action="store_true",
+                    help="with show: the 提出書 (様式第2号) submitted with the output data")
     add_json(ls)
     ls.set_defaults(func=with_workspace(list_instructions))
 
@@ -49,11 +74,34 @@ def describe(ins: Instruction) -> str:
             f" {ins.issued_at:%Y-%m-%d %H:%M}{extra}{note}")
 
 
+def _criteria(args: argparse.Namespace, ws: Workspace) -> Criteria | None:
+    described = any(x is not None for x in (args.date_from, args.date_to, args.city, args.other))
+    if not described:
+        return None
+    if args.calls:
+        raise CallrecError("either pick calls (--call) or describe them (--from/--to), not both",
+                           code="calls_and_criteria")
+    if args.date_from is None or args.date_to is None:
+        raise CallrecError("described calls need a time range: --from and --to",
+                           code="criteria_range")
+    return Criteria.parse(args.date_from, args.date_to, city=args.city, other=args.other,
+                          tz=ws.config.tz)
+
+
 async def instruct_export(args: argparse.Namespace, ws: Workspace) -> int:
+    criteria = _criteria(args, ws)
     actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, "manager PIN: "),
                                     Duty.ISSUE_INSTRUCTION)
+    if criteria is not None:
+        what = "; ".join(f"{k} {v}" for k, v in forms.describe_criteria(criteria, ws.config.tz))
+    else:
+        what = f"{len(set(args.calls))} calls ({', '.join(str(c) for c in sorted(set(args.calls)))})"
+    question = (f"issue an export instruction (様式第1号): {PURPOSES[args.purpose]},"
+                f" {MEDIA_SPECS[args.medium].label}, {what}?")
+    if not confirm(args, question):
+        raise CallrecError("not confirmed; nothing was issued", code="not_confirmed")
     ins = await ws.instructions.issue_export(actor, purpose=args.purpose, medium=args.medium,
-                                             call_ids=args.calls, note=args.note)
+                                             call_ids=args.calls, criteria=criteria, note=args.note)
     emit(args, ins.to_json(), lambda: describe(ins))
     return 0
 
@@ -66,7 +114,29 @@ async def instruct_purge(args: argparse.Namespace, ws: Workspace) -> int:
     return 0
 
 
+async def show_instruction(args: argparse.Namespace, ws: Workspace) -> int:
+    if not args.ref:
+        raise CallrecError("which instruction? `callrec instructions show ID`", code="no_ref")
+    ins = await ws.instructions.get(args.ref)
+    if args.submission:
+        record = await ws.exports.submitted(ins.id)
+        body = await ws.exports.submission_form(ins.id, html=args.form == "html")
+        emit(args, record.to_json() | {"form": body}, lambda: body)
+        return 0
+    if ins.kind != Kind.EXPORT:
+        raise NotFound(f"instruction {ins.number} is a purge instruction: it has no 様式第1号",
+                       code="no_form")
+    calls = await ws.calls.get_many(list(ins.call_ids)) if ins.call_ids else []
+    ctx = forms.FormContext(ins, calls, ws.config.centre, ws.config.tz)
+    body = forms.form1_html(ctx) if args.form == "html" else forms.form1_text(ctx)
+    history = [r.to_json() for r in await ws.exports.history(ins.id)]
+    emit(args, ins.to_json() | {"form": body, "exports": history}, lambda: body)
+    return 0
+
+
 async def list_instructions(args: argparse.Namespace, ws: Workspace) -> int:
+    if args.action == "show":
+        return await show_instruction(args, ws)
     items = await ws.instructions.list(open_only=args.open)
     emit(args, [i.to_json() for i in items],
          lambda: "\n".join(describe(i) for i in items) or "no instructions")

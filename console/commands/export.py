@@ -1,0 +1,232 @@
+"""callrec export, receive, register, extend, dispose: output data from instruction to disposal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import date
+from typing import TextIO
+
+from console.commands.common import (
+    add_json,
+    add_pin,
+    add_yes,
+    confirm,
+    emit,
+    read_pin,
+    with_workspace,
+)
+from services.duties import Duty, Role
+from services.errors import CallrecError
+from services.export import CancelToken, ExportPlan, Progress
+from services.export.media import human
+from services.phone import display, masked
+from services.register import COUNTED_FROM, RegisterEntry
+from services.text import visible
+from services.workspace import Workspace
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("export", help="execute an export instruction (operator): write, verify, submit")
+    p.add_argument("instruction", metavar="ID", help="instruction id or number (2026-0001)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", metavar="IMAGE.iso", help="write a disc image file")
+    where.add_argument("--device", nargs="?", const="", metavar="DEV",
+                       help="burn to DEV with xorriso (default: the configured media device);"
+                            " stdio:FILE is a pseudo-drive")
+    where.add_argument("--dir", metavar="FOLDER", help="write into a folder (a mounted USB stick)")
+    p.add_argument("--split", action="store_true",
+                   help="if the calls do not fit one disc, write numbered discs (1/N, 2/N, ...)")
+    add_pin(p)
+    add_yes(p)
+    add_json(p)
+    p.set_defaults(func=with_workspace(export))
+
+    r = sub.add_parser("receive", help="record receipt of submitted output data (manager)")
+    r.add_argument("instruction", metavar="ID", help="instruction id or number")
+    r.add_argument("--custodian", default="", metavar="TEXT",
+                   help="who keeps the medium and where (e.g. 広聴課 書庫 A-3)")
+    add_pin(r)
+    add_yes(r)
+    add_json(r)
+    r.set_defaults(func=with_workspace(receive))
+
+    g = sub.add_parser("register", help="the output-data register (出力データ管理簿)")
+    g.add_argument("--due", action="store_true", help="only entries due for disposal")
+    add_json(g)
+    g.set_defaults(func=with_workspace(show_register))
+
+    e = sub.add_parser("extend", help="keep registered output data longer, with a reason (manager)")
+    e.add_argument("entry", type=int, metavar="REG_ID")
+    e.add_argument("--until", required=True, type=date.fromisoformat, metavar="DATE")
+    e.add_argument("--reason", required=True, metavar="TEXT")
+    add_pin(e)
+    add_yes(e)
+    add_json(e)
+    e.set_defaults(func=with_workspace(extend))
+
+    d = sub.add_parser("dispose", help="record the disposal of registered output data (manager)")
+    d.add_argument("entry", type=int, metavar="REG_ID")
+    d.add_argument("--method", required=True, metavar="TEXT", help="e.g. 破砕 (shredded)")
+    d.add_argument("--witness", required=True, metavar="NAME")
+    d.add_argument("--on", type=date.fromisoformat, metavar="DATE", help="default: today")
+    add_pin(d)
+    add_yes(d)
+    add_json(d)
+    d.set_defaults(func=with_workspace(dispose))
+
+
+# -- export ----------------------------------------------------------------------------------------
+
+def plan_lines(plan: ExportPlan) -> list[str]:
+    ins = plan.instruction
+    n = len(plan.volumes)
+    media = f"{n} × {plan.medium.label}" if n > 1 else plan.medium.label
+    lines = [
+        f"instruction {ins.number}  purpose {ins.purpose}  medium {plan.medium.label}",
+        f"destination: {visible(plan.target.location)} ({plan.target.kind.value})",
+        f"{len(plan.calls)} calls, {human(plan.recordings_bytes)} of recordings;"
+        f" {human(plan.total_bytes)} on {media}",
+    ]
+    if plan.described:
+        lines.append("calls found from the instruction's description: check them")
+    for v in plan.volumes:
+        if n > 1:
+            lines.append(f"  disc {v.seq}/{n}: {len(v.calls)} calls, {human(v.size)}"
+                         f" -> {visible(v.location)}")
+    for c in plan.calls:
+        other = masked(c.other_number) if c.other_number else c.caller_id
+        lines.append(f"  {c.id:>7}  {c.started_at:%Y-%m-%d %H:%M:%S}  {c.type:<8}"
+                     f" {display(c.city_number):<14} {visible(other):<16} {human(c.size):>9}"
+                     f"  {visible(c.name)}")
+    return lines
+
+
+class ProgressLine:
+    """One self-overwriting line on a terminal: bar, phase, throughput, time left."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.enabled = out.isatty()
+
+    def __call__(self, p: Progress) -> None:
+        if not self.enabled:
+            return
+        width = 24
+        filled = int(p.fraction * width)
+        eta = f"{int(p.eta_s) // 60:d}:{int(p.eta_s) % 60:02d} left" if p.eta_s is not None else ""
+        vol = f" {p.volume}/{p.volumes}" if p.volumes > 1 else ""
+        name = visible(p.current.rpartition("/")[2])[:28]
+        self.out.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {p.fraction * 100:5.1f}%"
+                       f" {p.phase.value:<8}{vol} {p.rate / 1e6:7.1f} MB/s {eta:>10} {name:<28}")
+        self.out.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            self.out.write("\n")
+            self.out.flush()
+
+
+async def export(args: argparse.Namespace, ws: Workspace) -> int:
+    actor = await ws.auth.authorize(Role.OPERATOR, read_pin(args, "operator PIN: "),
+                                    Duty.EXECUTE_INSTRUCTION)
+    target = ws.exports.target(out=args.out, device=args.device, folder=args.dir)
+    interactive = sys.stdin.isatty() and not args.pin_stdin
+    plan = await ws.exports.prepare(actor, args.instruction, target, split=args.split,
+                                    can_change_medium=interactive)
+    info = sys.stderr if args.json else sys.stdout
+    print("\n".join(plan_lines(plan)), file=info)
+    if not confirm(args, f"write these {len(plan.calls)} calls to {len(plan.volumes)}"
+                         f" × {plan.medium.label} ({human(plan.total_bytes)})?"):
+        raise CallrecError("not confirmed; nothing was written", code="not_confirmed")
+
+    async def change_medium(seq: int, count: int, device: str) -> bool:
+        answer = await asyncio.to_thread(
+            input, f"\ninsert blank disc {seq}/{count} into {visible(device)}, then press Enter"
+                   " (q to stop): ")
+        return answer.strip().lower() not in ("q", "quit")
+
+    bar = ProgressLine(sys.stderr)
+    try:
+        record = await ws.exports.run(actor, plan, progress=bar, cancel=CancelToken(),
+                                      change_medium=change_medium if interactive else None)
+    finally:
+        bar.done()
+
+    def text() -> str:
+        lines = [f"instruction {plan.instruction.number} submitted: export {record.id},"
+                 f" written {record.written_on}, kept through {record.kept_through}"
+                 f" ({COUNTED_FROM})"]
+        for m in record.media:
+            sha = f"  image sha256 {m.image_sha256}" if m.image_sha256 else ""
+            lines.append(f"  {m.seq}/{m.count} {m.label}: {visible(m.location)}, {human(m.size)},"
+                         f" {m.calls} calls, verified{sha}")
+        lines.append(f"audit head {record.audit_head}")
+        lines.append("hand the medium with the 提出書 (様式第2号) to the manager; print it with"
+                     f" `callrec instructions show {plan.instruction.number} --submission`")
+        return "\n".join(lines)
+
+    emit(args, record.to_json(), text)
+    return 0
+
+
+# -- register --------------------------------------------------------------------------------------
+
+def entry_line(e: RegisterEntry, ws: Workspace) -> str:
+    status = e.status(ws.clock.now()).value
+    flag = {"due": "DUE FOR DISPOSAL", "disposed": f"disposed {e.disposed_on}", "kept": "kept"}[status]
+    ext = " (extended)" if e.extensions else ""
+    custodian = f"  {visible(e.custodian)}" if e.custodian else ""
+    return (f"{e.id:>5}  {e.number}  {e.purpose:<16} {e.media_label:<12} written {e.written_on}"
+            f"  kept through {e.kept_through}{ext}  {flag}{custodian}")
+
+
+async def receive(args: argparse.Namespace, ws: Workspace) -> int:
+    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, "manager PIN: "),
+                                    Duty.RECEIVE_OUTPUT)
+    _, submitted = await ws.register.awaiting_receipt(args.instruction)
+    media = ", ".join(f"{m.label} ({visible(m.location)})" for m in submitted.media)
+    if not confirm(args, f"record receipt of {len(submitted.media)} medium/media [{media}] with"
+                         f" the 提出書 for {submitted.calls} calls?"):
+        raise CallrecError("not confirmed; nothing was recorded", code="not_confirmed")
+    entry = await ws.register.receive(actor, args.instruction, custodian=args.custodian)
+    emit(args, entry.to_json(ws.clock.now()),
+         lambda: f"registered as entry {entry.id}; kept through {entry.kept_through}"
+                 f" (counted from {entry.written_on}, the day it was written: {COUNTED_FROM})")
+    return 0
+
+
+async def show_register(args: argparse.Namespace, ws: Workspace) -> int:
+    entries = await (ws.register.due() if args.due else ws.register.list())
+    now = ws.clock.now()
+    emit(args, [e.to_json(now) for e in entries],
+         lambda: "\n".join([entry_line(e, ws) for e in entries]
+                           + [f"(retention: {COUNTED_FROM}, unless extended)"])
+         if entries else "no entries")
+    return 0
+
+
+async def extend(args: argparse.Namespace, ws: Workspace) -> int:
+    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, "manager PIN: "),
+                                    Duty.EXTEND_RETENTION)
+    entry = await ws.register.get(args.entry)
+    if not confirm(args, f"keep register entry {entry.id} ({entry.number}) through {args.until}"
+                         f" instead of {entry.kept_through}?"):
+        raise CallrecError("not confirmed; nothing was changed", code="not_confirmed")
+    entry = await ws.register.extend(actor, args.entry, until=args.until, reason=args.reason)
+    emit(args, entry.to_json(ws.clock.now()), lambda: entry_line(entry, ws))
+    return 0
+
+
+async def dispose(args: argparse.Namespace, ws: Workspace) -> int:
+    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, "manager PIN: "),
+                                    Duty.DISPOSE_OUTPUT)
+    entry = await ws.register.get(args.entry)
+    if not confirm(args, f"record that {entry.media_label} of {entry.number} was disposed of"
+                         f" ({visible(args.method)}, witness {visible(args.witness)})?"):
+        raise CallrecError("not confirmed; nothing was recorded", code="not_confirmed")
+    entry = await ws.register.dispose(actor, args.entry, method=args.method, witness=args.witness,
+                                      on=args.on)
+    emit(args, entry.to_json(ws.clock.now()), lambda: entry_line(entry, ws))
+    return 0

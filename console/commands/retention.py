@@ -1,0 +1,273 @@
+"""callrec retention, hold, release, holds, purge, deletions (GUIDELINE 第4条6)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date, datetime, time
+from pathlib import Path
+
+from console.commands import common
+from console.commands.common import add_json, add_pin, add_yes, emit, read_pin, with_workspace
+from services.deletion_record import DeletionRecord
+from services.duties import Duty, Role
+from services.errors import CallrecError
+from services.holds import Hold
+from services.purge import PurgePlan, PurgeProgress, PurgeResult
+from services.retention_status import Preview
+from services.text import visible
+from services.workspace import Workspace
+
+TEXT_LIST_LIMIT = 20  # purgeable calls listed in the text output unless --limit says otherwise
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("retention", help="what a purge would delete now, what is blocked and why")
+    p.add_argument("--as-of", metavar="DATE", help="preview as of a day (YYYY-MM-DD) or time;"
+                   " previews only: a purge always uses the real clock")
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="list at most N purgeable calls (default: 20 as text, all with --json;"
+                   " the counts are always complete)")
+    add_json(p)
+    p.set_defaults(func=with_workspace(retention))
+
+    h = sub.add_parser("hold", help="keep a call beyond its retention date (manager, with a reason)")
+    h.add_argument("call_id", type=int, metavar="CALL_ID")
+    h.add_argument("--reason", required=True)
+    _destructive(h)
+    h.set_defaults(func=with_workspace(hold))
+
+    r = sub.add_parser("release", help="release a hold; the normal schedule applies again (manager)")
+    r.add_argument("call_id", type=int, metavar="CALL_ID")
+    r.add_argument("--reason", required=True)
+    _destructive(r)
+    r.set_defaults(func=with_workspace(release))
+
+    ls = sub.add_parser("holds", help="list the calls held now")
+    add_json(ls)
+    ls.set_defaults(func=with_workspace(list_holds))
+
+    pg = sub.add_parser("purge", help="execute a purge instruction: delete recordings whose"
+                        " retention has ended (operator)")
+    pg.add_argument("instruction", metavar="ID", help="purge instruction id or number (2026-0002)")
+    add_yes(pg)
+    _destructive(pg)
+    pg.set_defaults(func=with_workspace(purge))
+
+    d = sub.add_parser("deletions", help="the deletion record (削除記録) for a period")
+    d.add_argument("--from", dest="date_from", required=True, type=date.fromisoformat,
+                   metavar="DATE")
+    d.add_argument("--to", dest="date_to", required=True, type=date.fromisoformat, metavar="DATE")
+    d.add_argument("--html", type=Path, metavar="FILE", help="also write the print-ready A4 page")
+    d.add_argument("--role", choices=[r.value for r in Role], default=Role.MANAGER.value,
+                   help="whose PIN produces it (default: manager)")
+    add_pin(d)
+    add_json(d)
+    d.set_defaults(func=with_workspace(deletions))
+
+
+def _destructive(p: argparse.ArgumentParser) -> None:
+    add_pin(p)
+    add_json(p)
+    # Accepted only to refuse it with a clear line: changes always use the real clock.
+    p.add_argument("--as-of", help=argparse.SUPPRESS)
+
+
+def _refuse_as_of(args: argparse.Namespace) -> None:
+    if getattr(args, "as_of", None) is not None:
+        raise CallrecError(f"--as-of is for previews only; `{args.command}` always uses the real"
+                           " clock", code="as_of_refused")
+
+
+def parse_as_of(text: str, ws: Workspace) -> datetime:
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(0), ws.config.tz)
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise CallrecError(f"--as-of: not a date or time: {visible(text)!r} (use YYYY-MM-DD)",
+                           code="bad_date") from None
+    return at.replace(tzinfo=ws.config.tz) if at.tzinfo is None else at
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def describe_preview(p: Preview, purgeable_shown: int) -> str:
+    s = p.purgeable
+    lines = [f"as of {p.as_of:%Y-%m-%d %H:%M %Z}: recordings kept through {p.cutoff} or earlier"
+             " have ended (第4条6(1), 翌月末)"]
+    if p.grace_days:
+        lines.append(f"grace period: {p.grace_days} days after the end of retention (第4条6(1)"
+                     " ただし書)")
+    oldest = f", oldest recorded {s.oldest:%Y-%m-%d}" if s.oldest else ""
+    lines.append(f"purgeable: {s.count} recordings, {_size(s.bytes)}{oldest}")
+    if purgeable_shown < s.count:
+        lines.append(f"  (listing {purgeable_shown}; --limit N or --json for more)")
+    if p.in_grace.count:
+        lines.append(f"in the grace period: {p.in_grace.count} recordings, {_size(p.in_grace.bytes)}")
+    lines.append(f"blocked: {len(p.blocked)}")
+    for b in p.blocked:
+        why = ", ".join(r.value for r in b.reasons)
+        extra = []
+        if b.hold:
+            extra.append(f"hold: {visible(b.hold.reason)}")
+        if b.instructions:
+            extra.append(f"instruction {', '.join(b.instructions)}")
+        tail = f" ({'; '.join(extra)})" if extra else ""
+        lines.append(f"  {b.id:>8}  {b.started_at:%Y-%m-%d %H:%M}  kept through"
+                     f" {b.raw_retention_until}  {why}{tail}")
+    if p.next_deletable_from:
+        lines.append(f"next: {p.next_count} more recordings ({_size(p.next_bytes)}) become"
+                     f" deletable on {p.next_deletable_from:%Y-%m-%d} (kept through"
+                     f" {p.next_kept_through})")
+    else:
+        lines.append("next: no other recording in the index has a retention date")
+    if p.register_available:
+        lines.append(f"output data due for disposal: {len(p.register_due)}"
+                     " (kept through the end of the next fiscal year, counted from the day written)")
+        for e in p.register_due:
+            lines.append(f"  register {e['id']}  instruction {visible(e['instruction'])}"
+                         f"  {visible(e['medium'])}  written {e['written_on']}"
+                         f"  kept through {e['kept_through']}")
+    else:
+        lines.append("output data register: not available in this build")
+    return "\n".join(lines)
+
+
+async def retention(args: argparse.Namespace, ws: Workspace) -> int:
+    as_of = parse_as_of(args.as_of, ws) if args.as_of else None
+    preview = await ws.retention.preview(as_of)
+    limit = args.limit if args.limit is not None or args.json else TEXT_LIST_LIMIT
+    items = [c async for c in ws.retention.purgeable_calls(preview.as_of, limit=limit)]
+    data = preview.to_json() | {
+        "purgeable": [c.to_json() for c in items],
+        "blocked": [b.to_json() for b in preview.blocked],
+    }
+
+    def text() -> str:
+        head = describe_preview(preview, len(items))
+        listing = [f"  {c.id:>8}  {c.started_at:%Y-%m-%d %H:%M}  kept through"
+                   f" {c.raw_retention_until}  {_size(c.size):>9}  {visible(c.path)}" for c in items]
+        return head + ("\npurgeable calls:\n" + "\n".join(listing) if listing else "")
+
+    emit(args, data, text)
+    return 0
+
+
+def describe_hold(h: Hold) -> str:
+    if h.active:
+        return f"call {h.call_id} held since {h.set_at:%Y-%m-%d %H:%M}: {visible(h.reason)}"
+    assert h.released_at is not None
+    return (f"call {h.call_id} released {h.released_at:%Y-%m-%d %H:%M}:"
+            f" {visible(h.release_reason or '')} (held for: {visible(h.reason)})")
+
+
+async def hold(args: argparse.Namespace, ws: Workspace) -> int:
+    _refuse_as_of(args)
+    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, "manager PIN: "), Duty.HOLD)
+    h = await ws.holds.set(actor, args.call_id, args.reason)
+    emit(args, h.to_json(), lambda: describe_hold(h))
+    return 0
+
+
+async def release(args: argparse.Namespace, ws: Workspace) -> int:
+    _refuse_as_of(args)
+    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, "manager PIN: "), Duty.HOLD)
+    h = await ws.holds.release(actor, args.call_id, args.reason)
+    call = await ws.calls.get(h.call_id)
+    data = h.to_json() | {"raw_retention_until": call.raw_retention_until.isoformat()}
+    emit(args, data, lambda: f"{describe_hold(h)}; kept through {call.raw_retention_until} again")
+    return 0
+
+
+async def list_holds(args: argparse.Namespace, ws: Workspace) -> int:
+    items = await ws.holds.active(limit=100000)
+    emit(args, [h.to_json() for h in items],
+         lambda: "\n".join(describe_hold(h) for h in items) or "no call is held")
+    return 0
+
+
+def describe_plan(plan: PurgePlan) -> str:
+    span = ""
+    if plan.oldest and plan.newest:
+        span = f", recorded {plan.oldest:%Y-%m-%d} .. {plan.newest:%Y-%m-%d}"
+    grace = f" and {plan.grace_days} grace days" if plan.grace_days else ""
+    lines = [f"instruction {plan.instruction.number}: delete {plan.count} recordings,"
+             f" {_size(plan.bytes)} ({plan.bytes} bytes){span}",
+             f"  retention ended (kept through {plan.cutoff} or earlier{grace}) by the real clock"
+             f" at {plan.planned_at:%Y-%m-%d %H:%M}"]
+    if plan.blocked:
+        lines.append(f"  not deleted: {plan.blocked} past their date but held, named by an open"
+                     " instruction, or still recording")
+    return "\n".join(lines)
+
+
+def _typed_confirmation(args: argparse.Namespace, plan: PurgePlan) -> int:
+    if args.yes:
+        return plan.count
+    prompt = f"type the number of recordings ({plan.count}) to delete them: "
+    if args.pin_stdin:
+        print(prompt, file=sys.stderr)
+        answer = common._next_stdin_line()  # the line after the PIN
+    elif sys.stdin.isatty():
+        answer = input(prompt)
+    else:
+        raise CallrecError("confirmation needed and no terminal: use --yes", code="confirm_no_tty")
+    text = answer.strip()
+    if not text.isdigit() or int(text) != plan.count:
+        raise CallrecError("not confirmed; nothing was deleted", code="not_confirmed")
+    return int(text)
+
+
+def describe_result(r: PurgeResult) -> str:
+    lines = [f"instruction {r.instruction.number}: deleted {r.deleted} recordings,"
+             f" {_size(r.deleted_bytes)} ({r.state}; instruction {r.instruction.state})"]
+    if r.skipped:
+        lines.append(f"  not deleted: {r.skipped} no longer deletable when reached (hold,"
+                     " instruction or state changed since the plan)")
+    if r.absent:
+        lines.append(f"  {r.absent} of them were already gone from the spool")
+    if r.folders_removed:
+        lines.append(f"  removed {r.folders_removed} empty folders")
+    return "\n".join(lines)
+
+
+async def purge(args: argparse.Namespace, ws: Workspace) -> int:
+    _refuse_as_of(args)
+    actor = await ws.auth.authorize(Role.OPERATOR, read_pin(args, "operator PIN: "),
+                                    Duty.EXECUTE_INSTRUCTION)
+    plan = await ws.purge.plan(args.instruction)
+    if not plan.count:
+        raise CallrecError(f"nothing to delete now under instruction {plan.instruction.number}"
+                           f" (blocked: {plan.blocked})", code="nothing_to_purge")
+    print(describe_plan(plan), file=sys.stderr if args.json else sys.stdout)
+    typed = _typed_confirmation(args, plan)
+    show = sys.stderr.isatty()
+
+    def progress(p: PurgeProgress) -> None:
+        if show:
+            print(f"\rdeleting: {p.done}/{p.total}", end="", file=sys.stderr, flush=True)
+
+    result = await ws.purge.execute(actor, plan, typed_count=typed, progress=progress)
+    if show:
+        print(file=sys.stderr)
+    emit(args, result.to_json(), lambda: describe_result(result))
+    return 0
+
+
+async def deletions(args: argparse.Namespace, ws: Workspace) -> int:
+    role = Role(args.role)
+    actor = await ws.auth.authorize(role, read_pin(args, f"{role} PIN: "), Duty.REPORT)
+    record: DeletionRecord = await ws.deletions.build(actor, args.date_from, args.date_to)
+    if args.html:
+        try:
+            args.html.write_text(record.html(), encoding="utf-8")
+        except OSError as exc:
+            raise CallrecError(f"{args.html}: {exc.strerror}", code="write_failed") from None
+    emit(args, record.to_json(), record.text)
+    return 0

@@ -1,0 +1,94 @@
+"""The report to the manager (第3条5) and the public notice (第3条7), in the console.
+
+The report is produced only after the acting role's PIN (the operator reports to the manager);
+its print-ready A4 page is written to the data folder. The notice is generated from the
+configuration and the rules, as `callrec notice` prints it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static
+
+from console.i18n import active, t
+from screens.text import plain
+from screens.views import View
+from services import notice, reports
+from services.duties import Duty
+from services.errors import CallrecError, StorageError
+from services.reports import Report
+
+if TYPE_CHECKING:
+    from console.app import CallrecApp
+
+
+class ReportView(Vertical):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("g", "generate", "key.report_generate"),
+        Binding("s", "save", "key.report_save"),
+        Binding("n", "notice", "key.report_notice"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._report: Report | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(plain(t("report.hint")), id="report-hint")
+        with VerticalScroll(id="report-scroll", can_focus=True):
+            yield Static("", id="report-body", markup=False)
+
+    @property
+    def capp(self) -> CallrecApp:
+        return self.app  # type: ignore[return-value]
+
+    def on_mount(self) -> None:
+        self.action_notice()
+
+    def focus_default(self) -> None:
+        self.query_one("#report-scroll").focus()
+
+    def _show(self, text: str) -> None:
+        self.query_one("#report-body", Static).update(plain(text))
+        self.query_one("#report-scroll", VerticalScroll).scroll_home(animate=False)
+
+    def action_notice(self) -> None:
+        cfg = self.capp.ws.config
+        self._show(notice.notice_en(cfg) if active().lang == "en" else notice.notice_ja(cfg))
+
+    @work(exclusive=True, group="report")
+    async def action_generate(self) -> None:
+        actor = await self.capp.ask_pin(Duty.REPORT, t("report.why"))
+        if actor is None:
+            return
+        today = self.capp.ws.clock.now().date()
+        try:
+            self._report = await self.capp.ws.reports.build(actor, date(today.year, today.month, 1), today)
+        except CallrecError as exc:
+            self.capp.say_error(exc)
+            return
+        self._show(reports.to_text(self._report))
+
+    def action_save(self) -> None:
+        r = self._report
+        if r is None:
+            self.capp.say(t("report.none_yet"), severity="warning")
+            return
+        folder = self.capp.ws.config.data / "reports"
+        path = folder / f"report-{r.period_from}-{r.period_to}.html"
+        try:
+            folder.mkdir(exist_ok=True)
+            path.write_text(reports.to_html(r), encoding="utf-8")
+        except OSError as exc:
+            self.capp.say_error(StorageError(f"{path}: {exc.strerror}", path=str(path)))
+            return
+        self.capp.say(t("report.saved", path=str(path)))
+
+
+VIEW = View(key="report", title_key="view.report", factory=ReportView, order=80)

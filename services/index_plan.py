@@ -1,0 +1,182 @@
+"""What a folder's files mean for the index: new, still recording, complete, changed, back again.
+
+Pure decisions over a listing and the rows already known for that folder, plus reading the files
+that are ready to hash. Runs in worker threads; writes nothing (services/index_writer.py does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, tzinfo
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from services import audioinfo
+from services.calls import CallState
+from services.fileinfo import Digest, digest_file
+from services.layouts import Layout, ParsedName, SkipReason
+from services.retention import raw_kept_through
+from services.spool_listing import Entry
+
+_RECORDING = CallState.RECORDING.value
+_COMPLETE = CallState.COMPLETE.value
+_PURGE_OWNED = (CallState.PURGING.value, CallState.PURGED.value)
+
+
+@dataclass(slots=True)
+class Known:
+    """A call already in the index, as the planner needs it."""
+
+    id: int
+    size: int
+    mtime_ns: int
+    state: str
+    sha256: str | None
+
+
+@dataclass(slots=True)
+class Changed:
+    id: int
+    rel: str
+    size: int
+    mtime_ns: int
+    was_size: int
+
+
+@dataclass(slots=True)
+class Reappeared:
+    id: int
+    rel: str
+    digest: Digest
+    duration_s: float | None
+    ingest_sha256: str | None  # None: it vanished while still recording
+
+
+@dataclass
+class Ops:
+    """The writes one or more folders call for, applied together in one transaction."""
+
+    inserts: list[tuple[Any, ...]] = field(default_factory=list)  # INSERT_COLUMNS order
+    completes: list[tuple[Any, ...]] = field(default_factory=list)  # sha, size, mtime, dur, id
+    grown: list[tuple[int, int, int]] = field(default_factory=list)  # size, mtime_ns, id
+    changed: list[Changed] = field(default_factory=list)
+    missing: list[tuple[int, str]] = field(default_factory=list)  # id, rel
+    reappeared: list[Reappeared] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # rel, reason
+    pending: list[tuple[str, int, int]] = field(default_factory=list)  # rel, size, mtime_ns
+    resolved: list[str] = field(default_factory=list)  # hashed now: no longer to be watched
+
+    def extend(self, other: Ops) -> None:
+        for f in fields(self):
+            getattr(self, f.name).extend(getattr(other, f.name))
+
+    def writes(self) -> int:
+        return sum(len(getattr(self, f.name)) for f in fields(self)
+                   if f.name not in ("pending", "resolved"))
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, f.name) for f in fields(self))
+
+
+INSERT_COLUMNS = (
+    "path", "dir", "started_at", "type", "city_number", "other_number", "caller_id", "numbers",
+    "uniqueid", "fmt", "size", "mtime_ns", "duration_s", "sha256", "state", "raw_retention_until",
+    "indexed_at", "completed_at",
+)
+_STATE = INSERT_COLUMNS.index("state")
+
+
+def is_recording_row(row: tuple[Any, ...]) -> bool:
+    return row[_STATE] == _RECORDING
+
+
+@lru_cache(maxsize=4096)
+def _kept_through(day: date, tz: tzinfo) -> str:
+    return raw_kept_through(datetime(day.year, day.month, day.day, 12, tzinfo=tz), tz).isoformat()
+
+
+class Planner:
+    def __init__(self, spool: Path, layout: Layout, tz: tzinfo) -> None:
+        self.spool = spool
+        self.layout = layout
+        self.tz = tz
+
+    def row(self, e: Entry, parsed: ParsedName, now: int, digest: Digest | None) -> tuple[Any, ...]:
+        city, other = parsed.city_number, parsed.other_number
+        numbers = f"{city} {other}" if city and other else (city or other or "")
+        started = parsed.started_at
+        if digest is None:
+            size, mtime, duration, sha, state, completed = (
+                e.size, e.mtime_ns, None, None, _RECORDING, None)
+        else:
+            size, mtime, sha, state, completed = (
+                digest.size, digest.mtime_ns, digest.sha256, _COMPLETE, now)
+            duration = audioinfo.duration_seconds(digest.head, parsed.fmt, digest.size)
+        return (
+            e.rel, e.dir, int(started.timestamp()), parsed.type, city, other,
+            parsed.caller_id.value, numbers, parsed.uniqueid, parsed.fmt, size, mtime, duration,
+            sha, state, _kept_through(started.astimezone(self.tz).date(), self.tz), now, completed,
+        )
+
+    def _hash_if_steady(self, e: Entry) -> Digest | None:
+        """The file's digest when it is exactly as listed and did not move while hashed."""
+        d = digest_file(self.spool / e.rel)
+        if d.steady and (d.size, d.mtime_ns) == (e.size, e.mtime_ns):
+            return d
+        return None
+
+    def plan(self, entries: Iterable[Entry], known: dict[str, Known], now: int,
+             settled: Callable[[Entry], bool]) -> Ops:
+        """The writes for `entries`, given the calls `known` for their paths (keyed by path).
+
+        `settled(e)`: whether the file has been still for the settle time, so it may be hashed.
+        """
+        ops = Ops()
+        for e in entries:
+            try:
+                self._plan_one(e, known.get(e.rel), now, settled, ops)
+            except OSError:
+                continue  # vanished or unreadable this instant; the next event or scan sees it
+        return ops
+
+    def _plan_one(self, e: Entry, old: Known | None, now: int,
+                  settled: Callable[[Entry], bool], ops: Ops) -> None:
+        if old is None:
+            parsed = self.layout.parse(e.name)
+            if parsed is None:
+                ops.skipped.append((e.rel, SkipReason.UNPARSED.value))
+                return
+            digest = self._hash_if_steady(e) if settled(e) else None
+            ops.inserts.append(self.row(e, parsed, now, digest))
+            if digest is None:
+                ops.pending.append((e.rel, e.size, e.mtime_ns))
+            else:
+                ops.resolved.append(e.rel)
+        elif old.state in _PURGE_OWNED:
+            return  # the purge journal owns these
+        elif old.state == _RECORDING:
+            digest = self._hash_if_steady(e) if settled(e) else None
+            if digest is not None:
+                ops.completes.append((digest.sha256, digest.size, digest.mtime_ns,
+                                      self._duration(e, digest), now, old.id))
+                ops.resolved.append(e.rel)
+                return
+            if (e.size, e.mtime_ns) != (old.size, old.mtime_ns):
+                ops.grown.append((e.size, e.mtime_ns, old.id))
+            ops.pending.append((e.rel, e.size, e.mtime_ns))
+        elif old.state == CallState.MISSING.value:
+            digest = self._hash_if_steady(e) if settled(e) else None
+            if digest is None:
+                ops.pending.append((e.rel, e.size, e.mtime_ns))
+                return
+            ops.reappeared.append(Reappeared(old.id, e.rel, digest, self._duration(e, digest),
+                                             old.sha256))
+            ops.resolved.append(e.rel)
+        elif (e.size, e.mtime_ns) != (old.size, old.mtime_ns):
+            ops.changed.append(Changed(old.id, e.rel, e.size, e.mtime_ns, old.size))
+
+    def _duration(self, e: Entry, digest: Digest) -> float | None:
+        parsed = self.layout.parse(e.name)
+        return audioinfo.duration_seconds(digest.head, parsed.fmt if parsed else "", digest.size)

@@ -1,0 +1,480 @@
+"""Purge by instruction (GUIDELINE 第3条6, 第4条6(1)): the manager issues a purge instruction, the
+operator executes it, and recordings whose retention has ended are deleted.
+
+- Only the real clock decides (SystemClock, refused when it reads earlier than the newest audit
+  entry); a preview date (`--as-of`) never reaches this module.
+- The operator confirms a plan (count and bytes). Execution deletes only calls of that plan that are
+  still deletable at the moment they are marked: holds, open instructions and the date are checked
+  again, per call, inside the transaction that marks it (services/purge_journal.py).
+- One purge at a time across processes: a lease (flock on data/purge.lock) plus the instruction's
+  conditional transition. A second purge is refused with a clear message.
+- Crash-safe: see purge_journal. `reconcile()` is run when a workspace opens and before each purge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from services import testpoints
+from services.audit import Action, AuditLog
+from services.auth import Actor
+from services.clock import Clock, SystemClock, to_epoch
+from services.db import Database
+from services.duties import Duty
+from services.errors import CallrecError, Conflict, StorageError
+from services.instructions import Instruction, Instructions, Kind, State
+from services.lease import Lease
+from services.purge_journal import (
+    Marked,
+    Outcome,
+    PurgeJournal,
+    ReconcileReport,
+    Run,
+    disk_outcome,
+    unlink_all,
+)
+from services.retention import last_expired_day
+from services.retention_status import RetentionStatus
+
+BATCH = 2000
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PurgePlan:
+    """What the operator confirms: the calls deletable now under this instruction."""
+
+    instruction: Instruction
+    planned_at: datetime
+    cutoff: date  # kept through this day or earlier (grace included)
+    grace_days: int
+    targets: tuple[Marked, ...]  # the calls (id, path, size), oldest first
+    bytes: int
+    oldest: datetime | None
+    newest: datetime | None
+    blocked: int  # past their date but held, named by an open instruction, or still recording
+
+    @property
+    def count(self) -> int:
+        return len(self.targets)
+
+    @property
+    def call_ids(self) -> tuple[int, ...]:
+        return tuple(t.id for t in self.targets)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "instruction": self.instruction.number,
+            "instruction_id": self.instruction.id,
+            "planned_at": self.planned_at.isoformat(timespec="seconds"),
+            "cutoff": self.cutoff.isoformat(),
+            "grace_days": self.grace_days,
+            "count": self.count,
+            "bytes": self.bytes,
+            "oldest": self.oldest.isoformat(timespec="seconds") if self.oldest else None,
+            "newest": self.newest.isoformat(timespec="seconds") if self.newest else None,
+            "blocked": self.blocked,
+        }
+
+
+@dataclass
+class PurgeProgress:
+    total: int
+    total_bytes: int
+    done: int = 0  # calls of the plan handled (deleted or kept)
+    deleted: int = 0
+    deleted_bytes: int = 0
+    skipped: int = 0  # no longer deletable when marked (a hold, an instruction, ...)
+
+
+ProgressCallback = Callable[[PurgeProgress], None]
+
+
+class CancelToken:
+    """Set from any thread (the console's cancel button); the purge stops after the current batch
+    and the instruction goes back to issued."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass
+class PurgeResult:
+    instruction: Instruction
+    run_id: int
+    state: str  # finished | cancelled | failed
+    planned: int
+    deleted: int = 0
+    deleted_bytes: int = 0
+    absent: int = 0  # already gone when reached (counted in deleted)
+    skipped: int = 0
+    kept: int = 0  # could not be deleted (permissions...): still there, still indexed
+    folders_removed: int = 0
+    problem: str = ""
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    reconciled: ReconcileReport = field(default_factory=ReconcileReport)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "instruction": self.instruction.to_json(),
+            "run": self.run_id,
+            "state": self.state,
+            "planned": self.planned,
+            "deleted": self.deleted,
+            "deleted_bytes": self.deleted_bytes,
+            "absent": self.absent,
+            "skipped": self.skipped,
+            "kept": self.kept,
+            "folders_removed": self.folders_removed,
+            "problem": self.problem,
+            "started_at": self.started_at.isoformat(timespec="seconds") if self.started_at else None,
+            "ended_at": self.ended_at.isoformat(timespec="seconds") if self.ended_at else None,
+        }
+
+
+class Purge:
+    def __init__(self, db: Database, audit: AuditLog, instructions: Instructions,
+                 status: RetentionStatus, *, spool: Path, lock_path: Path, grace_days: int,
+                 clock: SystemClock, batch_size: int = BATCH) -> None:
+        if not isinstance(clock, SystemClock):
+            raise TypeError("a purge runs on the real clock only")
+        self.db = db
+        self.audit = audit
+        self.instructions = instructions
+        self.status = status
+        self.spool = spool
+        self.lock_path = lock_path
+        self.grace_days = grace_days
+        self.clock: Clock = clock
+        self.batch_size = testpoints.purge_batch(batch_size)
+        self.journal = PurgeJournal(db, audit, instructions, spool, clock)
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="callrec-purge")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def running_holder(self) -> str | None:
+        """The pid of the process running a purge now, or None."""
+        lease = Lease(self.lock_path)
+        if lease.try_acquire():
+            lease.release()
+            return None
+        return lease.holder() or "?"
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run file work off the event loop. If the task is cancelled meanwhile, wait for the work
+        to end first, so the caller can record exactly what was done on disk."""
+        cf = self._pool.submit(fn, *args)
+        try:
+            return await asyncio.wrap_future(cf)
+        except asyncio.CancelledError:
+            concurrent.futures.wait([cf])
+            raise
+
+    # -- reconcile ---------------------------------------------------------------------------
+
+    async def reconcile(self) -> ReconcileReport:
+        """Settle what a killed purge left behind (cheap when there is nothing: one query)."""
+        if not await self.journal.needs_reconcile():
+            return ReconcileReport()
+        lease = Lease(self.lock_path)
+        if not lease.try_acquire():
+            return ReconcileReport(busy=True)
+        try:
+            return await self._reconcile_locked()
+        finally:
+            lease.release()
+
+    async def reconcile_at_start(self) -> ReconcileReport:
+        """For Workspace.open. A failure here must not stop anyone reading the index: it is kept in
+        the report, and the next purge reconciles again (inside its lease) and fails loudly."""
+        try:
+            return await self.reconcile()
+        except (CallrecError, sqlite3.Error, OSError) as exc:
+            return ReconcileReport(problem=_describe(exc))
+
+    async def _reconcile_locked(self) -> ReconcileReport:
+        async def read_disk(marked: Sequence[Marked]) -> Outcome:
+            return await self._in_thread(disk_outcome, self.spool, marked)
+
+        cutoff = last_expired_day(self.clock.now(), self.grace_days, self.clock.tz)
+        return await self.journal.reconcile_locked(read_disk=read_disk, cutoff=cutoff)
+
+    # -- plan --------------------------------------------------------------------------------
+
+    async def _purge_instruction(self, ref: str | int) -> Instruction:
+        ins = await self.instructions.get(ref)
+        if ins.kind != Kind.PURGE:
+            raise CallrecError(f"instruction {ins.number} is an {ins.kind} instruction, not a purge",
+                               code="not_purge", number=ins.number)
+        if ins.state != State.ISSUED:
+            raise Conflict(f"instruction {ins.number} is {ins.state}; only an issued purge"
+                           " instruction can be executed", code="not_executable",
+                           number=ins.number, state=ins.state)
+        return ins
+
+    async def plan(self, ref: str | int) -> PurgePlan:
+        """The calls deletable now under an issued purge instruction, for the confirmation."""
+        holder = self.running_holder()
+        if holder is not None:
+            raise _running(holder)
+        ins = await self._purge_instruction(ref)
+        now = self.clock.now()
+        targets: list[Marked] = []
+        total = 0
+        oldest = newest = None
+        async for c in self.status.purgeable_calls(now):
+            targets.append(Marked(c.id, c.path, c.size))
+            total += c.size
+            oldest = oldest or c.started_at
+            newest = c.started_at
+        blocked = len(await self.status.blocked(now))
+        return PurgePlan(ins, now, last_expired_day(now, self.grace_days, self.clock.tz),
+                         self.grace_days, tuple(targets), total, oldest, newest, blocked)
+
+    # -- execute -----------------------------------------------------------------------------
+
+    async def execute(self, actor: Actor, plan: PurgePlan, *, typed_count: int,
+                      progress: ProgressCallback | None = None,
+                      cancel: CancelToken | None = None) -> PurgeResult:
+        """Delete the plan's calls that are still deletable, batch by batch.
+
+        `typed_count` is what the operator typed to confirm; it must be the plan's count."""
+        actor.require(Duty.EXECUTE_INSTRUCTION)
+        if typed_count != plan.count:
+            raise CallrecError(f"the confirmation does not match: type {plan.count} to delete"
+                               f" {plan.count} recordings", code="confirm_mismatch",
+                               expected=plan.count)
+        if not plan.count:
+            raise CallrecError("nothing to delete now", code="nothing_to_purge")
+        lease = Lease(self.lock_path)
+        if not lease.try_acquire():
+            raise _running(lease.holder() or "?")
+        try:
+            reconciled = await self._reconcile_locked()
+            now = self.clock.now()
+            await self.audit.check_clock(now)
+            ins = await self._purge_instruction(plan.instruction.id)
+            run = await self._start(actor, ins, plan, now)
+            result = PurgeResult(ins, run.id, "running", plan.count, started_at=now,
+                                 reconciled=reconciled)
+            testpoints.pause("after_start")
+            folders: set[str] = set()
+            try:
+                await self._pipeline(run, plan, result, folders, progress, cancel)
+            except BaseException as exc:
+                stopped = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
+                result.state = "cancelled" if stopped else "failed"
+                result.problem = result.problem or _describe(exc)
+                await asyncio.shield(self._end(run, ins, result))
+                raise
+            testpoints.pause("before_finish")
+            await self._end(run, ins, result)
+            testpoints.pause("after_finish")
+            result.folders_removed = await self._in_thread(remove_empty_folders, self.spool, folders)
+            result.instruction = await self.instructions.get(ins.id)
+            if result.state == "failed":
+                raise StorageError(f"the purge stopped: {result.problem} ({result.deleted} deleted;"
+                                   f" instruction {ins.number} is open again)",
+                                   code="purge_failed", deleted=result.deleted)
+            return result
+        finally:
+            lease.release()
+
+    async def _start(self, actor: Actor, ins: Instruction, plan: PurgePlan, now: datetime) -> Run:
+        async with self.db.transaction() as conn:
+            await self.instructions.transition(conn, ins, State.IN_PROGRESS, actor.role.value,
+                                               Action.INSTRUCTION_STARTED)
+            cur = await conn.execute(
+                "INSERT INTO purge_runs (instruction_id, state, actor, pid, started_at, grace_days,"
+                " planned, planned_bytes) VALUES (?, 'running', ?, ?, ?, ?, ?, ?)",
+                (ins.id, actor.role.value, os.getpid(), to_epoch(now), self.grace_days,
+                 plan.count, plan.bytes),
+            )
+            run_id = cur.lastrowid
+            assert run_id is not None
+            await self.audit.append(
+                conn, at=now, actor=actor.role.value, action=Action.PURGE_STARTED,
+                subject=ins.number,
+                detail={"run": run_id, "planned": plan.count, "bytes": plan.bytes,
+                        "kept_through_or_before": plan.cutoff.isoformat(),
+                        "grace_days": self.grace_days},
+            )
+        return Run(run_id, ins.id, ins.number, actor.role.value)
+
+    async def _pipeline(self, run: Run, plan: PurgePlan, result: PurgeResult, folders: set[str],
+                        progress: ProgressCallback | None, cancel: CancelToken | None) -> None:
+        """Batches flow through mark -> unlink -> settle. While one batch's files are deleted (in a
+        thread), the next batch is marked (by SQLite, which leaves the GIL to the deleting thread);
+        the batch is then settled, its audit entries chained while SQLite writes the tombstones.
+        Every batch is marked before any of its files go, and settled only after they have."""
+        batches = [plan.targets[i : i + self.batch_size]
+                   for i in range(0, len(plan.targets), self.batch_size)]
+        counts = PurgeProgress(plan.count, plan.bytes)
+        try:
+            marked: list[Marked] | None = await self._mark(run, batches[0], result)
+            testpoints.pause("after_mark")
+            k = 0
+            while marked is not None:
+                work = self._pool.submit(self._unlink, marked)
+                following = None
+                try:
+                    if k + 1 < len(batches):
+                        if cancel is not None and cancel.cancelled:
+                            result.state = "cancelled"
+                        else:
+                            following = await self._mark(run, batches[k + 1], result)
+                finally:
+                    outcome = await _wait(work)
+                testpoints.pause("after_unlink")
+                await self._record(run, outcome, len(batches[k]), result, counts, folders, progress)
+                if outcome.problem:
+                    result.state, result.problem = "failed", outcome.problem
+                    break
+                marked, k = following, k + 1
+        finally:
+            # A batch marked but not deleted (a failure, a cancellation) goes back as it was.
+            await asyncio.shield(self._settle_leftovers(run))
+        if result.state == "running":
+            result.state = "finished"
+
+    async def _mark(self, run: Run, batch: Sequence[Marked], result: PurgeResult) -> list[Marked]:
+        now = self.clock.now()
+        await self.audit.check_clock(now)
+        cutoff = last_expired_day(now, self.grace_days, self.clock.tz)
+        # durable: a mark lost in a power cut would leave deleted files' calls 'complete'
+        async with self.db.transaction(durable=True) as conn:
+            marked = await self.journal.mark_in(conn, run, batch, cutoff)
+            testpoints.pause("in_mark_tx")
+        result.skipped += len(batch) - len(marked)
+        return marked
+
+    async def _record(self, run: Run, outcome: Outcome, handled: int, result: PurgeResult,
+                      counts: PurgeProgress, folders: set[str],
+                      progress: ProgressCallback | None) -> None:
+        at = self.clock.now()
+        async with self.db.transaction() as conn:
+            await self.journal.settle(conn, run, outcome, at, actor=run.actor)
+            testpoints.pause("in_settle_tx")
+        testpoints.pause("after_settle")
+        result.deleted += len(outcome.gone) + len(outcome.absent)
+        result.deleted_bytes += sum(m.size for m in outcome.gone) + sum(m.size for m in outcome.absent)
+        result.absent += len(outcome.absent)
+        result.kept += len(outcome.kept)
+        folders.update(m.path.rpartition("/")[0] for m in outcome.gone)
+        counts.done += handled
+        counts.deleted, counts.deleted_bytes = result.deleted, result.deleted_bytes
+        counts.skipped = result.skipped
+        if progress is not None:
+            progress(counts)
+
+    async def _settle_leftovers(self, run: Run) -> None:
+        async def read_disk(marked: Sequence[Marked]) -> Outcome:
+            return await self._in_thread(disk_outcome, self.spool, marked)
+
+        await self.journal.settle_marked(read_disk, instruction_id=run.instruction_id,
+                                         reconciled=False)
+
+    def _unlink(self, marked: Sequence[Marked]) -> Outcome:
+        if os.environ.get(testpoints.PAUSE_AT) == "mid_unlink":
+            half = len(marked) // 2
+            first = unlink_all(self.spool, marked[:half])
+            testpoints.pause("mid_unlink")
+            rest = unlink_all(self.spool, marked[half:])
+            return Outcome(first.gone + rest.gone, first.absent + rest.absent,
+                           first.kept + rest.kept, first.problem or rest.problem)
+        return unlink_all(self.spool, marked)
+
+    async def _end(self, run: Run, ins: Instruction, result: PurgeResult) -> None:
+        at = self.clock.now()
+        result.ended_at = at
+        finished = result.state == "finished"
+        async with self.db.transaction() as conn:
+            # the run's counters are the truth (they include batches settled from the disk)
+            cur = await conn.execute("SELECT deleted, deleted_bytes FROM purge_runs WHERE id = ?",
+                                     (run.id,))
+            result.deleted, result.deleted_bytes = await cur.fetchone()
+            await conn.execute(
+                "UPDATE purge_runs SET state = ?, ended_at = ?, skipped = ?, problem = ?"
+                " WHERE id = ?", (result.state, to_epoch(at), result.skipped, result.problem, run.id),
+            )
+            detail = {"run": run.id, "planned": result.planned, "deleted": result.deleted,
+                      "deleted_bytes": result.deleted_bytes, "skipped": result.skipped,
+                      "absent": result.absent, "kept": result.kept}
+            current = await self.instructions.get(ins.id)
+            if finished:
+                await self.audit.append(conn, at=at, actor=run.actor, action=Action.PURGE_FINISHED,
+                                        subject=ins.number, detail=detail)
+                await self.instructions.transition(conn, current, State.DONE, run.actor,
+                                                   Action.INSTRUCTION_DONE, {"run": run.id})
+            else:
+                await self.audit.append(
+                    conn, at=at, actor=run.actor, action=Action.PURGE_INTERRUPTED,
+                    subject=ins.number, detail={**detail, "reason": result.state,
+                                                "problem": result.problem},
+                )
+                await self.instructions.transition(
+                    conn, current, State.ISSUED, run.actor, Action.INSTRUCTION_REOPENED,
+                    {"reason": f"purge {result.state}", "run": run.id},
+                )
+
+
+def remove_empty_folders(spool: Path, folders: set[str]) -> int:
+    """Remove day folders a purge emptied, and their parents if emptied too (never the spool).
+    rmdir refuses a folder that is not empty, so a recording that arrives meanwhile is safe. Not
+    synced: an empty folder that came back after a power cut would be harmless."""
+    removed = 0
+    level = set(folders)
+    while level:
+        parents = set()
+        for folder in sorted(level):
+            if not folder:
+                continue
+            try:
+                os.rmdir(spool / folder)
+            except OSError:
+                continue
+            removed += 1
+            parents.add(folder.rpartition("/")[0])
+        level = parents
+    return removed
+
+
+async def _wait(work: concurrent.futures.Future[T]) -> T:
+    """The result of file work in the purge thread; if the task is cancelled meanwhile, wait for
+    the work to end anyway (a batch's deletions must be known before they are recorded)."""
+    try:
+        return await asyncio.wrap_future(work)
+    except asyncio.CancelledError:
+        concurrent.futures.wait([work])
+        raise
+
+
+def _running(holder: str) -> Conflict:
+    return Conflict(f"another purge is running (process {holder}); wait until it has finished",
+                    code="purge_running", pid=holder)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, CallrecError):
+        return exc.message
+    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+        return "interrupted (the purge was stopped)"
+    return f"{type(exc).__name__}: {exc}"

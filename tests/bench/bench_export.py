@@ -1,0 +1,209 @@
+"""Export figures (issue 4): writing the image, hashing included, against `cp -r` + `sync` of the same
+recordings; read-back verification against `sha256sum` of the image; the exporting process's peak
+memory for 4 GB of 1,500 recordings.
+
+    python -m tests.bench export                 # through the runner, with the other benches
+    python -m tests.bench.bench_export [--count 1500] [--total-gb 4] [--rounds 3] [--dir DIR]
+
+Every measurement starts cold: `sync`, then the page cache of the recordings (or of the image) is
+dropped with posix_fadvise, so every side reads from and writes to the disk. The export runs in a
+child process, the real service as the CLI uses it, which reports its phases' times and its peak RSS
+(VmHWM). Rounds alternate ours / cp / sha256sum, so a busy machine disturbs all sides alike; the
+ratios are the medians over the rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from services import config as config_mod
+from services.clock import JST
+from tests.bench import Bench, Context, Figure
+from tests.bench.common import ROOT, peak_rss_mb, require_space
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def drop_cache(paths: list[Path]) -> None:
+    for p in paths:
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+async def child(config_path: str, number: str, out: str) -> None:
+    """The export itself, in its own process: phase times and peak RSS as one JSON line."""
+    from services.duties import Duty, Role
+    from services.export import Phase, Progress
+    from services.workspace import Workspace
+
+    ws = await Workspace.open(config_mod.load(Path(config_path)))
+    try:
+        op = await ws.auth.authorize(Role.OPERATOR, "2222", Duty.EXECUTE_INSTRUCTION)
+        t0 = time.perf_counter()
+        plan = await ws.exports.prepare(op, number, ws.exports.target(out=out))
+        t_plan = time.perf_counter()
+        marks: dict[str, float] = {}
+
+        def progress(p: Progress) -> None:
+            marks.setdefault(p.phase.value, time.perf_counter())
+
+        record = await ws.exports.run(op, plan, progress=progress)
+        t_end = time.perf_counter()
+        verify_start = marks[Phase.VERIFY.value]
+        usage = os.times()
+        print(json.dumps({
+            "plan_s": t_plan - t0,
+            "write_s": verify_start - marks[Phase.WRITE.value],
+            "verify_s": t_end - verify_start,
+            "image_bytes": record.media[0].size,
+            "recordings_bytes": plan.recordings_bytes,
+            "calls": len(plan.calls),
+            "rss_mb": peak_rss_mb(),
+            "cpu_s": usage.user + usage.system,
+        }))
+    finally:
+        await ws.close()
+
+
+async def setup(root: Path, count: int, total: int, rounds: int) -> tuple[Path, list[str]]:
+    from demo_data.synth import generate_spool
+    from services.calls import CallFilter
+    from services.config import Config
+    from services.duties import Duty, Role
+    from services.workspace import Workspace
+
+    spool = root / "spool"
+    size = (total // count) & ~1
+    generate_spool(spool, count, start=datetime.now(JST) - timedelta(days=100), span_days=60,
+                   size=size)
+    cfg_path = root / "config.toml"
+    config_mod.write(Config(spool=spool, data=root / "data", settle_seconds=0.5), cfg_path)
+    ws = await Workspace.open(config_mod.load(cfg_path), create=True)
+    try:
+        await ws.auth.set_pin(Role.MANAGER, "1111")
+        await ws.auth.set_pin(Role.OPERATOR, "2222")
+        await ws.indexer.scan()
+        ids = [c.id for c in await ws.calls.page(CallFilter(), limit=count + 10)]
+        medium = "dvd-r" if total < 4_600_000_000 else "bd-r"
+        mgr = await ws.auth.authorize(Role.MANAGER, "1111", Duty.ISSUE_INSTRUCTION)
+        numbers = []
+        for _ in range(rounds):
+            ins = await ws.instructions.issue_export(mgr, purpose="crime-prevention",
+                                                     medium=medium, call_ids=ids, note="benchmark")
+            numbers.append(ins.number)
+        return cfg_path, numbers
+    finally:
+        await ws.close()
+
+
+def measure(root: Path, count: int, total: int, rounds: int) -> dict[str, object]:
+    require_space(root, int(total * 3.3))  # the spool, one image, one cp copy, some room
+    cfg_path, numbers = asyncio.run(setup(root, count, total, rounds))
+    spool_files = [p for p in (root / "spool").rglob("*") if p.is_file()]
+    runs = []
+    for number in numbers:
+        image, copy = root / "export.iso", root / "cp-copy"
+        subprocess.run(["sync"], check=True)
+        drop_cache(spool_files)
+        proc = subprocess.run([sys.executable, "-m", "tests.bench.bench_export", "--child",
+                               str(cfg_path), number, str(image)], cwd=ROOT,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"the export failed: {proc.stderr.strip()[-2000:]}")
+        ours = json.loads(proc.stdout.strip().splitlines()[-1])
+
+        subprocess.run(["sync"], check=True)
+        drop_cache(spool_files)
+        t0, c0 = time.perf_counter(), children_cpu()
+        subprocess.run(["cp", "-r", str(root / "spool"), str(copy)], check=True)
+        subprocess.run(["sync"], check=True)
+        ours["cp_s"] = time.perf_counter() - t0
+        ours["cp_cpu_s"] = children_cpu() - c0
+
+        drop_cache([image])
+        t0 = time.perf_counter()
+        subprocess.run(["sha256sum", str(image)], check=True, stdout=subprocess.DEVNULL)
+        ours["sha_s"] = time.perf_counter() - t0
+        ours["load"] = os.getloadavg()[0]
+        runs.append(ours)
+        image.unlink()
+        shutil.rmtree(copy)
+    return {"runs": runs,
+            "write_ratio": statistics.median(r["cp_s"] / r["write_s"] for r in runs),
+            "read_ratio": statistics.median(r["sha_s"] / r["verify_s"] for r in runs),
+            "rss_mb": max(r["rss_mb"] for r in runs)}
+
+
+def figures(result: dict[str, object], label: str) -> list[Figure]:
+    runs = result["runs"]
+    assert isinstance(runs, list)
+    rec, img = runs[0]["recordings_bytes"], runs[0]["image_bytes"]
+    w, r = float(result["write_ratio"]), float(result["read_ratio"])  # type: ignore[arg-type]
+    rss = float(result["rss_mb"])  # type: ignore[arg-type]
+    speeds = "; ".join(
+        f"ours {rec / x['write_s'] / 1e6:.0f} MB/s vs cp {rec / x['cp_s'] / 1e6:.0f}"
+        f" (CPU s/GB: export {x['cpu_s'] / rec * 1e9:.2f} all phases, cp {x['cp_cpu_s'] / rec * 1e9:.2f}),"
+        f" read-back {img / x['verify_s'] / 1e6:.0f} vs sha256sum {img / x['sha_s'] / 1e6:.0f},"
+        f" load {x['load']:.1f}" for x in runs)
+    return [
+        Figure("export.write_vs_cp", w, "x", ">= 0.8x cp + sync", w >= 0.8, f"{label}; {speeds}"),
+        Figure("export.readback_vs_sha256sum", r, "x", ">= 0.8x sha256sum", r >= 0.8, label),
+        Figure("export.peak_rss", rss, "MB", "<= 100 MB", rss <= 100, label),
+    ]
+
+
+def export_figures(ctx: Context) -> list[Figure]:
+    count, total, rounds = (150, 300_000_000, 1) if ctx.quick else (1500, 4_000_000_000, 3)
+    label = f"{count} recordings, {total / 1e9:.1f} GB, median of {rounds}"
+    return figures(measure(ctx.workdir, count, total, rounds), label)
+
+
+BENCHES = [Bench("export.figures", export_figures,
+                 about="image write vs cp+sync, read-back vs sha256sum, peak RSS (4 GB, 1,500)")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.bench_export", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=1500)
+    parser.add_argument("--total-gb", type=float, default=4.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--dir", type=Path, default=ROOT / "bench-out" / "export")
+    parser.add_argument("--child", nargs=3, metavar=("CONFIG", "NUMBER", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        asyncio.run(child(*args.child))
+        return 0
+    root: Path = args.dir.absolute()
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    try:
+        result = measure(root, args.count, int(args.total_gb * 1e9), args.rounds)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    for f in figures(result, f"{args.count} recordings, {args.total_gb} GB"):
+        print(f"{f.name:<30} {f.value:8.2f} {f.unit:<3} {f.target:<20} {'pass' if f.ok else 'FAIL'}")
+        if f.name == "export.write_vs_cp":
+            print(f"    {f.note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

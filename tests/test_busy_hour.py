@@ -1,0 +1,22 @@
+"""Two consoles and the indexer service on one data folder while the recorder works (issue 6)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from services.config import Config
+from services.workspace import Workspace
+from tests import busy_hour
+from tests.conftest import MANAGER_PIN
+
+
+async def test_two_consoles_and_the_indexer_under_load(ws: Workspace, cfg: Config, tmp_path: Path) -> None:
+    await ws.close()  # the fixture only initialised the folder and the PINs
+    assert cfg.source is not None
+
+    result = await asyncio.to_thread(busy_hour.run, cfg.source, tmp_path, seconds=20, pin=MANAGER_PIN)
+    assert result.errors == []
+    assert result.indexed_complete == result.recordings == 20  # every recording, once, complete
+    assert result.instructions >= 2 and result.visibility_s <= 2.0  # each sees the other's within 2 s
+    assert result.busy_ms <= max(3 * result.idle_ms, 20)

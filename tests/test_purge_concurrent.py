@@ -1,0 +1,68 @@
+"""Two purges at once (two consoles, or a console and the CLI): one runs, the other is refused."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT, CliRunner
+from retention_support import files_on_disk, make_calls, manager
+from test_purge_crash import check_agreement, start_purge, wait_for
+
+from services.duties import Duty
+from services.workspace import Workspace
+
+
+async def test_a_second_purge_is_refused_while_one_runs(ws: Workspace, spool: Path,
+                                                        tmp_path: Path, cli: CliRunner) -> None:
+    make_calls(spool, expired=10)
+    await ws.indexer.scan()
+    boss = await manager(ws, Duty.ISSUE_INSTRUCTION)
+    first = await ws.instructions.issue_purge(boss)
+    second = await ws.instructions.issue_purge(boss)
+
+    flag = tmp_path / "paused"
+    proc = start_purge(ws.config.source, str(first.id), "after_mark", flag)  # type: ignore[arg-type]
+    wait_for(flag, proc)
+    try:
+        for ref in (second.id, first.id):
+            other = cli("purge", str(ref), "--yes", "--pin-stdin", input="2222\n")
+            assert other.returncode == 1
+            assert f"another purge is running (process {proc.pid})" in other.stderr
+            assert other.stderr.count("\n") == 1
+        # Another command meanwhile (its start-up reconcile) leaves the running purge's calls alone.
+        cli("index", check=True)
+        assert await ws.db.scalar("SELECT count(*) FROM calls WHERE state = 'purging'") == 4
+        assert (await ws.purge.reconcile()).busy
+    finally:
+        flag.unlink()  # let the first purge go on
+    proc.wait(timeout=60)
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = proc.stdout.read(), proc.stderr.read()
+    assert proc.returncode == 0, err
+    assert "deleted 10 recordings" in out
+    assert (await ws.instructions.get(second.id)).state == "issued"
+    await check_agreement(ws, spool, set())
+    assert files_on_disk(spool) == set()
+
+
+async def test_two_purges_started_together_delete_once(ws: Workspace, spool: Path) -> None:
+    make_calls(spool, expired=30)
+    await ws.indexer.scan()
+    ins = await ws.instructions.issue_purge(await manager(ws, Duty.ISSUE_INSTRUCTION))
+    cmd = [sys.executable, "-m", "console.cli", "--config", str(ws.config.source), "purge",
+           str(ins.id), "--yes", "--pin-stdin", "--json"]
+    procs = [subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(2)]
+    results = [p.communicate(input="2222\n", timeout=120) for p in procs]
+    codes = sorted(p.returncode for p in procs)
+    assert codes == [0, 1], results
+    ok = next(out for (out, _), p in zip(results, procs, strict=True) if p.returncode == 0)
+    refused = next(err for (_, err), p in zip(results, procs, strict=True) if p.returncode == 1)
+    assert json.loads(ok)["deleted"] == 30
+    assert any(why in refused for why in ("another purge is running", "is in_progress", "is done"))
+    await check_agreement(ws, spool, set())
+    assert await ws.db.scalar("SELECT count(*) FROM purge_runs") == 1
+    assert await ws.db.scalar("SELECT count(*) FROM audit WHERE action = 'purge.deleted'") == 30

@@ -1,0 +1,141 @@
+"""Crash injection: a real `callrec purge` process is killed with SIGKILL at each step of a purge;
+the next command reconciles, and the disk and the index must agree exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, CliRunner
+from retention_support import files_on_disk, ids_by_path, make_calls, manager, operator
+
+from services import testpoints
+from services.duties import Duty
+from services.workspace import Workspace
+
+STEPS = ["after_start", "in_mark_tx", "after_mark", "mid_unlink", "after_unlink", "in_settle_tx",
+         "after_settle", "before_finish", "after_finish"]
+EXPIRED, CURRENT, BATCH = 12, 3, 4
+# step -> (calls left marked: least, most; of them with the file deleted: least, most)
+LEFT = {
+    "after_start": (0, 0, 0, 0),
+    "in_mark_tx": (0, 0, 0, 0),  # killed inside the transaction: it never happened
+    "after_mark": (BATCH, BATCH, 0, 0),
+    "mid_unlink": (BATCH, 2 * BATCH, BATCH // 2, BATCH // 2),
+    "after_unlink": (2 * BATCH, 2 * BATCH, BATCH, BATCH),
+    "in_settle_tx": (2 * BATCH, 2 * BATCH, BATCH, 2 * BATCH),
+    "after_settle": (BATCH, BATCH, 0, BATCH),
+    "before_finish": (0, 0, 0, 0),
+    "after_finish": (0, 0, 0, 0),
+}
+
+
+def start_purge(cfg_path: Path, ref: str, step: str, flag: Path) -> subprocess.Popen[str]:
+    env = dict(os.environ, **{testpoints.PAUSE_AT: step, testpoints.PAUSE_FILE: str(flag),
+                              testpoints.PURGE_BATCH: str(BATCH)})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console.cli", "--config", str(cfg_path), "purge", ref, "--yes",
+         "--pin-stdin"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env=env,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write("2222\n")
+    proc.stdin.close()
+    return proc
+
+
+def wait_for(flag: Path, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not flag.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"purge ended before the pause point: {proc.stderr.read()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("purge never reached the pause point")
+        time.sleep(0.01)
+
+
+async def check_agreement(ws: Workspace, spool: Path, keep: set[str]) -> dict[str, str]:
+    """Disk and index agree: every tombstone's file is gone, every other call's file is there,
+    nothing is left purging or missing, and each tombstone has exactly one audit entry."""
+    rows = await ws.db.fetchall("SELECT id, path, state FROM calls")
+    on_disk = files_on_disk(spool)
+    states = {r["path"]: r["state"] for r in rows}
+    assert set(states.values()) <= {"complete", "purged"}, states
+    for path, state in states.items():
+        assert (path in on_disk) == (state == "complete"), (path, state)
+    assert keep <= on_disk  # held, named and current recordings were never touched
+    purged = {r["id"] for r in rows if r["state"] == "purged"}
+    entries = await ws.db.fetchall("SELECT detail FROM audit WHERE action = 'purge.deleted'")
+    audited = [json.loads(e["detail"])["call_id"] for e in entries]
+    assert sorted(audited) == sorted(purged)
+    assert await ws.db.scalar("SELECT count(*) FROM purge_runs WHERE state = 'running'") == 0
+    assert (await ws.audit.verify()).ok
+    assert await ws.db.integrity_ok()
+    return states
+
+
+@pytest.mark.parametrize("step", STEPS)
+async def test_kill_at_each_step_then_reconcile(step: str, ws: Workspace, spool: Path,
+                                                 tmp_path: Path, cli: CliRunner) -> None:
+    old, new = make_calls(spool, expired=EXPIRED, current=CURRENT)
+    await ws.indexer.scan()
+    ids = await ids_by_path(ws)
+    rel = [p.relative_to(spool).as_posix() for p in old]
+    held, named = rel[3], rel[7]
+    await ws.holds.set(await manager(ws), ids[held], "請求対応")
+    boss = await manager(ws, Duty.ISSUE_INSTRUCTION)
+    await ws.instructions.issue_export(boss, purpose="proper-conduct", medium="usb",
+                                       call_ids=[ids[named]])
+    ins = await ws.instructions.issue_purge(boss)
+    keep = {held, named, *(p.relative_to(spool).as_posix() for p in new)}
+
+    flag = tmp_path / "paused"
+    proc = start_purge(ws.config.source, str(ins.id), step, flag)  # type: ignore[arg-type]
+    try:
+        wait_for(flag, proc)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    # What the kill left: batches marked and not yet settled (while one batch's files are deleted,
+    # the next is marked), some of their files deleted.
+    low, high, gone_low, gone_high = LEFT[step]
+    marked = await ws.db.fetchall("SELECT path FROM calls WHERE state = 'purging'")
+    assert low <= len(marked) <= high, (step, len(marked))
+    absent = [r["path"] for r in marked if not (spool / r["path"]).exists()]
+    assert gone_low <= len(absent) <= gone_high, (step, len(absent))
+
+    # An indexer scanning before anyone reconciled must not call the purged files missing.
+    await ws.indexer.scan()
+    assert await ws.db.scalar("SELECT count(*) FROM calls WHERE state = 'missing'") == 0
+
+    # The next command (any command) reconciles.
+    index = cli("index", "--json", check=True)
+    assert json.loads(index.stdout)["missing_total"] == 0
+    states = await check_agreement(ws, spool, keep)
+    # Killed with nothing left to delete, the run counts as finished; otherwise as interrupted,
+    # and the instruction is open again.
+    finished = step in ("before_finish", "after_finish")
+    after = await ws.instructions.get(ins.id)
+    assert after.state == ("done" if finished else "issued")
+    runs = await ws.db.fetchall("SELECT state FROM purge_runs")
+    assert [r["state"] for r in runs] == ["finished" if finished else "interrupted"]
+
+    # The operator can finish the job under the same instruction, and the end is the same as an
+    # uninterrupted purge: every expired recording deleted but the held and the named one.
+    if after.state == "issued":
+        plan = await ws.purge.plan(ins.id)
+        await ws.purge.execute(await operator(ws), plan, typed_count=plan.count)
+    states = await check_agreement(ws, spool, keep)
+    assert sorted(p for p, s in states.items() if s == "complete") == sorted(keep)
+    assert files_on_disk(spool) == keep
