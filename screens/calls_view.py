@@ -153,6 +153,19 @@ class CallList(VirtualTable):
 
     # -- loading -----------------------------------------------------------------------------
 
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self._read_ahead()
+
+    def _read_ahead(self) -> None:
+        """Load the page after (and before) the one on screen, so that paging finds it ready."""
+        if not self.row_count or not self._blocks:
+            return
+        top, rows = self.first_visible, self.rows_visible
+        first, last = max(0, top - rows), min(self.row_count - 1, top + 2 * rows)
+        if any(self.call_at(i) is None for i in (first, last)):
+            self.request_rows(first, last)
+
     def request_rows(self, first: int, last: int) -> None:
         for block in range(first // BLOCK, last // BLOCK + 1):
             if block not in self._blocks and block not in self._loading:
