@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sqlite3
@@ -136,6 +137,9 @@ class CallrecApp(App[int]):
         # first page; its views read nothing until there is a session.
         await self.push_screen(MainScreen())
         await self.push_screen(LockScreen())
+        # Everything built so far lives as long as the app: keep it out of the collector's
+        # full passes, which otherwise stall the screen for tens of ms while paging.
+        gc.freeze()
         self.set_interval(self.poll_seconds, self._poll)
         self.set_interval(1.0, self._check_idle)
         if self.start_indexer:
@@ -332,6 +336,11 @@ class CallrecApp(App[int]):
 
     async def record_reveal(self, actor: Actor, call: Call) -> None:
         await session_mod.number_revealed(self.ws, actor, call)
+
+    @property
+    def centre_name(self) -> str:
+        centre = self.ws.config.centre
+        return centre.name_en if self.lang == "en" and centre.name_en else centre.name
 
     def error_text(self, exc: CallrecError) -> str:
         return i18n.tr_error(exc)

@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     from console.app import CallrecApp
 
 BLOCK = 64
-COUNT_DELAY = 0.25
+COUNT_DELAY = 0.25  # after a keystroke, count once the typing pauses
+LIVE_COUNT_EVERY = 2.0  # while recordings come in, recount at most this often
 MAX_BLOCKS = 48
 WIDE = 100  # from this width on, the roomier column set
 LABEL = 11  # cells for the labels of the detail pane
@@ -97,6 +98,7 @@ class CallList(VirtualTable):
         self._loading: set[int] = set()
         self._generation = 0
         self._ticket = 0
+        self._counted_at = -LIVE_COUNT_EVERY
 
     @property
     def capp(self) -> CallrecApp:
@@ -150,6 +152,19 @@ class CallList(VirtualTable):
         return cells
 
     # -- loading -----------------------------------------------------------------------------
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self._read_ahead()
+
+    def _read_ahead(self) -> None:
+        """Load the page after (and before) the one on screen, so that paging finds it ready."""
+        if not self.row_count or not self._blocks:
+            return
+        top, rows = self.first_visible, self.rows_visible
+        first, last = max(0, top - rows), min(self.row_count - 1, top + 2 * rows)
+        if any(self.call_at(i) is None for i in (first, last)):
+            self.request_rows(first, last)
 
     def request_rows(self, first: int, last: int) -> None:
         for block in range(first // BLOCK, last // BLOCK + 1):
@@ -220,7 +235,7 @@ class CallList(VirtualTable):
             self.exact = True
             count = known_end
         elif keep_place and self.exact:
-            count = max(self.row_count, known_end + 1)
+            count = max(self.row_count, known_end + 1)  # corrected by the next count
         else:
             self.exact = False
             count = known_end + 1
@@ -230,6 +245,8 @@ class CallList(VirtualTable):
                 if call.id == anchor.id:
                     shift = start + i - self.cursor
                     break
+        if keep_place and self.exact and shift > 0:
+            count = max(count, self.row_count + shift)  # new calls above: seen before the recount
         self.set_row_count(count)
         if keep_place:
             self.shift(shift)
@@ -238,7 +255,11 @@ class CallList(VirtualTable):
             self.set_cursor(0)
         self.refresh()
         self._announce()
-        self.count_matches(f, 0.0 if keep_place else COUNT_DELAY)
+        if keep_place:  # a live refresh: recount at most every LIVE_COUNT_EVERY seconds
+            since = asyncio.get_running_loop().time() - self._counted_at
+            self.count_matches(f, max(0.0, LIVE_COUNT_EVERY - since))
+        else:
+            self.count_matches(f, COUNT_DELAY)
 
     @work(exclusive=True, group="count")
     async def count_matches(self, f: CallFilter, delay: float = 0.0) -> None:
@@ -253,6 +274,7 @@ class CallList(VirtualTable):
             return
         if f != self.filter:
             return
+        self._counted_at = asyncio.get_running_loop().time()
         self.exact = True
         self.set_row_count(n)
         self._announce()

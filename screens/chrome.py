@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +55,7 @@ class TopBar(Static):
         app: CallrecApp = self.app  # type: ignore[assignment]
         now = app.ws.clock.now()
         left = Text(" ", end="")
-        left.append_text(plain(app.ws.config.centre.name, "bold"))
+        left.append_text(plain(app.centre_name, "bold"))
         left.append("  " + t("app.title"))
         if app.demo:
             left.append("  " + t("app.demo_badge") + " ", style="reverse")
@@ -103,13 +104,15 @@ class ViewBar(Static):
             text.append(" ")
         self.update(text)
 
-    def on_click(self, event: events.Click) -> None:
+    async def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
         if offset is None:
             return
         for i, (start, end) in enumerate(self._spans):
             if start <= offset.x < end:
-                self.on_pick(i)
+                result = self.on_pick(i)
+                if inspect.isawaitable(result):
+                    await result
 
 
 class KeyBar(Widget):

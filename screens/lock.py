@@ -39,7 +39,7 @@ class LockScreen(Screen[None]):
         app: CallrecApp = self.app  # type: ignore[assignment]
         yield TopBar(locked=True)
         with Center(), Vertical(id="lock-box", classes="dialog"):
-            yield Static(plain(app.ws.config.centre.name, "bold"), id="lock-centre")
+            yield Static(plain(app.centre_name, "bold"), id="lock-centre")
             yield Static(plain(t("lock.title")), id="lock-title")
             yield Static(plain(t(self.reason) if self.reason else ""), id="lock-reason")
             with Vertical(classes="field-row"):

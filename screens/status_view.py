@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from console.app import CallrecApp
 
 HOURS = 72
-REFRESH_SECONDS = 5.0
+REFRESH_SECONDS = 5.0  # the cheap figures (index ranges)
+SLOW_EVERY_SECONDS = 60.0  # the full counts: calls kept, what a purge would cover
 VERIFY_EVERY_SECONDS = 600.0
 
 
@@ -55,6 +56,10 @@ class StatusView(Vertical, can_focus=True):
         self._verify_error = ""
         self._verifying = False
         self._verified_at = 0.0
+        self._slow_at = -SLOW_EVERY_SECONDS
+        self._loaded_at = -1.0
+        self._present: int | None = None
+        self._outlook: status.PurgeOutlook | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="status-row"):
@@ -73,13 +78,18 @@ class StatusView(Vertical, can_focus=True):
         return self.app  # type: ignore[return-value]
 
     def on_mount(self) -> None:
-        self.capp.data_changed.subscribe(self, lambda _v: self.load() if self.display else None)
+        self.capp.data_changed.subscribe(self, self._data_changed)
         self.set_interval(REFRESH_SECONDS, self._tick)
         self.load()
         self.verify()
 
+    def _data_changed(self, _version: int) -> None:
+        """New calls show here too, but at most every 2 s (a recording commits twice a second)."""
+        if self.display and asyncio.get_running_loop().time() - self._loaded_at >= 2.0:
+            self.load()
+
     def on_show(self) -> None:
-        self.load()
+        self.load(full=True)
 
     def focus_default(self) -> None:
         focus_now(self)
@@ -91,24 +101,30 @@ class StatusView(Vertical, can_focus=True):
                 self.verify()
 
     def action_refresh(self) -> None:
-        self.load()
+        self.load(full=True)
 
     def action_verify(self) -> None:
         self.verify()
 
     @work(exclusive=True, group="status")
-    async def load(self) -> None:
+    async def load(self, full: bool = False) -> None:
         app = self.capp
         ws = app.ws
         now = ws.clock.now()
         tz = ws.clock.tz
+        loop = asyncio.get_running_loop()
+        self._loaded_at = loop.time()
         try:
             figures = await status.call_figures(app.side, now, tz)
             hourly = await status.calls_per_hour(app.side, now, HOURS)
-            outlook = await status.purge_outlook(app.side, now, tz, ws.config.raw_grace_days)
+            if full or self._outlook is None or loop.time() - self._slow_at >= SLOW_EVERY_SECONDS:
+                self._present = await status.present_count(app.side)
+                self._outlook = await status.purge_outlook(app.side, now, tz, ws.config.raw_grace_days)
+                self._slow_at = loop.time()
         except CallrecError as exc:
             app.say_error(exc)
             return
+        outlook = self._outlook
         try:
             disk: status.DiskUsage | None = await asyncio.to_thread(status.disk_usage, ws.config.spool)
             disk_error = ""
@@ -120,7 +136,7 @@ class StatusView(Vertical, can_focus=True):
             ("status.month", t("status.n_calls", n=fmt.count(figures.this_month))),
             ("status.recording", Text(t("status.n_calls", n=fmt.count(figures.recording)),
                                       style="bold red" if figures.recording else "")),
-            ("status.present", t("status.n_calls", n=fmt.count(figures.present))),
+            ("status.present", t("status.n_calls", n=fmt.count(self._present))),
         ]))
         if disk is not None:
             pct = f"{disk.used_fraction * 100:.0f}%"

@@ -44,7 +44,6 @@ class CallFigures:
     today: int
     this_month: int
     recording: int
-    present: int
 
 
 def _midnight(day: date, tz: tzinfo) -> int:
@@ -52,7 +51,7 @@ def _midnight(day: date, tz: tzinfo) -> int:
 
 
 async def call_figures(db: Database, now: datetime, tz: tzinfo) -> CallFigures:
-    """Calls started today and this month (Japan time), recording now, and present in the spool."""
+    """Calls started today and this month (Japan time), and recording now (index ranges only)."""
     today = now.astimezone(tz).date()
     tomorrow = _midnight(today + timedelta(days=1), tz)
     first = _midnight(today.replace(day=1), tz)
@@ -60,18 +59,14 @@ async def call_figures(db: Database, now: datetime, tz: tzinfo) -> CallFigures:
         "SELECT sum(started_at >= ?), count(*) FROM calls WHERE started_at >= ? AND started_at < ?",
         (_midnight(today, tz), first, tomorrow),
     )
-    by_state = {
-        r[0]: r[1]
-        for r in await db.fetchall(
-            "SELECT state, count(*) FROM calls WHERE state IN (?, ?) GROUP BY state", PRESENT_STATES
-        )
-    }
-    return CallFigures(
-        today=int(row[0] or 0),
-        this_month=int(row[1] or 0),
-        recording=by_state.get(CallState.RECORDING.value, 0),
-        present=sum(by_state.values()),
-    )
+    recording = await db.scalar("SELECT count(*) FROM calls WHERE state = ?",
+                                (CallState.RECORDING.value,))
+    return CallFigures(today=int(row[0] or 0), this_month=int(row[1] or 0), recording=int(recording))
+
+
+async def present_count(db: Database) -> int:
+    """Calls whose recording is in the spool (recording or complete): a full index count."""
+    return int(await db.scalar("SELECT count(*) FROM calls WHERE state IN (?, ?)", PRESENT_STATES))
 
 
 async def calls_per_hour(db: Database, now: datetime, hours: int = 72) -> list[int]:

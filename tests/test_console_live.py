@@ -27,6 +27,7 @@ from screens.calls_view import CallDetail
 from services.clock import JST
 from services.config import Config
 from services.duties import Duty, Role
+from services.text import visible
 from services.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +84,8 @@ def _printable_strips(app) -> None:
 
 async def test_hostile_names_and_notes_are_shown_literally(cfg: Config, spool: Path) -> None:
     hostile_cfg = Config(spool=cfg.spool, data=cfg.data, settle_seconds=0.3,
-                         centre=type(cfg.centre)(name="[b]市[/b]\x1b]0;t\x07"))
+                         centre=type(cfg.centre)(name="[b]市[/b]\x1b]0;t\x07",
+                                                 name_en="[b]City[/b]\x1b]0;t\x07"))
     ws = await Workspace.open(hostile_cfg, create=True)
     try:
         await ws.auth.set_pin(Role.MANAGER, "1111")
@@ -99,17 +101,18 @@ async def test_hostile_names_and_notes_are_shown_literally(cfg: Config, spool: P
         await ws.instructions.issue_purge(manager, note="[red]note[/red]\x1b[2J\u202eok")
         app = make_app(ws, lang="en")
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause(0.2)
-            assert "[b]市[/b]\\x1b]0;t\\x07" in screen_text(app)
+            await until(pilot, lambda: "[b]City[/b]\\x1b]0;t\\x07" in screen_text(app))
             _printable_strips(app)
             await unlock(pilot)
             lst = call_list(app)
             assert lst.row_count == len(HOSTILE)
             seen = ""
-            for _ in HOSTILE:
-                await pilot.pause(0.2)
+            detail = app.screen.query_one(CallDetail)
+            for i in range(len(HOSTILE)):
+                uid = lst.call_at(i).uniqueid
+                await until(pilot, lambda u=uid: visible(u) in str(detail.render()))
                 _printable_strips(app)
-                seen += str(app.screen.query_one(CallDetail).render())
+                seen += str(detail.render())
                 await pilot.press("down")
             assert "[red]x[bold]" in seen
             assert "\\x1b]0;pwned\\x07" in seen

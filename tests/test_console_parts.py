@@ -58,7 +58,7 @@ async def test_pin_prompt_returns_an_actor_for_the_entitled_role_only(indexed: W
         app.run_worker(ask(Duty.HOLD))  # manager only: the prompt offers the manager alone
         await until(pilot, lambda: isinstance(app.screen, PinPrompt))
         assert app.screen.roles == [Role.MANAGER]
-        assert "purpose text" in screen_text(app)
+        await until(pilot, lambda: "purpose text" in screen_text(app))
         await pilot.press(*"2222", "enter")  # the operator's PIN is wrong for the manager
         await until(pilot, lambda: "PINが違います" in screen_text(app))
         await pilot.press(*"1111", "enter")
@@ -120,7 +120,7 @@ async def test_plain_confirmation(indexed: Workspace) -> None:
 
 
 async def test_a_long_job_shows_progress_survives_a_lock_and_can_be_cancelled(indexed: Workspace) -> None:
-    app = make_app(indexed, idle_lock_seconds=0.5)
+    app = make_app(indexed, idle_lock_seconds=60)
     outcome: list[str] = []
     async with app.run_test(size=(80, 24)) as pilot:
         await unlock(pilot)
@@ -142,6 +142,7 @@ async def test_a_long_job_shows_progress_survives_a_lock_and_can_be_cancelled(in
 
         app.run_worker(start())
         await until(pilot, lambda: isinstance(app.screen, ProgressModal) and step.is_set())
+        app.idle_lock_seconds = 0.5  # idle from now on: yet no lock while the job runs
         await until(pilot, lambda: "MB / 10.0 MB" in screen_text(app) and "/秒" in screen_text(app))
         assert "ディスクに書き込み中" in screen_text(app)
         await pilot.pause(1.0)

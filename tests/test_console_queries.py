@@ -90,7 +90,7 @@ async def test_call_figures_and_hourly(ws: Workspace) -> None:
     assert figures.today == sum(1 for s in starts if s.date() == END.date())
     assert figures.this_month == sum(1 for s in starts if (s.year, s.month) == (2026, 11))
     assert figures.recording == 1
-    assert figures.present == 400
+    assert await status.present_count(ws.db) == 400
     hourly = await status.calls_per_hour(ws.db, END, hours=72)
     assert len(hourly) == 72
     hour = END.replace(minute=0)

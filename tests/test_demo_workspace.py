@@ -100,3 +100,21 @@ def test_demo_with_a_workspace_folder_keeps_it(tmp_path: Path) -> None:
     assert not any(p.name == "config.toml" for p in (tmp_path.parent).glob("*.toml"))
     assert datetime.now(JST) - timedelta(minutes=5) < datetime.fromtimestamp(
         (folder / "data" / "callrec.db").stat().st_mtime, JST)
+
+
+def test_workspace_is_for_the_demo_only(cli) -> None:  # type: ignore[no-untyped-def]
+    proc = cli("--workspace", "/tmp/x")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "callrec: --workspace is for the demo only (use it with --demo)"
+
+
+def test_the_configuration_chooses_the_language(tmp_path: Path) -> None:
+    from console.app import configured_language
+    from services import config as config_mod
+    from services.config import Config
+
+    path = tmp_path / "config.toml"
+    config_mod.write(Config(spool=tmp_path, data=tmp_path / "data", language="en"), path)
+    assert configured_language(config_mod.load(path)) == "en"
+    path.write_text(f'[paths]\nspool = "{tmp_path}"\ndata = "{tmp_path}/data"\n', encoding="utf-8")
+    assert configured_language(config_mod.load(path)) is None  # then LANG, then Japanese
