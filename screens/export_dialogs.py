@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -23,6 +24,7 @@ from console.i18n import t
 from screens.fields import Field
 from screens.modals import DismissOnLock
 from screens.text import plain
+from services.text import visible
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,12 @@ class FieldsForm(DismissOnLock, ModalScreen[dict[str, str] | None]):
         self.dismiss(None)
 
 
+def _safe(line: str) -> str:
+    """One line of a printed form made safe like plain() (control and bidi characters shown
+    escaped), keeping the ideographic space the forms are laid out with."""
+    return "\u3000".join(visible(part) for part in line.split("\u3000"))
+
+
 class TextViewer(DismissOnLock, ModalScreen[None]):
     """A printed form on screen; `s` writes its print-ready A4 page (HTML) and says where."""
 
@@ -118,8 +126,7 @@ class TextViewer(DismissOnLock, ModalScreen[None]):
         with Vertical(classes="dialog"):
             yield Static(plain(self.title_text, "bold"), classes="dialog-title")
             with VerticalScroll(id="viewer-scroll", can_focus=True):
-                # Multi-line: each line made safe on its own (visible() would escape the newlines).
-                yield Static("\n".join(plain(line).plain for line in self.text.splitlines()),
+                yield Static(Text("\n".join(_safe(line) for line in self.text.splitlines()), end=""),
                              markup=False, id="viewer-body")
             yield Static("", id="viewer-message", classes="dialog-message", markup=False)
             yield Static(plain(t("export.form.viewer_hint"), "dim"), classes="dialog-hint")

@@ -119,6 +119,7 @@ async def test_execute_receive_and_register(indexed: Workspace, tmp_path: Path) 
         await pilot.press("s")  # the 提出書, as submitted
         await until(pilot, lambda: isinstance(app.screen, TextViewer), what="form 2")
         assert "出力データ提出書" in screen_text(app)
+        assert "（広聴課長）\u3000様" in screen_text(app)  # laid out, not escaped
         await pilot.press("s")
         await until(pilot, lambda: (indexed.config.data / "forms" / f"{ins.number}-form2.html").exists())
         await pilot.press("escape")
