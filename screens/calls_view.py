@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -26,7 +26,7 @@ from textual.widgets import Input, Select, Static
 from console.i18n import t, tr_error
 from screens import export_actions
 from screens import text as fmt
-from screens.fields import Field
+from screens.fields import Field, focus_now
 from screens.filters import STATE_CHOICES, BadDate, parse_day
 from screens.table import Cell, Column, VirtualTable
 from screens.text import plain
@@ -331,7 +331,9 @@ class CallDetail(Static):
 
 class CallsView(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "search", "key.search"),
+        # Priority: handled as the key arrives, so the digits typed (or pasted) right after it
+        # land in the search field rather than in the list's queue.
+        Binding("slash", "search", "key.search", priority=True),
         Binding("r", "reveal", "key.reveal"),
         Binding("t", "today", "key.today"),
         Binding("c", "clear", "key.clear"),
@@ -377,7 +379,7 @@ class CallsView(Vertical):
         self.list.reload(keep_place=False)
 
     def focus_default(self) -> None:
-        self.list.focus()
+        focus_now(self.list)
 
     def _data_changed(self, _version: int) -> None:
         if self._loaded:
@@ -437,26 +439,31 @@ class CallsView(Vertical):
     @on(Input.Submitted)
     def _input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.list.focus()
+        focus_now(self.list)
 
     def action_search(self) -> None:
-        self.query_one("#f-number", Input).focus()
+        focused = self.screen.focused
+        if isinstance(focused, Input) and focused.id in ("f-from", "f-to"):
+            # A date being typed (2026/11/24): the field gets the key behind those before it.
+            focused.post_message(events.Key("slash", "/"))
+            return
+        focus_now(self.query_one("#f-number", Input))
 
     def action_to_list(self) -> None:
-        self.list.focus()
+        focus_now(self.list)
 
     def action_today(self) -> None:
         today = self.capp.ws.clock.now().date().isoformat()
         self.query_one("#f-from", Input).value = today
         self.query_one("#f-to", Input).value = today
-        self.list.focus()
+        focus_now(self.list)
 
     def action_clear(self) -> None:
         for field_id in ("#f-number", "#f-from", "#f-to"):
             self.query_one(field_id, Input).value = ""
         self.query_one("#f-type", Select).clear()
         self.query_one("#f-state", Select).value = "all"
-        self.list.focus()
+        focus_now(self.list)
 
     def action_toggle_detail(self) -> None:
         detail = self.query_one(CallDetail)
@@ -535,7 +542,8 @@ class CallsView(Vertical):
     @work(exclusive=True, group="reveal")
     async def reveal(self, call: Call) -> None:
         app = self.capp
-        which = f"{call.started_at:%Y-%m-%d %H:%M} {fmt.number(call.other_number, masked=True)}"
+        which = (f"{call.started_at:%Y-%m-%d %H:%M}  {fmt.call_type(call.type)}  "
+                 f"{fmt.number(call.other_number, masked=True)}")
         actor = await app.ask_pin(Duty.REVEAL_NUMBER, t("calls.reveal.purpose", call=which))
         if actor is None:
             return

@@ -17,6 +17,7 @@ from textual.widgets import Static
 from console.i18n import t
 from screens import export_actions
 from screens import text as fmt
+from screens.fields import focus_now
 from screens.table import Cell, Column, VirtualTable
 from screens.text import plain
 from screens.views import View
@@ -172,7 +173,7 @@ class InstructionsView(Vertical):
         self.load(force=True)
 
     def focus_default(self) -> None:
-        self.query_one(InstructionList).focus()
+        focus_now(self.query_one(InstructionList))
 
     @work(exclusive=True, group="instructions")
     async def load(self, force: bool = False) -> None:

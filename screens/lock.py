@@ -16,7 +16,7 @@ from console.i18n import t, tr_error
 from screens.chrome import TopBar
 from screens.fields import Field
 from screens.modals import PIN_CHARS, RolePicker
-from screens.text import plain, role_name
+from screens.text import lines, plain, role_name
 from services.duties import Duty, Role
 from services.errors import CallrecError
 
@@ -50,7 +50,7 @@ class LockScreen(Screen[None]):
                 yield Field(password=True, restrict=PIN_CHARS, max_length=12, id="lock-pin",
                             placeholder=t("lock.pin_placeholder"))
             yield Static("", id="lock-message", markup=False)
-            yield Static(plain(t("lock.hint"), "dim"), id="lock-hint")
+            yield Static(lines(t("lock.hint"), "dim"), id="lock-hint")
             if app.demo:
                 yield Static(plain(t("lock.demo_pins"), "bold"), id="lock-demo")
         yield Static(plain(t("lock.notice"), "dim"), id="lock-notice")

@@ -52,6 +52,11 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.call_after_refresh(self._focus_view)
 
+    def on_screen_resume(self) -> None:
+        """Back from the lock screen or a modal: the keys go to the view, never to nowhere."""
+        if self.focused is None:
+            self._focus_view()
+
     def _focus_view(self) -> None:
         if not self.views:
             return
@@ -65,6 +70,8 @@ class MainScreen(Screen[None]):
     async def show_view(self, index: int) -> None:
         if not 0 <= index < len(self.views):
             return
+        if not self.is_current:
+            return  # a digit meant for a PIN prompt that was still opening
         view = self.views[index]
         switcher = self.query_one("#views", ContentSwitcher)
         if not switcher.query(f"#{_view_id(view)}"):

@@ -28,7 +28,7 @@ from textual.widgets import Input, Static
 
 from console.i18n import t, tr_error
 from screens.fields import Field
-from screens.text import plain, role_name
+from screens.text import lines, plain, role_name
 from services.auth import Actor
 from services.duties import DUTIES, Duty, Role
 from services.errors import CallrecError
@@ -113,7 +113,7 @@ class PinPrompt(DismissOnLock, ModalScreen[Actor | None]):
         chosen = preferred if preferred in self.roles else (self.roles[0] if self.roles else Role.OPERATOR)
         with Vertical(classes="dialog"):
             yield Static(plain(t("pin.title"), "bold"), classes="dialog-title")
-            yield Static(plain(self.purpose), classes="dialog-body")
+            yield Static(lines(self.purpose), classes="dialog-body")
             if not self.roles:
                 yield Static(plain(t("pin.no_role"), "bold red"), classes="dialog-message")
                 return
@@ -190,7 +190,7 @@ class ConfirmModal(DismissOnLock, ModalScreen[bool]):
         with Vertical(classes="dialog"):
             yield Static(plain(self.title_text, "bold"), classes="dialog-title")
             for line in self.lines:
-                yield Static(line if isinstance(line, Text) else plain(line), classes="dialog-body")
+                yield Static(line if isinstance(line, Text) else lines(line), classes="dialog-body")
             if self.typed is not None:
                 yield Static(plain(t("confirm.type_to_go", word=self.typed)), classes="dialog-body")
                 yield Field(id="confirm-input", placeholder=self.typed)

@@ -16,6 +16,7 @@ from textual.widgets import Sparkline, Static
 
 from console.i18n import t
 from screens import text as fmt
+from screens.fields import focus_now
 from screens.text import plain
 from screens.views import View
 from services import status
@@ -81,7 +82,7 @@ class StatusView(Vertical, can_focus=True):
         self.load()
 
     def focus_default(self) -> None:
-        self.focus()
+        focus_now(self)
 
     def _tick(self) -> None:
         if self.is_on_screen:

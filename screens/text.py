@@ -26,6 +26,11 @@ def plain(value: object, style: str | Style = "") -> Text:
     return Text(visible(value), style=style, end="")
 
 
+def lines(value: str, style: str | Style = "") -> Text:
+    """Text of several lines (a catalogue string, a purpose): each line as plain() shows it."""
+    return Text("\n".join(visible(line) for line in str(value).split("\n")), style=style, end="")
+
+
 def join(*parts: Text | str, sep: str = "") -> Text:
     """Concatenate plain pieces (str pieces are made safe too)."""
     out = Text(end="")

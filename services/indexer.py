@@ -30,12 +30,12 @@ from typing import Any, TypeVar
 
 from services import spool_listing
 from services.audit import AuditLog
-from services.calls import PRESENT_STATES
 from services.clock import Clock, to_epoch
 from services.db import Database
 from services.errors import SpoolError
 from services.index_plan import Known, Ops, Planner
 from services.index_rows import IndexRows
+from services.index_worker import Folder, Job, WorkerDied, WorkerPool, plan_folder
 from services.index_writer import Applied, apply, storable
 from services.layouts import Layout, SkipReason
 from services.spool_listing import Entry
@@ -53,6 +53,8 @@ _RECHECK_SECONDS = 5.0  # how often `settle` adopts `recording` rows another pro
 _TRANSIENT = (SkipReason.HIDDEN, SkipReason.TEMPORARY)
 _SPOOL_CHECK_SECONDS = 2.0  # how often `follow` checks the spool folder is still the one watched
 _CHUNK = 1000  # paths handled between two awaits when events come in thousands
+_IN_FLIGHT = 2  # folders listed and planned at once during a scan
+_PROCESS_AFTER = 5000  # files a scan plans in threads before it starts worker processes
 T = TypeVar("T")
 
 
@@ -137,7 +139,9 @@ class Indexer:
         settle_seconds: float,
         clock: Clock,
         hash_threads: int = 2,
+        processes: bool = True,
     ) -> None:
+        """processes: big scans plan in worker processes (see services/index_worker.py)."""
         self.db = db
         self.audit = audit
         self.layout = layout
@@ -152,6 +156,9 @@ class Indexer:
         self._threads = max(1, hash_threads)
         self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="callrec-index")
         self._last_recheck = float("-inf")
+        self.processes = processes
+        self.worker_peak_rss_mb = 0.0  # the largest worker process's peak, for the benchmarks
+        self.used_workers = False
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -213,57 +220,81 @@ class Indexer:
         return ops
 
     async def scan(self, top: str = "") -> ScanReport:
-        """Walk the spool (or one folder of it) and reconcile the index with it."""
+        """Walk the spool (or one folder of it) and reconcile the index with it.
+
+        Folders are listed and planned two at a time while earlier ones are being written; once a
+        scan has met _PROCESS_AFTER files, in worker processes (services/index_worker.py)."""
         await self._in_pool(spool_listing.check_spool, self.spool)
         report = ScanReport()
         seen: set[str] = set()
-        unreadable: list[tuple[str, OSError]] = []
+        unreadable: list[tuple[str, str]] = []
         skipped_seen: set[str] = set()
-        walker = spool_listing.walk(self.spool, top, self._looks_like_recording,
-                                    lambda rel, exc: unreadable.append((rel, exc)))
         wall = time.time()
-
-        def settled(e: Entry) -> bool:
-            return wall - e.mtime_ns / 1e9 >= self.settle_seconds
-
+        stack = [top]
+        running: dict[asyncio.Future[Folder], Job] = {}
+        planned = 0
+        workers: WorkerPool | None = None
         writer = _BatchWriter(self, report)
         try:
-            while (item := await self._in_pool(next, walker, None)) is not None:
-                rel_dir, listing = item
-                seen.add(rel_dir)
-                report.seen += len(listing.files)
-                known = await self.rows.known_in(rel_dir)
-                ops = Ops(skipped=[(rel, reason.value) for rel, reason in listing.skipped])
-                for files in _chunks(listing.files, BATCH_ROWS):  # a flat spool: one huge folder
-                    ops.extend(await self._plan(files, known, to_epoch(self.clock.now()),
-                                                settled))
-                    skipped_seen.update(storable(rel) for rel, _ in ops.skipped)
-                    await writer.put(ops)
-                    ops = Ops()
-                listed = {e.rel for e in listing.files}
-                ops.missing.extend((k.id, rel) for rel, k in known.items()
-                                   if rel not in listed and k.state in PRESENT_STATES)
-                skipped_seen.update(storable(rel) for rel, _ in ops.skipped)
-                await writer.put(ops)
-            for rel, exc in unreadable:
-                self._error(f"{visible(rel or '.')}: {exc.strerror}")
+            while stack or running:
+                if workers is None and self.processes and planned >= _PROCESS_AFTER:
+                    workers = WorkerPool(_IN_FLIGHT)
+                while stack and len(running) < _IN_FLIGHT:
+                    rel_dir = stack.pop()
+                    job = Job(self._planner, rel_dir, await self.rows.known_in(rel_dir),
+                              to_epoch(self.clock.now()), wall, self.settle_seconds)
+                    running[self._submit(job, workers)] = job
+                # Written in the order they were listed, not as they finish: the same spool
+                # always gets the same call ids (the console shows them).
+                oldest = next(iter(running))
+                await asyncio.wait([oldest])
+                for future in (oldest,):
+                    job = running.pop(future)
+                    try:
+                        folder = future.result()
+                    except (WorkerDied, OSError) as exc:  # no worker process: carry on in threads
+                        self._error(f"index worker: {exc}")
+                        self.processes = False
+                        running[self._submit(job, None)] = job
+                        continue
+                    if folder.error is not None:
+                        unreadable.append((folder.rel_dir, folder.error))
+                        continue
+                    seen.add(folder.rel_dir)
+                    stack.extend(sorted(folder.subdirs, reverse=True))
+                    report.seen += folder.files
+                    planned += folder.files
+                    self.worker_peak_rss_mb = max(self.worker_peak_rss_mb, folder.peak_rss_mb)
+                    self.used_workers = self.used_workers or folder.peak_rss_mb > 0
+                    skipped_seen.update(storable(rel) for rel, _ in folder.ops.skipped)
+                    await writer.put(folder.ops)
+            for rel, why in unreadable:
+                self._error(f"{visible(rel or '.')}: {why}")
             # Folders the index has calls in that the walk did not find: those calls are missing
             # (but not where a folder could not be read: what is in it is unknown).
             blind = [rel for rel, _ in unreadable]
             lost = [d for d in await self.rows.dirs_under(top)
                     if d not in seen and not any(_within(d, b) for b in blind)]
             if lost:
-                ops = Ops()
-                ops.missing.extend(await self.rows.present_in_dirs(lost))
-                await writer.put(ops)
+                await writer.put(Ops(missing=await self.rows.present_in_dirs(lost)))
             await writer.close()
         except BaseException:
+            for future in running:
+                future.cancel()
             await writer.abort()
             raise
+        finally:
+            if workers is not None:
+                await workers.close()
         if not top:
             await self._prune_skipped(skipped_seen, [rel for rel, _ in unreadable])
         self.health.last_scan_at = self.clock.now()
         return report
+
+    def _submit(self, job: Job, workers: WorkerPool | None) -> asyncio.Future[Folder]:
+        if workers is not None:
+            return asyncio.ensure_future(workers.run(job))
+        return asyncio.get_running_loop().run_in_executor(self._pool, plan_folder, job)
 
     async def _prune_skipped(self, seen: set[str], blind: list[str]) -> None:
         """Forget skipped entries a whole scan no longer found (gone, or indexable now), so one

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from test_console_kit import (
+    burst,
     call_list,
     make_app,
     press_only,
@@ -45,7 +46,8 @@ async def test_opens_locked_with_no_call_data(indexed: Workspace) -> None:
         await pilot.pause(0.2)
         assert isinstance(app.screen, LockScreen)
         text = screen_text(app)
-        assert "運営受託者" in text and "PIN" in text
+        assert "運営受託者" in text and "PIN" in text and "Ctrl+Q: 終了" in text
+        assert "\\x0a" not in text  # several lines of a catalogue string are lines, not escapes
         for fragment in ("048-829", "0488291111", "in-", "録音中", "完了"):
             assert fragment not in text
         assert call_list(app).row_count == 0  # nothing read before the unlock
@@ -241,6 +243,18 @@ async def test_search_filters_as_you_type(indexed: Workspace) -> None:
         await settle(pilot)
         assert lst.row_count == 0
         assert "該当する通話はありません" in screen_text(app)
+
+
+async def test_keys_typed_right_after_slash_land_in_the_search(indexed: Workspace) -> None:
+    app = make_app(indexed)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await unlock(pilot)
+        burst(app, "/0312")
+        await until(pilot, lambda: call_list(app).filter.number == "0312")
+        await pilot.press("tab")
+        burst(app, "2026/11/01")  # in a date field "/" is just a character
+        await until(pilot, lambda: app.screen.query_one("#f-from", Input).value == "2026/11/01")
+        assert app.screen.id == "main"
 
 
 async def test_reveal_asks_the_pin_and_is_audited(indexed: Workspace) -> None:

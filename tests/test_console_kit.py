@@ -65,6 +65,17 @@ async def until_exit(pilot: Pilot[Any], timeout: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
+def burst(app: CallrecApp, keys: str) -> None:
+    """Characters arriving in one read from the terminal (pasted, or typed faster than the app
+    handles them): every key is queued before the first is handled."""
+    from textual import events
+
+    for ch in keys:
+        event = events.Key("slash" if ch == "/" else ch, ch)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
 async def press_only(pilot: Pilot[Any], *keys: str) -> None:
     """Press keys without Pilot's wait for the screen (which never returns once the app exits)."""
     await pilot.app._press_keys(keys)

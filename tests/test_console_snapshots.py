@@ -16,6 +16,7 @@ from textual.pilot import Pilot
 
 from console.app import CallrecApp
 from services import config as config_mod
+from services.calls import CallFilter
 from services.clock import JST, FixedClock
 from services.config import Config
 from services.duties import Duty, Role
@@ -41,8 +42,10 @@ def snapshot_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
         await ws.auth.set_pin(Role.OPERATOR, "2222")
         await ws.indexer.scan()
         manager = await ws.auth.authorize(Role.MANAGER, "1111", Duty.ISSUE_INSTRUCTION)
+        newest_first = await ws.calls.page(CallFilter(), limit=100)
+        picked = [newest_first[-1].id, newest_first[-2].id, newest_first[0].id]  # two past their date
         await ws.instructions.issue_export(manager, purpose="undue-pressure", medium="dvd-r",
-                                           call_ids=[3, 5, 8], note="同一人物からの繰り返しの要求")
+                                           call_ids=picked, note="同一人物からの繰り返しの要求")
         await ws.instructions.issue_purge(manager, note="翌月末を過ぎた録音データの削除")
         await ws.close()
 

@@ -308,3 +308,30 @@ async def test_pattern_layout_end_to_end(tmp_path: Path) -> None:
         assert (second["other_number"], second["caller_id"]) == (None, "withheld")
     finally:
         await ws.close()
+
+
+async def test_worker_processes_plan_as_threads_do(tmp_path: Path, spool: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from demo_data.synth import generate_spool
+    from services import indexer as indexer_mod
+
+    generate_spool(spool, 700, start=datetime(2026, 10, 1), span_days=4)
+    record(spool, "2026/11/09/" + NAME.format(1), age=0)  # still recording
+    os.mkfifo(spool / "2026" / "fifo.wav")
+    (spool / "2026" / "notes.txt").write_text("x")
+    found = []
+    for name, after in (("threads", 10**9), ("processes", 0)):
+        monkeypatch.setattr(indexer_mod, "_PROCESS_AFTER", after)
+        ws = await Workspace.open(Config(spool=spool, data=tmp_path / name), create=True)
+        try:
+            report = await ws.indexer.scan()
+            assert ws.indexer.used_workers == (name == "processes")
+            rows = await ws.db.fetchall(
+                "SELECT path, started_at, type, city_number, other_number, caller_id, size,"
+                " duration_s, sha256, state FROM calls ORDER BY path")
+            found.append(([tuple(r) for r in rows], report.to_json()))
+        finally:
+            await ws.close()
+    assert found[0] == found[1]
+    assert found[1][1]["recording"] == 1 and found[1][1]["skipped"] == {"not_regular": 1,
+                                                                          "unparsed": 1}

@@ -180,7 +180,8 @@ def memory(ctx: Context) -> list[Figure]:
     rss = big["peak_rss_mb"]
     return [
         Figure("index.memory_1m", rss, "MB", "<= 150 MB", rss <= 150,
-               f"peak RSS indexing {big['count']} files cold in {big['seconds']:.0f} s"),
+               f"peak RSS indexing {big['count']} files cold in {big['seconds']:.0f} s: main"
+               f" {big['main_rss_mb']:.0f} MB + 2 workers x {big['worker_rss_mb']:.0f} MB"),
         Figure("index.cold_1m.rate", big["count"] / big["seconds"], "files/s", ""),
     ]
 

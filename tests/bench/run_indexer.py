@@ -27,8 +27,17 @@ async def main(config: Path) -> dict[str, object]:
         report = await ws.indexer.scan()
     finally:
         await ws.close()
-    return {"seconds": time.perf_counter() - began, "peak_rss_mb": peak_rss_mb(),
+    # The scan's worker processes (services/index_worker.py) count too: their peaks are added.
+    return {"seconds": time.perf_counter() - began,
+            "peak_rss_mb": peak_rss_mb() + ws.indexer.worker_peak_rss_mb * index_worker_count(),
+            "main_rss_mb": peak_rss_mb(), "worker_rss_mb": ws.indexer.worker_peak_rss_mb,
             "report": report.to_json()}
+
+
+def index_worker_count() -> int:
+    from services import indexer
+
+    return indexer._IN_FLIGHT
 
 
 if __name__ == "__main__":

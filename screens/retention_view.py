@@ -1,0 +1,410 @@
+"""The retention view (GUIDELINE 第4条6): what a purge would delete now (count, bytes, oldest), the
+recordings past their date that are held back and why, the next date more fall due, and output data
+due for disposal. Hold and release a call (manager), issue a purge instruction (manager), and run
+one (operator: typed confirmation, PIN, progress). Every rule lives in services; this only asks."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from console.i18n import t
+from screens import text as fmt
+from screens.fields import Field
+from screens.modals import DismissOnLock
+from screens.progress import Job
+from screens.table import Cell, Column, VirtualTable
+from screens.text import plain
+from screens.views import View
+from services.duties import Duty, Role
+from services.errors import CallrecError
+from services.holds import Holds
+from services.instructions import Instruction, Kind, State
+from services.purge import CancelToken, PurgePlan, PurgeProgress, PurgeResult
+from services.retention_status import BlockedCall, Preview, RetentionStatus
+
+if TYPE_CHECKING:
+    from console.app import CallrecApp
+
+WIDE = 100
+COLUMNS = (
+    Column("id", "retention.col.id", 8, "right"),
+    Column("recorded", "retention.col.recorded", 16),
+    Column("kept", "retention.col.kept", 10),
+    Column("reason", "retention.col.reason", 14),
+    Column("detail", "retention.col.detail", 30),
+)
+
+
+class BlockedList(VirtualTable):
+    """Recordings past their date that a purge would not delete, oldest first."""
+
+    def __init__(self) -> None:
+        super().__init__(id="retention-blocked")
+        self.items: list[BlockedCall] = []
+
+    def columns(self, width: int) -> Sequence[Column]:
+        return COLUMNS
+
+    def empty_text(self) -> str:
+        return t("retention.blocked_none")
+
+    @property
+    def selected(self) -> BlockedCall | None:
+        return self.items[self.cursor] if 0 <= self.cursor < len(self.items) else None
+
+    def show(self, items: list[BlockedCall]) -> None:
+        current = self.selected
+        self.items = items
+        self.set_row_count(len(items))
+        if current is not None:
+            for i, item in enumerate(items):
+                if item.id == current.id:
+                    self.set_cursor(i)
+                    break
+        self.refresh()
+
+    def row_cells(self, index: int) -> Sequence[Cell] | None:
+        b = self.items[index]
+        reasons = " ".join(t(f"retention.reason.{r.value}") for r in b.reasons)
+        detail = []
+        if b.hold is not None:
+            detail.append(b.hold.reason)
+        if b.instructions:
+            detail.append(t("retention.named_by", numbers=", ".join(b.instructions)))
+        return [
+            (str(b.id), ""),
+            (fmt.moment(b.started_at, seconds=False), ""),
+            (b.raw_retention_until.isoformat(), ""),
+            (reasons, "bold yellow" if b.hold is not None else ""),
+            (" / ".join(detail), ""),
+        ]
+
+
+class ReasonModal(DismissOnLock, ModalScreen[tuple[int, str] | None]):
+    """Ask for a call (unless given) and a reason: for a hold or its release."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "key.cancel")]
+
+    def __init__(self, title: str, body: str, call_id: int | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self.call_id = call_id
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(plain(self.title_text, "bold"), classes="dialog-title")
+            yield Static(plain(self.body), classes="dialog-body")
+            if self.call_id is None:
+                with Vertical(classes="field-row"):
+                    yield Static(plain(t("retention.form.call")), classes="field-label")
+                    yield Field(restrict=r"[0-9０-９]*", max_length=12, id="reason-call")
+            else:
+                yield Static(plain(t("retention.form.call_value", id=self.call_id)),
+                             classes="dialog-body")
+            with Vertical(classes="field-row"):
+                yield Static(plain(t("retention.form.reason")), classes="field-label")
+                yield Field(max_length=500, id="reason-text")
+            yield Static("", id="reason-message", classes="dialog-message", markup=False)
+            yield Static(plain(t("retention.form.hint"), "dim"), classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        first = "#reason-call" if self.call_id is None else "#reason-text"
+        self.query_one(first, Input).focus()
+
+    @on(Input.Submitted, "#reason-call")
+    def _call_done(self) -> None:
+        self.query_one("#reason-text", Input).focus()
+
+    @on(Input.Submitted, "#reason-text")
+    def _reason_done(self, event: Input.Submitted) -> None:
+        call_id = self.call_id
+        if call_id is None:
+            digits = unicodedata.normalize("NFKC", self.query_one("#reason-call", Input).value)
+            if not digits.strip().isdigit():
+                self._say(t("retention.form.need_call"))
+                self.query_one("#reason-call", Input).focus()
+                return
+            call_id = int(digits)
+        if not event.value.strip():
+            self._say(t("retention.form.need_reason"))
+            return
+        self.dismiss((call_id, event.value))
+
+    def _say(self, text: str) -> None:
+        self.query_one("#reason-message", Static).update(plain(text))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class RetentionView(Vertical):
+    """Reloaded when shown and whenever the database changes (a purge, a hold, another console)."""
+
+    DEFAULT_CSS = """
+    RetentionView { padding: 0 1; }
+    #retention-summary { height: auto; margin-top: 1; }
+    #retention-blocked-title { height: 1; margin-top: 1; text-style: bold; }
+    #retention-blocked { height: 1fr; min-height: 4; }
+    #retention-register { height: auto; max-height: 6; border-top: solid $accent; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "purge", "key.purge"),
+        Binding("i", "issue", "key.issue_purge"),
+        Binding("h", "hold", "key.hold"),
+        Binding("u", "release", "key.release"),
+        Binding("f5", "refresh", "key.refresh"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.preview: Preview | None = None
+        self._status: RetentionStatus | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="retention-summary", markup=False)
+        yield Static("", id="retention-blocked-title", markup=False)
+        yield BlockedList()
+        yield Static("", id="retention-register", markup=False)
+
+    @property
+    def capp(self) -> CallrecApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def status(self) -> RetentionStatus:
+        """The service's preview, read through the console's side reader (slow counts there)."""
+        if self._status is None:
+            ws = self.capp.ws
+            side = self.capp.side or ws.db
+            self._status = RetentionStatus(side, ws.clock, Holds(side, ws.audit, ws.clock),
+                                           ws.config.raw_grace_days, register=ws.register)
+        return self._status
+
+    def on_mount(self) -> None:
+        self.capp.data_changed.subscribe(self, lambda _v: self.load() if self.display else None)
+        self.load()
+
+    def on_show(self) -> None:
+        self.load()
+
+    def focus_default(self) -> None:
+        self.query_one(BlockedList).focus()
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    @work(exclusive=True, group="retention")
+    async def load(self) -> None:
+        try:
+            preview = await self.status.preview()
+            instruction = await self._issued_purge()
+        except CallrecError as exc:
+            self.capp.say_error(exc)
+            return
+        self.preview = preview
+        self.query_one("#retention-summary", Static).update(self._summary(preview, instruction))
+        self.query_one("#retention-blocked-title", Static).update(
+            plain(t("retention.blocked_title", n=fmt.count(len(preview.blocked)))))
+        self.query_one(BlockedList).show(preview.blocked)
+        self.query_one("#retention-register", Static).update(self._register(preview))
+
+    def _summary(self, p: Preview, instruction: Instruction | None) -> Text:
+        out = Text(end="")
+
+        def line(label_key: str, value: Text | str) -> None:
+            if out.plain:
+                out.append("\n")
+            out.append(fmt.fit(t(label_key), 14) + " ", style="bold")
+            out.append_text(value if isinstance(value, Text) else plain(value))
+
+        line("retention.as_of", t("retention.as_of_value", at=fmt.moment(p.as_of, seconds=False),
+                                  cutoff=p.cutoff.isoformat()))
+        if p.grace_days:
+            line("retention.grace", t("retention.grace_value", days=p.grace_days,
+                                      n=fmt.count(p.in_grace.count)))
+        oldest = (t("retention.oldest", day=p.purgeable.oldest.date().isoformat())
+                  if p.purgeable.oldest else "")
+        line("retention.purgeable", Text(
+            t("retention.purgeable_value", n=fmt.count(p.purgeable.count),
+              size=fmt.size(p.purgeable.bytes)) + oldest,
+            style="bold yellow" if p.purgeable.count else ""))
+        if p.next_deletable_from is not None:
+            line("retention.next", t("retention.next_value",
+                                     day=fmt.day_label(p.next_deletable_from.date()),
+                                     n=fmt.count(p.next_count), size=fmt.size(p.next_bytes)))
+        else:
+            line("retention.next", t("retention.next_none"))
+        line("retention.instruction", t("retention.instruction_value", number=instruction.number)
+             if instruction else t("retention.instruction_none"))
+        return out
+
+    def _register(self, p: Preview) -> Text:
+        if not p.register_available:
+            return plain("")
+        out = Text(end="")
+        out.append(t("retention.register_title", n=fmt.count(len(p.register_due))), style="bold")
+        for entry in p.register_due[:4]:
+            out.append("\n  ")
+            out.append_text(plain(t("retention.register_entry", id=entry["id"],
+                                    number=entry["instruction"], medium=t(f"medium.{entry['medium']}"),
+                                    written=entry["written_on"], kept=entry["kept_through"])))
+        if len(p.register_due) > 4:
+            out.append("\n  ")
+            out.append(t("retention.register_more", n=len(p.register_due) - 4), style="dim")
+        return out
+
+    async def _issued_purge(self) -> Instruction | None:
+        """The purge instruction to carry out: the oldest one issued and not yet executed."""
+        items = await self.capp.ws.instructions.list(kind=Kind.PURGE, open_only=True)
+        return next((i for i in items if i.state == State.ISSUED), None)
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def action_hold(self) -> None:
+        self.hold()
+
+    def action_release(self) -> None:
+        self.release()
+
+    def action_issue(self) -> None:
+        self.issue()
+
+    def action_purge(self) -> None:
+        self.purge()
+
+    @work(exclusive=True, group="retention-action")
+    async def hold(self) -> None:
+        app = self.capp
+        answer = await app.push_screen_wait(ReasonModal(t("retention.hold.title"),
+                                                        t("retention.hold.body")))
+        if answer is None:
+            return
+        call_id, reason = answer
+        actor = await app.ask_pin(Duty.HOLD, t("retention.hold.pin", id=call_id), role=Role.MANAGER)
+        if actor is None:
+            return
+        try:
+            held = await app.ws.holds.set(actor, call_id, reason)
+        except CallrecError as exc:
+            app.say_error(exc)
+            return
+        app.say(t("retention.hold.done", id=held.call_id))
+        self.load()
+
+    @work(exclusive=True, group="retention-action")
+    async def release(self) -> None:
+        app = self.capp
+        chosen = self.query_one(BlockedList).selected
+        call_id = chosen.id if chosen is not None and chosen.hold is not None else None
+        answer = await app.push_screen_wait(ReasonModal(t("retention.release.title"),
+                                                        t("retention.release.body"), call_id))
+        if answer is None:
+            return
+        call_id, reason = answer
+        actor = await app.ask_pin(Duty.HOLD, t("retention.release.pin", id=call_id),
+                                  role=Role.MANAGER)
+        if actor is None:
+            return
+        try:
+            await app.ws.holds.release(actor, call_id, reason)
+        except CallrecError as exc:
+            app.say_error(exc)
+            return
+        app.say(t("retention.release.done", id=call_id))
+        self.load()
+
+    @work(exclusive=True, group="retention-action")
+    async def issue(self) -> None:
+        app = self.capp
+        if not await app.confirm(t("retention.issue.title"), [t("retention.issue.body")],
+                                 action=t("retention.issue.go")):
+            return
+        actor = await app.ask_pin(Duty.ISSUE_INSTRUCTION, t("retention.issue.pin"), role=Role.MANAGER)
+        if actor is None:
+            return
+        try:
+            ins = await app.ws.instructions.issue_purge(actor)
+        except CallrecError as exc:
+            app.say_error(exc)
+            return
+        app.say(t("retention.issue.done", number=ins.number))
+        self.load()
+
+    @work(exclusive=True, group="retention-action")
+    async def purge(self) -> None:
+        app = self.capp
+        ws = app.ws
+        try:
+            instruction = await self._issued_purge()
+            if instruction is None:
+                app.say(t("retention.purge.no_instruction"), severity="warning")
+                return
+            plan = await ws.purge.plan(instruction.id)
+        except CallrecError as exc:
+            app.say_error(exc)
+            return
+        if not plan.count:
+            app.say(t("retention.purge.nothing"), severity="warning")
+            return
+        if not await app.confirm(t("retention.purge.title", number=plan.instruction.number),
+                                 self._plan_lines(plan), typed=str(plan.count), danger=True,
+                                 action=t("retention.purge.go")):
+            return
+        actor = await app.ask_pin(Duty.EXECUTE_INSTRUCTION, t("retention.purge.pin", n=plan.count),
+                                  role=Role.OPERATOR)
+        if actor is None:
+            return
+
+        async def work_fn(job: Job) -> PurgeResult:
+            token = CancelToken()
+
+            def progress(p: PurgeProgress) -> None:
+                job.update(p.done, p.total, note=t("retention.purge.progress", n=fmt.count(p.deleted),
+                                                   size=fmt.size(p.deleted_bytes)))
+                if job.cancelled.is_set():
+                    token.cancel()
+
+            job.update(0, plan.count)
+            return await ws.purge.execute(actor, plan, typed_count=plan.count, progress=progress,
+                                          cancel=token)
+
+        try:
+            result = await app.run_job(t("retention.purge.job", number=plan.instruction.number),
+                                       work_fn, unit="items")
+        except CallrecError as exc:
+            app.say_error(exc)
+            self.load()
+            return
+        key = "retention.purge.done" if result.state == "finished" else "retention.purge.stopped"
+        app.say(t(key, n=fmt.count(result.deleted), size=fmt.size(result.deleted_bytes),
+                  number=result.instruction.number))
+        self.load()
+
+    @staticmethod
+    def _plan_lines(plan: PurgePlan) -> list[str]:
+        lines = [t("retention.purge.count", n=fmt.count(plan.count), size=fmt.size(plan.bytes))]
+        if plan.oldest and plan.newest:
+            lines.append(t("retention.purge.span", first=plan.oldest.date().isoformat(),
+                           last=plan.newest.date().isoformat()))
+        lines.append(t("retention.purge.rule", cutoff=plan.cutoff.isoformat()))
+        if plan.grace_days:
+            lines.append(t("retention.purge.grace", days=plan.grace_days))
+        if plan.blocked:
+            lines.append(t("retention.purge.blocked", n=fmt.count(plan.blocked)))
+        lines.append(t("retention.purge.recheck"))
+        return lines
+
+
+VIEW = View(key="retention", title_key="view.retention", factory=RetentionView, order=40)
