@@ -24,6 +24,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Select, Static
 
 from console.i18n import t, tr_error
+from screens import export_actions
 from screens import text as fmt
 from screens.fields import Field, focus_now
 from screens.filters import STATE_CHOICES, BadDate, parse_day
@@ -93,6 +94,7 @@ class CallList(VirtualTable):
         super().__init__(id="call-list")
         self.filter = default_filter()
         self.revealed: int | None = None  # id of the call whose number is shown in full
+        self.marked: set[int] = set()  # calls picked for an export instruction (m, then i)
         self.exact = False  # row_count is the real count (else: rows known so far + 1)
         self._blocks: OrderedDict[int, list[Call]] = OrderedDict()
         self._loading: set[int] = set()
@@ -137,8 +139,10 @@ class CallList(VirtualTable):
         expired = is_expired(call.raw_retention_until, now, app.ws.config.raw_grace_days, app.ws.clock.tz)
         kept_style = "yellow" if expired and call.state in (CallState.RECORDING, CallState.COMPLETE) else ""
         other = fmt.number(call.other_number, masked=call.id != self.revealed, caller=call.caller_id)
+        mark = "✓" if call.id in self.marked else ""
         cells: list[Cell] = [
-            (started.strftime("%Y-%m-%d %H:%M:%S" if wide else "%m-%d %H:%M"), ""),
+            (mark + started.strftime("%Y-%m-%d %H:%M:%S" if wide else "%m-%d %H:%M"),
+             "bold" if mark else ""),
             (length, ""),
             (fmt.call_type(call.type), ""),
             (fmt.number(call.city_number), ""),
@@ -356,6 +360,8 @@ class CallsView(Vertical):
         Binding("t", "today", "key.today"),
         Binding("c", "clear", "key.clear"),
         Binding("d", "toggle_detail", "key.detail"),
+        Binding("m", "mark", "key.mark"),
+        Binding("i", "issue", "key.issue"),
         Binding("escape", "to_list", show=False),
     ]
 
@@ -523,6 +529,28 @@ class CallsView(Vertical):
             return
         numbers = sorted({n for n in named.values()})
         detail.show(call, revealed=call.id == lst.revealed, instructions=numbers)
+
+    # -- picking calls for an export instruction (screens/export_actions.py) -----------------
+
+    def action_mark(self) -> None:
+        call = self.list.selected
+        if call is None:
+            return
+        self.list.marked ^= {call.id}
+        self.list.refresh()
+        self.list.action_cursor(1)
+        self.capp.say(t("export.issue.marked", n=len(self.list.marked)))
+
+    @work(exclusive=True, group="issue")
+    async def action_issue(self) -> None:
+        lst = self.list
+        picked = sorted(lst.marked) or ([lst.selected.id] if lst.selected else [])
+        if not picked:
+            self.capp.say(t("export.issue.nothing_marked"))
+            return
+        if await export_actions.issue(self.capp, picked):
+            lst.marked.clear()
+            lst.refresh()
 
     # -- reveal ------------------------------------------------------------------------------
 

@@ -45,6 +45,8 @@ class HelpScreen(DismissOnLock, ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog", id="help-box"):
             yield Static(Text(t("help.title"), style="bold"), classes="dialog-title")
+            # Why nothing plays comes first: it must be seen however many keys a view has.
+            yield self._section(SECTIONS[0])
             text = Text(end="")
             text.append(t("help.keys") + "\n", style="bold underline")
             extra = [("1-9 ^← ^→", t("key.views")), ("↑ ↓ PgUp PgDn Home End", t("help.move")),
@@ -55,12 +57,16 @@ class HelpScreen(DismissOnLock, ModalScreen[None]):
                 text.append("  " + fit(keys, width), style="bold")
                 text.append(label + "\n")
             yield Static(text, markup=False)
-            for key in SECTIONS:
-                body = Text(end="")
-                body.append(t(f"{key}.title") + "\n", style="bold underline")
-                body.append(t(f"{key}.body"))
-                yield Static(body, markup=False, classes="help-section")
+            for key in SECTIONS[1:]:
+                yield self._section(key)
             yield Static(Text(t("help.close"), style="dim"), classes="dialog-hint")
+
+    @staticmethod
+    def _section(key: str) -> Static:
+        body = Text(end="")
+        body.append(t(f"{key}.title") + "\n", style="bold underline")
+        body.append(t(f"{key}.body"))
+        return Static(body, markup=False, classes="help-section")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Static
 
 from console.i18n import t
+from screens import export_actions
 from screens import text as fmt
 from screens.fields import focus_now
 from screens.table import Cell, Column, VirtualTable
@@ -144,6 +146,15 @@ class InstructionsView(Vertical):
     """Instructions as they stand; reloaded whenever the audit log moves (every instruction
     change is audited), so another console's or the CLI's changes show within a second."""
 
+    # The output-data area's actions on the selected instruction (screens/export_actions.py).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("x", "execute", "key.execute"),
+        Binding("a", "receive", "key.receive"),
+        Binding("f", "form1", "key.form1"),
+        Binding("s", "form2", "key.form2"),
+        Binding("n", "describe", "key.describe"),
+    ]
+
     def __init__(self) -> None:
         super().__init__()
         self._seen: Head | None = None
@@ -185,6 +196,37 @@ class InstructionsView(Vertical):
     @on(VirtualTable.CursorMoved, "#instruction-list")
     def _moved(self, event: VirtualTable.CursorMoved) -> None:
         self.query_one(InstructionDetail).show(self.query_one(InstructionList).selected)
+
+    # -- output data ------------------------------------------------------------------------
+
+    @work(exclusive=True, group="instruction-action")
+    async def action_execute(self) -> None:
+        ins = self.query_one(InstructionList).selected
+        if ins is not None and await export_actions.execute(self.capp, ins):
+            self.load(force=True)
+
+    @work(exclusive=True, group="instruction-action")
+    async def action_receive(self) -> None:
+        ins = self.query_one(InstructionList).selected
+        if ins is not None and await export_actions.receive(self.capp, ins):
+            self.load(force=True)
+
+    @work(exclusive=True, group="instruction-action")
+    async def action_form1(self) -> None:
+        ins = self.query_one(InstructionList).selected
+        if ins is not None:
+            await export_actions.form1(self.capp, ins)
+
+    @work(exclusive=True, group="instruction-action")
+    async def action_form2(self) -> None:
+        ins = self.query_one(InstructionList).selected
+        if ins is not None:
+            await export_actions.form2(self.capp, ins)
+
+    @work(exclusive=True, group="instruction-action")
+    async def action_describe(self) -> None:
+        if await export_actions.issue(self.capp, []):
+            self.load(force=True)
 
 
 VIEW = View(key="instructions", title_key="view.instructions", factory=InstructionsView, order=20)

@@ -206,7 +206,8 @@ class Register:
         if not is_expired(entry.kept_through, now) or day < first:
             raise Conflict(f"register entry {reg_id} is kept through {entry.kept_through};"
                            f" it may be disposed of from {first}", code="not_due",
-                           register_id=reg_id, kept_through=entry.kept_through.isoformat())
+                           register_id=reg_id, kept_through=entry.kept_through.isoformat(),
+                           from_day=first.isoformat())
         async with self.db.transaction() as conn:
             cur = await conn.execute(
                 "UPDATE register SET disposed_on = ?, disposal_method = ?, disposal_witness = ?,"

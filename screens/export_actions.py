@@ -1,0 +1,392 @@
+"""The output-data actions of the console, each one PIN + confirmation + service call:
+
+    issue     manager  様式第1号 from calls picked in the calls view, or described by time and numbers
+    execute   operator writes the output data (progress, cancel), 様式第2号 kept
+    receive   manager  records receipt: an entry of the output-data register
+    extend / dispose   manager, on a register entry
+    form1 / form2      the printed forms, on screen and as A4 pages
+
+Call them from a worker (`@work` method of a view): they wait for modals. Duties are checked by the
+services (the PIN prompt only offers the roles entitled to the duty).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from console.i18n import t, tr_error
+from screens import text as fmt
+from screens.export_dialogs import FieldsForm, FieldSpec, TextViewer
+from screens.progress import Job
+from services.auth import Actor
+from services.duties import Duty, require
+from services.errors import CallrecError, NotPermitted
+from services.export import Cancelled, CancelToken, ExportPlan, Progress, Target, TargetKind, forms
+from services.export.media import human
+from services.instructions import MEDIA, PURPOSES, Criteria, Instruction, Kind, State
+from services.register import RegisterEntry
+
+if TYPE_CHECKING:
+    from console.app import CallrecApp
+
+
+def entitled(app: CallrecApp, duty: Duty) -> bool:
+    """Say so at once when the session's role may not do this (before any form is filled in);
+    the service checks again when it acts."""
+    if app.session is None:
+        return False
+    try:
+        require(app.session.role, duty)
+    except NotPermitted as exc:
+        app.say_error(exc)
+        return False
+    return True
+
+
+async def _form(app: CallrecApp, title: str, lines: Sequence[str], fields: list[FieldSpec],
+                error: str = "") -> dict[str, str] | None:
+    return await app.push_screen_wait(FieldsForm(title, lines, fields, error=error))
+
+
+def _kept(fields: list[FieldSpec], values: dict[str, str]) -> list[FieldSpec]:
+    """The same fields, holding what was typed (asked again after a mistake)."""
+    return [FieldSpec(f.key, f.label_key, values.get(f.key, f.value), f.placeholder, f.options)
+            for f in fields]
+
+
+# -- 様式第1号: the manager instructs --------------------------------------------------------------
+
+async def issue(app: CallrecApp, call_ids: Sequence[int]) -> Instruction | None:
+    """An export instruction for the picked calls (or, with none picked, described ones)."""
+    if not entitled(app, Duty.ISSUE_INSTRUCTION):
+        return None
+    ids = sorted(set(call_ids))
+    fields = [
+        FieldSpec("purpose", "export.issue.purpose",
+                  options=[(t(f"purpose.{p}"), p) for p in PURPOSES]),
+        FieldSpec("medium", "export.issue.medium", "dvd-r",
+                  options=[(t(f"medium.{m}"), m) for m in MEDIA]),
+    ]
+    if ids:
+        shown = ", ".join(str(i) for i in ids[:12]) + (" …" if len(ids) > 12 else "")
+        lines = [t("export.issue.calls", n=len(ids), ids=shown)]
+    else:
+        lines = [t("export.issue.described")]
+        fields += [
+            FieldSpec("from", "export.issue.from", placeholder=t("export.issue.from_hint")),
+            FieldSpec("to", "export.issue.to", placeholder=t("export.issue.to_hint")),
+            FieldSpec("city", "export.issue.city", placeholder=t("export.issue.number_hint")),
+            FieldSpec("other", "export.issue.other", placeholder=t("export.issue.number_hint")),
+        ]
+    fields.append(FieldSpec("note", "export.issue.note"))
+    error = ""
+    while True:
+        values = await _form(app, t("export.issue.title"), lines, fields, error)
+        if values is None:
+            return None
+        try:
+            if values["purpose"] not in PURPOSES:
+                raise CallrecError("purpose", code="bad_purpose")
+            if values["medium"] not in MEDIA:
+                raise CallrecError("medium", code="bad_medium")
+            criteria = None if ids else Criteria.parse(
+                values["from"], values["to"], city=values["city"], other=values["other"],
+                tz=app.ws.clock.tz)
+        except CallrecError as exc:
+            error, fields = tr_error(exc), _kept(fields, values)
+            continue
+        break
+    actor = await app.ask_pin(Duty.ISSUE_INSTRUCTION, t("export.issue.why"))
+    if actor is None:
+        return None
+    body = [t("export.issue.confirm_body", purpose=t(f"purpose.{values['purpose']}"),
+              medium=t(f"medium.{values['medium']}")), *lines]
+    if criteria is not None:
+        body += [f"{label}　{value}" for label, value in forms.describe_criteria(criteria, app.ws.clock.tz)]
+    if not await app.confirm(t("export.issue.confirm_title"), body):
+        return None
+    try:
+        ins = await app.ws.instructions.issue_export(
+            actor, purpose=values["purpose"], medium=values["medium"], call_ids=ids,
+            criteria=criteria, note=values["note"])
+    except CallrecError as exc:
+        app.say_error(exc)
+        return None
+    app.say(t("export.issue.done", number=ins.number))
+    return ins
+
+
+# -- execution: the operator writes the output data -------------------------------------------
+
+def _target_fields(app: CallrecApp, ins: Instruction) -> list[FieldSpec]:
+    if ins.medium == "usb":
+        return [FieldSpec("where", "export.run.location", placeholder=t("export.run.folder_hint"))]
+    kinds = [(t("export.run.device"), TargetKind.DEVICE.value),
+             (t("export.run.image"), TargetKind.IMAGE.value)]
+    return [FieldSpec("kind", "export.run.target", TargetKind.DEVICE.value, options=kinds),
+            FieldSpec("where", "export.run.location", app.ws.config.media_device,
+                      placeholder=t("export.run.device_hint"))]
+
+
+def _target(app: CallrecApp, ins: Instruction, values: dict[str, str]) -> Target:
+    where = values.get("where", "").strip()
+    if ins.medium == "usb":
+        return app.ws.exports.target(folder=where)
+    if values.get("kind") == TargetKind.IMAGE.value:
+        return app.ws.exports.target(out=where)
+    return app.ws.exports.target(device=where)
+
+
+def plan_lines(plan: ExportPlan) -> list[str]:
+    medium = t(f"medium.{plan.medium.code}")
+    lines = [
+        t("export.run.confirm_calls", n=fmt.count(len(plan.calls)), bytes=human(plan.recordings_bytes),
+          medium=medium, volumes=len(plan.volumes), total=human(plan.total_bytes)),
+        t("export.run.confirm_target", target=fmt.fit_tail(plan.target.location, 48)),
+    ]
+    if plan.described:
+        lines.append(t("export.run.confirm_described"))
+    for c in plan.calls[:8]:
+        lines.append(f"{c.id:>6}  {c.started_at:%Y-%m-%d %H:%M}  {fmt.number(c.city_number)}"
+                     f"  {fmt.number(c.other_number, masked=True, caller=c.caller_id)}")
+    if len(plan.calls) > 8:
+        lines.append(t("ins.detail.more", n=len(plan.calls) - 8))
+    return lines
+
+
+async def _prepare(app: CallrecApp, actor: Actor, ins: Instruction,
+                   target: Target) -> ExportPlan | None:
+    exports = app.ws.exports
+    try:
+        return await exports.prepare(actor, ins.id, target, can_change_medium=True)
+    except CallrecError as exc:
+        if exc.code != "needs_split":
+            app.say_error(exc)
+            return None
+        question = t("export.run.split_body", needed=human(exc.params["needed"]),
+                     medium=t(f"medium.{ins.medium}"), capacity=human(exc.params["capacity"]),
+                     volumes=exc.params["volumes"])
+        if not await app.confirm(t("export.run.split_title"), [question],
+                                 action=t("export.run.split_go")):
+            return None
+    try:
+        return await exports.prepare(actor, ins.id, target, split=True, can_change_medium=True)
+    except CallrecError as exc:
+        app.say_error(exc)
+        return None
+
+
+async def execute(app: CallrecApp, ins: Instruction) -> bool:
+    """Write the output data of an open export instruction, with progress and cancel."""
+    if not entitled(app, Duty.EXECUTE_INSTRUCTION):
+        return False
+    if ins.kind != Kind.EXPORT:
+        app.say(t("export.run.not_export"), severity="warning")
+        return False
+    if ins.state != State.ISSUED:
+        app.say(t("export.run.not_open", number=ins.number, state=t(f"ins.state.{ins.state}")),
+                severity="warning")
+        return False
+    fields, error = _target_fields(app, ins), ""
+    while True:
+        values = await _form(app, t("export.run.title", number=ins.number), [], fields, error)
+        if values is None:
+            return False
+        try:
+            target = _target(app, ins, values)
+        except CallrecError as exc:
+            error, fields = tr_error(exc), _kept(fields, values)
+            continue
+        break
+    actor = await app.ask_pin(Duty.EXECUTE_INSTRUCTION, t("export.run.why", number=ins.number))
+    if actor is None:
+        return False
+    plan = await _prepare(app, actor, ins, target)
+    if plan is None:
+        return False
+    if not await app.confirm(t("export.run.confirm_title", number=ins.number), plan_lines(plan),
+                             action=t("export.run.go"), typed=ins.number):
+        return False
+
+    async def change_medium(seq: int, count: int, device: str) -> bool:
+        return await app.confirm(t("export.run.change_title"),
+                                 [t("export.run.change_body", seq=seq, count=count, device=device)],
+                                 action=t("export.run.change_go"))
+
+    async def work(job: Job) -> object:
+        def progress(p: Progress) -> None:
+            volume = f"{p.volume}/{p.volumes}" if p.volumes > 1 else ""
+            job.update(p.done, p.total, note=t("export.run.note", phase=t(f"export.phase.{p.phase.value}"),
+                                               volume=volume, file=p.current.rpartition("/")[2]))
+
+        return await app.ws.exports.run(actor, plan, progress=progress,
+                                        cancel=CancelToken(when=job.cancelled.is_set),
+                                        change_medium=change_medium)
+
+    try:
+        await app.run_job(t("export.run.job", number=ins.number), work, unit="bytes")
+    except Cancelled:
+        app.say(t("export.run.cancelled"), severity="warning")
+        return False
+    except CallrecError as exc:
+        app.say_error(exc)
+        return False
+    app.say(t("export.run.done", number=ins.number))
+    return True
+
+
+# -- the forms --------------------------------------------------------------------------------
+
+def _forms_folder(app: CallrecApp) -> Path:
+    folder = app.ws.config.data / "forms"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+async def form1(app: CallrecApp, ins: Instruction) -> None:
+    if ins.kind != Kind.EXPORT:
+        return
+    try:
+        calls = await app.ws.calls.get_many(list(ins.call_ids)) if ins.call_ids else []
+    except CallrecError as exc:
+        app.say_error(exc)
+        return
+    ctx = forms.FormContext(ins, calls, app.ws.config.centre, app.ws.config.tz)
+
+    def save() -> Path:
+        path = _forms_folder(app) / f"{ins.number}-form1.html"
+        path.write_text(forms.form1_html(ctx), encoding="utf-8")
+        return path
+
+    await app.push_screen_wait(TextViewer(forms.FORM1_TITLE, forms.form1_text(ctx), save=save))
+
+
+async def form2(app: CallrecApp, ins: Instruction) -> None:
+    try:
+        text = await app.ws.exports.submission_form(ins.id)
+        page = await app.ws.exports.submission_form(ins.id, html=True)
+    except CallrecError as exc:
+        app.say_error(exc)
+        return
+
+    def save() -> Path:
+        path = _forms_folder(app) / f"{ins.number}-form2.html"
+        path.write_text(page, encoding="utf-8")
+        return path
+
+    await app.push_screen_wait(TextViewer(forms.FORM2_TITLE, text, save=save))
+
+
+# -- receipt and the register: the manager ----------------------------------------------------
+
+async def receive(app: CallrecApp, ins: Instruction) -> RegisterEntry | None:
+    if not entitled(app, Duty.RECEIVE_OUTPUT):
+        return None
+    try:
+        _, export = await app.ws.register.awaiting_receipt(ins.id)
+    except CallrecError as exc:
+        app.say_error(exc)
+        return None
+    values = await _form(app, t("export.receive.title", number=ins.number), [],
+                         [FieldSpec("custodian", "export.receive.custodian",
+                                    placeholder=t("export.receive.custodian_hint"))])
+    if values is None:
+        return None
+    actor = await app.ask_pin(Duty.RECEIVE_OUTPUT, t("export.receive.why"))
+    if actor is None:
+        return None
+    media = " / ".join(m.label for m in export.media)
+    assert export.written_on is not None and export.kept_through is not None
+    body = [t("export.receive.confirm_body", media=media, calls=export.calls,
+              kept=export.kept_through.isoformat(), written=export.written_on.isoformat())]
+    if not await app.confirm(t("export.receive.confirm_title", number=ins.number), body):
+        return None
+    try:
+        entry = await app.ws.register.receive(actor, ins.id, custodian=values["custodian"])
+    except CallrecError as exc:
+        app.say_error(exc)
+        return None
+    app.say(t("export.receive.done", id=entry.id, kept=entry.kept_through.isoformat()))
+    return entry
+
+
+def _day(text: str, default: date | None = None) -> date:
+    raw = text.strip()
+    if not raw and default is not None:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise CallrecError(raw, code="bad_datetime", value=raw) from None
+
+
+async def extend(app: CallrecApp, entry: RegisterEntry) -> RegisterEntry | None:
+    if not entitled(app, Duty.EXTEND_RETENTION):
+        return None
+    fields = [FieldSpec("until", "export.extend.until", placeholder=t("export.extend.until_hint")),
+              FieldSpec("reason", "export.extend.reason", placeholder=t("export.extend.reason_hint"))]
+    error = ""
+    while True:
+        values = await _form(app, t("export.extend.title", id=entry.id), [], fields, error)
+        if values is None:
+            return None
+        try:
+            until = _day(values["until"])
+        except CallrecError as exc:
+            error, fields = tr_error(exc), _kept(fields, values)
+            continue
+        break
+    actor = await app.ask_pin(Duty.EXTEND_RETENTION, t("export.extend.why"))
+    if actor is None:
+        return None
+    body = [t("export.extend.confirm_body", kept=entry.kept_through.isoformat(), until=until.isoformat(),
+              reason=values["reason"])]
+    if not await app.confirm(t("export.extend.confirm_title", id=entry.id), body):
+        return None
+    try:
+        done = await app.ws.register.extend(actor, entry.id, until=until, reason=values["reason"])
+    except CallrecError as exc:
+        app.say_error(exc)
+        return None
+    app.say(t("export.extend.done", id=done.id, until=done.kept_through.isoformat()))
+    return done
+
+
+async def dispose(app: CallrecApp, entry: RegisterEntry) -> RegisterEntry | None:
+    if not entitled(app, Duty.DISPOSE_OUTPUT):
+        return None
+    today = app.ws.clock.now().date()
+    fields = [FieldSpec("on", "export.dispose.on", today.isoformat()),
+              FieldSpec("method", "export.dispose.method", placeholder=t("export.dispose.method_hint")),
+              FieldSpec("witness", "export.dispose.witness")]
+    error = ""
+    while True:
+        values = await _form(app, t("export.dispose.title", id=entry.id), [], fields, error)
+        if values is None:
+            return None
+        try:
+            on = _day(values["on"], today)
+        except CallrecError as exc:
+            error, fields = tr_error(exc), _kept(fields, values)
+            continue
+        break
+    actor = await app.ask_pin(Duty.DISPOSE_OUTPUT, t("export.dispose.why"))
+    if actor is None:
+        return None
+    body = [t("export.dispose.confirm_body", media=entry.media_label, number=entry.number,
+              on=on.isoformat(), method=values["method"], witness=values["witness"])]
+    if not await app.confirm(t("export.dispose.confirm_title", id=entry.id), body,
+                             typed=str(entry.id), danger=True):
+        return None
+    try:
+        done = await app.ws.register.dispose(actor, entry.id, method=values["method"],
+                                             witness=values["witness"], on=on)
+    except CallrecError as exc:
+        app.say_error(exc)
+        return None
+    app.say(t("export.dispose.done", id=done.id))
+    return done
+
