@@ -4,8 +4,9 @@ A folder (temporary unless given) holding its own config.toml, the sample spool 
 three months up to today, the database with the index built, demo PINs (manager 1111, operator
 2222) and a few instructions. Nothing outside that folder is read or written.
 
-Other areas add their demo content with `register_seeder(fn)`, `fn(ws)` an async callable run once
-after the instructions are issued (e.g. output-data register entries for the export area).
+The output data is real: one instruction is executed to a folder (a `usb` medium inside the
+workspace) and received into the register, another is executed and awaits receipt; one call past its
+date is held, so every view has something to show.
 """
 
 from __future__ import annotations
@@ -33,15 +34,6 @@ DEMO_PINS = {Role.MANAGER: "1111", Role.OPERATOR: "2222"}
 RECORDER_INTERVAL = 6.0
 SETTLE_SECONDS = 2.0
 
-Seeder = Callable[[Workspace], Awaitable[None]]
-SEEDERS: list[Seeder] = []
-
-
-def register_seeder(seeder: Seeder) -> None:
-    """Run `seeder(ws)` when a demo workspace is built (after the calls and instructions)."""
-    SEEDERS.append(seeder)
-
-
 async def _issue_instructions(ws: Workspace) -> None:
     """Some open instructions (export and purge) and one cancelled, so the view has content."""
     manager = await ws.auth.authorize(Role.MANAGER, DEMO_PINS[Role.MANAGER], Duty.ISSUE_INSTRUCTION)
@@ -68,6 +60,36 @@ async def _issue_instructions(ws: Workspace) -> None:
     await ws.instructions.issue_purge(manager, note="保存期間（翌月末）を過ぎた通話録音データの削除")
 
 
+async def _deliver_output_data(ws: Workspace, media: Path) -> None:
+    """Two exports really written to folders: one received into the register, one awaiting receipt."""
+    manager = await ws.auth.authorize(Role.MANAGER, DEMO_PINS[Role.MANAGER], Duty.ISSUE_INSTRUCTION)
+    operator = await ws.auth.authorize(Role.OPERATOR, DEMO_PINS[Role.OPERATOR], Duty.EXECUTE_INSTRUCTION)
+    receiver = await ws.auth.authorize(Role.MANAGER, DEMO_PINS[Role.MANAGER], Duty.RECEIVE_OUTPUT)
+    month_ago = ws.clock.now().date() - timedelta(days=30)
+    older = await ws.calls.page(CallFilter(states=("complete",), date_to=month_ago), limit=40)
+    with_number = [c for c in older if c.other_number]
+    notes = ["職員への暴言を含む通話の記録（人事課と共有）", "説明内容についての苦情の事実確認"]
+    for n, (calls, note) in enumerate(zip((with_number[:2], with_number[2:3]), notes, strict=True)):
+        if not calls:
+            return
+        ins = await ws.instructions.issue_export(
+            manager, purpose="undue-pressure" if n == 0 else "proper-conduct", medium="usb",
+            call_ids=[c.id for c in calls], note=note)
+        folder = media / f"usb-{ins.number}"
+        folder.mkdir(parents=True)
+        plan = await ws.exports.prepare(operator, ins.id, ws.exports.target(folder=str(folder)))
+        await ws.exports.run(operator, plan)
+        if n == 0:
+            await ws.register.receive(receiver, ins.id, custodian="広聴課 書庫キャビネットB（施錠）")
+
+
+async def _hold_one(ws: Workspace) -> None:
+    """A call past its date kept under a hold (a request for disclosure is being handled)."""
+    async for call in ws.retention.purgeable_calls(limit=1):
+        manager = await ws.auth.authorize(Role.MANAGER, DEMO_PINS[Role.MANAGER], Duty.HOLD)
+        await ws.holds.set(manager, call.id, "情報公開請求（受付第118号）の対象のため、決定まで削除しない")
+
+
 async def build(root: Path, *, today: date | None = None, now: datetime | None = None,
                 calls: int = 150) -> Config:
     """Build a fresh demo workspace in `root` (an empty or new folder)."""
@@ -86,8 +108,8 @@ async def build(root: Path, *, today: date | None = None, now: datetime | None =
             await ws.auth.set_pin(role, pin, by="demo")
         await ws.indexer.scan()
         await _issue_instructions(ws)
-        for seeder in SEEDERS:
-            await seeder(ws)
+        await _deliver_output_data(ws, root / "media")
+        await _hold_one(ws)
     finally:
         await ws.close()
     (root / MARKER).write_text("callrec demo workspace\n", encoding="utf-8")

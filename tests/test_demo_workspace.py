@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -42,10 +43,19 @@ async def test_demo_workspace_has_everything_the_views_need(tmp_path: Path) -> N
         items = await ws.instructions.list()
         states = sorted((i.kind, i.state) for i in items)
         assert states == [("export", "cancelled"), ("export", "issued"), ("export", "issued"),
-                          ("purge", "issued")]
+                          ("export", "received"), ("export", "submitted"), ("purge", "issued")]
         assert items[0].state == "issued"  # open ones first
         outlook = await status.purge_outlook(ws.db, NOW, JST)
         assert outlook.expired > 0  # the oldest calls are past their retention
+        [entry] = await ws.register.list()
+        assert entry.custodian and entry.kept_through.month == 3  # 翌年度末
+        for sums in (root / "media").glob("usb-*/*/SHA256SUMS"):  # written for real, as recorded
+            check = subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=sums.parent)
+            assert check.returncode == 0
+        assert len(list((root / "media").glob("usb-*/*/SHA256SUMS"))) == 2
+        [hold] = await ws.holds.active()
+        blocked = (await ws.retention.preview()).blocked
+        assert [b.id for b in blocked] == [hold.call_id]
     finally:
         await ws.close()
 
