@@ -57,6 +57,7 @@ Recorder = Callable[[asyncio.Event], Awaitable[None]]
 
 HANGUP_EXIT = 129
 STOP_GRACE_SECONDS = 3.0
+BACKGROUND_AFTER_SECONDS = 0.3
 
 
 class CallrecApp(App[int]):
@@ -142,6 +143,13 @@ class CallrecApp(App[int]):
         gc.freeze()
         self.set_interval(self.poll_seconds, self._poll)
         self.set_interval(1.0, self._check_idle)
+        # The indexer (whose first scan of a big spool starts worker processes) begins once the
+        # lock screen is on the terminal, not before: the first frame never waits for it.
+        self.call_after_refresh(self.set_timer, BACKGROUND_AFTER_SECONDS, self._start_background)
+
+    def _start_background(self) -> None:
+        if self._quitting:
+            return
         if self.start_indexer:
             self.run_worker(self._index(), name="indexer", group="indexer", exit_on_error=False)
         if self.recorder is not None:
@@ -222,6 +230,8 @@ class CallrecApp(App[int]):
     async def action_quit(self) -> None:
         if self._quitting:
             return
+        if isinstance(self.screen, PinPrompt) and self.screen.duty is Duty.QUIT_KIOSK:
+            return  # already asking
         if self.kiosk:
             self._kiosk_quit()
             return
