@@ -48,7 +48,7 @@ from services.calls import Call, CallStore
 from services.clock import Clock
 from services.config import Config
 from services.db import Database
-from services.duties import Duty, Role
+from services.duties import Duty, Role, may
 from services.errors import CallrecError
 from services.workspace import Workspace
 
@@ -322,8 +322,9 @@ class CallrecApp(App[int]):
     async def ask_pin(self, duty: Duty, purpose: str, *, role: Role | None = None,
                       roles: Sequence[Role] | None = None) -> Actor | None:
         """The acting role's PIN (from a worker). role=None: the session's role if it may do
-        `duty`, else a choice of the roles that may."""
-        if role is None and roles is None and self.session is not None:
+        `duty`, else the role(s) that may (the manager's PIN for a manager's duty on the
+        operator's console: the manager at the floor terminal acts as the manager)."""
+        if role is None and roles is None and self.session is not None and may(self.session.role, duty):
             role = self.session.role
         return await self.push_screen_wait(PinPrompt(duty, purpose, role=role, roles=roles))
 
