@@ -22,6 +22,7 @@ import sqlite3
 import time
 import tomllib
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -50,6 +51,7 @@ from services.config import Config
 from services.db import Database
 from services.duties import Duty, Role, may
 from services.errors import CallrecError
+from services.text import visible
 from services.workspace import Workspace
 
 T = TypeVar("T")
@@ -119,6 +121,9 @@ class CallrecApp(App[int]):
         self._quitting = False
         self._hung_up = False
         self._signals: list[int] = []
+        self._watch_errors = 0
+        self._watch_problem: tuple[str, datetime | None] | None = None  # (said, last scan then)
+        self._watch_warning = ""
         self.animation_level = "none"
 
     # -- start and stop ----------------------------------------------------------------------
@@ -305,6 +310,7 @@ class CallrecApp(App[int]):
     async def _poll(self) -> None:
         if self._quitting:
             return
+        self._check_watch()
         try:
             version = await status.data_version(self.ws.db)
         except (CallrecError, sqlite3.Error, ValueError):
@@ -316,6 +322,25 @@ class CallrecApp(App[int]):
             self._pending_change = True
             return
         self.data_changed.publish(version)
+
+    def _check_watch(self) -> None:
+        """Say once when this console's indexer meets a problem (the spool gone, the database
+        unwritable...) and once when a scan has succeeded again; it retries by itself meanwhile."""
+        health = self.ws.indexer.health
+        if health.errors != self._watch_errors:
+            self._watch_errors = health.errors
+            if health.problem is None:  # a folder it could not read, say: it goes on watching
+                if health.last_error != self._watch_warning:
+                    self._watch_warning = health.last_error
+                    self.say(t("watch.warning", problem=health.last_error), severity="warning")
+                return
+            problem = self.error_text(health.problem)
+            if self._watch_problem is None or self._watch_problem[0] != problem:
+                self._watch_problem = (problem, health.last_scan_at)
+                self.say(t("watch.problem", problem=problem), severity="error")
+        elif self._watch_problem is not None and health.last_scan_at != self._watch_problem[1]:
+            self._watch_problem = None
+            self.say(t("watch.resumed"))
 
     # -- what views use ----------------------------------------------------------------------
 
@@ -357,7 +382,8 @@ class CallrecApp(App[int]):
         return i18n.tr_error(exc)
 
     def say(self, text: str, *, severity: str = "information") -> None:
-        self.notify(text, severity=severity, markup=False)  # type: ignore[arg-type]
+        """One line: never markup, and whatever came from outside in it shown escaped."""
+        self.notify(visible(text), severity=severity, markup=False)  # type: ignore[arg-type]
 
     def say_error(self, exc: CallrecError) -> None:
         self.say(self.error_text(exc), severity="error")

@@ -59,6 +59,7 @@ class StatusView(Vertical, can_focus=True):
         self._slow_at = -SLOW_EVERY_SECONDS
         self._loaded_at = -1.0
         self._present: int | None = None
+        self._skipped: int | None = None
         self._outlook: status.PurgeOutlook | None = None
 
     def compose(self) -> ComposeResult:
@@ -117,6 +118,7 @@ class StatusView(Vertical, can_focus=True):
         try:
             figures = await status.call_figures(app.side, now, tz)
             hourly = await status.calls_per_hour(app.side, now, HOURS)
+            self._skipped = await status.skipped_count(app.side)
             if full or self._outlook is None or loop.time() - self._slow_at >= SLOW_EVERY_SECONDS:
                 self._present = await status.present_count(app.side)
                 self._outlook = await status.purge_outlook(app.side, now, tz, ws.config.raw_grace_days)
@@ -148,7 +150,7 @@ class StatusView(Vertical, can_focus=True):
                 ("status.disk_total", fmt.size(disk.total)),
             ]
         else:
-            disk_rows = [("status.disk_used", Text(disk_error, style="bold red"))]
+            disk_rows = [("status.disk_used", plain(disk_error, "bold red"))]
         room = max(8, self.query_one("#st-disk", Static).size.width - 16)
         disk_rows.append(("status.spool", plain(fmt.fit_tail(str(ws.config.spool), room))))
         self.query_one("#st-disk", Static).update(panel("status.disk", disk_rows))
@@ -194,8 +196,13 @@ class StatusView(Vertical, can_focus=True):
             ("status.pending", fmt.count(health.pending)),
             ("status.errors", Text(fmt.count(health.errors), style="bold red" if health.errors else "")),
         ]
-        if health.last_error:
-            rows.append(("status.last_error", Text(health.last_error, style="red")))
+        if self._skipped:
+            rows.append(("status.skipped", Text(t("status.n_files", n=fmt.count(self._skipped)),
+                                                style="yellow")))
+        if health.problem is not None:
+            rows.append(("status.last_error", plain(self.capp.error_text(health.problem), "red")))
+        elif health.last_error:
+            rows.append(("status.last_error", plain(health.last_error, "red")))
         self.query_one("#st-watch", Static).update(panel("status.watch", rows))
 
     def _draw_audit(self) -> None:

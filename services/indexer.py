@@ -32,7 +32,7 @@ from services import spool_listing
 from services.audit import AuditLog
 from services.clock import Clock, to_epoch
 from services.db import Database
-from services.errors import SpoolError
+from services.errors import CallrecError, SpoolError
 from services.index_plan import Known, Ops, Planner
 from services.index_rows import IndexRows
 from services.index_worker import Folder, Job, WorkerDied, WorkerPool, plan_folder
@@ -118,6 +118,7 @@ class Health:
     events: int = 0
     errors: int = 0
     last_error: str = ""
+    problem: CallrecError | None = None  # the last error, when one a console can translate
     pending: int = 0
 
 
@@ -173,6 +174,7 @@ class Indexer:
     def _error(self, message: str) -> None:
         self.health.errors += 1
         self.health.last_error = message
+        self.health.problem = None
 
     # -- writing -----------------------------------------------------------------------------
 
