@@ -6,8 +6,10 @@ import hashlib
 import sqlite3
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from services.config import Config
+from services.workspace import Workspace
 
 
 def fingerprint(spool: Path) -> dict[str, str]:
@@ -39,3 +41,44 @@ def assert_intact(cfg: Config, run, before: dict[str, str]) -> None:
     after = fingerprint(cfg.spool)
     for name, digest in before.items():
         assert after.get(name) == digest, f"{name} lost or changed"
+
+
+async def assert_intact_ws(ws: Workspace, before: dict[str, str]) -> None:
+    """assert_intact for a test holding the workspace open (the console's Pilot tests)."""
+    with sqlite3.connect(ws.config.database) as raw:
+        assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        dupes = raw.execute("SELECT count(*) - count(DISTINCT path) FROM calls").fetchone()[0]
+        assert dupes == 0
+    verified = await ws.audit.verify()
+    assert verified.ok, verified
+    after = fingerprint(ws.config.spool)
+    for name, digest in before.items():
+        assert after.get(name) == digest, f"{name} lost or changed"
+
+
+class Said:
+    """Every one-line message the console showed (toasts expire; this keeps them all)."""
+
+    def __init__(self, app: Any) -> None:
+        self.messages: list[tuple[str, str]] = []
+        original = app.notify
+
+        def notify(message: str, *args: Any, severity: str = "information", **kw: Any) -> Any:
+            self.messages.append((severity, message))
+            return original(message, *args, severity=severity, **kw)
+
+        app.notify = notify
+
+    def __contains__(self, needle: str) -> bool:
+        return any(needle in m for _, m in self.messages)
+
+    def line(self, needle: str) -> str:
+        """The one message holding `needle`: a single line, in the user's words, no traceback."""
+        found = [m for _, m in self.messages if needle in m]
+        assert found, f"{needle!r} never said; said: {self.messages}"
+        line = found[-1]
+        assert "\n" not in line and "Traceback" not in line and "database is locked" not in line, line
+        return line
+
+    def errors(self) -> list[str]:
+        return [m for s, m in self.messages if s == "error"]
