@@ -60,6 +60,7 @@ Recorder = Callable[[asyncio.Event], Awaitable[None]]
 HANGUP_EXIT = 129
 STOP_GRACE_SECONDS = 3.0
 BACKGROUND_AFTER_SECONDS = 0.3
+RECOVER_EVERY_SECONDS = 10.0
 
 
 class CallrecApp(App[int]):
@@ -155,6 +156,8 @@ class CallrecApp(App[int]):
     def _start_background(self) -> None:
         if self._quitting:
             return
+        self._recover()
+        self.set_interval(RECOVER_EVERY_SECONDS, self._recover)
         if self.start_indexer:
             self.run_worker(self._index(), name="indexer", group="indexer", exit_on_error=False)
         if self.recorder is not None:
@@ -179,6 +182,24 @@ class CallrecApp(App[int]):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
         self._signals.clear()
+
+    def _recover(self) -> None:
+        if not self._quitting:
+            self.run_worker(self._recover_exports(), group="recover", exclusive=True,
+                            exit_on_error=False)
+
+    async def _recover_exports(self) -> None:
+        """An export whose process died (this console killed, or another's) leaves its instruction
+        in progress: clean up and give it back, so that it can be executed again from here."""
+        try:
+            recovered = await self.ws.exports.recover_interrupted()
+        except CallrecError as exc:
+            self.say_error(exc)
+            return
+        except (sqlite3.Error, OSError):
+            return  # the next round tries again
+        if recovered:
+            self.say(t("recover.exports", n=recovered), severity="warning")
 
     async def _index(self) -> None:
         await self.ws.run_indexer(self.stop, self._indexed)
