@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import sqlite3
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +86,42 @@ class Said:
 
     def errors(self) -> list[str]:
         return [m for s, m in self.messages if s == "error"]
+
+
+def start_paused(config: Path, *args: str, step: str, flag: Path, stdin: str = "",
+                 env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """A real `callrec` command that stops at testpoint `step` (services/testpoints.py)."""
+    from services import testpoints
+    from tests.conftest import ROOT
+
+    full_env = {**os.environ, testpoints.PAUSE_AT: step, testpoints.PAUSE_FILE: str(flag), **(env or {})}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console.cli", "--config", str(config), *args],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env=full_env,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(stdin)
+    proc.stdin.close()
+    return proc
+
+
+def wait_for_pause(flag: Path, proc: subprocess.Popen[Any] | None = None, timeout: float = 60) -> None:
+    """Until the process stopped at its testpoint has written the flag file."""
+    deadline = time.monotonic() + timeout
+    while not flag.exists():
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"ended before the testpoint: {proc.stderr.read() if proc.stderr else ''}")
+        if time.monotonic() > deadline:
+            raise AssertionError("never reached the testpoint")
+        time.sleep(0.01)
+
+
+def kill_at_pause(flag: Path, proc: subprocess.Popen[Any], timeout: float = 60) -> None:
+    """Wait for the testpoint, then SIGKILL the process there."""
+    try:
+        wait_for_pause(flag, proc, timeout)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
