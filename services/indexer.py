@@ -71,6 +71,7 @@ class ScanReport:
     changed: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     new_skipped: Counter[str] = field(default_factory=Counter)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (folder, why): not indexed
 
     @property
     def changes(self) -> int:
@@ -95,6 +96,7 @@ class ScanReport:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.skipped.update(other.skipped)
         self.new_skipped.update(other.new_skipped)
+        self.unreadable.extend(other.unreadable)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +109,7 @@ class ScanReport:
             "changed": self.changed,
             "skipped": dict(sorted(self.skipped.items())),
             "new_skipped": dict(sorted(self.new_skipped.items())),
+            "unreadable": {visible(rel or "."): why for rel, why in self.unreadable},
         }
 
 
@@ -276,6 +279,7 @@ class Indexer:
                 await writer.put(folder.ops)
             for rel, why in unreadable:
                 self._error(f"{visible(rel or '.')}: {why}")
+            report.unreadable.extend(unreadable)
             # Folders the index has calls in that the walk did not find: those calls are missing
             # (but not where a folder could not be read: what is in it is unknown).
             blind = [rel for rel, _ in unreadable]
