@@ -32,6 +32,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.signal import Signal
+from textual.worker import WorkerFailed
 
 from console import i18n
 from console import session as session_mod
@@ -238,6 +239,20 @@ class CallrecApp(App[int]):
                     STOP_GRACE_SECONDS,
                 )
         self.exit(code, return_code=code)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A worker that met the disk or the database failing (an error its screen did not
+        expect) is said in one line, and the console goes on: a locked-down terminal must not
+        drop the operator out of it. Anything else is a bug, and ends the app as Textual does."""
+        cause = error.error if isinstance(error, WorkerFailed) else None
+        if isinstance(cause, CallrecError | sqlite3.Error | OSError) and not self._quitting:
+            self.log.error(f"worker failed: {cause!r}")
+            if isinstance(cause, CallrecError):
+                self.say_error(cause)
+            else:
+                self.say(t("unexpected.storage", what=str(cause)), severity="error")
+            return
+        super()._handle_exception(error)
 
     # -- keys, palette, signals ---------------------------------------------------------------
 

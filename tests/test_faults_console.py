@@ -439,3 +439,31 @@ async def test_data_folder_full_while_the_console_runs(spool: Path, tmp_path: Pa
             await assert_intact_ws(ws, fingerprint(spool))
         finally:
             await ws.close()
+
+
+async def test_a_disk_error_no_screen_expected_is_said_and_the_console_goes_on(
+        ws: Workspace, samples: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reads fail too on a failing disk (SQLite: disk I/O error). No screen catches that; the
+    console says it in one line and stays up, and works again once the disk does."""
+    await ws.indexer.scan()
+    before = fingerprint(ws.config.spool)
+    app = make_app(ws)
+    said = Said(app)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await unlock(pilot)
+        real_page = ws.calls.page
+
+        async def failing(*args: Any, **kw: Any) -> Any:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(ws.calls, "page", failing)
+        await pilot.press("slash", "0")  # the search reloads the list from the store
+        await until(pilot, lambda: "データベースまたはファイルの操作に失敗しました" in said, what="said")
+        assert "disk I/O error" in said.line("データベースまたはファイルの操作に失敗しました")
+        assert app.is_running
+        monkeypatch.setattr(ws.calls, "page", real_page)
+        await pilot.press("backspace")
+        lst = call_list(app)
+        await until(pilot, lambda: lst.row_count == 28 and lst.call_at(0) is not None, what="listed again")
+        assert app.is_running
+    await assert_intact_ws(ws, before)
