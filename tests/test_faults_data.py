@@ -37,8 +37,6 @@ def _config_on(data: Path, spool: Path, tmp_path: Path) -> Path:
 
 def _init(config: Path) -> None:
     cfg = config_mod.load(config)
-    run_callrec(config, "pin", "set", "manager", "--pin-stdin", input=f"{MANAGER_PIN}\n") \
-        if False else None
 
     async def create() -> None:
         ws = await Workspace.open(cfg, create=True)
