@@ -231,6 +231,8 @@ class Indexer:
         Folders are listed and planned two at a time while earlier ones are being written; once a
         scan has met _PROCESS_AFTER files, in worker processes (services/index_worker.py)."""
         await self._in_pool(spool_listing.check_spool, self.spool)
+        if not top:  # the spool is there again: what went wrong before no longer stands
+            self.health.last_error, self.health.problem = "", None
         report = ScanReport()
         seen: set[str] = set()
         unreadable: list[tuple[str, str]] = []
@@ -286,7 +288,15 @@ class Indexer:
             lost = [d for d in await self.rows.dirs_under(top)
                     if d not in seen and not any(_within(d, b) for b in blind)]
             if lost:
-                await writer.put(Ops(missing=await self.rows.present_in_dirs(lost)))
+                gone = await self.rows.present_in_dirs(lost)
+                if gone and not top and report.seen == 0 and not unreadable:
+                    # Nothing at all where the index holds recordings: an unmounted disk leaves
+                    # its empty mount point. Calling every call missing would flood the audit log
+                    # and re-hash them all when it is back: say so instead, and wait.
+                    raise SpoolError(f"{self.spool}: spool folder is empty while the index holds"
+                                     f" {len(gone)} recordings (is its disk mounted?)",
+                                     code="spool_empty", path=str(self.spool), n=len(gone))
+                await writer.put(Ops(missing=gone))
             await writer.close()
         except BaseException:
             for future, _job in running:
