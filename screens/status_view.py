@@ -32,15 +32,20 @@ SLOW_EVERY_SECONDS = 60.0  # the full counts: calls kept, what a purge would cov
 VERIFY_EVERY_SECONDS = 600.0
 
 
-def panel(title_key: str, rows: list[tuple[str, Text | str]], label_width: int = 12) -> Text:
-    """A titled block of label/value lines; a line too long for the panel is cut, never wrapped
-    (so the panels keep their places at 80x24)."""
+def panel(title_key: str, rows: list[tuple[str, Text | str]], label_width: int = 12,
+          width: int = 0) -> Text:
+    """A titled block of label/value lines; a line too long for the panel (`width` cells) is cut
+    with an ellipsis, never wrapped (so the panels keep their places at 80x24)."""
     out = Text(end="", no_wrap=True, overflow="ellipsis")
     out.append(t(title_key), style="bold underline")
+    room = width - label_width - 3 if width > label_width + 8 else 0
     for label, value in rows:
         out.append("\n  ")
         out.append(fmt.fit(t(label), label_width) + " ", style="bold")
-        out.append_text(value if isinstance(value, Text) else plain(value))
+        text = value.copy() if isinstance(value, Text) else plain(value)
+        if room:
+            text.truncate(room, overflow="ellipsis")
+        out.append_text(text)
     return out
 
 
@@ -133,7 +138,8 @@ class StatusView(Vertical, can_focus=True):
         except CallrecError as exc:
             disk, disk_error = None, app.error_text(exc)
 
-        self.query_one("#st-calls", Static).update(panel("status.calls", [
+        calls_box = self.query_one("#st-calls", Static)
+        calls_box.update(panel("status.calls", width=calls_box.size.width, rows=[
             ("status.today", t("status.n_calls", n=fmt.count(figures.today))),
             ("status.month", t("status.n_calls", n=fmt.count(figures.this_month))),
             ("status.recording", Text(t("status.n_calls", n=fmt.count(figures.recording)),
@@ -153,7 +159,8 @@ class StatusView(Vertical, can_focus=True):
             disk_rows = [("status.disk_used", plain(disk_error, "bold red"))]
         room = max(8, self.query_one("#st-disk", Static).size.width - 16)
         disk_rows.append(("status.spool", plain(fmt.fit_tail(str(ws.config.spool), room))))
-        self.query_one("#st-disk", Static).update(panel("status.disk", disk_rows))
+        disk_box = self.query_one("#st-disk", Static)
+        disk_box.update(panel("status.disk", disk_rows, width=disk_box.size.width))
 
         peak = max(hourly) if hourly else 0
         self.query_one("#st-spark-title", Static).update(
@@ -178,7 +185,8 @@ class StatusView(Vertical, can_focus=True):
                                                  n=fmt.count(outlook.next_count))))
         if ws.config.raw_grace_days:
             purge_rows.append(("status.grace", t("status.grace_value", days=ws.config.raw_grace_days)))
-        self.query_one("#st-purge", Static).update(panel("status.purge", purge_rows))
+        purge_box = self.query_one("#st-purge", Static)
+        purge_box.update(panel("status.purge", purge_rows, width=purge_box.size.width))
         self._draw_watch()
         self._draw_audit()
 
@@ -203,7 +211,8 @@ class StatusView(Vertical, can_focus=True):
             rows.append(("status.last_error", plain(self.capp.error_text(health.problem), "red")))
         elif health.last_error:
             rows.append(("status.last_error", plain(health.last_error, "red")))
-        self.query_one("#st-watch", Static).update(panel("status.watch", rows))
+        box = self.query_one("#st-watch", Static)
+        box.update(panel("status.watch", rows, width=box.size.width))
 
     def _draw_audit(self) -> None:
         out = Text(end="")
