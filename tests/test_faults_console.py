@@ -467,3 +467,29 @@ async def test_a_disk_error_no_screen_expected_is_said_and_the_console_goes_on(
         await until(pilot, lambda: lst.row_count == 28 and lst.call_at(0) is not None, what="listed again")
         assert app.is_running
     await assert_intact_ws(ws, before)
+
+
+async def test_spool_unmounted_under_the_console_is_said_not_called_missing(
+        ws: Workspace, spool: Path, samples: list[Path]) -> None:
+    await ws.indexer.scan()
+    before = fingerprint(spool)
+    app = make_app(ws, start_indexer=True, poll_seconds=0.2)
+    said = Said(app)
+    away = spool.with_name("spool.away")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: ws.indexer.health.last_scan_at is not None, what="first scan")
+        await unlock(pilot)
+        spool.rename(away)
+        spool.mkdir()  # the disk unmounted: its empty mount point is left
+        try:
+            await until(pilot, lambda: "録音フォルダが空です" in said, timeout=15, what="said")
+            assert "マウント" in said.line("録音フォルダが空です")
+            assert app.is_running
+        finally:
+            spool.rmdir()
+            away.rename(spool)
+        await until(pilot, lambda: "録音フォルダの監視を再開しました" in said, timeout=15, what="resumed")
+        assert app.is_running
+    assert await ws.db.scalar("SELECT count(*) FROM calls WHERE state != 'complete'") == 0
+    assert await ws.db.scalar("SELECT count(*) FROM audit WHERE action = 'call.missing'") == 0
+    await assert_intact_ws(ws, before)
