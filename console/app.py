@@ -186,7 +186,7 @@ class CallrecApp(App[int]):
 
     def _recover(self) -> None:
         if not self._quitting:
-            self.run_worker(self._recover_exports(), group="recover", exclusive=True,
+            self.run_worker(self._recover_exports, group="recover", exclusive=True,
                             exit_on_error=False)
 
     async def _recover_exports(self) -> None:
