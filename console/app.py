@@ -22,6 +22,7 @@ import sqlite3
 import time
 import tomllib
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -31,6 +32,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.signal import Signal
+from textual.worker import WorkerFailed
 
 from console import i18n
 from console import session as session_mod
@@ -48,8 +50,9 @@ from services.calls import Call, CallStore
 from services.clock import Clock
 from services.config import Config
 from services.db import Database
-from services.duties import Duty, Role
+from services.duties import Duty, Role, may
 from services.errors import CallrecError
+from services.text import visible
 from services.workspace import Workspace
 
 T = TypeVar("T")
@@ -57,6 +60,8 @@ Recorder = Callable[[asyncio.Event], Awaitable[None]]
 
 HANGUP_EXIT = 129
 STOP_GRACE_SECONDS = 3.0
+BACKGROUND_AFTER_SECONDS = 0.3
+RECOVER_EVERY_SECONDS = 10.0
 
 
 class CallrecApp(App[int]):
@@ -118,6 +123,9 @@ class CallrecApp(App[int]):
         self._quitting = False
         self._hung_up = False
         self._signals: list[int] = []
+        self._watch_errors = 0
+        self._watch_problem: tuple[str, datetime | None] | None = None  # (said, last scan then)
+        self._watch_warning = ""
         self.animation_level = "none"
 
     # -- start and stop ----------------------------------------------------------------------
@@ -142,6 +150,15 @@ class CallrecApp(App[int]):
         gc.freeze()
         self.set_interval(self.poll_seconds, self._poll)
         self.set_interval(1.0, self._check_idle)
+        # The indexer (whose first scan of a big spool starts worker processes) begins once the
+        # lock screen is on the terminal, not before: the first frame never waits for it.
+        self.call_after_refresh(self.set_timer, BACKGROUND_AFTER_SECONDS, self._start_background)
+
+    def _start_background(self) -> None:
+        if self._quitting:
+            return
+        self._recover()
+        self.set_interval(RECOVER_EVERY_SECONDS, self._recover)
         if self.start_indexer:
             self.run_worker(self._index(), name="indexer", group="indexer", exit_on_error=False)
         if self.recorder is not None:
@@ -166,6 +183,24 @@ class CallrecApp(App[int]):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
         self._signals.clear()
+
+    def _recover(self) -> None:
+        if not self._quitting:
+            self.run_worker(self._recover_exports, group="recover", exclusive=True,
+                            exit_on_error=False)
+
+    async def _recover_exports(self) -> None:
+        """An export whose process died (this console killed, or another's) leaves its instruction
+        in progress: clean up and give it back, so that it can be executed again from here."""
+        try:
+            recovered = await self.ws.exports.recover_interrupted()
+        except CallrecError as exc:
+            self.say_error(exc)
+            return
+        except (sqlite3.Error, OSError):
+            return  # the next round tries again
+        if recovered:
+            self.say(t("recover.exports", n=recovered), severity="warning")
 
     async def _index(self) -> None:
         await self.ws.run_indexer(self.stop, self._indexed)
@@ -205,6 +240,20 @@ class CallrecApp(App[int]):
                 )
         self.exit(code, return_code=code)
 
+    def _handle_exception(self, error: Exception) -> None:
+        """A worker that met the disk or the database failing (an error its screen did not
+        expect) is said in one line, and the console goes on: a locked-down terminal must not
+        drop the operator out of it. Anything else is a bug, and ends the app as Textual does."""
+        cause = error.error if isinstance(error, WorkerFailed) else None
+        if isinstance(cause, CallrecError | sqlite3.Error | OSError) and not self._quitting:
+            self.log.error(f"worker failed: {cause!r}")
+            if isinstance(cause, CallrecError):
+                self.say_error(cause)
+            else:
+                self.say(t("unexpected.storage", what=str(cause)), severity="error")
+            return
+        super()._handle_exception(error)
+
     # -- keys, palette, signals ---------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> list[SystemCommand]:
@@ -222,6 +271,8 @@ class CallrecApp(App[int]):
     async def action_quit(self) -> None:
         if self._quitting:
             return
+        if isinstance(self.screen, PinPrompt) and self.screen.duty is Duty.QUIT_KIOSK:
+            return  # already asking
         if self.kiosk:
             self._kiosk_quit()
             return
@@ -295,6 +346,7 @@ class CallrecApp(App[int]):
     async def _poll(self) -> None:
         if self._quitting:
             return
+        self._check_watch()
         try:
             version = await status.data_version(self.ws.db)
         except (CallrecError, sqlite3.Error, ValueError):
@@ -307,13 +359,33 @@ class CallrecApp(App[int]):
             return
         self.data_changed.publish(version)
 
+    def _check_watch(self) -> None:
+        """Say once when this console's indexer meets a problem (the spool gone, the database
+        unwritable...) and once when a scan has succeeded again; it retries by itself meanwhile."""
+        health = self.ws.indexer.health
+        if health.errors != self._watch_errors:
+            self._watch_errors = health.errors
+            if health.problem is None:  # a folder it could not read, say: it goes on watching
+                if health.last_error != self._watch_warning:
+                    self._watch_warning = health.last_error
+                    self.say(t("watch.warning", problem=health.last_error), severity="warning")
+                return
+            problem = self.error_text(health.problem)
+            if self._watch_problem is None or self._watch_problem[0] != problem:
+                self._watch_problem = (problem, health.last_scan_at)
+                self.say(t("watch.problem", problem=problem), severity="error")
+        elif self._watch_problem is not None and health.last_scan_at != self._watch_problem[1]:
+            self._watch_problem = None
+            self.say(t("watch.resumed"))
+
     # -- what views use ----------------------------------------------------------------------
 
     async def ask_pin(self, duty: Duty, purpose: str, *, role: Role | None = None,
                       roles: Sequence[Role] | None = None) -> Actor | None:
         """The acting role's PIN (from a worker). role=None: the session's role if it may do
-        `duty`, else a choice of the roles that may."""
-        if role is None and roles is None and self.session is not None:
+        `duty`, else the role(s) that may (the manager's PIN for a manager's duty on the
+        operator's console: the manager at the floor terminal acts as the manager)."""
+        if role is None and roles is None and self.session is not None and may(self.session.role, duty):
             role = self.session.role
         return await self.push_screen_wait(PinPrompt(duty, purpose, role=role, roles=roles))
 
@@ -346,7 +418,8 @@ class CallrecApp(App[int]):
         return i18n.tr_error(exc)
 
     def say(self, text: str, *, severity: str = "information") -> None:
-        self.notify(text, severity=severity, markup=False)  # type: ignore[arg-type]
+        """One line: never markup, and whatever came from outside in it shown escaped."""
+        self.notify(visible(text), severity=severity, markup=False)  # type: ignore[arg-type]
 
     def say_error(self, exc: CallrecError) -> None:
         self.say(self.error_text(exc), severity="error")

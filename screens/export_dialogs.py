@@ -97,12 +97,6 @@ class FieldsForm(DismissOnLock, ModalScreen[dict[str, str] | None]):
         self.dismiss(None)
 
 
-def _safe(line: str) -> str:
-    """One line of a printed form made safe like plain() (control and bidi characters shown
-    escaped), keeping the ideographic space the forms are laid out with."""
-    return "\u3000".join(visible(part) for part in line.split("\u3000"))
-
-
 class TextViewer(DismissOnLock, ModalScreen[None]):
     """A printed form on screen; `s` writes its print-ready A4 page (HTML) and says where."""
 
@@ -126,7 +120,7 @@ class TextViewer(DismissOnLock, ModalScreen[None]):
         with Vertical(classes="dialog"):
             yield Static(plain(self.title_text, "bold"), classes="dialog-title")
             with VerticalScroll(id="viewer-scroll", can_focus=True):
-                yield Static(Text("\n".join(_safe(line) for line in self.text.splitlines()), end=""),
+                yield Static(Text("\n".join(visible(line) for line in self.text.splitlines()), end=""),
                              markup=False, id="viewer-body")
             yield Static("", id="viewer-message", classes="dialog-message", markup=False)
             yield Static(plain(t("export.form.viewer_hint"), "dim"), classes="dialog-hint")

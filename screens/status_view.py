@@ -32,15 +32,20 @@ SLOW_EVERY_SECONDS = 60.0  # the full counts: calls kept, what a purge would cov
 VERIFY_EVERY_SECONDS = 600.0
 
 
-def panel(title_key: str, rows: list[tuple[str, Text | str]], label_width: int = 12) -> Text:
-    """A titled block of label/value lines; a line too long for the panel is cut, never wrapped
-    (so the panels keep their places at 80x24)."""
+def panel(title_key: str, rows: list[tuple[str, Text | str]], label_width: int = 12,
+          width: int = 0) -> Text:
+    """A titled block of label/value lines; a line too long for the panel (`width` cells) is cut
+    with an ellipsis, never wrapped (so the panels keep their places at 80x24)."""
     out = Text(end="", no_wrap=True, overflow="ellipsis")
     out.append(t(title_key), style="bold underline")
+    room = width - label_width - 3 if width > label_width + 8 else 0
     for label, value in rows:
         out.append("\n  ")
         out.append(fmt.fit(t(label), label_width) + " ", style="bold")
-        out.append_text(value if isinstance(value, Text) else plain(value))
+        text = value.copy() if isinstance(value, Text) else plain(value)
+        if room:
+            text.truncate(room, overflow="ellipsis")
+        out.append_text(text)
     return out
 
 
@@ -59,6 +64,7 @@ class StatusView(Vertical, can_focus=True):
         self._slow_at = -SLOW_EVERY_SECONDS
         self._loaded_at = -1.0
         self._present: int | None = None
+        self._skipped: int | None = None
         self._outlook: status.PurgeOutlook | None = None
 
     def compose(self) -> ComposeResult:
@@ -117,6 +123,7 @@ class StatusView(Vertical, can_focus=True):
         try:
             figures = await status.call_figures(app.side, now, tz)
             hourly = await status.calls_per_hour(app.side, now, HOURS)
+            self._skipped = await status.skipped_count(app.side)
             if full or self._outlook is None or loop.time() - self._slow_at >= SLOW_EVERY_SECONDS:
                 self._present = await status.present_count(app.side)
                 self._outlook = await status.purge_outlook(app.side, now, tz, ws.config.raw_grace_days)
@@ -131,7 +138,8 @@ class StatusView(Vertical, can_focus=True):
         except CallrecError as exc:
             disk, disk_error = None, app.error_text(exc)
 
-        self.query_one("#st-calls", Static).update(panel("status.calls", [
+        calls_box = self.query_one("#st-calls", Static)
+        calls_box.update(panel("status.calls", width=calls_box.size.width, rows=[
             ("status.today", t("status.n_calls", n=fmt.count(figures.today))),
             ("status.month", t("status.n_calls", n=fmt.count(figures.this_month))),
             ("status.recording", Text(t("status.n_calls", n=fmt.count(figures.recording)),
@@ -148,10 +156,11 @@ class StatusView(Vertical, can_focus=True):
                 ("status.disk_total", fmt.size(disk.total)),
             ]
         else:
-            disk_rows = [("status.disk_used", Text(disk_error, style="bold red"))]
+            disk_rows = [("status.disk_used", plain(disk_error, "bold red"))]
         room = max(8, self.query_one("#st-disk", Static).size.width - 16)
         disk_rows.append(("status.spool", plain(fmt.fit_tail(str(ws.config.spool), room))))
-        self.query_one("#st-disk", Static).update(panel("status.disk", disk_rows))
+        disk_box = self.query_one("#st-disk", Static)
+        disk_box.update(panel("status.disk", disk_rows, width=disk_box.size.width))
 
         peak = max(hourly) if hourly else 0
         self.query_one("#st-spark-title", Static).update(
@@ -176,7 +185,8 @@ class StatusView(Vertical, can_focus=True):
                                                  n=fmt.count(outlook.next_count))))
         if ws.config.raw_grace_days:
             purge_rows.append(("status.grace", t("status.grace_value", days=ws.config.raw_grace_days)))
-        self.query_one("#st-purge", Static).update(panel("status.purge", purge_rows))
+        purge_box = self.query_one("#st-purge", Static)
+        purge_box.update(panel("status.purge", purge_rows, width=purge_box.size.width))
         self._draw_watch()
         self._draw_audit()
 
@@ -194,9 +204,15 @@ class StatusView(Vertical, can_focus=True):
             ("status.pending", fmt.count(health.pending)),
             ("status.errors", Text(fmt.count(health.errors), style="bold red" if health.errors else "")),
         ]
-        if health.last_error:
-            rows.append(("status.last_error", Text(health.last_error, style="red")))
-        self.query_one("#st-watch", Static).update(panel("status.watch", rows))
+        if self._skipped:
+            rows.append(("status.skipped", Text(t("status.n_files", n=fmt.count(self._skipped)),
+                                                style="yellow")))
+        if health.problem is not None:
+            rows.append(("status.last_error", plain(self.capp.error_text(health.problem), "red")))
+        elif health.last_error:
+            rows.append(("status.last_error", plain(health.last_error, "red")))
+        box = self.query_one("#st-watch", Static)
+        box.update(panel("status.watch", rows, width=box.size.width))
 
     def _draw_audit(self) -> None:
         out = Text(end="")

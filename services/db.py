@@ -91,8 +91,7 @@ class Database:
                 try:
                     await _to_the_end(conn.execute("BEGIN IMMEDIATE"))
                 except sqlite3.OperationalError as exc:
-                    raise StorageError(f"{self.path}: the database is busy or unwritable: {exc}",
-                                       code="db_busy", path=str(self.path)) from exc
+                    raise _write_error(self.path, exc) from exc
                 except asyncio.CancelledError:
                     if conn.in_transaction:  # the BEGIN ran: undo it, or the writer stays in it
                         with suppress(sqlite3.Error):
@@ -101,10 +100,13 @@ class Database:
                 try:
                     yield conn
                     await _to_the_end(conn.execute("COMMIT"))
-                except BaseException:
+                except BaseException as exc:
                     if conn.in_transaction:
                         with suppress(sqlite3.Error):
                             await _to_the_end(conn.execute("ROLLBACK"))
+                    if isinstance(exc, sqlite3.OperationalError):
+                        # Busy past the timeout, read-only, full: one line saying which.
+                        raise _write_error(self.path, exc) from exc
                     raise
             finally:
                 if durable:
@@ -146,7 +148,16 @@ class Database:
         return (await self.scalar("PRAGMA integrity_check")) == "ok"
 
 
-def _storage_error(path: Path, exc: BaseException) -> StorageError:
+def _write_error(path: Path, exc: sqlite3.OperationalError) -> StorageError:
+    """A write that failed: another process holding the database too long, or the data folder."""
+    if any(word in str(exc).lower() for word in ("locked", "busy")):
+        return StorageError(f"{path}: the database is in use by another process (waited"
+                            f" {BUSY_TIMEOUT_MS / 1000:g} s); try again", code="db_busy", path=str(path))
+    return _storage_error(path, exc, doing="cannot write to the database")
+
+
+def _storage_error(path: Path, exc: BaseException, *,
+                   doing: str = "cannot open the database") -> StorageError:
     """One line that says what is wrong with the data folder, not just SQLite's words."""
     try:
         st = os.statvfs(path.parent)
@@ -160,7 +171,7 @@ def _storage_error(path: Path, exc: BaseException) -> StorageError:
     if full or "full" in str(exc) or getattr(exc, "errno", None) == errno.ENOSPC:
         return StorageError(f"{path.parent}: the data folder is full", code="data_full", path=str(path))
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return StorageError(f"{path}: cannot open the database: {reason}", path=str(path))
+    return StorageError(f"{path}: {doing}: {reason}", path=str(path))
 
 
 async def _to_the_end(statement: Awaitable[T]) -> T:

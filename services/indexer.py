@@ -32,7 +32,7 @@ from services import spool_listing
 from services.audit import AuditLog
 from services.clock import Clock, to_epoch
 from services.db import Database
-from services.errors import SpoolError
+from services.errors import CallrecError, SpoolError
 from services.index_plan import Known, Ops, Planner
 from services.index_rows import IndexRows
 from services.index_worker import Folder, Job, WorkerDied, WorkerPool, plan_folder
@@ -71,6 +71,7 @@ class ScanReport:
     changed: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     new_skipped: Counter[str] = field(default_factory=Counter)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (folder, why): not indexed
 
     @property
     def changes(self) -> int:
@@ -95,6 +96,7 @@ class ScanReport:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.skipped.update(other.skipped)
         self.new_skipped.update(other.new_skipped)
+        self.unreadable.extend(other.unreadable)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +109,7 @@ class ScanReport:
             "changed": self.changed,
             "skipped": dict(sorted(self.skipped.items())),
             "new_skipped": dict(sorted(self.new_skipped.items())),
+            "unreadable": {visible(rel or "."): why for rel, why in self.unreadable},
         }
 
 
@@ -118,6 +121,7 @@ class Health:
     events: int = 0
     errors: int = 0
     last_error: str = ""
+    problem: CallrecError | None = None  # the last error, when one a console can translate
     pending: int = 0
 
 
@@ -173,6 +177,7 @@ class Indexer:
     def _error(self, message: str) -> None:
         self.health.errors += 1
         self.health.last_error = message
+        self.health.problem = None
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -226,6 +231,8 @@ class Indexer:
         Folders are listed and planned two at a time while earlier ones are being written; once a
         scan has met _PROCESS_AFTER files, in worker processes (services/index_worker.py)."""
         await self._in_pool(spool_listing.check_spool, self.spool)
+        if not top:  # the spool is there again: what went wrong before no longer stands
+            self.health.last_error, self.health.problem = "", None
         report = ScanReport()
         seen: set[str] = set()
         unreadable: list[tuple[str, str]] = []
@@ -274,13 +281,22 @@ class Indexer:
                 await writer.put(folder.ops)
             for rel, why in unreadable:
                 self._error(f"{visible(rel or '.')}: {why}")
+            report.unreadable.extend(unreadable)
             # Folders the index has calls in that the walk did not find: those calls are missing
             # (but not where a folder could not be read: what is in it is unknown).
             blind = [rel for rel, _ in unreadable]
             lost = [d for d in await self.rows.dirs_under(top)
                     if d not in seen and not any(_within(d, b) for b in blind)]
             if lost:
-                await writer.put(Ops(missing=await self.rows.present_in_dirs(lost)))
+                gone = await self.rows.present_in_dirs(lost)
+                if gone and not top and report.seen == 0 and not unreadable:
+                    # Nothing at all where the index holds recordings: an unmounted disk leaves
+                    # its empty mount point. Calling every call missing would flood the audit log
+                    # and re-hash them all when it is back: say so instead, and wait.
+                    raise SpoolError(f"{self.spool}: spool folder is empty while the index holds"
+                                     f" {len(gone)} recordings (is its disk mounted?)",
+                                     code="spool_empty", path=str(self.spool), n=len(gone))
+                await writer.put(Ops(missing=gone))
             await writer.close()
         except BaseException:
             for future, _job in running:

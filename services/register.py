@@ -14,6 +14,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from services import testpoints
 from services.audit import Action, AuditLog
 from services.auth import Actor
 from services.clock import Clock, from_epoch, to_epoch
@@ -133,6 +134,7 @@ class Register:
         assert export.written_on is not None
         kept = output_kept_through(export.written_on)
         now = self.clock.now()
+        testpoints.pause("receipt_before_tx")
         async with self.db.transaction() as conn:
             await self.instructions.transition(conn, ins, State.RECEIVED, actor.role.value,
                                                Action.INSTRUCTION_RECEIVED, {"export": export.id})
@@ -152,6 +154,8 @@ class Register:
                 detail={"instruction": ins.number, "export": export.id,
                         "written_on": export.written_on.isoformat(), "kept_through": kept.isoformat(),
                         "media": len(export.media), "custodian": custodian.strip()})
+            testpoints.pause("receipt_in_tx")
+        testpoints.pause("receipt_after_commit")
         return await self.get(reg_id)
 
     async def extend(self, actor: Actor, reg_id: int, *, until: date, reason: str) -> RegisterEntry:

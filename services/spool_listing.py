@@ -81,7 +81,7 @@ def list_folder(spool: Path, rel_dir: str,
     out = Listing()
     try:
         with os.scandir(spool / rel_dir if rel_dir else spool) as it:
-            entries = list(it)
+            entries = sorted(it, key=lambda e: e.name)  # name order: the same ids on any file system
     except FileNotFoundError:
         return out
     for entry in entries:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import re
 import threading
 from pathlib import Path
 
@@ -55,17 +57,32 @@ class SpoolWatcher:
 
     def _run(self) -> None:
         ready = False
+        rescan: Changes = set()
         try:
-            for changes in watchfiles.watch(
-                self.spool, stop_event=self._stop, debounce=self.debounce_ms, step=self.step_ms,
-                rust_timeout=_IDLE_MS, yield_on_timeout=True, raise_interrupt=False,
-                ignore_permission_denied=True, watch_filter=None,
-            ):
-                if not ready:
-                    ready = True
-                    self._post(_READY)
-                if changes:
-                    self._post(changes)
+            while True:
+                try:
+                    for changes in watchfiles.watch(
+                        self.spool, stop_event=self._stop, debounce=self.debounce_ms,
+                        step=self.step_ms, rust_timeout=_IDLE_MS, yield_on_timeout=True,
+                        raise_interrupt=False, ignore_permission_denied=True, watch_filter=None,
+                    ):
+                        if not ready:
+                            ready = True
+                            self._post(_READY)
+                        if rescan:  # watching again: now look at what the lost batch named
+                            changes, rescan = changes | rescan, set()
+                        if changes:
+                            self._post(changes)
+                    break
+                except RuntimeError as exc:
+                    # A file name that is not UTF-8 (hostile, or another system's encoding) ends
+                    # watchfiles' watcher, and the batch of events it was in is lost. Watch again
+                    # at once and rescan the folder it named (the scan counts the name as
+                    # skipped), instead of failing the whole indexer over one name.
+                    folders = _undecodable_folder(self.spool, str(exc))
+                    if folders is None or self._stop.is_set():
+                        raise
+                    rescan |= folders
             self._post(_ENDED)
         except BaseException as exc:  # handed to the loop, which decides
             self._post(exc)
@@ -98,3 +115,21 @@ class SpoolWatcher:
         self._stop.set()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 2)
+
+
+_UNDECODABLE = re.compile(r'Unable to decode path "(.*)" to string', re.S)
+
+
+def _undecodable_folder(spool: Path, message: str) -> Changes | None:
+    """For watchfiles' "Unable to decode path" error: events that make the indexer rescan the
+    folder holding that name, or every top folder of the spool when the folder cannot be read from
+    the message (Rust prints the path escaped). None for any other error."""
+    found = _UNDECODABLE.search(message)
+    if found is None:
+        return None
+    folder = found.group(1).rpartition("/")[0]
+    if folder and "\\" not in folder and os.path.isdir(folder):
+        return {(watchfiles.Change.modified, folder)}
+    with contextlib.suppress(OSError), os.scandir(spool) as entries:
+        return {(watchfiles.Change.modified, e.path) for e in entries if e.is_dir(follow_symlinks=False)}
+    return set()

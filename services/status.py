@@ -84,6 +84,12 @@ async def calls_per_hour(db: Database, now: datetime, hours: int = 72) -> list[i
     return counts
 
 
+async def skipped_count(db: Database) -> int:
+    """Spool entries the indexer does not index (not a regular file, a name it cannot read or
+    parse), each counted once."""
+    return int(await db.scalar("SELECT count(*) FROM skipped"))
+
+
 @dataclass(frozen=True)
 class PurgeOutlook:
     expired: int  # present calls whose raw retention has ended now (第4条6(1))

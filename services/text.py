@@ -24,6 +24,11 @@ def _escape(ch: str) -> str:
     return f"\\U{code:08x}"
 
 
+# Spaces Python does not call printable but that are ordinary text: U+3000 IDEOGRAPHIC SPACE is
+# how Japanese names, notes and forms are spaced. (Line and paragraph separators stay escaped.)
+_PLAIN_SPACES = frozenset(" \u3000")
+
+
 def visible(value: object) -> str:
     """A one-line, printable rendering of an untrusted string."""
     text = value if isinstance(value, str) else str(value)
@@ -31,7 +36,7 @@ def visible(value: object) -> str:
         return text
     out = []
     for ch in text:
-        if ch in _BIDI or (not ch.isprintable() and ch != " ") or unicodedata.category(ch) == "Cs":
+        if ch in _BIDI or (not ch.isprintable() and ch not in _PLAIN_SPACES):
             out.append(_escape(ch))
         else:
             out.append(ch)

@@ -20,7 +20,7 @@ from services.clock import Clock, SystemClock
 from services.config import Config
 from services.db import Database
 from services.deletion_record import DeletionRecords
-from services.errors import CallrecError, StorageError
+from services.errors import CallrecError, SpoolError, StorageError
 from services.export import Exports
 from services.holds import Holds
 from services.indexer import Indexer
@@ -116,6 +116,9 @@ class Workspace:
                 # Spool gone, database busy for too long, disk full...: say so, retry shortly.
                 health.errors += 1
                 health.last_error = exc.message if isinstance(exc, CallrecError) else str(exc)
+                health.problem = (exc if isinstance(exc, CallrecError) else
+                                  StorageError(str(exc)) if isinstance(exc, sqlite3.Error) else
+                                  SpoolError(str(exc)))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), FOLLOWER_RETRY_SECONDS)
         health.role = "stopped"

@@ -16,6 +16,7 @@ async def test_two_consoles_and_the_indexer_under_load(ws: Workspace, cfg: Confi
     assert cfg.source is not None
 
     result = await asyncio.to_thread(busy_hour.run, cfg.source, tmp_path, seconds=20, pin=MANAGER_PIN)
+    print(result)
     assert result.errors == []
     assert result.indexed_complete == result.recordings == 20  # every recording, once, complete
     assert result.instructions >= 2 and result.visibility_s <= 2.0  # each sees the other's within 2 s

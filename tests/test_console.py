@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from screens.lock import LockScreen
 from screens.modals import PinPrompt
 from services.audit import Action
 from services.duties import Role
+from services.errors import CallrecError
 from services.workspace import Workspace
 
 
@@ -106,6 +108,19 @@ async def test_lockout_says_until_when_and_refuses_the_right_pin(indexed: Worksp
         assert app.session.role is Role.MANAGER
 
 
+async def test_lockout_is_one_line_in_japanese_at_80_columns(indexed: Workspace) -> None:
+    for _ in range(5):  # another console (or the CLI) used up the attempts
+        with contextlib.suppress(CallrecError):
+            await indexed.auth.verify(Role.OPERATOR, "9999")
+    app = make_app(indexed)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"2222", "enter")
+        await until(pilot, lambda: "ロック中" in screen_text(app))
+        shown = [line for line in screen_text(app).splitlines() if "ロック中" in line]
+        assert len(shown) == 1 and "PINの誤りが続いたため、運営受託者は" in shown[0]
+        assert app.session is None
+
+
 async def test_ctrl_l_locks_at_once_and_is_audited(indexed: Workspace) -> None:
     app = make_app(indexed)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -164,6 +179,9 @@ async def test_kiosk_quit_needs_a_pin_and_keys_never_escape(indexed: Workspace) 
         assert app.is_running
         await pilot.press("ctrl+q")
         await until(pilot, lambda: isinstance(app.screen, PinPrompt), what="quit PIN prompt")
+        await pilot.press("ctrl+q")  # impatient: a second quit does not stack a second prompt
+        await pilot.pause(0.1)
+        assert sum(isinstance(s, PinPrompt) for s in app.screen_stack) == 1
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, LockScreen))
         assert app.is_running

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
+import pty
 import random
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual.pilot import Pilot
@@ -19,6 +29,8 @@ from services.workspace import Workspace
 
 if TYPE_CHECKING:
     from console.app import CallrecApp
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def screen_text(app: CallrecApp) -> str:
@@ -145,3 +157,68 @@ async def insert_synthetic(ws: Workspace, count: int, **options: Any) -> None:
     await ws.db.executemany(INSERT_CALL, list(synthetic_rows(count, **options)))
 
 
+# -- the console as a process in a pseudo-terminal ----------------------------------------------
+
+class Terminal:
+    """`callrec` in a pseudo-terminal of 80x24, as on the floor terminal or over SSH."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None,
+                 prefix: tuple[str, ...] = (), size: tuple[int, int] = (80, 24)) -> None:
+        """prefix: a command the console runs under (setpriv, to drop root's file privileges)."""
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
+        self.proc = subprocess.Popen(
+            [*prefix, sys.executable, "-m", "console.cli", *args],
+            stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, close_fds=True,
+            start_new_session=True,
+            env={**os.environ, "TERM": "xterm-256color", "LANG": "ja_JP.UTF-8",
+                 "PYTHONFAULTHANDLER": "1", **(env or {})},
+        )
+        os.close(slave)
+        self.output = b""
+
+    def read_until(self, needle: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        data = needle.encode()
+        while data not in self.output:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{needle!r} never appeared")
+            self._read(0.05)
+
+    def _read(self, wait: float) -> None:
+        ready, _, _ = select.select([self.master], [], [], wait)
+        if ready:
+            try:
+                self.output += os.read(self.master, 65536)
+            except OSError:
+                time.sleep(wait)
+
+    def drain(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self._read(0.05)
+
+    def write(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def state(self) -> str:
+        """R/S running or sleeping, T stopped, Z exited."""
+        return Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+    def wait(self, timeout: float) -> int:
+        """The exit status; on a timeout, the stacks of every thread (faulthandler) in the error."""
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            if time.monotonic() > deadline:
+                os.kill(self.proc.pid, signal.SIGABRT)
+                self.drain(2)
+                text = self.output.decode("utf-8", "replace")
+                raise AssertionError("no exit; " + text[text.find("Fatal Python error"):][-8000:])
+            self.drain(0.1)
+        return self.proc.returncode
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)

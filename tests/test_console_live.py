@@ -7,20 +7,13 @@ import asyncio
 import fcntl
 import json
 import os
-import pty
-import select
 import signal
 import sqlite3
-import struct
-import subprocess
-import sys
-import termios
-import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from test_console_kit import call_list, make_app, screen_text, unlock, until
+from test_console_kit import Terminal, call_list, make_app, screen_text, unlock, until
 
 from demo_data.synth import wav_header
 from screens.calls_view import CallDetail
@@ -29,8 +22,6 @@ from services.config import Config
 from services.duties import Duty, Role
 from services.text import visible
 from services.workspace import Workspace
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def recording_name(at: datetime, uid: str, other: str = "09099998888") -> str:
@@ -128,69 +119,6 @@ async def test_hostile_names_and_notes_are_shown_literally(cfg: Config, spool: P
 
 
 # -- as a process in a pseudo-terminal ------------------------------------------------------------
-
-
-class Terminal:
-    """`callrec` in a pseudo-terminal of 80x24, as on the floor terminal or over SSH."""
-
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        self.master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "console.cli", *args],
-            stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, close_fds=True,
-            start_new_session=True,
-            env={**os.environ, "TERM": "xterm-256color", "LANG": "ja_JP.UTF-8",
-                 "PYTHONFAULTHANDLER": "1", **(env or {})},
-        )
-        os.close(slave)
-        self.output = b""
-
-    def read_until(self, needle: str, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        data = needle.encode()
-        while data not in self.output:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{needle!r} never appeared")
-            self._read(0.05)
-
-    def _read(self, wait: float) -> None:
-        ready, _, _ = select.select([self.master], [], [], wait)
-        if ready:
-            try:
-                self.output += os.read(self.master, 65536)
-            except OSError:
-                time.sleep(wait)
-
-    def drain(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self._read(0.05)
-
-    def write(self, data: bytes) -> None:
-        os.write(self.master, data)
-
-    def state(self) -> str:
-        """R/S running or sleeping, T stopped, Z exited."""
-        return Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-
-    def wait(self, timeout: float) -> int:
-        """The exit status; on a timeout, the stacks of every thread (faulthandler) in the error."""
-        deadline = time.monotonic() + timeout
-        while self.proc.poll() is None:
-            if time.monotonic() > deadline:
-                os.kill(self.proc.pid, signal.SIGABRT)
-                self.drain(2)
-                text = self.output.decode("utf-8", "replace")
-                raise AssertionError("no exit; " + text[text.find("Fatal Python error"):][-8000:])
-            self.drain(0.1)
-        return self.proc.returncode
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        os.close(self.master)
 
 
 @pytest.fixture

@@ -72,6 +72,34 @@ async def test_pin_prompt_returns_an_actor_for_the_entitled_role_only(indexed: W
         assert results[1] is None
 
 
+async def test_a_duty_the_session_may_not_do_asks_the_entitled_roles_pin(indexed: Workspace) -> None:
+    """The operator's console, a manager's duty (receipt): the prompt asks the manager's PIN
+    instead of refusing the operator; a duty the operator may do stays with the operator."""
+    app = make_app(indexed)
+    results: list[object] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await unlock(pilot)  # the operator
+
+        async def ask(duty: Duty) -> None:
+            results.append(await app.ask_pin(duty, "purpose text"))
+
+        app.run_worker(ask(Duty.RECEIVE_OUTPUT))
+        await until(pilot, lambda: isinstance(app.screen, PinPrompt) and "運用責任者" in screen_text(app))
+        assert app.screen.roles == [Role.MANAGER]
+        assert "この操作を行える役割がありません" not in screen_text(app)
+        await pilot.press(*"2222", "enter")  # the operator's own PIN does not do it
+        await until(pilot, lambda: "PINが違います" in screen_text(app))
+        await pilot.press(*"1111", "enter")
+        await until(pilot, lambda: results)
+        assert getattr(results[0], "role", None) is Role.MANAGER
+        app.run_worker(ask(Duty.REVEAL_NUMBER))
+        await until(pilot, lambda: isinstance(app.screen, PinPrompt))
+        assert app.screen.roles == [Role.OPERATOR]
+        await pilot.press(*"2222", "enter")
+        await until(pilot, lambda: len(results) == 2)
+        assert getattr(results[1], "role", None) is Role.OPERATOR
+
+
 async def test_typed_confirmation_goes_ahead_only_when_the_word_matches(indexed: Workspace) -> None:
     app = make_app(indexed)
     answers: list[bool] = []

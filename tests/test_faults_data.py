@@ -22,6 +22,7 @@ import pytest
 from services import config as config_mod
 from services.audit import Action
 from services.config import Config
+from services.duties import Duty
 from services.workspace import Workspace
 from tests.conftest import MANAGER_PIN, OPERATOR_PIN, ROOT, CliRunner, run_callrec
 from tests.export_support import fill, tmpfs
@@ -37,8 +38,6 @@ def _config_on(data: Path, spool: Path, tmp_path: Path) -> Path:
 
 def _init(config: Path) -> None:
     cfg = config_mod.load(config)
-    run_callrec(config, "pin", "set", "manager", "--pin-stdin", input=f"{MANAGER_PIN}\n") \
-        if False else None
 
     async def create() -> None:
         ws = await Workspace.open(cfg, create=True)
@@ -127,17 +126,38 @@ def test_sigkill_during_index_then_reindex(ws: Workspace, cfg: Config, cli: CliR
 
 
 async def test_clock_set_back_refuses_destructive_actions(ws: Workspace, cfg: Config,
-                                                          cli: CliRunner) -> None:
+                                                          cli: CliRunner, tmp_path: Path) -> None:
     make_calls(cfg.spool, 3)
     await ws.indexer.scan()
+    ids = [r["id"] for r in await ws.db.fetchall("SELECT id FROM calls ORDER BY id")]
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    boss = await ws.auth.authorize("manager", MANAGER_PIN, Duty.ISSUE_INSTRUCTION)
+    done = await ws.instructions.issue_export(boss, purpose="proper-conduct", medium="usb",
+                                              call_ids=ids[:1])
+    op = await ws.auth.authorize("operator", OPERATOR_PIN, Duty.EXECUTE_INSTRUCTION)
+    await ws.exports.run(op, await ws.exports.prepare(op, done.id, ws.exports.target(folder=str(usb))))
+    entry = await ws.register.receive(await ws.auth.authorize("manager", MANAGER_PIN, Duty.RECEIVE_OUTPUT),
+                                      done.id)
+    pending = await ws.instructions.issue_export(boss, purpose="proper-conduct", medium="usb",
+                                                 call_ids=ids[1:2])
     before = fingerprint(cfg.spool)
     purge = json.loads(cli("instruct", "purge", "--pin-stdin", "--json", input=f"{MANAGER_PIN}\n",
                            check=True).stdout)
     # An entry written while the clock read a day later than it does now: the clock was set back.
     await ws.audit.record(at=ws.clock.now() + timedelta(days=1), actor="system",
                           action=Action.CONFIG_WRITTEN, subject="clock test")
+    behind = "earlier than the newest audit entry"
     line = one_line(cli("purge", str(purge["id"]), "--yes", "--pin-stdin", input=f"{OPERATOR_PIN}\n"))
-    assert "clock" in line and "earlier than the newest audit entry" in line
+    assert "clock" in line and behind in line
+    usb2 = tmp_path / "usb2"
+    usb2.mkdir()
+    assert behind in one_line(cli("export", pending.number, "--dir", str(usb2), "--yes", "--pin-stdin",
+                                  input=f"{OPERATOR_PIN}\n"))
+    assert behind in one_line(cli("dispose", str(entry.id), "--method", "破砕", "--witness", "山田",
+                                  "--yes", "--pin-stdin", input=f"{MANAGER_PIN}\n"))
+    assert list(usb2.iterdir()) == [] and (await ws.register.get(entry.id)).disposed_on is None
+    assert (await ws.instructions.get(pending.id)).state == "issued"
     assert fingerprint(cfg.spool) == before
     assert_intact(cfg, cli, before)
 

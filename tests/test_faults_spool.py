@@ -160,3 +160,23 @@ def test_spool_missing_or_not_a_folder(cfg: Config, spool: Path, ws: Workspace, 
     spool.unlink()
     spool.mkdir()
     assert_intact(cfg, cli, {})
+
+
+def test_spool_unmounted_leaves_no_call_missing(cfg: Config, spool: Path, ws: Workspace,
+                                                samples: list[Path], cli: CliRunner) -> None:
+    """An unmounted disk leaves its mount point: an empty spool folder. Every call would be
+    'missing' (an anomaly each, then each hashed again when it is back): said instead."""
+    cli("index", check=True)
+    before = fingerprint(spool)
+    away = spool.with_name("spool.away")
+    spool.rename(away)
+    spool.mkdir()  # the empty mount point
+    try:
+        line = one_line(cli("index"))
+        assert "spool folder is empty" in line and "mounted" in line
+    finally:
+        spool.rmdir()
+        away.rename(spool)
+    report = json.loads(cli("index", "--json", check=True).stdout)
+    assert report["missing"] == 0 and report["reappeared"] == 0 and report["missing_total"] == 0
+    assert_intact(cfg, cli, before)

@@ -90,7 +90,7 @@ def test_service_errors_are_translated_by_code() -> None:
     assert ja.error(wrong) == "PINが違います（あと3回誤るとロックされます）。"
     until = datetime(2026, 11, 24, 10, 5, 30, tzinfo=JST).isoformat()
     locked = LockedOut("the manager is locked out until 10:05:30", role="manager", until=until)
-    assert ja.error(locked) == "PINの誤りが続いたため、運用責任者は 10:05:30 までロックされています。"
+    assert ja.error(locked) == "PINの誤りが続いたため、運用責任者は 10:05:30 までロック中です。"
     assert "until 10:05:30" in en.error(locked)
     refused = NotPermitted("the operator may not hold", role="operator", duty="hold")
     assert ja.error(refused) == "運営受託者は「削除の保留」を行えません。"

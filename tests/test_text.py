@@ -19,6 +19,9 @@ from services.text import visible
     ("bad\udcffbyte", "bad\\xffbyte"),  # a byte that was not UTF-8
     ("\x7f", "\\x7f"),
     ("\u0085", "\\x85"),
+    ("広聴課長\u3000様", "広聴課長\u3000様"),  # ideographic space: ordinary Japanese text
+    ("a\u2028b\u2029c", "a\\u2028b\\u2029c"),  # line and paragraph separators still escaped
+    ("a\u00a0b", "a\\xa0b"),
 ])
 def test_visible(raw: str, shown: str) -> None:
     assert visible(raw) == shown
@@ -26,8 +29,8 @@ def test_visible(raw: str, shown: str) -> None:
 
 def test_visible_output_is_printable_and_one_line() -> None:
     hostile = "".join(chr(c) for c in range(0, 0x250)) + "\u202e\u2066\udc80"
-    out = visible(hostile)
-    assert out.isprintable()
+    out = visible(hostile + "\u3000")
+    assert out.replace("\u3000", "").isprintable()
     assert "\n" not in out and "\x1b" not in out
 
 

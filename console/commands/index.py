@@ -10,6 +10,7 @@ from datetime import date
 
 from console.commands.common import add_json, emit, with_workspace
 from services.calls import CallFilter, CallState
+from services.errors import SpoolError
 from services.layouts import CallType
 from services.phone import display
 from services.text import visible
@@ -61,6 +62,11 @@ async def index(args: argparse.Namespace, ws: Workspace) -> int:
                 f" {data['missing_total']} in all, skipped: {skipped}")
 
     emit(args, data, text)
+    if report.unreadable:  # what is in them is not indexed: a failure, said in one line
+        rel, why = report.unreadable[0]
+        more = f" and {len(report.unreadable) - 1} more" if len(report.unreadable) > 1 else ""
+        raise SpoolError(f"{visible(rel or '.')}: {why}{more}: a spool folder could not be read,"
+                         " its recordings are not indexed", code="folder_unreadable")
     return 0
 
 

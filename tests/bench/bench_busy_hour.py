@@ -1,5 +1,6 @@
 """Issue 6: two consoles + the indexer service under a busy hour (one new recording a second for
-ten minutes, searches every second): no error, every recording indexed, search latency as idle."""
+ten minutes, searches every second): no error, every recording indexed, search latency as idle.
+The consoles are real ones (CallrecApp, headless, in processes of their own: tests/busy_hour.py)."""
 
 from __future__ import annotations
 
@@ -29,8 +30,10 @@ async def busy(ctx: Context) -> list[Figure]:
         Figure("busy_hour.errors", len(r.errors), "", "0", not r.errors, "; ".join(r.errors)[:200]),
         Figure("busy_hour.indexed", r.indexed_complete, "calls", f"= {r.recordings}",
                r.indexed_complete == r.recordings),
-        Figure("busy_hour.search_idle", r.idle_ms, "ms", "", True, "median, two consoles"),
-        Figure("busy_hour.search_busy", r.busy_ms, "ms", "~ idle", r.busy_ms <= max(2 * r.idle_ms, 10)),
+        Figure("busy_hour.search_idle", r.idle_ms, "ms", "", True,
+               f"keystroke to updated list in the real console, median (p95 {r.idle_p95_ms:.1f} ms)"),
+        Figure("busy_hour.search_busy", r.busy_ms, "ms", "~ idle", r.busy_ms <= max(2 * r.idle_ms, 10),
+               f"median (p95 {r.busy_p95_ms:.1f} ms), {r.keystrokes} keystrokes in all"),
         Figure("busy_hour.visibility", r.visibility_s, "s", "<= 2 s", r.visibility_s <= 2.0,
                f"{r.instructions} instructions across consoles"),
     ]
