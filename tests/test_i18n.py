@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from console import i18n
-from console.i18n import Catalogue, CatalogueError, choose_language, language_from_env
+from console.i18n import (
+    LANGUAGES,
+    Catalogue,
+    CatalogueError,
+    choose_language,
+    language_from_env,
+    load_language,
+)
 from screens.filters import BadDate, parse_day
 from screens.text import fit, fit_tail, mask_digits_in, width_of
+from services.audit import Head
 from services.clock import JST
 from services.errors import CallrecError, LockedOut, NotPermitted, WrongPin
 
@@ -99,6 +109,143 @@ def test_service_errors_are_translated_by_code() -> None:
     generic = CallrecError("/x: disk full", code="storage")
     assert ja.error(generic) == "データの保存先の問題: /x: disk full"
     assert en.error(generic) == "/x: disk full"
+    with pytest.raises(CallrecError) as caught:
+        Head.parse("12:abc")
+    assert ja.error(caught.value).startswith("監査ログの照合に使う値の形が正しくありません。")
+
+
+# -- every error code raised has a Japanese line ------------------------------------------------
+
+RAISING_FOLDERS = ("services", "console", "screens", "demo_data")
+
+
+class _AnyValue:
+    """A param whose value the source does not show: takes any format spec, attribute or index."""
+
+    def __format__(self, spec: str) -> str:
+        return "·"
+
+    def __getattr__(self, name: str) -> _AnyValue:
+        return self
+
+    def __getitem__(self, key: object) -> _AnyValue:
+        return self
+
+
+@dataclass(frozen=True)
+class RaiseSite:
+    where: str                    # path:line
+    code: str | None              # None: the source does not say which code
+    params: dict[str, Any]        # literal values as written, _AnyValue otherwise
+
+
+def _parsed_sources() -> dict[str, ast.Module]:
+    return {str(path.relative_to(ROOT)): ast.parse(path.read_text(encoding="utf-8"))
+            for folder in RAISING_FOLDERS for path in sorted((ROOT / folder).rglob("*.py"))}
+
+
+def _error_classes(trees: dict[str, ast.Module]) -> dict[str, str]:
+    """CallrecError and every subclass defined in the sources, with its class-level code."""
+    found: dict[str, tuple[list[str], str | None]] = {}
+    for tree in trees.values():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                bases = [b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases]
+                code = next((s.value.value for s in node.body if isinstance(s, ast.Assign)
+                             and any(isinstance(t, ast.Name) and t.id == "code" for t in s.targets)
+                             and isinstance(s.value, ast.Constant)), None)
+                found[node.name] = (bases, code)
+    classes = {"CallrecError": "error"}
+    grew = True
+    while grew:
+        grew = False
+        for name, (bases, code) in found.items():
+            parent = next((b for b in bases if b in classes), None)
+            if name not in classes and parent is not None:
+                classes[name] = code or classes[parent]
+                grew = True
+    return classes
+
+
+def _codes_of(value: ast.expr, tree: ast.Module) -> list[str | None]:
+    """The code(s) a `code=` argument can be: a literal, or a local name assigned literals
+    (`code = "a" if x else "b"`). [None] when the source does not tell."""
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return [value.value]
+    if isinstance(value, ast.Name):
+        assigned = [node.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                    and any(isinstance(t, ast.Name) and t.id == value.id for t in node.targets)]
+        literals = [[c.value for c in ast.walk(v) if isinstance(c, ast.Constant)
+                     and isinstance(c.value, str)] for v in assigned]
+        if assigned and all(literals):
+            return [code for group in literals for code in group]
+    return [None]
+
+
+def _raise_sites() -> list[RaiseSite]:
+    """Every construction of a CallrecError (or subclass) in the sources: raised, returned or
+    kept, with the code it carries and the params it passes."""
+    trees = _parsed_sources()
+    classes = _error_classes(trees)
+    sites: list[RaiseSite] = []
+    for path, tree in trees.items():
+        aliases = {a.asname: a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                   for a in node.names if a.asname and a.name in classes}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            name = aliases.get(name, name)
+            if name not in classes:
+                continue
+            params: dict[str, Any] = {}
+            codes: list[str | None] = [classes[name]]
+            for kw in node.keywords:
+                if kw.arg == "code":
+                    codes = _codes_of(kw.value, tree)
+                elif kw.arg is not None:
+                    literal = isinstance(kw.value, ast.Constant) and kw.value.value is not None
+                    params[kw.arg] = kw.value.value if literal else _AnyValue()
+            sites += [RaiseSite(f"{path}:{node.lineno}", code, params) for code in codes]
+    return sites
+
+
+SITES = _raise_sites()
+
+
+def test_the_raise_sites_are_found() -> None:
+    codes = {s.code for s in SITES}
+    assert len(SITES) > 150 and len(codes) > 90
+    # a class-level code, one chosen by a conditional, and one from each folder
+    assert {"pin_wrong", "destination_readonly", "destination_denied", "not_confirmed",
+            "bad_purpose", "demo_folder_busy"} <= codes
+    unknown = [s.where for s in SITES if s.code is None]
+    assert not unknown, f"say the code as a literal (or extend this test): {unknown}"
+
+
+def test_every_error_code_raised_has_a_japanese_line() -> None:
+    ja = load_language("ja")
+    missing = sorted({f"{s.code} ({s.where})" for s in SITES if f"error.{s.code}" not in ja})
+    assert not missing, f"add these to console/locale/ja/*.toml [error]: {missing}"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_each_error_line_formats_with_the_params_its_raise_sites_pass(lang: str) -> None:
+    """Through Catalogue.error, the real path: a placeholder the raise site does not pass would
+    make it fall back to the English message, here a sentinel."""
+    own = load_language(lang)
+    cat = Catalogue(lang)
+    sentinel = "\x00the English message"
+    broken = []
+    for site in SITES:
+        template = own.get(f"error.{site.code}")
+        if template is None:
+            continue
+        said = cat.error(CallrecError(sentinel, code=site.code, **site.params))
+        if said == sentinel:
+            broken.append(f"{site.where} passes {sorted(site.params)}; error.{site.code} = {template!r}")
+    assert not broken
 
 
 def test_language_choice() -> None:

@@ -66,7 +66,8 @@ async def index(args: argparse.Namespace, ws: Workspace) -> int:
         rel, why = report.unreadable[0]
         more = f" and {len(report.unreadable) - 1} more" if len(report.unreadable) > 1 else ""
         raise SpoolError(f"{visible(rel or '.')}: {why}{more}: a spool folder could not be read,"
-                         " its recordings are not indexed", code="folder_unreadable")
+                         " its recordings are not indexed", code="folder_unreadable",
+                         path=rel or ".", reason=why, count=len(report.unreadable))
     return 0
 
 
