@@ -105,6 +105,10 @@ class Catalogue:
             params["role_name"] = self.t(f"role.{params['role']}")
         if "duty" in params:
             params["duty_name"] = self.t(f"duty.{params['duty']}")
+        state = params.get("state")
+        if isinstance(state, str):  # an instruction's or a call's state (their names never overlap)
+            key = next((k for k in (f"ins.state.{state}", f"state.{state}") if self.has(k)), None)
+            params["state"] = self.t(key) if key else state
         return params
 
 

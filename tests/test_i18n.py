@@ -299,3 +299,10 @@ def test_dates_typed_into_the_filter() -> None:
     for bad in ("2026-1", "2026-02-30", "abc", "13/40"):
         with pytest.raises(BadDate):
             parse_day(bad, today)
+
+
+def test_states_in_errors_are_named_in_the_language() -> None:
+    busy = CallrecError("instruction 2026-0003 is in_progress", code="not_cancellable",
+                        number="2026-0003", state="in_progress")
+    assert Catalogue("ja").error(busy) == "指示 2026-0003 は取り消せません（状態: 実行中）。"
+    assert "in_progress" not in Catalogue("en").error(busy).replace(busy.message, "")
