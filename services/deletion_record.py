@@ -20,6 +20,7 @@ from services.config import Config
 from services.db import Database
 from services.duties import Duty
 from services.errors import CallrecError
+from services.holds import PENDING_IDS
 from services.phone import display, masked
 from services.text import visible
 
@@ -239,6 +240,7 @@ class DeletionRecords:
             " c.purged_by, coalesce(i.number, '') AS number FROM calls c"
             " LEFT JOIN instructions i ON i.id = c.purge_instruction_id"
             " WHERE c.purged_at >= ? AND c.purged_at < ? AND c.state = 'purged'"
+            f" AND c.id NOT IN ({PENDING_IDS})"  # a running purge's, not yet confirmed deleted
             " ORDER BY c.purged_at, c.started_at, c.id", (lo, hi),
         )
         runs = await self.db.fetchall(

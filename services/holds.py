@@ -21,6 +21,8 @@ from services.duties import Duty
 from services.errors import CallrecError, Conflict, NotFound
 
 MAX_REASON = 500
+# The calls a running purge has marked and not yet settled (services/purge_journal.py).
+PENDING_IDS = "SELECT j.value FROM purge_journal p, json_each(p.calls) j"
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,10 @@ class Holds:
         async with self.db.transaction() as conn:
             path, state = await _call(conn, call_id)
             if state in (CallState.PURGING, CallState.PURGED):
-                raise Conflict(f"call {call_id} has been deleted" if state == CallState.PURGED
-                               else f"call {call_id} is being deleted by a purge right now",
+                cur = await conn.execute(f"SELECT ? IN ({PENDING_IDS})", (call_id,))
+                pending = state == CallState.PURGING or (await cur.fetchone())[0]
+                raise Conflict(f"call {call_id} is being deleted by a purge right now" if pending
+                               else f"call {call_id} has been deleted",
                                code="call_deleted", call_id=call_id)
             cur = await conn.execute(
                 "SELECT id FROM holds WHERE call_id = ? AND released_at IS NULL", (call_id,)
