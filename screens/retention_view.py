@@ -27,7 +27,6 @@ from screens.text import plain
 from screens.views import View
 from services.duties import Duty, Role
 from services.errors import CallrecError
-from services.holds import Holds
 from services.instructions import Instruction, Kind, State
 from services.purge import CancelToken, PurgePlan, PurgeProgress, PurgeResult
 from services.retention_status import BlockedCall, Preview, RetentionStatus
@@ -188,8 +187,8 @@ class RetentionView(Vertical):
         if self._status is None:
             ws = self.capp.ws
             side = self.capp.side or ws.db
-            self._status = RetentionStatus(side, ws.clock, Holds(side, ws.audit, ws.clock),
-                                           ws.config.raw_grace_days, register=ws.register)
+            self._status = RetentionStatus(side, ws.clock, ws.config.raw_grace_days,
+                                           register=ws.register)
         return self._status
 
     def on_mount(self) -> None:

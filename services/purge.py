@@ -200,13 +200,14 @@ class Purge:
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
-    def running_holder(self) -> str | None:
-        """The pid of the process running a purge now, or None."""
-        lease = Lease(self.lock_path)
-        if lease.try_acquire():
-            lease.release()
-            return None
-        return lease.holder() or "?"
+    async def running_elsewhere(self) -> str | None:
+        """The pid of a process running a purge now, or None: read from the runs table, so that
+        a plan or a preview never takes (and so never blocks, nor is blocked by) the purge lease.
+        A run left 'running' by a process that has died does not count (reconcile ends it)."""
+        for (pid,) in await self.db.fetchall("SELECT pid FROM purge_runs WHERE state = 'running'"):
+            if _alive(pid):
+                return str(pid)
+        return None
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         """Run file work off the event loop. If the task is cancelled meanwhile, wait for the work
@@ -256,8 +257,9 @@ class Purge:
         return ins
 
     async def plan(self, ref: str | int) -> PurgePlan:
-        """The calls deletable now under an issued purge instruction, for the confirmation."""
-        holder = self.running_holder()
+        """The calls deletable now under an issued purge instruction, for the confirmation.
+        Refused at once while another purge runs (executing it would be refused too)."""
+        holder = await self.running_elsewhere()
         if holder is not None:
             raise _running(holder)
         ins = await self._purge_instruction(ref)
@@ -545,6 +547,23 @@ async def _finish(work: asyncio.Future[T]) -> T:
             with contextlib.suppress(BaseException):
                 await work
         raise
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs with this pid (on this machine, where the data folder is)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    try:  # a zombie, killed and not yet reaped, runs no more
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 def _running(holder: str) -> Conflict:

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from services.calls import CallState
 from services.clock import Clock, from_epoch
 from services.db import Database
-from services.holds import Hold, Holds
+from services.holds import Hold, active_holds
 from services.instructions import OPEN_STATES
 from services.retention import deletable_from, last_expired_day
 
@@ -147,11 +147,11 @@ class DisposalSource(Protocol):
 
 
 class RetentionStatus:
-    def __init__(self, db: Database, clock: Clock, holds: Holds, grace_days: int,
+    def __init__(self, db: Database, clock: Clock, grace_days: int,
                  register: DisposalSource | None = None) -> None:
+        """Reads only, so `db` may be any connection (the console passes its side reader)."""
         self.db = db
         self.clock = clock
-        self.holds = holds
         self.grace_days = grace_days
         self.register = register
 
@@ -243,7 +243,7 @@ class RetentionStatus:
         if not rows:
             return []
         ids = [r["id"] for r in rows]
-        holds = await self.holds.active_for(ids)
+        holds = await active_holds(self.db, self.tz, ids)
         named = await self._instructions_naming(ids)
         out = []
         for r in rows:

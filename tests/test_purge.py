@@ -23,6 +23,7 @@ from services.clock import FixedClock
 from services.duties import Duty, Role
 from services.errors import CallrecError, Conflict, NotPermitted, StorageError
 from services.instructions import State
+from services.lease import Lease
 from services.purge import CancelToken, Purge, PurgeProgress
 from services.workspace import Workspace
 
@@ -348,4 +349,7 @@ async def test_a_purge_task_cancelled_midway_settles_what_it_did(ws: Workspace,
     run = await ws.db.fetchone("SELECT state FROM purge_runs")
     assert run["state"] == "cancelled"
     assert (await ws.audit.verify()).ok
-    assert not ws.purge.running_holder()
+    assert await ws.purge.running_elsewhere() is None
+    lease = Lease(ws.purge.lock_path)
+    assert lease.try_acquire()
+    lease.release()
