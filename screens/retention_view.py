@@ -1,7 +1,9 @@
 """The retention view (GUIDELINE 第4条6): what a purge would delete now (count, bytes, oldest), the
-recordings past their date that are held back and why, the next date more fall due, and output data
-due for disposal. Hold and release a call (manager), issue a purge instruction (manager), and run
-one (operator: typed confirmation, PIN, progress). Every rule lives in services; this only asks."""
+recordings past their date that are held back and why, every other hold (date not passed yet), the
+next date more fall due, and output data due for disposal. Hold and release a call (manager),
+issue a purge instruction (manager), run one (operator: typed confirmation, PIN, progress), and
+show or save the deletion record of a period (manager). Every rule lives in services; this only
+asks."""
 
 from __future__ import annotations
 
@@ -19,15 +21,16 @@ from textual.widgets import Input, Static
 
 from console.i18n import t
 from screens import text as fmt
+from screens.deletion_record import DeletionRecordScreen, PeriodModal
 from screens.fields import Field
 from screens.modals import DismissOnLock
 from screens.progress import Job
 from screens.table import Cell, Column, VirtualTable
 from screens.text import plain
 from screens.views import View
+from services.calls import CallState
 from services.duties import Duty, Role
 from services.errors import CallrecError
-from services.holds import Holds
 from services.instructions import Instruction, Kind, State
 from services.purge import CancelToken, PurgePlan, PurgeProgress, PurgeResult
 from services.retention_status import BlockedCall, Preview, RetentionStatus
@@ -46,11 +49,13 @@ COLUMNS = (
 
 
 class BlockedList(VirtualTable):
-    """Recordings past their date that a purge would not delete, oldest first."""
+    """Recordings past their date that a purge would not delete, oldest first; then every other
+    held recording (its date not passed yet), so that each hold and its reason is in one list."""
 
     def __init__(self) -> None:
         super().__init__(id="retention-blocked")
         self.items: list[BlockedCall] = []
+        self.ahead_from = 0  # items from here on are held, their date not passed
 
     def columns(self, width: int) -> Sequence[Column]:
         return COLUMNS
@@ -62,12 +67,13 @@ class BlockedList(VirtualTable):
     def selected(self) -> BlockedCall | None:
         return self.items[self.cursor] if 0 <= self.cursor < len(self.items) else None
 
-    def show(self, items: list[BlockedCall]) -> None:
+    def show(self, blocked: list[BlockedCall], ahead: list[BlockedCall]) -> None:
         current = self.selected
-        self.items = items
-        self.set_row_count(len(items))
+        self.items = [*blocked, *ahead]
+        self.ahead_from = len(blocked)
+        self.set_row_count(len(self.items))
         if current is not None:
-            for i, item in enumerate(items):
+            for i, item in enumerate(self.items):
                 if item.id == current.id:
                     self.set_cursor(i)
                     break
@@ -75,17 +81,23 @@ class BlockedList(VirtualTable):
 
     def row_cells(self, index: int) -> Sequence[Cell] | None:
         b = self.items[index]
-        reasons = " ".join(t(f"retention.reason.{r.value}") for r in b.reasons)
+        ahead = index >= self.ahead_from
+        if ahead:
+            reasons = t("retention.reason.held_ahead")
+        else:
+            reasons = " ".join(t(f"retention.reason.{r.value}") for r in b.reasons)
         detail = []
         if b.hold is not None:
             detail.append(b.hold.reason)
         if b.instructions:
             detail.append(t("retention.named_by", numbers=", ".join(b.instructions)))
+        if b.state == CallState.MISSING:
+            detail.append(fmt.call_state(b.state))
         return [
             (str(b.id), ""),
             (fmt.moment(b.started_at, seconds=False), ""),
-            (b.raw_retention_until.isoformat(), ""),
-            (reasons, "bold yellow" if b.hold is not None else ""),
+            (b.raw_retention_until.isoformat(), "dim" if ahead else ""),
+            (reasons, "yellow" if ahead else "bold yellow" if b.hold is not None else ""),
             (" / ".join(detail), ""),
         ]
 
@@ -164,6 +176,7 @@ class RetentionView(Vertical):
         Binding("i", "issue", "key.issue_purge"),
         Binding("h", "hold", "key.hold"),
         Binding("u", "release", "key.release"),
+        Binding("d", "deletion_record", "key.deletion_record"),
         Binding("f5", "refresh", "key.refresh"),
     ]
 
@@ -188,8 +201,8 @@ class RetentionView(Vertical):
         if self._status is None:
             ws = self.capp.ws
             side = self.capp.side or ws.db
-            self._status = RetentionStatus(side, ws.clock, Holds(side, ws.audit, ws.clock),
-                                           ws.config.raw_grace_days, register=ws.register)
+            self._status = RetentionStatus(side, ws.clock, ws.config.raw_grace_days,
+                                           register=ws.register)
         return self._status
 
     def on_mount(self) -> None:
@@ -215,9 +228,11 @@ class RetentionView(Vertical):
             return
         self.preview = preview
         self.query_one("#retention-summary", Static).update(self._summary(preview, instruction))
-        self.query_one("#retention-blocked-title", Static).update(
-            plain(t("retention.blocked_title", n=fmt.count(len(preview.blocked)))))
-        self.query_one(BlockedList).show(preview.blocked)
+        title = t("retention.blocked_title", n=fmt.count(len(preview.blocked)))
+        if preview.held_ahead:
+            title += t("retention.held_ahead_title", n=fmt.count(len(preview.held_ahead)))
+        self.query_one("#retention-blocked-title", Static).update(plain(title))
+        self.query_one(BlockedList).show(preview.blocked, preview.held_ahead)
         self.query_one("#retention-register", Static).update(self._register(preview))
 
     def _summary(self, p: Preview, instruction: Instruction | None) -> Text:
@@ -283,6 +298,29 @@ class RetentionView(Vertical):
 
     def action_purge(self) -> None:
         self.purge()
+
+    def action_deletion_record(self) -> None:
+        self.deletion_record()
+
+    @work(exclusive=True, group="retention-action")
+    async def deletion_record(self) -> None:
+        """The deletion record (削除記録) of a period: shown, and savable as an A4 page."""
+        app = self.capp
+        today = app.ws.clock.now().date()
+        period = await app.push_screen_wait(PeriodModal(today.replace(day=1), today, today))
+        if period is None:
+            return
+        first, last = period
+        actor = await app.ask_pin(Duty.REPORT, t("record.pin", first=first.isoformat(),
+                                                 last=last.isoformat()), role=Role.MANAGER)
+        if actor is None:
+            return
+        try:
+            record = await app.ws.deletions.build(actor, first, last)
+        except CallrecError as exc:
+            app.say_error(exc)
+            return
+        await app.push_screen_wait(DeletionRecordScreen(record))
 
     @work(exclusive=True, group="retention-action")
     async def hold(self) -> None:

@@ -11,6 +11,7 @@ import html
 import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
+from pathlib import Path
 from typing import Any
 
 from services.audit import Action, AuditLog, Head
@@ -19,7 +20,8 @@ from services.clock import Clock, from_epoch, to_epoch
 from services.config import Config
 from services.db import Database
 from services.duties import Duty
-from services.errors import CallrecError
+from services.errors import CallrecError, StorageError
+from services.holds import PENDING_IDS
 from services.phone import display, masked
 from services.text import visible
 
@@ -239,6 +241,7 @@ class DeletionRecords:
             " c.purged_by, coalesce(i.number, '') AS number FROM calls c"
             " LEFT JOIN instructions i ON i.id = c.purge_instruction_id"
             " WHERE c.purged_at >= ? AND c.purged_at < ? AND c.state = 'purged'"
+            f" AND c.id NOT IN ({PENDING_IDS})"  # a running purge's, not yet confirmed deleted
             " ORDER BY c.purged_at, c.started_at, c.id", (lo, hi),
         )
         runs = await self.db.fetchall(
@@ -260,6 +263,20 @@ class DeletionRecords:
             calls=[self._call(r) for r in rows], runs=[self._run(r) for r in runs],
             audit_head=head,
         )
+
+    def save(self, record: DeletionRecord, path: Path | None = None) -> Path:
+        """Write the record's print-ready A4 page: to `path`, or into the data folder's reports
+        (deletion-record-FROM-TO.html, where the console saves the report too)."""
+        if path is None:
+            path = self.config.data / "reports" / (
+                f"deletion-record-{record.date_from}-{record.date_to}.html")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(record.html(), encoding="utf-8")
+        except OSError as exc:
+            raise StorageError(f"{path}: {exc.strerror or exc}", code="write_failed",
+                               path=str(path)) from None
+        return path
 
     def _call(self, r: sqlite3.Row) -> DeletedCall:
         return DeletedCall(

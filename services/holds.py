@@ -9,7 +9,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from services.audit import Action, AuditLog
@@ -21,6 +21,8 @@ from services.duties import Duty
 from services.errors import CallrecError, Conflict, NotFound
 
 MAX_REASON = 500
+# The calls a running purge has marked and not yet settled (services/purge_journal.py).
+PENDING_IDS = "SELECT j.value FROM purge_journal p, json_each(p.calls) j"
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,24 @@ def check_reason(reason: str) -> str:
     return text
 
 
+def hold_from_row(row: sqlite3.Row, tz: tzinfo) -> Hold:
+    return Hold(
+        id=row["id"], call_id=row["call_id"], reason=row["reason"],
+        set_at=from_epoch(row["set_at"], tz),
+        released_at=from_epoch(row["released_at"], tz) if row["released_at"] else None,
+        release_reason=row["release_reason"],
+    )
+
+
+async def active_holds(db: Database, tz: tzinfo, call_ids: Sequence[int]) -> dict[int, Hold]:
+    """The active hold of each of these calls that has one (reads only: any connection)."""
+    rows = await db.fetchall(
+        "SELECT * FROM holds WHERE released_at IS NULL"
+        " AND call_id IN (SELECT value FROM json_each(?))", (json.dumps(list(call_ids)),),
+    )
+    return {r["call_id"]: hold_from_row(r, tz) for r in rows}
+
+
 class Holds:
     def __init__(self, db: Database, audit: AuditLog, clock: Clock) -> None:
         self.db = db
@@ -64,13 +84,7 @@ class Holds:
         self.clock = clock
 
     def _from_row(self, row: sqlite3.Row) -> Hold:
-        tz = self.clock.tz
-        return Hold(
-            id=row["id"], call_id=row["call_id"], reason=row["reason"],
-            set_at=from_epoch(row["set_at"], tz),
-            released_at=from_epoch(row["released_at"], tz) if row["released_at"] else None,
-            release_reason=row["release_reason"],
-        )
+        return hold_from_row(row, self.clock.tz)
 
     async def set(self, actor: Actor, call_id: int, reason: str) -> Hold:
         actor.require(Duty.HOLD)
@@ -79,8 +93,10 @@ class Holds:
         async with self.db.transaction() as conn:
             path, state = await _call(conn, call_id)
             if state in (CallState.PURGING, CallState.PURGED):
-                raise Conflict(f"call {call_id} has been deleted" if state == CallState.PURGED
-                               else f"call {call_id} is being deleted by a purge right now",
+                cur = await conn.execute(f"SELECT ? IN ({PENDING_IDS})", (call_id,))
+                pending = state == CallState.PURGING or (await cur.fetchone())[0]
+                raise Conflict(f"call {call_id} is being deleted by a purge right now" if pending
+                               else f"call {call_id} has been deleted",
                                code="call_deleted", call_id=call_id)
             cur = await conn.execute(
                 "SELECT id FROM holds WHERE call_id = ? AND released_at IS NULL", (call_id,)
@@ -133,11 +149,7 @@ class Holds:
         return [self._from_row(r) for r in rows]
 
     async def active_for(self, call_ids: Sequence[int]) -> dict[int, Hold]:
-        rows = await self.db.fetchall(
-            "SELECT * FROM holds WHERE released_at IS NULL"
-            " AND call_id IN (SELECT value FROM json_each(?))", (json.dumps(list(call_ids)),),
-        )
-        return {r["call_id"]: self._from_row(r) for r in rows}
+        return await active_holds(self.db, self.clock.tz, call_ids)
 
     async def history(self, call_id: int) -> list[Hold]:
         rows = await self.db.fetchall(

@@ -31,6 +31,12 @@ class Lease:
         self._fd = fd
         return True
 
+    def fileno(self) -> int:
+        """The locked file's descriptor: a child process given it keeps the lease while it runs."""
+        if self._fd is None:
+            raise ValueError("the lease is not held")
+        return self._fd
+
     def holder(self) -> str:
         try:
             return self.path.read_text().strip()

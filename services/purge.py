@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -33,19 +35,22 @@ from services.duties import Duty
 from services.errors import CallrecError, Conflict, StorageError
 from services.instructions import Instruction, Instructions, Kind, State
 from services.lease import Lease
+from services.purge_files import FileDeleter, HelperFailed, delete_here
 from services.purge_journal import (
+    Batch,
     Marked,
     Outcome,
     PurgeJournal,
     ReconcileReport,
     Run,
+    StepTimes,
     disk_outcome,
-    unlink_all,
 )
 from services.retention import last_expired_day
 from services.retention_status import RetentionStatus
 
 BATCH = 2000
+FIRST_BATCH = 500  # at least (unless the batches are smaller)
 T = TypeVar("T")
 
 
@@ -115,6 +120,28 @@ class CancelToken:
 
 
 @dataclass
+class PurgeTimings:
+    """Where a purge's time went (seconds of wall time; the deleting overlaps the database)."""
+
+    database: float = 0.0  # the transactions that mark and settle, commits (and syncs) included
+    deleting: float = 0.0  # in the file thread: unlink and folder syncs
+    waiting: float = 0.0  # the database side waiting for the file thread
+    steps: StepTimes = field(default_factory=StepTimes)  # inside the transactions
+
+
+@dataclass(frozen=True)
+class _Marked:
+    batch: Batch
+    planned: int  # calls of the plan this batch was made from (some may have been skipped)
+
+
+@dataclass(frozen=True)
+class _Deleted:
+    marked: _Marked
+    outcome: Outcome
+
+
+@dataclass
 class PurgeResult:
     instruction: Instruction
     run_id: int
@@ -130,6 +157,7 @@ class PurgeResult:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     reconciled: ReconcileReport = field(default_factory=ReconcileReport)
+    timings: PurgeTimings = field(default_factory=PurgeTimings)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -166,17 +194,20 @@ class Purge:
         self.batch_size = testpoints.purge_batch(batch_size)
         self.journal = PurgeJournal(db, audit, instructions, spool, clock)
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="callrec-purge")
+        # delete in a thread of this process instead of the helper process (tests compare both)
+        self.in_process = False
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
-    def running_holder(self) -> str | None:
-        """The pid of the process running a purge now, or None."""
-        lease = Lease(self.lock_path)
-        if lease.try_acquire():
-            lease.release()
-            return None
-        return lease.holder() or "?"
+    async def running_elsewhere(self) -> str | None:
+        """The pid of a process running a purge now, or None: read from the runs table, so that
+        a plan or a preview never takes (and so never blocks, nor is blocked by) the purge lease.
+        A run left 'running' by a process that has died does not count (reconcile ends it)."""
+        for (pid,) in await self.db.fetchall("SELECT pid FROM purge_runs WHERE state = 'running'"):
+            if _alive(pid):
+                return str(pid)
+        return None
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         """Run file work off the event loop. If the task is cancelled meanwhile, wait for the work
@@ -226,8 +257,9 @@ class Purge:
         return ins
 
     async def plan(self, ref: str | int) -> PurgePlan:
-        """The calls deletable now under an issued purge instruction, for the confirmation."""
-        holder = self.running_holder()
+        """The calls deletable now under an issued purge instruction, for the confirmation.
+        Refused at once while another purge runs (executing it would be refused too)."""
+        holder = await self.running_elsewhere()
         if holder is not None:
             raise _running(holder)
         ins = await self._purge_instruction(ref)
@@ -272,14 +304,19 @@ class Purge:
                                  reconciled=reconciled)
             testpoints.pause("after_start")
             folders: set[str] = set()
+            deleter = FileDeleter(self.spool, keep_open=(lease.fileno(),))
             try:
-                await self._pipeline(run, plan, result, folders, progress, cancel)
+                if not self.in_process:
+                    await deleter.start()
+                await self._pipeline(run, plan, result, folders, progress, cancel, deleter)
             except BaseException as exc:
                 stopped = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
                 result.state = "cancelled" if stopped else "failed"
                 result.problem = result.problem or _describe(exc)
                 await asyncio.shield(self._end(run, ins, result))
                 raise
+            finally:
+                await asyncio.shield(deleter.close())
             testpoints.pause("before_finish")
             await self._end(run, ins, result)
             testpoints.pause("after_finish")
@@ -315,87 +352,126 @@ class Purge:
         return Run(run_id, ins.id, ins.number, actor.role.value)
 
     async def _pipeline(self, run: Run, plan: PurgePlan, result: PurgeResult, folders: set[str],
-                        progress: ProgressCallback | None, cancel: CancelToken | None) -> None:
-        """Batches flow through mark -> unlink -> settle. While one batch's files are deleted (in a
-        thread), the next batch is marked (by SQLite, which leaves the GIL to the deleting thread);
-        the batch is then settled, its audit entries chained while SQLite writes the tombstones.
-        Every batch is marked before any of its files go, and settled only after they have."""
-        batches = [plan.targets[i : i + self.batch_size]
-                   for i in range(0, len(plan.targets), self.batch_size)]
+                        progress: ProgressCallback | None, cancel: CancelToken | None,
+                        deleter: FileDeleter) -> None:
+        """Batches flow through mark -> unlink -> settle, three at a time: while batch k's files
+        are deleted (by the helper process, purge_files.py), one transaction settles batch k-1
+        (its audit entries) and marks batch k+1. Every batch is marked, durably, before any of
+        its files go, and settled only after they have gone (and their folders are synced)."""
+        batches = self._batches(plan.targets)
         counts = PurgeProgress(plan.count, plan.bytes)
+        started = self.clock.now()
+        unlinked: _Deleted | None = None  # deleted on disk, not yet settled
         try:
-            marked: list[Marked] | None = await self._mark(run, batches[0], result)
+            current: _Marked | None = await self._step(run, result, None, batches[0], counts,
+                                                       folders, progress, started)
             testpoints.pause("after_mark")
-            k = 0
-            while marked is not None:
-                work = self._pool.submit(self._unlink, marked)
+            k = 1  # the next batch to mark
+            while current is not None:
+                work = asyncio.ensure_future(self._delete(deleter, current.batch.calls))
                 following = None
                 try:
-                    if k + 1 < len(batches):
+                    mark: Sequence[Marked] = ()
+                    if k < len(batches):
                         if cancel is not None and cancel.cancelled:
                             result.state = "cancelled"
                         else:
-                            following = await self._mark(run, batches[k + 1], result)
+                            mark = batches[k]
+                    if unlinked is not None or mark:
+                        done, unlinked = unlinked, None
+                        following = await self._step(run, result, done, mark, counts, folders,
+                                                     progress, started)
                 finally:
-                    outcome = await _wait(work)
+                    waited = time.perf_counter()
+                    outcome = await _finish(work)
+                    result.timings.waiting += time.perf_counter() - waited
                 testpoints.pause("after_unlink")
-                await self._record(run, outcome, len(batches[k]), result, counts, folders, progress)
+                result.timings.deleting += outcome.seconds
+                unlinked = _Deleted(current, outcome)
                 if outcome.problem:
+                    # the next batch, marked already, is put back by the leftovers below
                     result.state, result.problem = "failed", outcome.problem
                     break
-                marked, k = following, k + 1
+                current, k = following, k + 1
+            if unlinked is not None:
+                done, unlinked = unlinked, None
+                await self._step(run, result, done, (), counts, folders, progress, started)
         finally:
-            # A batch marked but not deleted (a failure, a cancellation) goes back as it was.
+            # A batch marked and not settled (a failure, a cancellation) is settled from the disk.
             await asyncio.shield(self._settle_leftovers(run))
         if result.state == "running":
             result.state = "finished"
 
-    async def _mark(self, run: Run, batch: Sequence[Marked], result: PurgeResult) -> list[Marked]:
-        now = self.clock.now()
-        await self.audit.check_clock(now)
-        cutoff = last_expired_day(now, self.grace_days, self.clock.tz)
-        # durable: a mark lost in a power cut would leave deleted files' calls 'complete'
-        async with self.db.transaction(durable=True) as conn:
-            marked = await self.journal.mark_in(conn, run, batch, cutoff)
-            testpoints.pause("in_mark_tx")
-        result.skipped += len(batch) - len(marked)
-        return marked
+    def _batches(self, targets: Sequence[Marked]) -> list[Sequence[Marked]]:
+        """The plan in batches; the first is smaller, so the deleting starts sooner."""
+        first = min(self.batch_size, max(FIRST_BATCH, self.batch_size // 4))
+        out = [targets[:first]]
+        out += [targets[i : i + self.batch_size] for i in range(first, len(targets), self.batch_size)]
+        return [b for b in out if b]
 
-    async def _record(self, run: Run, outcome: Outcome, handled: int, result: PurgeResult,
-                      counts: PurgeProgress, folders: set[str],
-                      progress: ProgressCallback | None) -> None:
-        at = self.clock.now()
-        async with self.db.transaction() as conn:
-            await self.journal.settle(conn, run, outcome, at, actor=run.actor)
-            testpoints.pause("in_settle_tx")
-        testpoints.pause("after_settle")
-        result.deleted += len(outcome.gone) + len(outcome.absent)
-        result.deleted_bytes += sum(m.size for m in outcome.gone) + sum(m.size for m in outcome.absent)
-        result.absent += len(outcome.absent)
-        result.kept += len(outcome.kept)
-        folders.update(m.path.rpartition("/")[0] for m in outcome.gone)
-        counts.done += handled
-        counts.deleted, counts.deleted_bytes = result.deleted, result.deleted_bytes
-        counts.skipped = result.skipped
-        if progress is not None:
-            progress(counts)
+    async def _step(self, run: Run, result: PurgeResult, settle: _Deleted | None,
+                    mark: Sequence[Marked], counts: PurgeProgress, folders: set[str],
+                    progress: ProgressCallback | None, started: datetime) -> _Marked | None:
+        """One transaction: settle a deleted batch and/or mark the next (then durably: a mark
+        lost in a power cut would leave deleted files' calls 'complete')."""
+        began = time.perf_counter()
+        now = self.clock.now()
+        cutoff = None
+        if mark:
+            # checked against the audit log as the purge began; a clock set back since stops it
+            if now < started:
+                raise CallrecError(f"the clock went back during the purge ({now:%H:%M:%S} <"
+                                   f" {started:%H:%M:%S}); fix the clock first",
+                                   code="clock_behind", now=now.isoformat(),
+                                   latest=started.isoformat())
+            cutoff = last_expired_day(now, self.grace_days, self.clock.tz)
+        async with self.db.transaction(durable=bool(mark)) as conn:
+            _deleted, marked = await self.journal.step_in(
+                conn, run, now, settle=(settle.marked.batch, settle.outcome) if settle else None,
+                mark=mark, cutoff=cutoff, times=result.timings.steps)
+            if mark:
+                testpoints.pause("in_mark_tx")
+            if settle:
+                testpoints.pause("in_settle_tx")
+        result.timings.database += time.perf_counter() - began
+        if mark:
+            result.skipped += len(mark) - len(marked.calls)
+        if settle is not None:
+            testpoints.pause("after_settle")
+            outcome = settle.outcome
+            result.deleted += len(outcome.gone) + len(outcome.absent)
+            result.deleted_bytes += sum(m.size for m in (*outcome.gone, *outcome.absent))
+            result.absent += len(outcome.absent)
+            result.kept += len(outcome.kept)
+            folders.update(m.path.rpartition("/")[0] for m in outcome.gone)
+            counts.done += settle.marked.planned
+            counts.deleted, counts.deleted_bytes = result.deleted, result.deleted_bytes
+            counts.skipped = result.skipped
+            if progress is not None:
+                progress(counts)
+        return _Marked(marked, len(mark)) if mark else None
 
     async def _settle_leftovers(self, run: Run) -> None:
         async def read_disk(marked: Sequence[Marked]) -> Outcome:
             return await self._in_thread(disk_outcome, self.spool, marked)
 
-        await self.journal.settle_marked(read_disk, instruction_id=run.instruction_id,
-                                         reconciled=False)
+        await self.journal.settle_pending(read_disk, run_id=run.id, reconciled=False)
 
-    def _unlink(self, marked: Sequence[Marked]) -> Outcome:
-        if os.environ.get(testpoints.PAUSE_AT) == "mid_unlink":
-            half = len(marked) // 2
-            first = unlink_all(self.spool, marked[:half])
-            testpoints.pause("mid_unlink")
-            rest = unlink_all(self.spool, marked[half:])
-            return Outcome(first.gone + rest.gone, first.absent + rest.absent,
-                           first.kept + rest.kept, first.problem or rest.problem)
-        return unlink_all(self.spool, marked)
+    async def _delete(self, deleter: FileDeleter, marked: Sequence[Marked]) -> Outcome:
+        """Delete a marked batch's files: by the helper process, else in the purge thread. If the
+        helper dies meanwhile, what it did is read from the disk and the purge stops."""
+        if not marked:
+            return Outcome()
+        if not deleter.running:
+            return await self._in_thread(delete_here, self.spool, marked)
+        try:
+            return await deleter.delete(marked)
+        except HelperFailed as exc:
+            outcome = await self._in_thread(disk_outcome, self.spool, marked)
+            # what is still there was not deleted, and the purge stops here
+            outcome.gone, outcome.absent = outcome.absent, []
+            outcome.problem = str(exc)
+            return outcome
 
     async def _end(self, run: Run, ins: Instruction, result: PurgeResult) -> None:
         at = self.clock.now()
@@ -460,6 +536,34 @@ async def _wait(work: concurrent.futures.Future[T]) -> T:
     except asyncio.CancelledError:
         concurrent.futures.wait([work])
         raise
+
+
+async def _finish(work: asyncio.Future[T]) -> T:
+    """The same for a batch's deletions: if the purge is cancelled meanwhile, they end first."""
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        if not work.done():
+            with contextlib.suppress(BaseException):
+                await work
+        raise
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs with this pid (on this machine, where the data folder is)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    try:  # a zombie, killed and not yet reaped, runs no more
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 def _running(holder: str) -> Conflict:

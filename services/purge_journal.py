@@ -1,15 +1,18 @@
 """The purge journal: how a purge records what it is about to delete, and how that is settled.
 
-The journal is the index itself. A batch is
-  1. marked: in one transaction the calls still deletable are set to state 'purging' (with the
-     instruction id); the indexer leaves such calls alone;
-  2. deleted on disk (unlink, then fsync of each folder);
-  3. settled: in one transaction each marked call whose file is gone becomes a 'purged' tombstone
-     (metadata and hash kept; when, by whom, under which instruction) with one audit entry, and a
-     call whose file is still there goes back to 'complete'.
-A process killed anywhere leaves calls in 'purging' and its run 'running'; `reconcile` settles them
-from what the disk says, so nothing is reported deleted that is still there and no deleted call is
-ever left 'missing'.
+A batch of calls goes through three steps:
+  1. marked, in one transaction committed durably (the WAL synced) before any file goes: each
+     call of the batch is checked again (state, date, holds, open instructions) and those still
+     deletable become tombstones at once (state 'purged'; when, by whom, under which instruction;
+     metadata and hash kept), and ONE journal row lists them: their deletion is pending;
+  2. deleted on disk (unlink, then fsync of each folder, so the deletions outlive a power cut);
+  3. settled, in one transaction: an audit entry for each call whose file is gone, 'complete'
+     again for a call whose file is still there (it could not be deleted), the journal row removed.
+So each call's state changes once, and the journal costs one row per batch, not one per call.
+While a journal row exists its calls' files may or may not be gone yet; no one else touches a
+'purged' call (the indexer, holds and instructions all leave tombstones alone). A process killed
+anywhere leaves journal rows and its run 'running'; `reconcile_locked` settles them from what the
+disk says, so nothing is reported deleted that is still there and no deleted call is left 'missing'.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -25,20 +29,29 @@ from typing import Any
 
 import aiosqlite
 
-from services.audit import SYSTEM, Action, AuditLog, Entry
+from services.audit import SYSTEM, Action, AuditLog
 from services.clock import Clock, to_epoch
 from services.db import Database
+from services.holds import PENDING_IDS
 from services.instructions import Instructions, State
 from services.retention_status import ELIGIBLE
 
 
 @dataclass(frozen=True, slots=True)
 class Marked:
-    """A call of a purge plan: marked (state 'purging') before its file is deleted."""
+    """A call of a purge plan: marked (a tombstone with its deletion pending) before its file goes."""
 
     id: int
     path: str
     size: int
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The calls one journal row lists (journal_id None: nothing was marked)."""
+
+    journal_id: int | None
+    calls: list[Marked]
 
 
 @dataclass
@@ -49,6 +62,7 @@ class Outcome:
     absent: list[Marked] = field(default_factory=list)  # already not there
     kept: list[Marked] = field(default_factory=list)  # still there (could not be deleted)
     problem: str = ""
+    seconds: float = 0.0  # spent deleting and syncing
 
 
 @dataclass(frozen=True)
@@ -62,7 +76,7 @@ class Run:
 @dataclass
 class ReconcileReport:
     busy: bool = False  # a live purge holds the lease: its calls are its own
-    deleted: int = 0  # marked calls whose file was gone: now tombstones
+    deleted: int = 0  # marked calls whose file was gone: tombstones confirmed
     restored: int = 0  # marked calls whose file was still there: complete again
     runs: list[int] = field(default_factory=list)  # runs found running and ended as interrupted
     problem: str = ""  # reconcile could not run (e.g. a read-only data folder)
@@ -76,40 +90,16 @@ class ReconcileReport:
                 "runs": self.runs, "problem": self.problem}
 
 
-def unlink_all(spool: Path, marked: Sequence[Marked]) -> Outcome:
-    """Delete the files of a marked batch, then fsync their folders so the deletions are on disk
-    before they are recorded. Never raises for a file: what failed stays, and is reported."""
-    out = Outcome()
-    folders: set[str] = set()
-    root = os.fspath(spool)
-    for m in marked:
-        try:
-            os.unlink(f"{root}/{m.path}")
-        except FileNotFoundError:
-            out.absent.append(m)
-            continue
-        except OSError as exc:
-            out.kept.append(m)
-            out.problem = out.problem or f"{m.path}: {exc.strerror}"
-            continue
-        out.gone.append(m)
-        folders.add(m.path.rpartition("/")[0])
-    for folder in folders:
-        fsync_folder(spool / folder if folder else spool)
-    return out
+@dataclass
+class StepTimes:
+    """Where a purge's database time went (seconds of wall time, summed over its steps)."""
+
+    marking: float = 0.0  # the mark statements (the audit entries are chained meanwhile)
+    sealing: float = 0.0  # chaining the audit entries (overlaps marking)
+    recording: float = 0.0  # inserting the audit entries, journal row and counters
 
 
-def fsync_folder(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+ReadDisk = Callable[[Sequence[Marked]], Awaitable[Outcome]]
 
 
 def disk_outcome(spool: Path, marked: Sequence[Marked]) -> Outcome:
@@ -118,6 +108,18 @@ def disk_outcome(spool: Path, marked: Sequence[Marked]) -> Outcome:
     for m in marked:
         (out.kept if os.path.lexists(spool / m.path) else out.absent).append(m)
     return out
+
+
+def deleted_detail(call_id: int, instruction: str, run: int, size: int, *, absent: bool = False,
+                   reconciled: bool = False) -> str:
+    """The detail of a purge.deleted audit entry, laid out as audit.canonical() lays out
+    {"call_id", "instruction", "run", "size"[, "absent"][, "reconciled"]} (sorted keys, no
+    spaces); written directly because a purge writes one per deleted call. `instruction` is the
+    number as JSON (encode it once per run: json.dumps(number, ensure_ascii=False))."""
+    return ("{" + ('"absent":true,' if absent else "")
+            + f'"call_id":{call_id:d},"instruction":{instruction},'
+            + ('"reconciled":true,' if reconciled else "")
+            + f'"run":{run:d},"size":{size:d}}}')
 
 
 class PurgeJournal:
@@ -129,125 +131,185 @@ class PurgeJournal:
         self.spool = spool
         self.clock = clock
 
-    async def mark_in(self, conn: aiosqlite.Connection, run: Run, batch: Sequence[Marked],
-                      cutoff: date) -> list[Marked]:
-        """Step 1, inside the caller's write transaction: re-check every call of the batch (state,
-        date, holds, open instructions) and mark those still deletable."""
-        ids = json.dumps([m.id for m in batch])
+    async def step_in(self, conn: aiosqlite.Connection, run: Run, at: datetime, *,
+                      settle: tuple[Batch, Outcome] | None = None,
+                      mark: Sequence[Marked] = (), cutoff: date | None = None,
+                      actor: str | None = None, reconciled: bool = False,
+                      times: StepTimes | None = None) -> tuple[int, Batch]:
+        """One transaction of a purge, inside the caller's: settle a batch whose files have been
+        deleted (step 3) and mark the next (step 1), or either alone. A transaction that marks
+        must be committed durably. The audit entries are chained while SQLite marks.
+        Returns (deletions recorded, the batch marked)."""
+        times = times if times is not None else StepTimes()
+        items = self._deleted_items(run, settle[1], reconciled) if settle else []
+        head = await self.audit.head_in(conn) if items else None
+        began = time.perf_counter()
+        marking = None
+        if mark:
+            assert cutoff is not None
+            marking = asyncio.ensure_future(self._mark(conn, run, mark, cutoff, at))
+            await asyncio.sleep(0)  # its UPDATE is now queued on the connection's thread
+        try:
+            sealed = time.perf_counter()
+            rows = self.audit.seal_uniform(head, at, actor or run.actor, Action.PURGE_DELETED,
+                                           items)[0] if head is not None else []
+            times.sealing += time.perf_counter() - sealed
+        finally:
+            marked = await marking if marking is not None else Batch(None, [])
+        times.marking += time.perf_counter() - began
+        deleted = 0
+        if settle is not None:
+            recorded = time.perf_counter()
+            await self.audit.insert_sealed(conn, rows)
+            deleted = await self._settled(conn, run, *settle)
+            times.recording += time.perf_counter() - recorded
+        return deleted, marked
+
+    async def _mark(self, conn: aiosqlite.Connection, run: Run, batch: Sequence[Marked],
+                    cutoff: date, at: datetime) -> Batch:
+        """Step 1: re-check every call of the batch (state, date, holds, open instructions);
+        those still deletable become tombstones and are listed in one journal row."""
         # NOT INDEXED: look the batch up by id; the planner would otherwise walk every expired call
         cur = await conn.execute(
-            "UPDATE calls AS c NOT INDEXED SET state = 'purging', purge_instruction_id = :ins"
+            "UPDATE calls AS c NOT INDEXED SET state = 'purged', purged_at = :at, purged_by = :by,"
+            " purge_instruction_id = :ins"
             f" WHERE c.id IN (SELECT value FROM json_each(:ids)) AND {ELIGIBLE}",
-            {"ins": run.instruction_id, "ids": ids, "cutoff": cutoff.isoformat()},
+            {"at": to_epoch(at), "by": run.actor, "ins": run.instruction_id,
+             "ids": json.dumps([m.id for m in batch]), "cutoff": cutoff.isoformat()},
         )
         if cur.rowcount == len(batch):
-            return list(batch)
-        cur = await conn.execute(
-            "SELECT id FROM calls WHERE id IN (SELECT value FROM json_each(?))"
-            " AND state = 'purging' AND purge_instruction_id = ?", (ids, run.instruction_id),
-        )
-        marked = {r[0] for r in await cur.fetchall()}
-        return [m for m in batch if m.id in marked]
-
-    async def settle(self, conn: aiosqlite.Connection, run: Run, outcome: Outcome, at: datetime,
-                     *, actor: str, reconciled: bool = False) -> int:
-        """Step 3, inside the caller's transaction: tombstones and audit entries for the calls whose
-        file is gone, 'complete' again for those still there. Returns the number of tombstones."""
-        deleted = [*outcome.gone, *outcome.absent]
-        head = await self.audit.head_in(conn)
-        if deleted:
-            ids = json.dumps([m.id for m in deleted])
-            update = asyncio.ensure_future(conn.execute(
-                "UPDATE calls NOT INDEXED SET state = 'purged', purged_at = ?, purged_by = ?"
-                " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'purging'",
-                (to_epoch(at), run.actor, ids),
-            ))
-            # chain the audit entries while the database thread writes the tombstones
-            rows, _ = self.audit.seal(head, self._entries(run, outcome, deleted, at, actor,
-                                                          reconciled))
-            cur = await update
-            if cur.rowcount != len(deleted):  # only the lease holder moves 'purging' rows
-                cur = await conn.execute(
-                    "SELECT id FROM calls WHERE id IN (SELECT value FROM json_each(?))"
-                    " AND state = 'purged' AND purged_at = ?", (ids, to_epoch(at)))
-                done = {r[0] for r in await cur.fetchall()}
-                deleted = [m for m in deleted if m.id in done]
-                rows, _ = self.audit.seal(head, self._entries(run, outcome, deleted, at, actor,
-                                                              reconciled))
-            await self.audit.insert_sealed(conn, rows)
-        if outcome.kept:
-            await conn.execute(
-                "UPDATE calls NOT INDEXED SET state = 'complete', purge_instruction_id = NULL"
-                " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'purging'",
-                (json.dumps([m.id for m in outcome.kept]),),
+            marked = list(batch)
+        else:  # some were no longer deletable: which were marked, then
+            cur = await conn.execute(
+                "SELECT id FROM calls WHERE id IN (SELECT value FROM json_each(?))"
+                " AND state = 'purged' AND purged_at = ? AND purge_instruction_id = ?",
+                (json.dumps([m.id for m in batch]), to_epoch(at), run.instruction_id),
             )
-        await conn.execute(
-            "UPDATE purge_runs SET deleted = deleted + ?, deleted_bytes = deleted_bytes + ?"
-            " WHERE id = ?", (len(deleted), sum(m.size for m in deleted), run.id),
+            chosen = {r[0] for r in await cur.fetchall()}
+            marked = [m for m in batch if m.id in chosen]
+        if not marked:
+            return Batch(None, [])
+        cur = await conn.execute(
+            "INSERT INTO purge_journal (run_id, calls, marked_at) VALUES (?, ?, ?)",
+            (run.id, json.dumps([m.id for m in marked]), to_epoch(at)),
         )
-        return len(deleted)
+        return Batch(cur.lastrowid, marked)
 
     @staticmethod
-    def _entries(run: Run, outcome: Outcome, deleted: Sequence[Marked], at: datetime, actor: str,
-                 reconciled: bool) -> list[Entry]:
+    def _deleted_items(run: Run, outcome: Outcome, reconciled: bool) -> list[tuple[str, str]]:
+        """(subject, detail) of the purge.deleted entries for a batch's deleted calls."""
+        number = json.dumps(run.number, ensure_ascii=False)
         absent = {m.id for m in outcome.absent}
-        entries = []
-        for m in deleted:
-            detail: dict[str, Any] = {"call_id": m.id, "instruction": run.number, "run": run.id,
-                                      "size": m.size}
-            if m.id in absent:
-                detail["absent"] = True  # the file was already gone when the purge reached it
-            if reconciled:
-                detail["reconciled"] = True
-            entries.append(Entry(at, actor, Action.PURGE_DELETED, m.path, detail))
-        return entries
+        return [(m.path, deleted_detail(m.id, number, run.id, m.size, absent=m.id in absent,
+                                        reconciled=reconciled))
+                for m in (*outcome.gone, *outcome.absent)]
 
-    async def settle_marked(self, read_disk: Any, *, instruction_id: int | None = None,
-                            reconciled: bool = True) -> tuple[int, int]:
-        """Settle every call still marked (of one instruction, or all) from what the disk says.
-        Returns (tombstones made, calls restored)."""
-        where = "state = 'purging'" + (" AND purge_instruction_id = ?" if instruction_id else "")
+    async def _settled(self, conn: aiosqlite.Connection, run: Run, batch: Batch,
+                       outcome: Outcome) -> int:
+        """Step 3 after the audit entries: calls still there are 'complete' again, the journal row
+        goes, the run counts the deletions. Returns their number."""
+        if outcome.kept:
+            await conn.execute(
+                "UPDATE calls NOT INDEXED SET state = 'complete', purged_at = NULL,"
+                " purged_by = NULL, purge_instruction_id = NULL"
+                " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'purged'",
+                (json.dumps([m.id for m in outcome.kept]),),
+            )
+        if batch.journal_id is not None:
+            await conn.execute("DELETE FROM purge_journal WHERE id = ?", (batch.journal_id,))
+        deleted = len(outcome.gone) + len(outcome.absent)
+        if run.id:
+            await conn.execute(
+                "UPDATE purge_runs SET deleted = deleted + ?, deleted_bytes = deleted_bytes + ?"
+                " WHERE id = ?", (deleted, sum(m.size for m in (*outcome.gone, *outcome.absent)),
+                                  run.id),
+            )
+        return deleted
+
+    async def pending(self, run_id: int | None = None) -> list[tuple[Run, Batch]]:
+        """Journal rows not yet settled (of one run, or all), oldest first, with their calls."""
+        where = "WHERE p.run_id = ?" if run_id is not None else ""
         rows = await self.db.fetchall(
-            f"SELECT id, path, size, purge_instruction_id FROM calls WHERE {where}",
-            (instruction_id,) if instruction_id else (),
+            "SELECT p.id, p.calls, r.id AS run, r.instruction_id, i.number, r.actor"
+            " FROM purge_journal p JOIN purge_runs r ON r.id = p.run_id"
+            f" JOIN instructions i ON i.id = r.instruction_id {where} ORDER BY p.id",
+            (run_id,) if run_id is not None else (),
         )
-        by_instruction: dict[int, list[Marked]] = {}
+        out = []
         for r in rows:
-            by_instruction.setdefault(r["purge_instruction_id"], []).append(
-                Marked(r["id"], r["path"], r["size"]))
+            calls = {c["id"]: c for c in await self.db.fetchall(
+                "SELECT id, path, size FROM calls WHERE id IN (SELECT value FROM json_each(?))"
+                " AND state = 'purged'", (r["calls"],))}
+            marked = [Marked(i, calls[i]["path"], calls[i]["size"])
+                      for i in json.loads(r["calls"]) if i in calls]
+            out.append((Run(r["run"], r["instruction_id"], r["number"], r["actor"]),
+                        Batch(r["id"], marked)))
+        return out
+
+    async def pending_ids(self) -> set[int]:
+        """Every call whose deletion is pending (marked, not yet settled)."""
+        return {r[0] for r in await self.db.fetchall(PENDING_IDS)}
+
+    async def settle_pending(self, read_disk: ReadDisk, *, run_id: int | None = None,
+                             reconciled: bool = True) -> tuple[int, int]:
+        """Settle every pending journal row (of one run, or all) from what the disk says.
+        Returns (deletions recorded, calls restored)."""
         deleted = restored = 0
-        at = self.clock.now()
-        for ins_id, marked in by_instruction.items():
-            run = await self.run_of(ins_id) or Run(0, ins_id, "", SYSTEM)
-            outcome: Outcome = await read_disk(marked)
+        for run, batch in await self.pending(run_id):
+            outcome = await read_disk(batch.calls)
+            at = self.clock.now()
             async with self.db.transaction() as conn:
-                deleted += await self.settle(conn, run, outcome, at,
+                done, _ = await self.step_in(conn, run, at, settle=(batch, outcome),
                                              actor=SYSTEM if reconciled else run.actor,
                                              reconciled=reconciled)
-                restored += len(outcome.kept)
+                deleted += done
+            restored += len(outcome.kept)
         return deleted, restored
 
-    async def run_of(self, instruction_id: int) -> Run | None:
-        row = await self.db.fetchone(
-            "SELECT r.id, r.instruction_id, i.number, r.actor FROM purge_runs r"
-            " JOIN instructions i ON i.id = r.instruction_id"
-            " WHERE r.instruction_id = ? ORDER BY r.id DESC LIMIT 1", (instruction_id,),
+    async def adopt_legacy(self) -> None:
+        """Calls left 'purging' by a purge of the earlier design (killed before this version was
+        installed) become pending tombstones in the journal, so they are settled the same way."""
+        rows = await self.db.fetchall(
+            "SELECT purge_instruction_id AS ins, json_group_array(id) AS ids FROM calls"
+            " WHERE state = 'purging' GROUP BY purge_instruction_id"
         )
-        return Run(row[0], row[1], row[2], row[3]) if row else None
+        for r in rows:
+            at = to_epoch(self.clock.now())
+            async with self.db.transaction() as conn:
+                cur = await conn.execute(
+                    "SELECT id, actor FROM purge_runs WHERE instruction_id = ?"
+                    " ORDER BY id DESC LIMIT 1", (r["ins"],))
+                run = await cur.fetchone()
+                if run is None:  # no run to account it to: put the calls back as they were
+                    await conn.execute(
+                        "UPDATE calls SET state = 'complete', purge_instruction_id = NULL"
+                        " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'purging'",
+                        (r["ids"],))
+                    continue
+                cur = await conn.execute(
+                    "UPDATE calls SET state = 'purged', purged_at = ?, purged_by = ?"
+                    " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'purging'"
+                    " RETURNING id", (at, run["actor"], r["ids"]))
+                ids = [x[0] for x in await cur.fetchall()]
+                await conn.execute(
+                    "INSERT INTO purge_journal (run_id, calls, marked_at) VALUES (?, ?, ?)",
+                    (run["id"], json.dumps(ids), at))
 
     async def needs_reconcile(self) -> bool:
         return bool(await self.db.scalar(
-            "SELECT EXISTS (SELECT 1 FROM calls WHERE state = 'purging')"
+            "SELECT EXISTS (SELECT 1 FROM purge_journal)"
             " OR EXISTS (SELECT 1 FROM purge_runs WHERE state = 'running')"
+            " OR EXISTS (SELECT 1 FROM calls WHERE state = 'purging')"
         ))
 
-    async def reconcile_locked(self, *, read_disk: Any, cutoff: date) -> ReconcileReport:
+    async def reconcile_locked(self, *, read_disk: ReadDisk, cutoff: date) -> ReconcileReport:
         """Settle what a killed purge left. The caller holds the purge lease (so no live purge owns
         these calls) and passes `read_disk(marked) -> Outcome`, run off the event loop, and the
         real clock's cutoff. A run killed with nothing left to delete is finished (its instruction
         done); otherwise it is interrupted and its instruction goes back to issued."""
         report = ReconcileReport()
-        report.deleted, report.restored = await self.settle_marked(read_disk)
+        await self.adopt_legacy()
+        report.deleted, report.restored = await self.settle_pending(read_disk)
         at = self.clock.now()
         running = await self.db.fetchall(
             "SELECT r.id, r.instruction_id, r.deleted, r.deleted_bytes FROM purge_runs r"

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from services.calls import CallState
 from services.clock import Clock, from_epoch
 from services.db import Database
-from services.holds import Hold, Holds
+from services.holds import Hold, active_holds
 from services.instructions import OPEN_STATES
 from services.retention import deletable_from, last_expired_day
 
@@ -113,6 +113,9 @@ class Preview:
     next_bytes: int
     register_due: list[dict[str, Any]] = field(default_factory=list)
     register_available: bool = False
+    # every other active hold: its date has not passed yet (or its file is missing), so it is not
+    # in `blocked`; listed so that the manager sees every hold and its reason in one place
+    held_ahead: list[BlockedCall] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -131,6 +134,7 @@ class Preview:
             },
             "register_available": self.register_available,
             "register_due": self.register_due,
+            "held_ahead_count": len(self.held_ahead),
         }
 
 
@@ -147,11 +151,11 @@ class DisposalSource(Protocol):
 
 
 class RetentionStatus:
-    def __init__(self, db: Database, clock: Clock, holds: Holds, grace_days: int,
+    def __init__(self, db: Database, clock: Clock, grace_days: int,
                  register: DisposalSource | None = None) -> None:
+        """Reads only, so `db` may be any connection (the console passes its side reader)."""
         self.db = db
         self.clock = clock
-        self.holds = holds
         self.grace_days = grace_days
         self.register = register
 
@@ -207,13 +211,15 @@ class RetentionStatus:
         due: list[dict[str, Any]] = []
         if self.register is not None:
             due = [entry.to_json(now) for entry in await self.register.due(now)]
+        listed = {b.id for b in blocked}
+        ahead = [h for h in await self._held() if h.id not in listed]
         return Preview(
             as_of=now, grace_days=self.grace_days, cutoff=cutoff, purgeable=purgeable,
             blocked=blocked, in_grace=in_grace, next_kept_through=next_kept,
             next_deletable_from=deletable_from(next_kept, self.tz, self.grace_days) if next_kept
             else None,
             next_count=next_count, next_bytes=next_bytes, register_due=due,
-            register_available=self.register is not None,
+            register_available=self.register is not None, held_ahead=ahead,
         )
 
     async def _bucket(self, where: str, params: Sequence[Any]) -> Bucket:
@@ -240,10 +246,24 @@ class RetentionStatus:
             " ORDER BY c.started_at, c.id",
             (cutoff.isoformat(),),
         )
+        return await self._described(rows)
+
+    async def _held(self) -> list[BlockedCall]:
+        """Every call with an active hold, by retention date (holds are few: one per request)."""
+        rows = await self.db.fetchall(
+            "SELECT c.id, c.path, c.started_at, c.raw_retention_until, c.state, c.size"
+            " FROM holds h JOIN calls c ON c.id = h.call_id WHERE h.released_at IS NULL"
+            " ORDER BY c.raw_retention_until, c.started_at, c.id"
+        )
+        return await self._described(rows)
+
+    async def _described(self, rows: Sequence[sqlite3.Row]) -> list[BlockedCall]:
+        """Calls with what keeps each of them: a hold (and its reason), open instructions, the
+        recorder still writing it."""
         if not rows:
             return []
         ids = [r["id"] for r in rows]
-        holds = await self.holds.active_for(ids)
+        holds = await active_holds(self.db, self.tz, ids)
         named = await self._instructions_naming(ids)
         out = []
         for r in rows:

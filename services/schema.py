@@ -249,4 +249,22 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX register_extensions_entry ON register_extensions (register_id);
         """,
     ),
+    (
+        "0006_retention_journal",
+        """
+        -- The purge journal (services/purge_journal.py): one row per batch of calls marked for
+        -- deletion, listing them (a JSON array of ids); removed when the batch is settled. A
+        -- marked call is already a tombstone ('purged'), so a call's state changes once.
+        CREATE TABLE purge_journal (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES purge_runs (id),
+            calls TEXT NOT NULL,
+            marked_at INTEGER NOT NULL
+        );
+        -- Nothing reads calls by (retention date, state) any more: the preview reads the partial
+        -- calls_expiry, the rest by state (calls_state). Each index holding `state` is one more
+        -- to rewrite for every call a purge deletes.
+        DROP INDEX calls_retention;
+        """,
+    ),
 ]

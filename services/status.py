@@ -16,10 +16,11 @@ from pathlib import Path
 import aiosqlite
 
 from services.calls import PRESENT_STATES, CallState
-from services.clock import to_epoch
+from services.clock import FixedClock, to_epoch
 from services.db import BUSY_TIMEOUT_MS, Database
 from services.errors import StorageError
-from services.retention import deletable_from, last_expired_day
+from services.retention import raw_kept_through
+from services.retention_status import RetentionStatus
 
 
 async def open_side_reader(path: Path) -> Database:
@@ -92,37 +93,26 @@ async def skipped_count(db: Database) -> int:
 
 @dataclass(frozen=True)
 class PurgeOutlook:
-    expired: int  # present calls whose raw retention has ended now (第4条6(1))
+    expired: int  # recordings a purge would delete now: retention ended, not held or named
     expired_bytes: int
     oldest: date | None  # the earliest kept-through date among them
     next_day: date | None  # the next day more calls become deletable
     next_count: int
+    blocked: int = 0  # retention ended, but held, named by an open instruction or recording
 
 
 async def purge_outlook(db: Database, now: datetime, tz: tzinfo, grace_days: int = 0) -> PurgeOutlook:
-    """What a purge would cover now, and when the next calls fall due. Holds and open
-    instructions are not subtracted here: the retention view says which calls they block."""
-    last = last_expired_day(now, grace_days, tz).isoformat()
-    row = await db.fetchone(
-        "SELECT count(*), coalesce(sum(size), 0), min(raw_retention_until) FROM calls"
-        " WHERE raw_retention_until <= ? AND state IN (?, ?)",
-        (last, *PRESENT_STATES),
-    )
-    nxt = await db.fetchone(
-        "SELECT raw_retention_until, count(*) FROM calls WHERE raw_retention_until = ("
-        " SELECT min(raw_retention_until) FROM calls WHERE raw_retention_until > ?"
-        " AND state IN (?, ?)) AND state IN (?, ?)",
-        (last, *PRESENT_STATES, *PRESENT_STATES),
-    )
-    next_day = None
-    if nxt and nxt[0]:
-        next_day = deletable_from(date.fromisoformat(nxt[0]), tz, grace_days).date()
+    """What a purge would delete now, and when the next calls fall due: the retention preview's
+    figures (services/retention_status.py), holds and open instructions taken into account."""
+    p = await RetentionStatus(db, FixedClock(now, tz), grace_days).preview(now)
+    oldest = p.purgeable.oldest
     return PurgeOutlook(
-        expired=int(row[0]),
-        expired_bytes=int(row[1]),
-        oldest=date.fromisoformat(row[2]) if row[2] else None,
-        next_day=next_day,
-        next_count=int(nxt[1]) if next_day else 0,
+        expired=p.purgeable.count,
+        expired_bytes=p.purgeable.bytes,
+        oldest=raw_kept_through(oldest) if oldest else None,
+        next_day=p.next_deletable_from.date() if p.next_deletable_from else None,
+        next_count=p.next_count,
+        blocked=len(p.blocked),
     )
 
 

@@ -81,7 +81,7 @@ class Workspace:
         exports = Exports(db, audit, clock, calls, instructions, config)
         register = Register(db, audit, clock, instructions, exports)
         holds = Holds(db, audit, clock)
-        retention = RetentionStatus(db, clock, holds, config.raw_grace_days, register=register)
+        retention = RetentionStatus(db, clock, config.raw_grace_days, register=register)
         purge = Purge(db, audit, instructions, retention, spool=config.spool,
                       lock_path=config.data / "purge.lock", grace_days=config.raw_grace_days,
                       clock=SystemClock(config.tz))

@@ -23,6 +23,7 @@ from services.clock import FixedClock
 from services.duties import Duty, Role
 from services.errors import CallrecError, Conflict, NotPermitted, StorageError
 from services.instructions import State
+from services.lease import Lease
 from services.purge import CancelToken, Purge, PurgeProgress
 from services.workspace import Workspace
 
@@ -207,25 +208,27 @@ def test_a_purge_refuses_any_clock_but_the_real_one(ws: Workspace) -> None:
 
 async def test_cancel_stops_after_a_batch_and_reopens_the_instruction(
         ws: Workspace, spool: Path) -> None:
-    make_calls(spool, expired=10)
+    make_calls(spool, expired=20)
     await ws.indexer.scan()
     ws.purge.batch_size = 4
     plan = await ws.purge.plan(await issue_purge(ws))
     token = CancelToken()
-    result = await ws.purge.execute(await operator(ws), plan, typed_count=10,
+    result = await ws.purge.execute(await operator(ws), plan, typed_count=20,
                                     progress=lambda p: token.cancel(), cancel=token)
-    # cancelled as the first batch was recorded; the second was already being deleted
-    assert (result.state, result.deleted) == ("cancelled", 8)
+    # cancelled as the first batch was recorded: no batch is marked after that, and the two
+    # marked by then (the second being deleted, the third marked as the first was settled)
+    # are finished
+    assert (result.state, result.deleted) == ("cancelled", 12)
     assert result.instruction.state == State.ISSUED
-    assert len(files_on_disk(spool)) == 2
-    assert (await ws.calls.counts_by_state()) == {"purged": 8, "complete": 2}
+    assert len(files_on_disk(spool)) == 8
+    assert (await ws.calls.counts_by_state()) == {"purged": 12, "complete": 8}
     last = await ws.db.fetchone("SELECT action, detail FROM audit WHERE action = ?",
                                 (Action.PURGE_INTERRUPTED,))
     assert json.loads(last["detail"])["reason"] == "cancelled"
     # the same instruction can be executed again for the rest
     plan = await ws.purge.plan(plan.instruction.id)
-    assert plan.count == 2
-    result = await ws.purge.execute(await operator(ws), plan, typed_count=2)
+    assert plan.count == 8
+    result = await ws.purge.execute(await operator(ws), plan, typed_count=8)
     assert result.instruction.state == State.DONE and files_on_disk(spool) == set()
 
 
@@ -323,7 +326,7 @@ async def test_a_transaction_cancelled_while_it_begins_leaves_the_writer_usable(
 
 async def test_a_purge_task_cancelled_midway_settles_what_it_did(ws: Workspace,
                                                                  spool: Path) -> None:
-    make_calls(spool, expired=12)
+    make_calls(spool, expired=20)
     await ws.indexer.scan()
     ws.purge.batch_size = 4
     plan = await ws.purge.plan(await issue_purge(ws))
@@ -334,16 +337,19 @@ async def test_a_purge_task_cancelled_midway_settles_what_it_did(ws: Workspace,
         assert task is not None
         task.cancel()
 
-    task = asyncio.create_task(ws.purge.execute(op, plan, typed_count=12, progress=cancel_now))
+    task = asyncio.create_task(ws.purge.execute(op, plan, typed_count=20, progress=cancel_now))
     with pytest.raises(asyncio.CancelledError):
         await task
     # nothing left marked; disk and index agree; the instruction is open again
     st = await states(ws)
-    assert "purging" not in st.values()
+    assert "purging" not in st.values() and not await ws.purge.journal.pending_ids()
     assert {p for p, s in st.items() if s == "complete"} == files_on_disk(spool)
-    assert 0 < list(st.values()).count("purged") < 12
+    assert 0 < list(st.values()).count("purged") < 20
     assert (await ws.instructions.get(plan.instruction.id)).state == State.ISSUED
     run = await ws.db.fetchone("SELECT state FROM purge_runs")
     assert run["state"] == "cancelled"
     assert (await ws.audit.verify()).ok
-    assert not ws.purge.running_holder()
+    assert await ws.purge.running_elsewhere() is None
+    lease = Lease(ws.purge.lock_path)
+    assert lease.try_acquire()
+    lease.release()

@@ -7,11 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, CliRunner
 from retention_support import files_on_disk, make_calls, manager
 from test_purge_crash import check_agreement, start_purge, wait_for
 
 from services.duties import Duty
+from services.errors import Conflict
+from services.lease import Lease
 from services.workspace import Workspace
 
 
@@ -34,7 +37,7 @@ async def test_a_second_purge_is_refused_while_one_runs(ws: Workspace, spool: Pa
             assert other.stderr.count("\n") == 1
         # Another command meanwhile (its start-up reconcile) leaves the running purge's calls alone.
         cli("index", check=True)
-        assert await ws.db.scalar("SELECT count(*) FROM calls WHERE state = 'purging'") == 4
+        assert len(await ws.purge.journal.pending_ids()) == 4
         assert (await ws.purge.reconcile()).busy
     finally:
         flag.unlink()  # let the first purge go on
@@ -66,3 +69,36 @@ async def test_two_purges_started_together_delete_once(ws: Workspace, spool: Pat
     await check_agreement(ws, spool, set())
     assert await ws.db.scalar("SELECT count(*) FROM purge_runs") == 1
     assert await ws.db.scalar("SELECT count(*) FROM audit WHERE action = 'purge.deleted'") == 30
+
+
+async def test_previews_and_plans_never_touch_the_purge_lease(ws: Workspace, spool: Path,
+                                                              tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """While a purge runs in another process, a console can still preview (and the purge is never
+    held up by it); planning a second purge is refused at once, naming the running one."""
+    make_calls(spool, expired=10)
+    await ws.indexer.scan()
+    boss = await manager(ws, Duty.ISSUE_INSTRUCTION)
+    first = await ws.instructions.issue_purge(boss)
+    second = await ws.instructions.issue_purge(boss)
+    flag = tmp_path / "paused"
+    proc = start_purge(ws.config.source, str(first.id), "after_mark", flag)  # type: ignore[arg-type]
+    wait_for(flag, proc)
+    try:
+        def no_lease(self: Lease) -> bool:
+            raise AssertionError("a preview or a plan took the purge lease")
+
+        monkeypatch.setattr(Lease, "try_acquire", no_lease)
+        preview = await ws.retention.preview()
+        assert preview.purgeable.count == 6  # the marked batch is deleted already as far as
+        #                                      the index says (tombstones, their deletion pending)
+        with pytest.raises(Conflict, match=f"another purge is running \\(process {proc.pid}\\)"):
+            await ws.purge.plan(second.id)
+        monkeypatch.undo()
+    finally:
+        flag.unlink()
+    proc.wait(timeout=60)
+    assert proc.returncode == 0
+    plan = await ws.purge.plan(second.id)  # the run is over: nothing left to refuse for
+    assert plan.count == 0

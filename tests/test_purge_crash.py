@@ -23,7 +23,8 @@ from services.workspace import Workspace
 STEPS = ["after_start", "in_mark_tx", "after_mark", "mid_unlink", "after_unlink", "in_settle_tx",
          "after_settle", "before_finish", "after_finish"]
 EXPIRED, CURRENT, BATCH = 12, 3, 4
-# step -> (calls left marked: least, most; of them with the file deleted: least, most)
+# step -> (calls left marked, i.e. in the journal with their deletion pending: least, most; of
+# them with the file deleted: least, most)
 LEFT = {
     "after_start": (0, 0, 0, 0),
     "in_mark_tx": (0, 0, 0, 0),  # killed inside the transaction: it never happened
@@ -31,7 +32,8 @@ LEFT = {
     "mid_unlink": (BATCH, 2 * BATCH, BATCH // 2, BATCH // 2),
     "after_unlink": (2 * BATCH, 2 * BATCH, BATCH, BATCH),
     "in_settle_tx": (2 * BATCH, 2 * BATCH, BATCH, 2 * BATCH),
-    "after_settle": (BATCH, BATCH, 0, BATCH),
+    # the first batch settled, and in the same transaction the third marked (fewer than BATCH)
+    "after_settle": (BATCH, 2 * BATCH, 0, BATCH),
     "before_finish": (0, 0, 0, 0),
     "after_finish": (0, 0, 0, 0),
 }
@@ -63,9 +65,19 @@ def wait_for(flag: Path, proc: subprocess.Popen[str], timeout: float = 60) -> No
         time.sleep(0.01)
 
 
+def ended(pid: int) -> bool:
+    """The process is gone (or a zombie nobody has reaped yet: it runs no more)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
+
+
 async def check_agreement(ws: Workspace, spool: Path, keep: set[str]) -> dict[str, str]:
     """Disk and index agree: every tombstone's file is gone, every other call's file is there,
-    nothing is left purging or missing, and each tombstone has exactly one audit entry."""
+    nothing is left purging or missing or pending, and each tombstone has exactly one audit
+    entry."""
     rows = await ws.db.fetchall("SELECT id, path, state FROM calls")
     on_disk = files_on_disk(spool)
     states = {r["path"]: r["state"] for r in rows}
@@ -78,6 +90,7 @@ async def check_agreement(ws: Workspace, spool: Path, keep: set[str]) -> dict[st
     audited = [json.loads(e["detail"])["call_id"] for e in entries]
     assert sorted(audited) == sorted(purged)
     assert await ws.db.scalar("SELECT count(*) FROM purge_runs WHERE state = 'running'") == 0
+    assert await ws.db.scalar("SELECT count(*) FROM purge_journal") == 0
     assert (await ws.audit.verify()).ok
     assert await ws.db.integrity_ok()
     return states
@@ -102,16 +115,26 @@ async def test_kill_at_each_step_then_reconcile(step: str, ws: Workspace, spool:
     proc = start_purge(ws.config.source, str(ins.id), step, flag)  # type: ignore[arg-type]
     try:
         wait_for(flag, proc)
+        paused = int(flag.read_text())
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
+    if step == "mid_unlink":  # paused in the helper process that deletes: it dies with the purge
+        assert paused != proc.pid
+        deadline = time.monotonic() + 10
+        while not ended(paused):
+            assert time.monotonic() < deadline, "the helper outlived the purge"
+            time.sleep(0.01)
 
     # What the kill left: batches marked and not yet settled (while one batch's files are deleted,
     # the next is marked), some of their files deleted.
     low, high, gone_low, gone_high = LEFT[step]
-    marked = await ws.db.fetchall("SELECT path FROM calls WHERE state = 'purging'")
+    marked = await ws.db.fetchall(
+        "SELECT path, state FROM calls WHERE id IN (SELECT value FROM purge_journal p,"
+        " json_each(p.calls))")
     assert low <= len(marked) <= high, (step, len(marked))
+    assert {r["state"] for r in marked} <= {"purged"}  # a tombstone at once; its deletion pending
     absent = [r["path"] for r in marked if not (spool / r["path"]).exists()]
     assert gone_low <= len(absent) <= gone_high, (step, len(absent))
 

@@ -67,3 +67,22 @@ async def test_the_record_lists_what_a_purge_deleted(cfg: Config, spool: Path) -
             await ws.deletions.build(await manager(ws, Duty.REPORT), today, today - timedelta(1))
     finally:
         await ws.close()
+
+
+async def test_a_deletion_still_pending_is_not_in_the_record(ws: Workspace, spool: Path) -> None:
+    """A running purge's marked calls are tombstones before their files go; the record lists a
+    deletion only once it is settled (its file confirmed gone)."""
+    import json
+
+    make_calls(spool, expired=2)
+    await ws.indexer.scan()
+    ins = await ws.instructions.issue_purge(await manager(ws, Duty.ISSUE_INSTRUCTION))
+    plan = await ws.purge.plan(ins.id)
+    await ws.purge.execute(await operator(ws), plan, typed_count=2)
+    pending = plan.call_ids[0]
+    async with ws.db.transaction() as conn:  # as if a purge had just marked it again
+        await conn.execute("INSERT INTO purge_journal (run_id, calls, marked_at) VALUES"
+                           " ((SELECT max(id) FROM purge_runs), ?, 0)", (json.dumps([pending]),))
+    today = ws.clock.now().date()
+    record = await ws.deletions.build(await manager(ws, Duty.REPORT), today, today)
+    assert [c.id for c in record.calls] == [plan.call_ids[1]]

@@ -115,3 +115,17 @@ def test_roles_at_the_command_line(cli: CliRunner, ws: Workspace, spool: Path) -
     assert result["deleted"] == 2 and result["instruction"]["state"] == "done"
     proc = cli("purge", str(ins["id"]), "--yes", "--pin-stdin", input="2222\n")
     assert proc.returncode == 1 and "is done" in proc.stderr
+
+
+def test_the_preview_lists_holds_not_yet_due(cli: CliRunner, ws: Workspace, spool: Path) -> None:
+    setup_workspace(cli, spool, expired=1, current=1)
+    calls = run_json(cli, "calls")
+    assert isinstance(calls, list)
+    current = [c for c in calls if c["raw_retention_until"] >= date.today().isoformat()]
+    run_json(cli, "hold", str(current[0]["id"]), "--reason", "照会", "--pin-stdin", input="1111\n")
+    preview = run_json(cli, "retention")
+    assert isinstance(preview, dict)
+    assert preview["blocked"] == [] and preview["held_ahead_count"] == 1
+    assert [(h["id"], h["hold_reason"]) for h in preview["held_ahead"]] == [(current[0]["id"], "照会")]
+    text = cli("retention", check=True).stdout
+    assert "held, their date not passed yet: 1" in text and "hold: 照会" in text

@@ -105,6 +105,27 @@ async def test_blocked_lists_every_reason(ws: Workspace, spool: Path) -> None:
                                                                          ids[APR01]}
 
 
+async def test_the_status_views_outlook_is_the_preview(ws: Workspace, spool: Path) -> None:
+    """The status view's purge outlook is not a second version of the rule: held calls and calls
+    named by an open instruction are left out, as the preview and the purge leave them out."""
+    from services import status
+
+    ids = await index_worked_dates(ws, spool)
+    at = datetime(2026, 6, 1, tzinfo=JST)
+    await ws.holds.set(await manager(ws), ids[LEAP], "請求")
+    await ws.instructions.issue_export(await manager(ws, Duty.ISSUE_INSTRUCTION), purpose="crime-prevention",
+                                       medium="usb", call_ids=[ids[DEC31]])
+    outlook = await status.purge_outlook(ws.db, at, JST)
+    preview = await ws.retention.preview(at)
+    assert (outlook.expired, outlook.expired_bytes) == (3, 3 * 2048) == (
+        preview.purgeable.count, preview.purgeable.bytes)
+    assert outlook.blocked == 2
+    assert outlook.oldest == date(2026, 2, 28)  # JAN15's, the held LEAP's is not counted
+    assert outlook.next_day is None and outlook.next_count == 0  # nothing else to come
+    earlier = await status.purge_outlook(ws.db, datetime(2026, 5, 1, tzinfo=JST), JST)
+    assert (earlier.next_day, earlier.next_count) == (date(2026, 6, 1), 1)
+
+
 async def test_grace_days_show_as_in_grace_then_purgeable(cfg, spool: Path) -> None:  # type: ignore[no-untyped-def]
     from dataclasses import replace
 

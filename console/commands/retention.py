@@ -121,6 +121,12 @@ def describe_preview(p: Preview, purgeable_shown: int) -> str:
         tail = f" ({'; '.join(extra)})" if extra else ""
         lines.append(f"  {b.id:>8}  {b.started_at:%Y-%m-%d %H:%M}  kept through"
                      f" {b.raw_retention_until}  {why}{tail}")
+    if p.held_ahead:
+        lines.append(f"held, their date not passed yet: {len(p.held_ahead)}")
+        for b in p.held_ahead:
+            hold = f"hold: {visible(b.hold.reason)}" if b.hold else ""
+            lines.append(f"  {b.id:>8}  {b.started_at:%Y-%m-%d %H:%M}  kept through"
+                         f" {b.raw_retention_until}  {b.state}  ({hold})")
     if p.next_deletable_from:
         lines.append(f"next: {p.next_count} more recordings ({_size(p.next_bytes)}) become"
                      f" deletable on {p.next_deletable_from:%Y-%m-%d} (kept through"
@@ -147,6 +153,7 @@ async def retention(args: argparse.Namespace, ws: Workspace) -> int:
     data = preview.to_json() | {
         "purgeable": [c.to_json() for c in items],
         "blocked": [b.to_json() for b in preview.blocked],
+        "held_ahead": [b.to_json() for b in preview.held_ahead],
     }
 
     def text() -> str:
@@ -265,9 +272,6 @@ async def deletions(args: argparse.Namespace, ws: Workspace) -> int:
     actor = await ws.auth.authorize(role, read_pin(args, f"{role} PIN: "), Duty.REPORT)
     record: DeletionRecord = await ws.deletions.build(actor, args.date_from, args.date_to)
     if args.html:
-        try:
-            args.html.write_text(record.html(), encoding="utf-8")
-        except OSError as exc:
-            raise CallrecError(f"{args.html}: {exc.strerror}", code="write_failed") from None
+        ws.deletions.save(record, args.html)
     emit(args, record.to_json(), record.text)
     return 0

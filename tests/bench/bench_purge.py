@@ -90,8 +90,11 @@ async def purge_round(root: Path, count: int, seed: int) -> dict[str, float]:
         assert (await ws.audit.verify()).ok
     finally:
         await ws.close()
+    t = result.timings
     return {"bare": bare, "bare_cpu": bare_cpu, "purge": purge, "purge_cpu": purge_cpu,
-            "load": os.getloadavg()[0]}
+            "load": os.getloadavg()[0], "database": t.database, "marking": t.steps.marking,
+            "sealing": t.steps.sealing, "recording": t.steps.recording, "deleting": t.deleting,
+            "waiting": t.waiting}
 
 
 async def purge_figures(workdir: Path, count: int, rounds: int) -> list[Figure]:
@@ -102,7 +105,11 @@ async def purge_figures(workdir: Path, count: int, rounds: int) -> list[Figure]:
         runs.append(await purge_round(root, count, seed=n))
         r = runs[-1]
         print(f"   round {n + 1}: bare {r['bare']:.3f} s (cpu {r['bare_cpu']:.3f}), purge"
-              f" {r['purge']:.3f} s (cpu {r['purge_cpu']:.3f}), load {r['load']:.1f}", flush=True)
+              f" {r['purge']:.3f} s (cpu {r['purge_cpu']:.3f}) = {r['purge'] / r['bare']:.2f}x;"
+              f" database {r['database']:.3f} (marking {r['marking']:.3f}, chaining audit"
+              f" {r['sealing']:.3f} meanwhile, recording {r['recording']:.3f}), deleting (thread)"
+              f" {r['deleting']:.3f}, waiting for it {r['waiting']:.3f}; load {r['load']:.1f}",
+              flush=True)
     bare = statistics.median(r["bare"] for r in runs)
     purge = statistics.median(r["purge"] for r in runs)
     bare_cpu = statistics.median(r["bare_cpu"] for r in runs)

@@ -1,0 +1,123 @@
+"""Deleting a purge's files, in a helper process so the deletions run beside the database work.
+
+A purge deletes one batch's files while its database transactions settle the batch before and mark
+the batch after. In a thread of the same process the deleting loop would wait for the GIL after
+every unlink whenever the other side runs Python (chaining audit entries, binding rows): a thread
+making many short system calls loses to one computing. A helper process has its own interpreter:
+
+    python -E -S services/purge_unlinker.py SPOOL PARENT_PID
+
+It is stdlib-only; it says it is ready before the first batch, then reads one batch per line,
+deletes the files, syncs their folders and answers which were absent and which could not be
+deleted. The kernel kills it if the purge process dies (PR_SET_PDEATHSIG on Linux), and it keeps
+the purge lease's file open, so no other process can take the lease (and reconcile the journal
+from the disk) while it could still be deleting. Where the helper cannot start, the purge deletes
+in a thread of its own process instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from services.purge_journal import Marked, Outcome
+from services.purge_unlinker import READY, Deleted, delete_batch
+
+HELPER = Path(__file__).with_name("purge_unlinker.py")
+STARTUP_SECONDS = 10
+
+
+class HelperFailed(Exception):
+    """The helper process stopped answering (killed, crashed): what it did is read from the disk."""
+
+
+class FileDeleter:
+    """One helper process for one purge: `delete(batch)` one batch at a time, then `close()`."""
+
+    def __init__(self, spool: Path, *, keep_open: Sequence[int] = ()) -> None:
+        self.spool = spool
+        self.keep_open = tuple(keep_open)
+        self._proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    async def start(self) -> bool:
+        """Start the helper; False if it cannot be started (the caller deletes in a thread)."""
+        try:
+            # -E -S: no PYTHON* variables, no site packages (it needs neither, and starts faster)
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-E", "-S", str(HELPER), str(self.spool), str(os.getpid()),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                pass_fds=self.keep_open, limit=1 << 24,
+            )
+        except (OSError, ValueError, NotImplementedError):
+            return False
+        assert proc.stdout is not None
+        try:
+            ready = await asyncio.wait_for(proc.stdout.readline(), STARTUP_SECONDS)
+        except (TimeoutError, OSError, ValueError):
+            ready = b""
+        if ready != READY:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+            return False
+        self._proc = proc
+        return True
+
+    async def delete(self, marked: Sequence[Marked]) -> Outcome:
+        proc = self._proc
+        if proc is None or proc.stdin is None or proc.stdout is None:
+            raise HelperFailed("the deleting process is not running")
+        try:
+            proc.stdin.write(json.dumps([m.path for m in marked]).encode() + b"\n")
+            await proc.stdin.drain()
+            line = await proc.stdout.readline()
+        except (OSError, asyncio.LimitOverrunError, ValueError) as exc:
+            raise HelperFailed(f"the deleting process failed: {exc}") from exc
+        if not line:
+            raise HelperFailed("the deleting process ended")
+        answer = json.loads(line)
+        done = Deleted()
+        done.absent, done.kept, done.seconds = answer["absent"], answer["kept"], answer["seconds"]
+        return outcome_of(marked, done)
+
+    async def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+
+
+def delete_here(spool: Path, marked: Sequence[Marked]) -> Outcome:
+    """The same deletions in this process (run in a thread, when no helper could be started)."""
+    return outcome_of(marked, delete_batch(os.fspath(spool), [m.path for m in marked]))
+
+
+def outcome_of(marked: Sequence[Marked], done: Deleted) -> Outcome:
+    absent = set(done.absent)
+    kept = dict(done.kept)
+    out = Outcome(seconds=done.seconds)
+    for i, m in enumerate(marked):
+        if i in absent:
+            out.absent.append(m)
+        elif i in kept:
+            out.kept.append(m)
+            out.problem = out.problem or f"{m.path}: {kept[i]}"
+        else:
+            out.gone.append(m)
+    return out

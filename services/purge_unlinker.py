@@ -1,0 +1,103 @@
+"""Deleting one batch of a purge's files, and the helper process that does it (purge_files.py).
+
+Standard library only: the helper runs as `python -E -S purge_unlinker.py SPOOL PARENT_PID`, says
+it is ready, then reads one batch per line (a JSON array of paths relative to the spool) and
+answers one line per batch: {"absent": [index...], "kept": [[index, reason]...], "seconds": s}.
+It ends when its input ends, and dies with the purge process (Linux: PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+try:
+    from services import testpoints
+except ImportError:  # run as the helper: this folder is the first on the path
+    import testpoints  # type: ignore[import-not-found,no-redef]
+
+
+READY = b"ready\n"
+
+
+class Deleted:
+    """What happened to a batch: indexes of the paths already absent, and of those that could not
+    be deleted (with the reason); every other path was deleted."""
+
+    __slots__ = ("absent", "kept", "seconds")
+
+    def __init__(self) -> None:
+        self.absent: list[int] = []
+        self.kept: list[tuple[int, str]] = []
+        self.seconds = 0.0
+
+
+def delete_batch(root: str, paths: Sequence[str]) -> Deleted:
+    """Unlink the files, then fsync their folders so the deletions are on disk before they are
+    recorded. Never raises for a file: what failed stays, and is reported."""
+    began = time.perf_counter()
+    out = Deleted()
+    folders: set[str] = set()
+    pause_at = len(paths) // 2 if os.environ.get(testpoints.PAUSE_AT) == "mid_unlink" else -1
+    unlink = os.unlink
+    for i, path in enumerate(paths):
+        if i == pause_at:
+            testpoints.pause("mid_unlink")
+        try:
+            unlink(f"{root}/{path}")
+        except FileNotFoundError:
+            out.absent.append(i)
+            continue
+        except OSError as exc:
+            out.kept.append((i, exc.strerror or str(exc)))
+            continue
+        folders.add(path.rpartition("/")[0])
+    for folder in folders:
+        fsync_folder(f"{root}/{folder}" if folder else root)
+    out.seconds = time.perf_counter() - began
+    return out
+
+
+def fsync_folder(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _die_with(parent: int) -> None:
+    """Be killed by the kernel when the purge process ends, however it ends."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # it ended before that took effect
+        sys.exit(1)
+
+
+def main() -> None:
+    root, parent = sys.argv[1], int(sys.argv[2])
+    _die_with(parent)
+    sys.stdout.write(READY.decode())
+    sys.stdout.flush()
+    for line in sys.stdin.buffer:
+        done = delete_batch(root, json.loads(line))
+        sys.stdout.write(json.dumps({"absent": done.absent, "kept": done.kept,
+                                     "seconds": done.seconds}) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""The purge's fast paths hold to the slow, obvious ones: audit MACs, entry details, the helper
+process that deletes the files; and the journal settles what an earlier design left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from retention_support import files_on_disk, make_calls, manager, operator, states
+from test_purge_crash import check_agreement
+
+from services import purge_files
+from services.audit import GENESIS, Entry, Head, _Chainer, _mac, canonical
+from services.clock import JST
+from services.duties import Duty
+from services.errors import StorageError
+from services.purge_files import FileDeleter
+from services.purge_journal import Marked, deleted_detail
+from services.workspace import Workspace
+
+clean = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40) | st.sampled_from(
+    ['a"b\\c', "\n\t\x00\x1f", "\u2028\u2029", "日本語", ""])
+text = clean | st.just("\udcff")  # a lone surrogate (an undecodable file name) too
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.binary(max_size=100), seq=st.integers(1, 2**62), ts=text, actor=text, action=text,
+       subject=text, detail=text)
+def test_the_fast_mac_is_the_mac(key: bytes, seq: int, ts: str, actor: str, action: str,
+                                 subject: str, detail: str) -> None:
+    prev = "ab" * 32
+
+    def outcome(fn: Callable[[], str]) -> str:
+        try:
+            return fn()
+        except UnicodeEncodeError as exc:  # a lone surrogate: neither can chain it
+            return type(exc).__name__
+
+    assert outcome(lambda: _Chainer(key).mac(prev, seq, ts, actor, action, subject, detail)) \
+        == outcome(lambda: _mac(key, prev, seq, ts, actor, action, subject, detail))
+
+
+@settings(max_examples=50, deadline=None)
+@given(items=st.lists(st.tuples(clean, clean), max_size=20), actor=clean)
+def test_uniform_sealing_makes_the_same_rows(items: list[tuple[str, str]], actor: str) -> None:
+    from services.audit import AuditLog
+
+    log = AuditLog(None, b"k" * 32)  # type: ignore[arg-type]
+    at = datetime(2026, 4, 1, 0, 0, 1, tzinfo=JST)
+    head = Head(7, "cd" * 32)
+    fast = log.seal_uniform(head, at, actor, "purge.deleted", items)
+    slow = log.seal(head, [Entry(at, actor, "purge.deleted", s, d) for s, d in items])
+    assert fast == slow
+    assert log.seal(Head(0, GENESIS), [Entry(at, "x", "y", "z", {"b": 1, "a": "é"})])[0][0][5] \
+        == canonical({"a": "é", "b": 1}) == '{"a":"é","b":1}'
+
+
+@pytest.mark.parametrize("absent", [False, True])
+@pytest.mark.parametrize("reconciled", [False, True])
+@pytest.mark.parametrize("number", ["2026-0001", 'odd "number" 日本'])
+def test_deleted_details_are_canonical(absent: bool, reconciled: bool, number: str) -> None:
+    expected = {"call_id": 12, "instruction": number, "run": 3, "size": 2048}
+    if absent:
+        expected["absent"] = True
+    if reconciled:
+        expected["reconciled"] = True
+    text = deleted_detail(12, json.dumps(number, ensure_ascii=False), 3, 2048, absent=absent,
+                          reconciled=reconciled)
+    assert text == canonical(expected)
+
+
+async def test_the_helper_deletes_and_answers(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    for name in ("a/1.wav", "a/2.wav", "3.wav"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "a" / "stuck.wav").mkdir()
+    (tmp_path / "a" / "stuck.wav" / "f").write_bytes(b"x")  # unlink fails (EISDIR)
+    marked = [Marked(i, p, 1) for i, p in
+              enumerate(["a/1.wav", "a/gone.wav", "a/stuck.wav", "3.wav", "a/2.wav"])]
+    deleter = FileDeleter(tmp_path)
+    assert await deleter.start()
+    try:
+        out = await deleter.delete(marked)
+        assert [m.path for m in out.gone] == ["a/1.wav", "3.wav", "a/2.wav"]
+        assert [m.path for m in out.absent] == ["a/gone.wav"]
+        assert [m.path for m in out.kept] == ["a/stuck.wav"] and "a/stuck.wav" in out.problem
+        assert (await deleter.delete([])).gone == []
+    finally:
+        await deleter.close()
+    assert not deleter.running
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        "a", "a/stuck.wav", "a/stuck.wav/f"]
+
+
+async def test_a_purge_without_its_helper_deletes_in_a_thread(ws: Workspace, spool: Path,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    monkeypatch.setattr(purge_files, "HELPER", spool / "no-such-helper.py")
+    make_calls(spool, expired=5, current=1)
+    await ws.indexer.scan()
+    ins = await ws.instructions.issue_purge(await manager(ws, Duty.ISSUE_INSTRUCTION))
+    plan = await ws.purge.plan(ins.id)
+    result = await ws.purge.execute(await operator(ws), plan, typed_count=5)
+    assert (result.state, result.deleted) == ("finished", 5)
+    await check_agreement(ws, spool, files_on_disk(spool))
+
+
+async def test_the_helper_killed_midway_stops_the_purge_cleanly(ws: Workspace, spool: Path,
+                                                                monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """If the helper dies, what it did is read from the disk: its batch is settled as far as it
+    went, nothing else is deleted, and the instruction is open again."""
+    make_calls(spool, expired=12)
+    await ws.indexer.scan()
+    ws.purge.batch_size = 4
+    started: list[FileDeleter] = []
+    real_start = FileDeleter.start
+
+    async def start(self: FileDeleter) -> bool:
+        started.append(self)
+        return await real_start(self)
+
+    real_delete = FileDeleter.delete
+
+    async def delete(self: FileDeleter, marked: list[Marked]) -> object:
+        if len(started) == 1 and marked and marked[0].path == second[0]:
+            assert self._proc is not None
+            os.kill(self._proc.pid, signal.SIGKILL)
+            await self._proc.wait()
+        return await real_delete(self, marked)
+
+    monkeypatch.setattr(FileDeleter, "start", start)
+    monkeypatch.setattr(FileDeleter, "delete", delete)
+    ins = await ws.instructions.issue_purge(await manager(ws, Duty.ISSUE_INSTRUCTION))
+    plan = await ws.purge.plan(ins.id)
+    second = [m.path for m in plan.targets[4:8]]
+    with pytest.raises(StorageError, match="the deleting process"):
+        await ws.purge.execute(await operator(ws), plan, typed_count=12)
+    st = await states(ws)
+    assert list(st.values()).count("purged") == 4
+    await check_agreement(ws, spool, set())
+    assert (await ws.instructions.get(ins.id)).state == "issued"
+
+
+async def test_calls_left_purging_by_the_earlier_design_are_settled(ws: Workspace,
+                                                                    spool: Path) -> None:
+    """A database from before the journal: a killed purge left calls 'purging' (file deleted or
+    not) and its run 'running'. The next start settles them like any other pending batch."""
+    old, _ = make_calls(spool, expired=4)
+    await ws.indexer.scan()
+    ins = await ws.instructions.issue_purge(await manager(ws, Duty.ISSUE_INSTRUCTION))
+    ids = {r["path"]: r["id"] for r in await ws.db.fetchall("SELECT id, path FROM calls")}
+    rel = [p.relative_to(spool).as_posix() for p in old]
+    async with ws.db.transaction() as conn:
+        await conn.execute("UPDATE instructions SET state = 'in_progress' WHERE id = ?", (ins.id,))
+        await conn.execute(
+            "INSERT INTO purge_runs (instruction_id, state, actor, pid, started_at, grace_days,"
+            " planned, planned_bytes) VALUES (?, 'running', 'operator', 1, 0, 0, 4, 0)", (ins.id,))
+        await conn.execute(
+            "UPDATE calls SET state = 'purging', purge_instruction_id = ? WHERE id IN (?, ?)",
+            (ins.id, ids[rel[0]], ids[rel[1]]))
+    old[0].unlink()  # deleted before the kill; rel[1] was not
+    report = await ws.purge.reconcile()
+    assert (report.deleted, report.restored) == (1, 1)
+    st = await states(ws)
+    assert st[rel[0]] == "purged" and st[rel[1]] == "complete"
+    tomb = await ws.db.fetchone("SELECT purged_by, purged_at FROM calls WHERE id = ?",
+                                (ids[rel[0]],))
+    assert tomb["purged_by"] == "operator" and tomb["purged_at"]
+    await check_agreement(ws, spool, set(rel[1:]))
+
+
+async def test_a_pending_call_cannot_be_held(ws: Workspace, spool: Path) -> None:
+    """While its deletion is pending the tombstone already stands; a hold is refused, saying so."""
+    make_calls(spool, expired=1)
+    await ws.indexer.scan()
+    call_id = (await ws.db.fetchone("SELECT id FROM calls"))["id"]
+    ins = await ws.instructions.issue_purge(await manager(ws, Duty.ISSUE_INSTRUCTION))
+    async with ws.db.transaction() as conn:
+        await conn.execute("INSERT INTO purge_runs (id, instruction_id, state, actor, pid,"
+                           " started_at, grace_days, planned, planned_bytes) VALUES"
+                           " (9, ?, 'running', 'operator', 1, 0, 0, 1, 0)", (ins.id,))
+        await conn.execute("UPDATE calls SET state = 'purged' WHERE id = ?", (call_id,))
+        await conn.execute("INSERT INTO purge_journal (run_id, calls, marked_at) VALUES (9, ?, 0)",
+                           (json.dumps([call_id]),))
+    with pytest.raises(Exception, match="being deleted by a purge right now"):
+        await ws.holds.set(await manager(ws), call_id, "too late")
+
+
+def test_the_helper_runs_without_the_project_installed() -> None:
+    """It is started with -E -S: the standard library and its own folder only."""
+    source = purge_files.HELPER.read_text()
+    imports = {line.split()[1] for line in source.splitlines()
+               if line.startswith(("import ", "from ")) and "__future__" not in line}
+    assert imports <= {"json", "os", "sys", "time", "collections.abc", "services", "testpoints"}
