@@ -242,7 +242,11 @@ class HashingReader:
         if last:
             self._check_size()
         copy = os.dup(out)  # the caller may close `out` before the hash is taken
-        pipe.submit(lambda: self._hash_written(pipe, copy, at, span.length, last), span.length)
+        try:
+            pipe.submit(lambda: self._hash_written(pipe, copy, at, span.length, last), span.length)
+        except BaseException:  # an earlier file failed: this one is not hashed, its fd not kept
+            os.close(copy)
+            raise
 
     def _copy_by_hand(self, out: int, offset: int, want: int) -> int:
         assert self._fd is not None and self.pipe is not None
