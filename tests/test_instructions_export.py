@@ -230,3 +230,17 @@ async def test_a_call_purged_while_the_export_starts_is_refused(ws: Workspace, c
     assert list(out.iterdir()) == []
     assert await ws.db.scalar("SELECT count(*) FROM exports") == 0
 
+
+async def test_the_demo_workspace_description_finds_calls(tmp_path: Path) -> None:
+    """The demo's described instruction can be executed: it matches calls of its fortnight."""
+    from demo_data.workspace import build
+
+    cfg = await build(tmp_path / "demo", now=datetime(2026, 11, 28, 15, 0, tzinfo=JST), calls=60)
+    ws = await Workspace.open(cfg)
+    try:
+        described = [i for i in await ws.instructions.list() if i.described is not None]
+        assert described
+        for ins in described:
+            assert ins.described is not None and await ws.instructions.resolve(ins.described)
+    finally:
+        await ws.close()
