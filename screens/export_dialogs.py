@@ -58,6 +58,7 @@ class FieldsForm(DismissOnLock, ModalScreen[dict[str, str] | None]):
         self.lines = list(lines)
         self.fields = list(fields)
         self.error = error
+        self._editing = False  # True once shown: a change is then the user's
 
     DEFAULT_CSS = """
     FieldsForm Select { width: 1fr; }
@@ -81,27 +82,26 @@ class FieldsForm(DismissOnLock, ModalScreen[dict[str, str] | None]):
                                      value=spec.value if spec.value else Select.NULL,
                                      prompt=t("export.form.choose"), allow_blank=True, compact=True)
                     else:
-                        value, hint = self._following(spec, spec.value, spec.placeholder)
+                        value, hint = self._following(spec)
                         yield Field(value=value, placeholder=hint, id=f"ff-{spec.key}")
             yield Static(plain(self.error), id="ff-message", classes="dialog-message")
             yield Static(plain(t("export.form.submit_hint"), "dim"), classes="dialog-hint")
 
-    def _following(self, spec: FieldSpec, value: str, hint: str) -> tuple[str, str]:
-        """A dependent field's value and placeholder for the choice made at the start."""
+    def _following(self, spec: FieldSpec) -> tuple[str, str]:
+        """A field's value and placeholder, for a dependent one those of the choice at the start."""
         choice = next((f.value for f in self.fields if f.key == spec.follows), None)
         if not spec.follows or choice not in spec.per_choice:
-            return value, hint
-        default, choice_hint = spec.per_choice[choice]
-        return value or default, choice_hint
+            return spec.value, spec.placeholder
+        default, hint = spec.per_choice[choice]
+        return spec.value or default, hint
 
     def on_mount(self) -> None:
-        self._editing = False
         if self.fields:
             self.query_one(f"#ff-{self.fields[0].key}").focus()
         self.call_after_refresh(self._start_editing)
 
     def _start_editing(self) -> None:
-        self._editing = True  # from now on a change is the user's: the old complaint goes
+        self._editing = True  # from now on a change is the user's, and the old complaint goes
 
     @on(Input.Changed)
     def _typed(self, event: Input.Changed) -> None:
@@ -109,7 +109,7 @@ class FieldsForm(DismissOnLock, ModalScreen[dict[str, str] | None]):
         self._forget_message()
 
     def _forget_message(self) -> None:
-        if getattr(self, "_editing", False):
+        if self._editing:
             self.query_one("#ff-message", Static).update("")
 
     @on(Select.Changed)

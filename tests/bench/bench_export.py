@@ -5,12 +5,13 @@ memory for 4 GB of 1,500 recordings.
     python -m tests.bench export                 # through the runner, with the other benches
     python -m tests.bench.bench_export [--count 1500] [--total-gb 4] [--rounds 5] [--dir DIR]
 
-Every measurement starts cold: `sync`, then the page cache of the recordings (or of the image) is
-dropped with posix_fadvise, so every side reads from and writes to the disk. The export runs in a
-child process, the real service as the CLI uses it, which reports its phases' times and its peak RSS
-(VmHWM). Every round runs ours and cp one after the other on the same filesystem (in turn ours
-first, cp first), then sha256sum of the image; a round's ratios come from its own pair, so a busy
-machine disturbs both sides alike. The figures are the medians over the rounds, with the spread.
+Every measurement starts cold and alone: the other side's output removed, `sync`, a pause, then
+the page cache of the recordings (or of the image) dropped with posix_fadvise, so every side reads
+from and writes to the disk under the same conditions. The export runs in a child process, the
+real service as the CLI uses it, which reports its phases' times and its peak RSS (VmHWM); then
+sha256sum reads the image it wrote. Every round runs ours and cp on the same filesystem, ours first
+and cp first in turn; a round's ratios come from its own pair, so a busy machine disturbs both
+sides alike. The figures are the medians over the rounds, with the spread and every round's ratio.
 """
 
 from __future__ import annotations
@@ -114,42 +115,55 @@ async def setup(root: Path, count: int, total: int, rounds: int) -> tuple[Path, 
         await ws.close()
 
 
-def run_ours(root: Path, cfg_path: Path, number: str, spool_files: list[Path]) -> dict[str, float]:
-    """The export in its own process (the real service), from a cold cache."""
+SETTLE_S = 5.0  # after `sync`, before a side starts: the disk's own write-back of what came before
+
+
+def quiet(files: list[Path]) -> None:
+    """The same start for every side: everything written so far on disk, a pause, the sources
+    (or the image) out of the page cache."""
     subprocess.run(["sync"], check=True)
-    drop_cache(spool_files)
+    time.sleep(SETTLE_S)
+    drop_cache(files)
+
+
+def run_ours(root: Path, cfg_path: Path, number: str, spool_files: list[Path]) -> dict[str, float]:
+    """The export in its own process (the real service), from a cold cache; then sha256sum of
+    the image it wrote, and the image removed."""
+    image = root / "export.iso"
+    quiet(spool_files)
     proc = subprocess.run([sys.executable, "-m", "tests.bench.bench_export", "--child",
-                           str(cfg_path), number, str(root / "export.iso")], cwd=ROOT,
+                           str(cfg_path), number, str(image)], cwd=ROOT,
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"the export failed: {proc.stderr.strip()[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    quiet([image])
+    t0 = time.perf_counter()
+    subprocess.run(["sha256sum", str(image)], check=True, stdout=subprocess.DEVNULL)
+    result["sha_s"] = time.perf_counter() - t0
+    image.unlink()
+    return result
 
 
 def run_cp(root: Path, spool_files: list[Path]) -> dict[str, float]:
-    """The baseline: `cp -r` of the same recordings on the same filesystem, then `sync`."""
-    subprocess.run(["sync"], check=True)
-    drop_cache(spool_files)
+    """The baseline: `cp -r` of the same recordings on the same filesystem, then `sync`; the copy
+    removed."""
+    copy = root / "cp-copy"
+    quiet(spool_files)
     t0, c0 = time.perf_counter(), children_cpu()
-    subprocess.run(["cp", "-r", str(root / "spool"), str(root / "cp-copy")], check=True)
+    subprocess.run(["cp", "-r", str(root / "spool"), str(copy)], check=True)
     subprocess.run(["sync"], check=True)
-    return {"cp_s": time.perf_counter() - t0, "cp_cpu_s": children_cpu() - c0}
-
-
-def run_sha(image: Path) -> dict[str, float]:
-    """The read-back baseline: `sha256sum` of the image, from a cold cache."""
-    subprocess.run(["sync"], check=True)
-    drop_cache([image])
-    t0 = time.perf_counter()
-    subprocess.run(["sha256sum", str(image)], check=True, stdout=subprocess.DEVNULL)
-    return {"sha_s": time.perf_counter() - t0}
+    result = {"cp_s": time.perf_counter() - t0, "cp_cpu_s": children_cpu() - c0}
+    shutil.rmtree(copy)
+    return result
 
 
 def measure(root: Path, count: int, total: int, rounds: int) -> dict[str, object]:
-    """Rounds of (ours, cp) in turn, the order swapped every round so that neither side always
-    follows the other (the disk's write-back of the round before, a neighbour's load); then
-    sha256sum of the image ours wrote. Each round's ratios come from its own pair."""
-    require_space(root, int(total * 3.3))  # the spool, one image, one cp copy, some room
+    """Rounds of (ours, cp) in turn, the order swapped every round, each side alone on the disk
+    (the other's output removed, everything synced, a pause): the one that ran second was up to
+    twice as slow here when the first one's 4 GB were still there. Each round's ratios come from
+    its own pair; the figures are the medians, with the spread."""
+    require_space(root, int(total * 2.3))  # the spool, one image or one copy, some room
     cfg_path, numbers = asyncio.run(setup(root, count, total, rounds))
     spool_files = [p for p in (root / "spool").rglob("*") if p.is_file()]
     runs = []
@@ -159,12 +173,9 @@ def measure(root: Path, count: int, total: int, rounds: int) -> dict[str, object
                  lambda: run_cp(root, spool_files)]
         for side in sides if i % 2 == 0 else reversed(sides):
             result.update(side())
-        result.update(run_sha(root / "export.iso"))
         result["load"] = os.getloadavg()[0]
         result["ours_first"] = i % 2 == 0
         runs.append(result)
-        (root / "export.iso").unlink()
-        shutil.rmtree(root / "cp-copy")
     write = [r["cp_s"] / r["write_s"] for r in runs]
     read = [r["sha_s"] / r["verify_s"] for r in runs]
     return {"runs": runs, "write": write, "read": read,
