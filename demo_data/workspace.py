@@ -51,10 +51,13 @@ async def _issue_instructions(ws: Workspace) -> None:
             note="案内内容の確認",
         )
         await ws.instructions.cancel(manager, cancelled.id, reason="対象通話の誤り")
+    # A description the operator can resolve: the last fortnight's calls with one caller.
+    caller = next((c.other_number for c in with_number
+                   if (today - c.started_at.astimezone(ws.config.tz).date()).days <= 14), None)
     await ws.instructions.issue_export(
         manager, purpose="crime-prevention", medium="usb",
         criteria=Criteria.parse((today - timedelta(days=14)).isoformat(), today.isoformat(),
-                                other="090", tz=ws.config.tz),
+                                other=caller or "090-0000-0000", tz=ws.config.tz),
         note="警察からの照会に関連する通話（運営受託者が特定して確認する）",
     )
     await ws.instructions.issue_purge(manager, note="保存期間（翌月末）を過ぎた通話録音データの削除")

@@ -55,7 +55,7 @@ STATE_STYLE = {
 }
 
 NARROW_COLUMNS = (
-    Column("start", "calls.col.start", 11),
+    Column("start", "calls.col.start", 12),
     Column("duration", "calls.col.duration", 7, "right"),
     Column("type", "calls.col.type", 8),
     Column("city", "calls.col.city", 12),
@@ -65,7 +65,7 @@ NARROW_COLUMNS = (
 )
 WIDE_COLUMNS = (
     Column("id", "calls.col.id", 8, "right"),
-    Column("start", "calls.col.start", 19),
+    Column("start", "calls.col.start", 20),
     Column("duration", "calls.col.duration", 8, "right"),
     Column("type", "calls.col.type", 12),
     Column("city", "calls.col.city", 15),
@@ -139,9 +139,9 @@ class CallList(VirtualTable):
         expired = is_expired(call.raw_retention_until, now, app.ws.config.raw_grace_days, app.ws.clock.tz)
         kept_style = "yellow" if expired and call.state in (CallState.RECORDING, CallState.COMPLETE) else ""
         other = fmt.number(call.other_number, masked=call.id != self.revealed, caller=call.caller_id)
-        mark = "✓" if call.id in self.marked else ""
+        mark = "✓" if call.id in self.marked else ""  # after the time (its column has room)
         cells: list[Cell] = [
-            (mark + started.strftime("%Y-%m-%d %H:%M:%S" if wide else "%m-%d %H:%M"),
+            (started.strftime("%Y-%m-%d %H:%M:%S" if wide else "%m-%d %H:%M") + mark,
              "bold" if mark else ""),
             (length, ""),
             (fmt.call_type(call.type), ""),
@@ -356,14 +356,25 @@ class CallsView(Vertical):
         # Priority: handled as the key arrives, so the digits typed (or pasted) right after it
         # land in the search field rather than in the list's queue.
         Binding("slash", "search", "key.search", priority=True),
+        # m and i (export instruction) are the manager's: shown to the manager only, early enough
+        # to fit 80 columns; pressed by the operator they say why not (export_actions.entitled).
+        Binding("m", "mark", "key.mark"),
+        Binding("i", "issue", "key.issue"),
         Binding("r", "reveal", "key.reveal"),
         Binding("t", "today", "key.today"),
         Binding("c", "clear", "key.clear"),
         Binding("d", "toggle_detail", "key.detail"),
-        Binding("m", "mark", "key.mark"),
-        Binding("i", "issue", "key.issue"),
+        Binding("m,i", "not_entitled", show=False),
         Binding("escape", "to_list", show=False),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("mark", "issue", "not_entitled"):
+            return export_actions.allowed(self.capp, Duty.ISSUE_INSTRUCTION) != (action == "not_entitled")
+        return True
+
+    def action_not_entitled(self) -> None:
+        export_actions.entitled(self.capp, Duty.ISSUE_INSTRUCTION)  # says why not
 
     def compose(self) -> ComposeResult:
         types = [(fmt.call_type(c.value), c.value) for c in CallType]
@@ -408,6 +419,7 @@ class CallsView(Vertical):
             self.list.reload(keep_place=True)
 
     def _session_changed(self, session: object) -> None:
+        self.refresh_bindings()  # m and i are for the manager only
         if session is not None and not self._loaded:
             self._first_load()
         if self.list.revealed is not None:
@@ -511,6 +523,8 @@ class CallsView(Vertical):
             total = fmt.count(lst.row_count) if lst.exact else t("calls.summary.counting",
                                                                       known=fmt.count(lst.row_count - 1))
             text = t("calls.summary.position", index=fmt.count(lst.cursor + 1), total=total)
+        if lst.marked:  # calls picked for an export instruction (m), until it is issued (i)
+            text += "   " + t("export.issue.marked", n=fmt.count(len(lst.marked)))
         self.query_one("#call-summary", Static).update(plain(text))
 
     @work(exclusive=True, group="detail")
@@ -539,7 +553,7 @@ class CallsView(Vertical):
         self.list.marked ^= {call.id}
         self.list.refresh()
         self.list.action_cursor(1)
-        self.capp.say(t("export.issue.marked", n=len(self.list.marked)))
+        self._summarise()
 
     @work(exclusive=True, group="issue")
     async def action_issue(self) -> None:
@@ -551,6 +565,7 @@ class CallsView(Vertical):
         if await export_actions.issue(self.capp, picked):
             lst.marked.clear()
             lst.refresh()
+            self._summarise()
 
     # -- reveal ------------------------------------------------------------------------------
 

@@ -1,18 +1,21 @@
 """The output-data actions of the console, each one PIN + confirmation + service call:
 
     issue     manager  様式第1号 from calls picked in the calls view, or described by time and numbers
+    cancel    manager  an instruction not yet executed
     execute   operator writes the output data (progress, cancel), 様式第2号 kept
     receive   manager  records receipt: an entry of the output-data register
     extend / dispose   manager, on a register entry
     form1 / form2      the printed forms, on screen and as A4 pages
 
 Call them from a worker (`@work` method of a view): they wait for modals. Duties are checked by the
-services (the PIN prompt only offers the roles entitled to the duty).
+services (the PIN prompt only offers the roles entitled to the duty); the views show only the keys of
+the session's role (`may`), and say why when another role's key is pressed (`entitled`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +25,7 @@ from screens import text as fmt
 from screens.export_dialogs import FieldsForm, FieldSpec, TextViewer
 from screens.progress import Job
 from services.auth import Actor
-from services.duties import Duty, require
+from services.duties import Duty, may, require
 from services.errors import CallrecError, NotPermitted
 from services.export import Cancelled, CancelToken, ExportPlan, Progress, Target, TargetKind, forms
 from services.export.media import human
@@ -31,6 +34,13 @@ from services.register import RegisterEntry
 
 if TYPE_CHECKING:
     from console.app import CallrecApp
+
+NOTE_CELLS = 56  # the progress dialog's line: the file name is cut to fit, not wrapped
+
+
+def allowed(app: CallrecApp, duty: Duty) -> bool:
+    """Whether the session's role has this duty: the views show only the keys it may use."""
+    return app.session is not None and may(app.session.role, duty)
 
 
 def entitled(app: CallrecApp, duty: Duty) -> bool:
@@ -53,8 +63,7 @@ async def _form(app: CallrecApp, title: str, lines: Sequence[str], fields: list[
 
 def _kept(fields: list[FieldSpec], values: dict[str, str]) -> list[FieldSpec]:
     """The same fields, holding what was typed (asked again after a mistake)."""
-    return [FieldSpec(f.key, f.label_key, values.get(f.key, f.value), f.placeholder, f.options)
-            for f in fields]
+    return [replace(f, value=values.get(f.key, f.value)) for f in fields]
 
 
 # -- 様式第1号: the manager instructs --------------------------------------------------------------
@@ -106,6 +115,8 @@ async def issue(app: CallrecApp, call_ids: Sequence[int]) -> Instruction | None:
               medium=t(f"medium.{values['medium']}")), *lines]
     if criteria is not None:
         body += [f"{label}　{value}" for label, value in forms.describe_criteria(criteria, app.ws.clock.tz)]
+    if values["note"].strip():
+        body.append(t("export.issue.confirm_note", note=values["note"].strip()))
     if not await app.confirm(t("export.issue.confirm_title"), body):
         return None
     try:
@@ -119,6 +130,39 @@ async def issue(app: CallrecApp, call_ids: Sequence[int]) -> Instruction | None:
     return ins
 
 
+async def cancel(app: CallrecApp, ins: Instruction) -> bool:
+    """Cancel an instruction that has not been executed (export or purge), with a reason."""
+    if not entitled(app, Duty.CANCEL_INSTRUCTION):
+        return False
+    if ins.state != State.ISSUED:
+        app.say(t("export.cancel.not_cancellable", number=ins.number,
+                  state=t(f"ins.state.{ins.state}")), severity="warning")
+        return False
+    what = t("export.cancel.what", number=ins.number, kind=t(f"ins.kind.{ins.kind}"),
+             issued=fmt.moment(ins.issued_at, seconds=False))
+    values = await _form(app, t("export.cancel.title", number=ins.number), [what],
+                         [FieldSpec("reason", "export.cancel.reason",
+                                    placeholder=t("export.cancel.reason_hint"))])
+    if values is None:
+        return False
+    actor = await app.ask_pin(Duty.CANCEL_INSTRUCTION, t("export.cancel.why", number=ins.number))
+    if actor is None:
+        return False
+    body = [what]
+    if values["reason"].strip():
+        body.append(t("export.cancel.confirm_reason", reason=values["reason"].strip()))
+    if not await app.confirm(t("export.cancel.confirm_title", number=ins.number), body,
+                             action=t("export.cancel.go"), danger=True):
+        return False
+    try:
+        await app.ws.instructions.cancel(actor, ins.id, values["reason"].strip())
+    except CallrecError as exc:
+        app.say_error(exc)
+        return False
+    app.say(t("export.cancel.done", number=ins.number))
+    return True
+
+
 # -- execution: the operator writes the output data -------------------------------------------
 
 def _target_fields(app: CallrecApp, ins: Instruction) -> list[FieldSpec]:
@@ -126,13 +170,16 @@ def _target_fields(app: CallrecApp, ins: Instruction) -> list[FieldSpec]:
         return [FieldSpec("where", "export.run.location", placeholder=t("export.run.folder_hint"))]
     kinds = [(t("export.run.device"), TargetKind.DEVICE.value),
              (t("export.run.image"), TargetKind.IMAGE.value)]
+    per_kind = {TargetKind.DEVICE.value: (app.ws.config.media_device, t("export.run.device_hint")),
+                TargetKind.IMAGE.value: ("", t("export.run.image_hint", number=ins.number))}
     return [FieldSpec("kind", "export.run.target", TargetKind.DEVICE.value, options=kinds),
-            FieldSpec("where", "export.run.location", app.ws.config.media_device,
-                      placeholder=t("export.run.device_hint"))]
+            FieldSpec("where", "export.run.location", follows="kind", per_choice=per_kind)]
 
 
 def _target(app: CallrecApp, ins: Instruction, values: dict[str, str]) -> Target:
     where = values.get("where", "").strip()
+    if not where:
+        raise CallrecError("say where the output data goes", code="destination_empty")
     if ins.medium == "usb":
         return app.ws.exports.target(folder=where)
     if values.get("kind") == TargetKind.IMAGE.value:
@@ -143,15 +190,22 @@ def _target(app: CallrecApp, ins: Instruction, values: dict[str, str]) -> Target
 def plan_lines(plan: ExportPlan) -> list[str]:
     medium = t(f"medium.{plan.medium.code}")
     lines = [
-        t("export.run.confirm_calls", n=fmt.count(len(plan.calls)), bytes=human(plan.recordings_bytes),
+        t("export.run.confirm_calls" if plan.medium.is_disc else "export.run.confirm_calls_folder",
+          n=fmt.count(len(plan.calls)), bytes=human(plan.recordings_bytes),
           medium=medium, volumes=len(plan.volumes), total=human(plan.total_bytes)),
         t("export.run.confirm_target", target=fmt.fit_tail(plan.target.location, 48)),
     ]
     if plan.described:
         lines.append(t("export.run.confirm_described"))
+    described = plan.instruction.described
     for c in plan.calls[:8]:
-        lines.append(f"{c.id:>6}  {c.started_at:%Y-%m-%d %H:%M}  {fmt.number(c.city_number)}"
-                     f"  {fmt.number(c.other_number, masked=True, caller=c.caller_id)}")
+        # The number the manager described is shown whole (it is in the instruction): the
+        # operator checks the calls against it. Any other stays masked.
+        shown = described is not None and described.other is not None and (
+            c.other_number == described.other)
+        other = fmt.number(c.other_number, masked=not shown, caller=c.caller_id)
+        lines.append(f"{c.id:>6}  {c.started_at:%Y-%m-%d %H:%M}  {fmt.fit(fmt.number(c.city_number), 12)}"
+                     f"  {other}")
     if len(plan.calls) > 8:
         lines.append(t("ins.detail.more", n=len(plan.calls) - 8))
     return lines
@@ -159,24 +213,53 @@ def plan_lines(plan: ExportPlan) -> list[str]:
 
 async def _prepare(app: CallrecApp, actor: Actor, ins: Instruction,
                    target: Target) -> ExportPlan | None:
+    """The plan, asking first whether to split an export that needs several discs (None: the
+    operator would not). Raises CallrecError for anything else."""
     exports = app.ws.exports
     try:
         return await exports.prepare(actor, ins.id, target, can_change_medium=True)
     except CallrecError as exc:
         if exc.code != "needs_split":
-            app.say_error(exc)
-            return None
+            raise
         question = t("export.run.split_body", needed=human(exc.params["needed"]),
                      medium=t(f"medium.{ins.medium}"), capacity=human(exc.params["capacity"]),
                      volumes=exc.params["volumes"])
         if not await app.confirm(t("export.run.split_title"), [question],
                                  action=t("export.run.split_go")):
             return None
-    try:
-        return await exports.prepare(actor, ins.id, target, split=True, can_change_medium=True)
-    except CallrecError as exc:
-        app.say_error(exc)
-        return None
+    return await exports.prepare(actor, ins.id, target, split=True, can_change_medium=True)
+
+
+# Failures that are about where the output goes: the destination form is shown again, with them.
+_DESTINATION = ("destination_", "drive_", "medium_not_blank", "medium_too_small", "target_medium",
+                "needs_medium_change", "xorriso_missing")
+
+
+async def _plan(app: CallrecApp, ins: Instruction) -> tuple[Actor, ExportPlan] | None:
+    """Where to, the operator's PIN (asked once), and the plan; a destination that will not do
+    is said on the form, which is asked again with what was typed."""
+    fields, error = _target_fields(app, ins), ""
+    actor: Actor | None = None
+    while True:
+        values = await _form(app, t("export.run.title", number=ins.number), [], fields, error)
+        if values is None:
+            return None
+        fields = _kept(fields, values)
+        try:
+            target = _target(app, ins, values)
+            if actor is None:
+                actor = await app.ask_pin(Duty.EXECUTE_INSTRUCTION,
+                                          t("export.run.why", number=ins.number))
+                if actor is None:
+                    return None
+            plan = await _prepare(app, actor, ins, target)
+        except CallrecError as exc:
+            if exc.code != "destination_empty" and not exc.code.startswith(_DESTINATION):
+                app.say_error(exc)
+                return None
+            error = tr_error(exc)
+            continue
+        return None if plan is None else (actor, plan)
 
 
 async def execute(app: CallrecApp, ins: Instruction) -> bool:
@@ -190,23 +273,10 @@ async def execute(app: CallrecApp, ins: Instruction) -> bool:
         app.say(t("export.run.not_open", number=ins.number, state=t(f"ins.state.{ins.state}")),
                 severity="warning")
         return False
-    fields, error = _target_fields(app, ins), ""
-    while True:
-        values = await _form(app, t("export.run.title", number=ins.number), [], fields, error)
-        if values is None:
-            return False
-        try:
-            target = _target(app, ins, values)
-        except CallrecError as exc:
-            error, fields = tr_error(exc), _kept(fields, values)
-            continue
-        break
-    actor = await app.ask_pin(Duty.EXECUTE_INSTRUCTION, t("export.run.why", number=ins.number))
-    if actor is None:
+    planned = await _plan(app, ins)
+    if planned is None:
         return False
-    plan = await _prepare(app, actor, ins, target)
-    if plan is None:
-        return False
+    actor, plan = planned
     if not await app.confirm(t("export.run.confirm_title", number=ins.number), plan_lines(plan),
                              action=t("export.run.go"), typed=ins.number):
         return False
@@ -219,8 +289,10 @@ async def execute(app: CallrecApp, ins: Instruction) -> bool:
     async def work(job: Job) -> object:
         def progress(p: Progress) -> None:
             volume = f"{p.volume}/{p.volumes}" if p.volumes > 1 else ""
-            job.update(p.done, p.total, note=t("export.run.note", phase=t(f"export.phase.{p.phase.value}"),
-                                               volume=volume, file=p.current.rpartition("/")[2]))
+            phase = t(f"export.phase.{p.phase.value}")
+            room = NOTE_CELLS - fmt.width_of(t("export.run.note", phase=phase, volume=volume, file=""))
+            job.update(p.done, p.total, note=t("export.run.note", phase=phase, volume=volume,
+                                               file=fmt.fit(p.current.rpartition("/")[2], room)))
 
         return await app.ws.exports.run(actor, plan, progress=progress,
                                         cancel=CancelToken(when=job.cancelled.is_set),
@@ -290,7 +362,11 @@ async def receive(app: CallrecApp, ins: Instruction) -> RegisterEntry | None:
     except CallrecError as exc:
         app.say_error(exc)
         return None
-    values = await _form(app, t("export.receive.title", number=ins.number), [],
+    assert export.written_on is not None and export.kept_through is not None
+    media = t("export.receive.media", medium=t(f"medium.{export.medium}"), count=len(export.media),
+              labels=", ".join(m.label for m in export.media))
+    what = [media, t("export.receive.calls", calls=fmt.count(export.calls))]
+    values = await _form(app, t("export.receive.title", number=ins.number), what,
                          [FieldSpec("custodian", "export.receive.custodian",
                                     placeholder=t("export.receive.custodian_hint"))])
     if values is None:
@@ -298,10 +374,10 @@ async def receive(app: CallrecApp, ins: Instruction) -> RegisterEntry | None:
     actor = await app.ask_pin(Duty.RECEIVE_OUTPUT, t("export.receive.why"))
     if actor is None:
         return None
-    media = " / ".join(m.label for m in export.media)
-    assert export.written_on is not None and export.kept_through is not None
-    body = [t("export.receive.confirm_body", media=media, calls=export.calls,
-              kept=export.kept_through.isoformat(), written=export.written_on.isoformat())]
+    body = [*what, t("export.receive.kept", kept=export.kept_through.isoformat(),
+                     written=export.written_on.isoformat())]
+    if values["custodian"].strip():
+        body.append(t("export.receive.confirm_custodian", custodian=values["custodian"].strip()))
     if not await app.confirm(t("export.receive.confirm_title", number=ins.number), body):
         return None
     try:
@@ -325,6 +401,11 @@ def _day(text: str, default: date | None = None) -> date:
 
 async def extend(app: CallrecApp, entry: RegisterEntry) -> RegisterEntry | None:
     if not entitled(app, Duty.EXTEND_RETENTION):
+        return None
+    try:
+        app.ws.register.check_extendable(entry)
+    except CallrecError as exc:
+        app.say_error(exc)
         return None
     fields = [FieldSpec("until", "export.extend.until", placeholder=t("export.extend.until_hint")),
               FieldSpec("reason", "export.extend.reason", placeholder=t("export.extend.reason_hint"))]
@@ -357,6 +438,11 @@ async def extend(app: CallrecApp, entry: RegisterEntry) -> RegisterEntry | None:
 
 async def dispose(app: CallrecApp, entry: RegisterEntry) -> RegisterEntry | None:
     if not entitled(app, Duty.DISPOSE_OUTPUT):
+        return None
+    try:  # not due yet, or disposed of already: said before the form is filled in
+        app.ws.register.check_disposable(entry)
+    except CallrecError as exc:
+        app.say_error(exc)
         return None
     today = app.ws.clock.now().date()
     fields = [FieldSpec("on", "export.dispose.on", today.isoformat()),

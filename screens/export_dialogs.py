@@ -7,7 +7,7 @@ value shown passes through `plain()`; nothing typed here is ever markup.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -23,8 +23,10 @@ from textual.widgets import Input, Select, Static
 from console.i18n import t
 from screens.fields import Field
 from screens.modals import DismissOnLock
-from screens.text import plain
+from screens.text import plain, width_of
 from services.text import visible
+
+LABEL_MIN, LABEL_MAX = 10, 18  # cells for the labels of a form (the longest label, within these)
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,10 @@ class FieldSpec:
     value: str = ""
     placeholder: str = ""
     options: Sequence[tuple[str, str]] = field(default_factory=tuple)  # a choice: (label, value)
+    # A text field that depends on a choice field (`follows`, its key): per value of the choice,
+    # (the default value, the placeholder). The default replaces the old one unless edited.
+    follows: str = ""
+    per_choice: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
 class FieldsForm(DismissOnLock, ModalScreen[dict[str, str] | None]):
@@ -52,27 +58,76 @@ class FieldsForm(DismissOnLock, ModalScreen[dict[str, str] | None]):
         self.lines = list(lines)
         self.fields = list(fields)
         self.error = error
+        self._editing = False  # True once shown: a change is then the user's
+
+    DEFAULT_CSS = """
+    FieldsForm Select { width: 1fr; }
+    """
 
     def compose(self) -> ComposeResult:
+        label_width = min(LABEL_MAX, max([LABEL_MIN, *(width_of(t(f.label_key)) + 1
+                                                      for f in self.fields)]))
         with Vertical(classes="dialog"):
             yield Static(plain(self.title_text, "bold"), classes="dialog-title")
             for line in self.lines:
                 yield Static(plain(line), classes="dialog-body")
             for spec in self.fields:
                 with Vertical(classes="field-row"):
-                    yield Static(plain(t(spec.label_key)), classes="field-label")
+                    label = Static(plain(t(spec.label_key)), classes="field-label")
+                    label.styles.width = label_width
+                    yield label
                     if spec.options:
+                        # Compact: one line, so that a form of seven fields fits 80x24.
                         yield Select(list(spec.options), id=f"ff-{spec.key}",
                                      value=spec.value if spec.value else Select.NULL,
-                                     prompt=t("export.form.choose"), allow_blank=True)
+                                     prompt=t("export.form.choose"), allow_blank=True, compact=True)
                     else:
-                        yield Field(value=spec.value, placeholder=spec.placeholder, id=f"ff-{spec.key}")
+                        value, hint = self._following(spec)
+                        yield Field(value=value, placeholder=hint, id=f"ff-{spec.key}")
             yield Static(plain(self.error), id="ff-message", classes="dialog-message")
             yield Static(plain(t("export.form.submit_hint"), "dim"), classes="dialog-hint")
+
+    def _following(self, spec: FieldSpec) -> tuple[str, str]:
+        """A field's value and placeholder, for a dependent one those of the choice at the start."""
+        choice = next((f.value for f in self.fields if f.key == spec.follows), None)
+        if not spec.follows or choice not in spec.per_choice:
+            return spec.value, spec.placeholder
+        default, hint = spec.per_choice[choice]
+        return spec.value or default, hint
 
     def on_mount(self) -> None:
         if self.fields:
             self.query_one(f"#ff-{self.fields[0].key}").focus()
+        self.call_after_refresh(self._start_editing)
+
+    def _start_editing(self) -> None:
+        self._editing = True  # from now on a change is the user's, and the old complaint goes
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._forget_message()
+
+    def _forget_message(self) -> None:
+        if self._editing:
+            self.query_one("#ff-message", Static).update("")
+
+    @on(Select.Changed)
+    def _choice_changed(self, event: Select.Changed) -> None:
+        """Fields that follow this choice get its placeholder, and its default unless edited."""
+        event.stop()
+        self._forget_message()
+        key = (event.select.id or "").removeprefix("ff-")
+        choice = "" if event.value is Select.NULL else str(event.value)
+        for spec in self.fields:
+            if spec.follows != key or choice not in spec.per_choice:
+                continue
+            field_ = self.query_one(f"#ff-{spec.key}", Input)
+            defaults = {d for d, _ in spec.per_choice.values()}
+            default, hint = spec.per_choice[choice]
+            if field_.value in defaults or not field_.value:
+                field_.value = default
+            field_.placeholder = hint
 
     def values(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -106,7 +161,6 @@ class TextViewer(DismissOnLock, ModalScreen[None]):
     ]
 
     DEFAULT_CSS = """
-    TextViewer .dialog { width: 100; height: 90%; }
     TextViewer #viewer-scroll { height: 1fr; }
     """
 
@@ -126,6 +180,11 @@ class TextViewer(DismissOnLock, ModalScreen[None]):
             yield Static(plain(t("export.form.viewer_hint"), "dim"), classes="dialog-hint")
 
     def on_mount(self) -> None:
+        # Wider and taller than other dialogs (inline: the app's .dialog rule would win over
+        # DEFAULT_CSS): the forms are laid out for 80 columns of text.
+        dialog = self.query_one(".dialog")
+        dialog.styles.width = 100
+        dialog.styles.height = "90%"
         self.query_one("#viewer-scroll").focus()
 
     def action_save(self) -> None:

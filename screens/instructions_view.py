@@ -3,7 +3,6 @@ of the selected one. The export and retention areas add their actions to this vi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
@@ -22,6 +21,7 @@ from screens.table import Cell, Column, VirtualTable
 from screens.text import plain
 from screens.views import View
 from services.audit import Head
+from services.duties import Duty
 from services.errors import CallrecError
 from services.instructions import OPEN_STATES, Instruction
 
@@ -48,6 +48,7 @@ WIDE_COLUMNS = (
     Column("purpose", "ins.col.purpose", 24),
 )
 STATE_STYLE = {"issued": "bold", "in_progress": "bold yellow", "cancelled": "dim"}
+MOMENT = "%Y-%m-%d %H:%M"
 
 
 def state_label(state: str) -> str:
@@ -116,7 +117,7 @@ class InstructionDetail(Static):
 
         def line(label_key: str, value: str | Text) -> None:
             out = Text(end="")
-            out.append(fmt.fit(t(label_key), 15) + " ", style="bold")
+            out.append(fmt.fit(t(label_key), 16) + " ", style="bold")
             out.append_text(value if isinstance(value, Text) else plain(value))
             lines.append(out)
 
@@ -134,8 +135,15 @@ class InstructionDetail(Static):
             shown = ", ".join(str(i) for i in ins.call_ids[:12])
             more = t("ins.detail.more", n=len(ins.call_ids) - 12) if len(ins.call_ids) > 12 else ""
             line("ins.detail.calls", t("ins.detail.calls_value", n=len(ins.call_ids), ids=shown) + more)
-        if ins.criteria:
-            line("ins.detail.criteria", json.dumps(ins.criteria, ensure_ascii=False))
+        described = ins.described
+        if described is not None:
+            tz = self.app.ws.clock.tz  # type: ignore[attr-defined]
+            parts = [t("ins.criteria.range", start=described.start.astimezone(tz).strftime(MOMENT),
+                       end=described.end.astimezone(tz).strftime(MOMENT))]
+            for key, digits in (("city", described.city), ("other", described.other)):
+                if digits:
+                    parts.append(t(f"ins.criteria.{key}", number=fmt.number(digits)))
+            line("ins.detail.criteria", "  ".join(parts))
         if ins.note:
             line("ins.detail.note", ins.note)
         line("ins.detail.next", t(f"ins.next.{ins.kind}.{ins.state}"))
@@ -147,13 +155,34 @@ class InstructionsView(Vertical):
     change is audited), so another console's or the CLI's changes show within a second."""
 
     # The output-data area's actions on the selected instruction (screens/export_actions.py).
+    # The key bar shows only those of the session's role; the other role's keys, pressed, say why
+    # they are not for this role (the hidden `refuse` bindings behind them).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("x", "execute", "key.execute"),
         Binding("a", "receive", "key.receive"),
+        Binding("c", "cancel", "key.cancel_instruction"),
+        Binding("n", "describe", "key.describe"),
         Binding("f", "form1", "key.form1"),
         Binding("s", "form2", "key.form2"),
-        Binding("n", "describe", "key.describe"),
+        *(Binding(key, f"refuse('{action}')", show=False)
+          for key, action in (("x", "execute"), ("a", "receive"), ("n", "describe"), ("c", "cancel"))),
     ]
+    DUTIES: ClassVar[dict[str, Duty]] = {
+        "execute": Duty.EXECUTE_INSTRUCTION,
+        "receive": Duty.RECEIVE_OUTPUT,
+        "describe": Duty.ISSUE_INSTRUCTION,
+        "cancel": Duty.CANCEL_INSTRUCTION,
+    }
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "refuse":
+            duty = self.DUTIES[str(parameters[0])]
+            return not export_actions.allowed(self.capp, duty)
+        duty = self.DUTIES.get(action)
+        return duty is None or export_actions.allowed(self.capp, duty)
+
+    def action_refuse(self, action: str) -> None:
+        export_actions.entitled(self.capp, self.DUTIES[action])  # says why not
 
     def __init__(self) -> None:
         super().__init__()
@@ -170,6 +199,7 @@ class InstructionsView(Vertical):
 
     def on_mount(self) -> None:
         self.capp.data_changed.subscribe(self, lambda _v: self.load())
+        self.capp.session_changed.subscribe(self, lambda _s: self.refresh_bindings())
         self.load(force=True)
 
     def focus_default(self) -> None:
@@ -222,6 +252,12 @@ class InstructionsView(Vertical):
         ins = self.query_one(InstructionList).selected
         if ins is not None:
             await export_actions.form2(self.capp, ins)
+
+    @work(exclusive=True, group="instruction-action")
+    async def action_cancel(self) -> None:
+        ins = self.query_one(InstructionList).selected
+        if ins is not None and await export_actions.cancel(self.capp, ins):
+            self.load(force=True)
 
     @work(exclusive=True, group="instruction-action")
     async def action_describe(self) -> None:

@@ -18,10 +18,12 @@ from textual.widgets import Static
 from console.i18n import t
 from screens import export_actions
 from screens import text as fmt
+from screens.fields import focus_now
 from screens.table import Cell, Column, VirtualTable
 from screens.text import plain
 from screens.views import View
 from services.audit import Head
+from services.duties import Duty
 from services.errors import CallrecError
 from services.register import RegisterEntry, Status
 
@@ -47,6 +49,7 @@ WIDE_COLUMNS = (
     Column("status", "register.col.status", 10),
 )
 STATUS_STYLE = {Status.DUE: "bold yellow", Status.DISPOSED: "dim"}
+LABEL = 12  # cells for the labels of the detail pane
 
 
 class RegisterList(VirtualTable):
@@ -101,20 +104,31 @@ class RegisterDetail(Static):
         if entry is None:
             self.update(plain(t("register.none"), "dim"))
             return
-        lines = [
-            plain(t("register.detail", number=entry.number, purpose=t(f"purpose.{entry.purpose}"),
-                    media=entry.media_label, written=entry.written_on.isoformat(),
-                    received=fmt.moment(entry.received_at, seconds=False))),
-            plain(t("register.kept", kept=entry.kept_through.isoformat(),
-                    counted=t("register.counted", written=entry.written_on.isoformat()))),
-        ]
-        lines += [plain(t("register.extended", previous=x.previous.isoformat(), until=x.until.isoformat(),
-                          reason=x.reason)) for x in entry.extensions]
+        lines: list[Text] = []
+
+        def line(label_key: str, value: str) -> None:
+            out = Text(end="")
+            out.append(fmt.fit(t(label_key), LABEL) + " ", style="bold")
+            out.append_text(plain(value))
+            lines.append(out)
+
+        line("register.label.instruction", t("register.instruction", number=entry.number,
+                                              purpose=t(f"purpose.{entry.purpose}")))
+        line("register.label.media", t("register.media", media=entry.media_label,
+                                        written=entry.written_on.isoformat()))
+        line("register.label.received", fmt.moment(entry.received_at, seconds=False))
+        line("register.label.kept", t("register.kept", kept=entry.kept_through.isoformat(),
+                                       counted=t("register.counted",
+                                                 written=entry.written_on.isoformat())))
+        for x in entry.extensions:
+            line("register.label.extended", t("register.extended", previous=x.previous.isoformat(),
+                                               until=x.until.isoformat(), reason=x.reason))
         if entry.custodian:
-            lines.append(plain(t("register.custodian", custodian=entry.custodian)))
+            line("register.label.custodian", entry.custodian)
         if entry.disposed_on is not None:
-            lines.append(plain(t("register.disposed", on=entry.disposed_on.isoformat(),
-                                 method=entry.disposal_method or "", witness=entry.disposal_witness or "")))
+            line("register.label.disposed", t("register.disposed", on=entry.disposed_on.isoformat(),
+                                               method=entry.disposal_method or "",
+                                               witness=entry.disposal_witness or ""))
         self.update(Text("\n", end="").join(lines))
 
 
@@ -122,11 +136,31 @@ class RegisterView(Vertical):
     """The register as it stands; reloaded whenever the audit log moves (every change to it is
     audited), so receipts and disposals made elsewhere show within a second."""
 
+    # e and d are the manager's: the key bar shows them to the manager only, and pressed by the
+    # operator they say why not (the hidden `refuse` bindings).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("e", "extend", "key.extend"),
         Binding("d", "dispose", "key.dispose"),
         Binding("f", "form2", "key.form2"),
+        Binding("e", "refuse('extend')", show=False),
+        Binding("d", "refuse('dispose')", show=False),
     ]
+    DUTIES: ClassVar[dict[str, Duty]] = {"extend": Duty.EXTEND_RETENTION,
+                                         "dispose": Duty.DISPOSE_OUTPUT}
+    DEFAULT_CSS = """
+    #register-summary { height: auto; padding: 0 1; margin-top: 1; color: $text-muted; }
+    #register-list { height: 1fr; }
+    #register-detail { height: auto; max-height: 10; border-top: solid $accent; padding: 0 1; }
+    """
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "refuse":
+            return not export_actions.allowed(self.capp, self.DUTIES[str(parameters[0])])
+        duty = self.DUTIES.get(action)
+        return duty is None or export_actions.allowed(self.capp, duty)
+
+    def action_refuse(self, action: str) -> None:
+        export_actions.entitled(self.capp, self.DUTIES[action])  # says why not
 
     def __init__(self) -> None:
         super().__init__()
@@ -147,10 +181,11 @@ class RegisterView(Vertical):
 
     def on_mount(self) -> None:
         self.capp.data_changed.subscribe(self, lambda _v: self.load())
+        self.capp.session_changed.subscribe(self, lambda _s: self.refresh_bindings())
         self.load(force=True)
 
     def focus_default(self) -> None:
-        self.list.focus()
+        focus_now(self.list)
 
     @work(exclusive=True, group="register")
     async def load(self, force: bool = False) -> None:
@@ -166,8 +201,9 @@ class RegisterView(Vertical):
         self._seen = head
         self.list.show(items)
         due = sum(1 for e in items if self.list.status(e) is Status.DUE)
-        self.query_one("#register-summary", Static).update(
-            plain(t("register.summary", total=len(items), due=due)))
+        summary = plain(t("register.summary", total=fmt.count(len(items)), due=fmt.count(due)))
+        summary.append("\n" + t("register.rule"), style="dim")
+        self.query_one("#register-summary", Static).update(summary)
 
     @on(VirtualTable.CursorMoved, "#register-list")
     def _moved(self, event: VirtualTable.CursorMoved) -> None:

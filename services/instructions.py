@@ -266,11 +266,28 @@ class Instructions:
 
     async def set_calls(self, conn: aiosqlite.Connection, ins: Instruction,
                         call_ids: Sequence[int]) -> None:
-        """Name the calls of an instruction described by criteria (the operator resolved them)."""
+        """Name the calls of an instruction described by criteria (the operator resolved them),
+        in the caller's transaction. Refused if any of them was purged or went missing since it
+        was resolved: checked in the same transaction, so no purge can slip in between (once named
+        by the open instruction, the calls are no longer purgeable)."""
+        ids = sorted(set(call_ids))
+        if not ids:
+            raise NotFound(f"no call in the index matches the description of {ins.number}",
+                           code="no_match", number=ins.number)
+        cur = await conn.execute(
+            "SELECT id FROM calls WHERE state IN (?, ?) AND id IN (SELECT value FROM json_each(?))",
+            (*PRESENT_STATES, json.dumps(ids)),
+        )
+        present = {r[0] for r in await cur.fetchall()}
+        gone = [i for i in ids if i not in present]
+        if gone:
+            raise Conflict(f"call {gone[0]} matched the description of {ins.number} but was purged"
+                           " or went missing since; look again", code="call_gone",
+                           call_id=gone[0], number=ins.number, calls=len(gone))
         await conn.execute("DELETE FROM instruction_calls WHERE instruction_id = ?", (ins.id,))
         await conn.executemany(
             "INSERT INTO instruction_calls (instruction_id, call_id) VALUES (?, ?)",
-            [(ins.id, c) for c in sorted(set(call_ids))],
+            [(ins.id, c) for c in ids],
         )
 
     async def resolve(self, criteria: Criteria) -> list[int]:

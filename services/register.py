@@ -163,9 +163,7 @@ class Register:
         actor.require(Duty.EXTEND_RETENTION)
         reason = _text(reason, "a reason")
         entry = await self.get(reg_id)
-        if entry.disposed_on is not None:
-            raise Conflict(f"register entry {reg_id} was disposed of on {entry.disposed_on}",
-                           code="disposed", register_id=reg_id)
+        self.check_extendable(entry)
         if until <= entry.kept_through:
             raise CallrecError(f"register entry {reg_id} is kept through {entry.kept_through}"
                                " already; an extension goes beyond that date",
@@ -198,20 +196,8 @@ class Register:
         witness = _text(witness, "a witness")
         now = self.clock.now()
         await self.audit.check_clock(now)
-        today = now.astimezone(self.clock.tz).date()
-        day = on or today
-        if day > today:
-            raise CallrecError(f"the disposal date {day} is in the future", code="future_date")
         entry = await self.get(reg_id)
-        if entry.disposed_on is not None:
-            raise Conflict(f"register entry {reg_id} was disposed of on {entry.disposed_on}",
-                           code="disposed", register_id=reg_id)
-        first = deletable_from(entry.kept_through, self.clock.tz).date()
-        if not is_expired(entry.kept_through, now) or day < first:
-            raise Conflict(f"register entry {reg_id} is kept through {entry.kept_through};"
-                           f" it may be disposed of from {first}", code="not_due",
-                           register_id=reg_id, kept_through=entry.kept_through.isoformat(),
-                           from_day=first.isoformat())
+        day = self.check_disposable(entry, on)
         async with self.db.transaction() as conn:
             cur = await conn.execute(
                 "UPDATE register SET disposed_on = ?, disposal_method = ?, disposal_witness = ?,"
@@ -228,6 +214,29 @@ class Register:
                         "method": method, "witness": witness,
                         "kept_through": entry.kept_through.isoformat()})
         return await self.get(reg_id)
+
+    def check_extendable(self, entry: RegisterEntry) -> None:
+        """Refused for an entry disposed of (asked before the form, and again when extending)."""
+        if entry.disposed_on is not None:
+            raise Conflict(f"register entry {entry.id} was disposed of on {entry.disposed_on}",
+                           code="disposed", register_id=entry.id)
+
+    def check_disposable(self, entry: RegisterEntry, on: date | None = None) -> date:
+        """The day of the disposal (today unless given), or why the entry may not be disposed of
+        (yet): asked before the form, and again when recording the disposal."""
+        self.check_extendable(entry)
+        now = self.clock.now()
+        today = now.astimezone(self.clock.tz).date()
+        day = on or today
+        if day > today:
+            raise CallrecError(f"the disposal date {day} is in the future", code="future_date")
+        first = deletable_from(entry.kept_through, self.clock.tz).date()
+        if not is_expired(entry.kept_through, now) or day < first:
+            raise Conflict(f"register entry {entry.id} is kept through {entry.kept_through};"
+                           f" it may be disposed of from {first}", code="not_due",
+                           register_id=entry.id, kept_through=entry.kept_through.isoformat(),
+                           from_day=first.isoformat())
+        return day
 
     async def get(self, reg_id: int) -> RegisterEntry:
         row = await self.db.fetchone(

@@ -4,6 +4,10 @@ refuses an early disposal; forms on screen and saved as A4 pages."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +22,10 @@ from screens.modals import ConfirmModal, PinPrompt
 from screens.progress import ProgressModal
 from screens.register_view import RegisterList
 from screens.views import views
-from services.instructions import State
+from services.audit import Action
+from services.clock import JST
+from services.export.progress import Meter
+from services.instructions import Criteria, State
 from services.workspace import Workspace
 from tests.export_support import extract, manager, needs_xorriso, sha256sum_check
 
@@ -34,6 +41,10 @@ async def indexed(ws: Workspace, samples: list[Path]) -> Workspace:
 async def unlock_as_manager(pilot: Pilot[Any]) -> None:
     await pilot.press("tab")
     await unlock(pilot, "1111")
+
+
+def footer(app: Any) -> str:
+    return screen_text(app).rstrip("\n").rsplit("\n", 1)[-1]
 
 
 async def show(pilot: Pilot[Any], key: str) -> None:
@@ -91,9 +102,14 @@ async def test_operator_cannot_instruct(indexed: Workspace) -> None:
     app = make_app(indexed)
     async with app.run_test(size=(120, 40)) as pilot:
         await unlock(pilot)  # the operator
-        await pilot.press("i")
-        await pilot.pause(0.2)
-        assert not isinstance(app.screen, FieldsForm)
+        await settle(pilot)
+        assert " m " not in footer(app) and " i " not in footer(app)  # not the operator's keys
+        await pilot.press("i")  # pressed anyway: one line says why, no form, no PIN prompt
+        await until(pilot, lambda: any("運営受託者" in n.message for n in app._notifications),
+                    what="why not")
+        assert not isinstance(app.screen, FieldsForm | PinPrompt)
+        await pilot.press("m")
+        assert not call_list(app).marked
     assert await indexed.instructions.list() == []
 
 
@@ -149,12 +165,192 @@ async def test_execute_receive_and_register(indexed: Workspace, tmp_path: Path) 
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("enter")
         await until(pilot, lambda: "2031-03-31" in screen_text(app), what="extended")
-        await pilot.press("d")
-        await fill(pilot, method="破砕", witness="山田")
-        await pin(pilot, "1111")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmModal))
-        await pilot.press("1", "enter")
+        await pilot.press("d")  # not due: said at once, before any form or PIN
         await until(pilot, lambda: any("2031-04-01" in n.message for n in app._notifications),
                     what="refused: not due")
+        assert app.screen.id == "main" and app.focused is reg
     entry = (await indexed.register.list())[0]
     assert entry.kept_through.isoformat() == "2031-03-31" and entry.disposed_on is None
+
+
+def said(app: Any, text: str) -> bool:
+    return any(text in n.message for n in app._notifications)
+
+
+async def test_keys_follow_the_role_at_80_columns(indexed: Workspace) -> None:
+    """At 80x24 the key bar shows each role the keys it can use; the other role's keys, pressed,
+    say why in one line, with no form and no PIN prompt."""
+    await indexed.instructions.issue_export(await manager(indexed), purpose="proper-conduct",
+                                            medium="dvd-r", call_ids=[3])
+    app = make_app(indexed)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await unlock_as_manager(pilot)
+        assert " m  選択" in footer(app) and " i  出力指示" in footer(app)
+        lst = call_list(app)
+        await pilot.press("m")
+        await until(pilot, lambda: len(lst.marked) == 1)
+        line = next(row for row in screen_text(app).splitlines() if "✓" in row)
+        assert re.search(r"\d\d-\d\d \d\d:\d\d✓", line), line  # the time whole, the mark after it
+        assert "1件を選択中" in screen_text(app)  # in the summary line, not a toast per call
+        await show(pilot, "instructions")
+        await until(pilot, lambda: app.screen.query_one(InstructionList).selected is not None)
+        keys = footer(app)
+        assert " a  受領" in keys and " c  指示取消" in keys and " x " not in keys
+        await pilot.press("x")
+        await until(pilot, lambda: said(app, "運用責任者は"), what="why not")
+        assert app.screen.id == "main" and isinstance(app.focused, InstructionList)
+
+    app = make_app(indexed)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await unlock(pilot)  # the operator
+        await show(pilot, "instructions")
+        await until(pilot, lambda: app.screen.query_one(InstructionList).selected is not None)
+        keys = footer(app)
+        assert " x  出力実行" in keys and " s  提出書" in keys
+        assert " a " not in keys and " c " not in keys and " n " not in keys
+        for key in "acn":
+            await pilot.press(key)
+            await pilot.pause(0.05)
+            assert app.screen.id == "main"
+        await until(pilot, lambda: said(app, "運営受託者は"), what="why not")
+
+
+async def test_manager_cancels_an_instruction(indexed: Workspace) -> None:
+    ins = await indexed.instructions.issue_export(await manager(indexed), purpose="proper-conduct",
+                                                  medium="dvd-r", call_ids=[3])
+    app = make_app(indexed)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await unlock_as_manager(pilot)
+        await show(pilot, "instructions")
+        lst = app.screen.query_one(InstructionList)
+        await until(pilot, lambda: lst.selected is not None)
+        await pilot.press("c")
+        await fill(pilot, reason="対象通話の誤り")
+        await pin(pilot, "1111")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal), what="confirmation")
+        assert ins.number in screen_text(app) and "対象通話の誤り" in screen_text(app)
+        await pilot.press("enter")
+        await until(pilot, lambda: said(app, "取り消しました"), what="cancelled")
+        await until(pilot, lambda: lst.selected is not None and lst.selected.state == State.CANCELLED)
+        assert app.focused is lst  # the keys go to the list again
+        await pilot.press("c")  # cancelled already: said at once
+        await until(pilot, lambda: said(app, "取り消せません"), what="not cancellable")
+        assert app.screen.id == "main"
+    row = await indexed.db.fetchone("SELECT detail FROM audit WHERE action = ?",
+                                    (Action.INSTRUCTION_CANCELLED,))
+    assert "対象通話の誤り" in row[0]
+
+
+async def test_destination_problems_are_said_on_the_form(indexed: Workspace, tmp_path: Path) -> None:
+    """A folder missing, read-only or not given: one line on the destination form, asked again
+    with what was typed, the PIN not asked again; nothing is written anywhere."""
+    ins = await indexed.instructions.issue_export(await manager(indexed), purpose="proper-conduct",
+                                                  medium="usb", call_ids=[3, 5])
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    app = make_app(indexed)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await unlock(pilot)
+        await show(pilot, "instructions")
+        await until(pilot, lambda: app.screen.query_one(InstructionList).selected is not None)
+        await pilot.press("x")
+        await fill(pilot, where=str(tmp_path / "unplugged"))
+        await pin(pilot, "2222")
+        await until(pilot, lambda: isinstance(app.screen, FieldsForm) and "出力先がありません"
+                    in screen_text(app), what="missing, said on the form")
+        assert app.screen.query_one("#ff-where", Input).value == str(tmp_path / "unplugged")
+        await fill(pilot, where="")
+        await until(pilot, lambda: "出力先の場所を入力してください" in screen_text(app), what="empty")
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,ro", "tmpfs",
+                                  str(stick)], capture_output=True).returncode == 0
+        try:
+            if mounted:
+                await fill(pilot, where=str(stick))
+                await until(pilot, lambda: "読み取り専用" in screen_text(app), what="read-only")
+        finally:
+            if mounted:
+                subprocess.run(["umount", "-l", str(stick)], capture_output=True)
+        await fill(pilot, where=str(stick))  # writable now: straight to the confirmation
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal), what="confirmation")
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen.id == "main")
+        assert isinstance(app.focused, InstructionList)
+    assert list(stick.iterdir()) == [] and not (tmp_path / "unplugged").exists()
+    assert (await indexed.instructions.get(ins.id)).state == State.ISSUED
+    assert await indexed.db.scalar("SELECT count(*) FROM exports") == 0
+
+
+async def test_the_location_follows_the_kind_of_destination(indexed: Workspace) -> None:
+    await indexed.instructions.issue_export(await manager(indexed), purpose="proper-conduct",
+                                            medium="dvd-r", call_ids=[3])
+    app = make_app(indexed)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await unlock(pilot)
+        await show(pilot, "instructions")
+        await until(pilot, lambda: app.screen.query_one(InstructionList).selected is not None)
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, FieldsForm), what="form")
+        where = app.screen.query_one("#ff-where", Input)
+        assert where.value == indexed.config.media_device
+        app.screen.query_one("#ff-kind", Select).value = "image"
+        await until(pilot, lambda: where.value == "" and ".iso" in where.placeholder)
+        where.value = "/somewhere/out.iso"
+        app.screen.query_one("#ff-kind", Select).value = "device"
+        await pilot.pause(0.1)
+        assert where.value == "/somewhere/out.iso"  # typed: kept
+        await pilot.press("escape")
+
+
+async def test_progress_and_cancel_in_the_console(indexed: Workspace, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator cancels mid-write from the progress dialog: asked to confirm, the export stops,
+    nothing is left, the instruction is open again, and the console says so."""
+    ins = await indexed.instructions.issue_export(await manager(indexed), purpose="proper-conduct",
+                                                  medium="dvd-r", call_ids=[3, 5, 8])
+    out = tmp_path / "out"
+    out.mkdir()
+    original, reached = Meter.add, threading.Event()
+
+    def held_add(self: Meter, n: int) -> None:  # the writer waits here until cancel is asked
+        if not reached.is_set():
+            reached.set()
+            deadline = time.monotonic() + 10
+            while not self.cancel.cancelled and time.monotonic() < deadline:
+                time.sleep(0.01)
+        original(self, n)
+
+    monkeypatch.setattr(Meter, "add", held_add)
+    app = make_app(indexed)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await unlock(pilot)
+        await show(pilot, "instructions")
+        await until(pilot, lambda: app.screen.query_one(InstructionList).selected is not None)
+        await pilot.press("x")
+        await fill(pilot, kind="image", where=str(out / "o.iso"))
+        await pin(pilot, "2222")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal), what="confirmation")
+        await pilot.press(*ins.number, "enter")
+        await until(pilot, lambda: isinstance(app.screen, ProgressModal) and reached.is_set(),
+                    what="writing")
+        await until(pilot, lambda: "書込み" in screen_text(app), what="the phase shown")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmModal), what="cancel?")
+        await pilot.press("enter")
+        await until(pilot, lambda: said(app, "中止しました"), timeout=15, what="cancelled")
+        await until(pilot, lambda: app.screen.id == "main")
+        assert isinstance(app.focused, InstructionList)
+    assert list(out.iterdir()) == []
+    assert (await indexed.instructions.get(ins.id)).state == State.ISSUED
+
+
+async def test_described_instruction_reads_as_text(indexed: Workspace) -> None:
+    crit = Criteria.parse("2026-09-07T09:00", "2026-09-07T15:00", other="03-1234-5678", tz=JST)
+    await indexed.instructions.issue_export(await manager(indexed), purpose="proper-conduct",
+                                            medium="dvd-r", criteria=crit)
+    app = make_app(indexed)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await unlock(pilot)
+        await show(pilot, "instructions")
+        await until(pilot, lambda: "2026-09-07 09:00 〜 2026-09-07 15:00" in screen_text(app),
+                    what="criteria")
+        assert "相手方 03-1234-5678" in screen_text(app) and '"from"' not in screen_text(app)

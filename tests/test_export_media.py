@@ -172,6 +172,17 @@ async def test_pseudo_drive_in_a_missing_folder(ws: Workspace, calls: list, tmp_
     assert "\n" not in err.value.message and "none" in err.value.message
 
 
+async def test_a_drive_that_is_not_there(ws: Workspace, calls: list) -> None:
+    """No such device (unplugged, or media.device set wrong): one line naming it, before anything."""
+    number = await issue(ws, calls[:1], "dvd-r")
+    with pytest.raises(StorageError) as err:
+        await ws.exports.prepare(await operator(ws), number,
+                                 ws.exports.target(device="/dev/callrec-no-such-drive"))
+    assert err.value.code == "drive_missing" and "\n" not in err.value.message
+    assert "/dev/callrec-no-such-drive" in err.value.message
+    assert list(ws.config.exports_dir.glob("*.partial")) == []
+
+
 async def test_burn_failure_removes_the_scratch_image(ws: Workspace, calls: list,
                                                       tmp_path: Path) -> None:
     """The drive goes away between the check and the burn: one line, nothing left, given back."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 
@@ -168,3 +169,78 @@ async def test_cli_described_instruction(cli: CliRunner, calls: list, tmp_path: 
     assert proc.returncode == 0, proc.stderr
     assert "description" in proc.stdout and "091512" in proc.stdout and "110000" in proc.stdout
     assert sha256sum_check(stick / f"callrec-{ins['number']}").returncode == 0
+
+
+async def test_resolved_calls_are_named_only_if_still_present(ws: Workspace, calls: list) -> None:
+    """set_calls checks, in the transaction that names them, that no call was purged or went
+    missing after the description was resolved; refused, nothing is named."""
+    crit = Criteria.parse("2026-09-07", "2026-09-07", tz=JST)
+    ins = await ws.instructions.issue_export(await manager(ws), purpose="crime-prevention",
+                                             medium="dvd-r", criteria=crit)
+    ids = await ws.instructions.resolve(crit)
+    assert len(ids) == 4
+    for gone_state in ("purging", "purged", "missing"):
+        async with ws.db.transaction() as conn:  # a purge (or the indexer) got there first
+            await conn.execute("UPDATE calls SET state = ? WHERE id = ?", (gone_state, ids[1]))
+        with pytest.raises(Conflict) as err:
+            async with ws.db.transaction() as conn:
+                await ws.instructions.set_calls(conn, ins, ids)
+        assert err.value.code == "call_gone" and err.value.params["call_id"] == ids[1]
+        assert ins.number in err.value.message and "\n" not in err.value.message
+        assert (await ws.instructions.get(ins.number)).call_ids == ()
+    async with ws.db.transaction() as conn:
+        await conn.execute("UPDATE calls SET state = 'complete' WHERE id = ?", (ids[1],))
+    with pytest.raises(CallrecError) as err:  # an empty resolution names nothing either
+        async with ws.db.transaction() as conn:
+            await ws.instructions.set_calls(conn, ins, [])
+    assert err.value.code == "no_match"
+    async with ws.db.transaction() as conn:
+        await ws.instructions.set_calls(conn, ins, [*ids, ids[0]])
+    assert (await ws.instructions.get(ins.number)).call_ids == tuple(sorted(ids))
+
+
+@needs_xorriso
+async def test_a_call_purged_while_the_export_starts_is_refused(ws: Workspace, calls: list,
+                                                                tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race set_calls closes: the operator's export resolved the description and read the calls;
+    before it names them, a purge marks one. The export is refused and leaves nothing."""
+    crit = Criteria.parse("2026-09-07T09:00", "2026-09-07T15:00", city="048-829-1111",
+                          other="03-1234-5678", tz=JST)
+    ins = await ws.instructions.issue_export(await manager(ws), purpose="undue-pressure",
+                                             medium="dvd-r", criteria=crit)
+    op = await operator(ws)
+    out = tmp_path / "out"
+    out.mkdir()
+    plan = await ws.exports.prepare(op, ins.number, ws.exports.target(out=str(out / "o.iso")))
+    victim = plan.calls[0].id
+    check = ws.exports._check_destination
+
+    def purge_meanwhile(*args: object) -> object:  # runs between reading the calls and naming them
+        with sqlite3.connect(ws.config.database) as db:
+            db.execute("UPDATE calls SET state = 'purging' WHERE id = ?", (victim,))
+        return check(*args)
+
+    monkeypatch.setattr(ws.exports, "_check_destination", purge_meanwhile)
+    with pytest.raises(Conflict) as err:
+        await ws.exports.run(op, plan)
+    assert err.value.code == "call_gone" and err.value.params["call_id"] == victim
+    after = await ws.instructions.get(ins.number)
+    assert after.state == State.ISSUED and after.call_ids == ()
+    assert list(out.iterdir()) == []
+    assert await ws.db.scalar("SELECT count(*) FROM exports") == 0
+
+
+async def test_the_demo_workspace_description_finds_calls(tmp_path: Path) -> None:
+    """The demo's described instruction can be executed: it matches calls of its fortnight."""
+    from demo_data.workspace import build
+
+    cfg = await build(tmp_path / "demo", now=datetime(2026, 11, 28, 15, 0, tzinfo=JST), calls=60)
+    ws = await Workspace.open(cfg)
+    try:
+        described = [i for i in await ws.instructions.list() if i.described is not None]
+        assert described
+        for ins in described:
+            assert ins.described is not None and await ws.instructions.resolve(ins.described)
+    finally:
+        await ws.close()

@@ -59,6 +59,9 @@ def _problem(output: str, device: str) -> str:
 
 def probe(device: str) -> MediumState:
     """What is in the drive: blank or not, and how many bytes it can take."""
+    if device.startswith("/") and not Path(device).exists():
+        raise StorageError(f"{visible(device)}: no such drive (is it connected? is media.device in"
+                           " the configuration right?)", code="drive_missing", device=device)
     try:
         proc = subprocess.run([_xorriso(), "-outdev", device, "-tell_media_space"],
                               capture_output=True, text=True, errors="replace",

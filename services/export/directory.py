@@ -15,22 +15,15 @@ from pathlib import Path
 
 from services.errors import Conflict
 from services.export.progress import Meter
-from services.export.streams import FileSpec, HashingReader, HashPipe, chain_prefetch
+from services.export.streams import FileSpec, HashingReader, HashPipe, chain_prefetch, write_all
 from services.export.verify import VerifyFailed, verify_file
 from services.text import visible
 
-BLOCK = 1 << 20
+BLOCK = 32 << 20  # a Span of a recording, not a buffer (see streams)
 
 
 def partial_path(final: Path) -> Path:
     return final.parent / f".{final.name}.partial"
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -75,12 +68,12 @@ def _write_files(readers: Sequence[HashingReader], partial: Path, dirs: set[Path
         if target.parent not in dirs:
             target.parent.mkdir(parents=True, exist_ok=True)
             dirs.update([target.parent, *target.parent.parents])
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o640)
+        fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o640)
         try:
             left = spec.size
             while left > 0:
                 data = reader.read(min(BLOCK, left))
-                _write_all(fd, data)
+                write_all(fd, data)
                 left -= len(data)
             os.fsync(fd)
         finally:

@@ -1,7 +1,8 @@
 """The disc image: ISO 9660 + Joliet + Rock Ridge + UDF, built with pycdlib.
 
-Every file is added under all four trees (services.export.names). The data come through
-HashingReader, so each recording is hashed as pycdlib writes it and compared with its ingest hash.
+Every file is added under all four trees (services.export.names). pycdlib lays the image out and
+writes its structures; the recordings come through HashingReader as Spans that ImageFile has the
+kernel copy, and each is hashed as it stands in the image and compared with its ingest hash.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import pycdlib
 from services.export.media import SECTOR
 from services.export.names import Namer, TreeNames
 from services.export.progress import Meter
-from services.export.streams import FileSpec, HashingReader, HashPipe, chain_prefetch
+from services.export.streams import FileSpec, HashingReader, HashPipe, Span, chain_prefetch, write_all
 
-WRITE_BLOCK = 4 << 20
+# What pycdlib asks of a reader at a time: a Span, not a buffer, so it may be large; between two
+# blocks the export can be cancelled.
+WRITE_BLOCK = 32 << 20
 
 
 def _dirs_of(files: Sequence[FileSpec]) -> list[str]:
@@ -72,18 +75,17 @@ def image_size(files: Sequence[FileSpec], label: str) -> int:
 
 
 class ImageFile:
-    """The output file pycdlib writes to: unbuffered (no copy of each block into a buffer) and
-    every write complete (pycdlib does not look at how much os.write wrote)."""
+    """The output file pycdlib writes to: unbuffered, every write complete (pycdlib does not look
+    at how much was written), a recording's Span copied by the kernel. Opened for reading too: the
+    hashing thread reads each recording back from it."""
 
     mode = "wb"
 
     def __init__(self, path: Path) -> None:
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o640)
 
-    def write(self, data: bytes | memoryview) -> int:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view):]
+    def write(self, data: bytes | memoryview | Span) -> int:
+        write_all(self.fd, data)
         return len(data)
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:

@@ -1,18 +1,24 @@
-"""Source files handed to pycdlib (and to the folder writer) that hash what they hand over.
+"""Source files handed to pycdlib (and to the folder writer), hashed as they are written.
 
 pycdlib copies a file by calling read() and writing exactly what it got; a recording that changed
-or shrank since it was indexed would otherwise be written silently. These readers hash every byte
-as it leaves (so the hash is of the bytes actually written) and, at the file's end, compare with the
-ingest hash. Any difference raises SourceChanged, which aborts the whole export.
+or shrank since it was indexed would otherwise be written silently. So every recording is hashed as
+it is written and, at its end, compared with its ingest hash; any difference raises SourceChanged,
+which aborts the whole export.
 
-Speed: hashing runs on a second thread (HashPipe) while the caller writes and the next block is read,
-and the kernel is asked to read the next recordings ahead; so the disk, the hash and the copy overlap.
+Speed: a recording's bytes never pass through Python. read() hands pycdlib a `Span` (which bytes,
+not the bytes), the output's write() has the kernel copy them (sendfile, page cache to page cache),
+and a second thread (HashPipe) hashes the span as it now stands in the output: the hash is of the
+bytes actually written. That thread then asks the kernel to start writing the span to the disk, so
+the final fsync has little left to do. The kernel is also asked to read the next recordings ahead.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +27,11 @@ from pathlib import Path
 from services.errors import CallrecError
 from services.export.progress import Meter
 from services.text import visible
+
+HASH_BLOCK = 4 << 20     # what the hashing thread reads back at a time
+BACKLOG = 64 << 20       # written but not yet hashed, at most (still in the page cache)
+# sendfile refused for this pair of files (not for lack of room or a failing disk): copy by hand.
+_NO_SENDFILE = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV, errno.EBADF}
 
 
 class SourceChanged(CallrecError):
@@ -43,39 +54,75 @@ class FileSpec:
         return HashingReader(self, meter, pipe)
 
 
+@dataclass(frozen=True, eq=False)
+class Span:
+    """`length` bytes of a recording from `offset`, not read: what read() returns for pycdlib to
+    hand to the output's write() (pycdlib only takes its len())."""
+
+    reader: HashingReader
+    offset: int
+    length: int
+
+    def __len__(self) -> int:
+        return self.length
+
+
+def write_all(fd: int, data: bytes | memoryview | Span) -> None:
+    """Write `data` at `fd`'s position, all of it (os.write may write less than asked)."""
+    if isinstance(data, Span):
+        data.reader.copy_span(fd, data)
+        return
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 class HashPipe:
-    """One hashing thread, one block in flight: blocks are hashed in the order they are handed in,
-    and a failure (a file whose hash differs) is raised at the next hand-in or at settle()."""
+    """One hashing thread. Jobs run in the order they are handed in; at most BACKLOG bytes wait.
+    A failure (a file whose hash differs) is raised at the next hand-in or at settle()."""
 
-    def __init__(self) -> None:
+    def __init__(self, backlog: int = BACKLOG) -> None:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="callrec-hash")
-        self._pending: Future[None] | None = None
-        self._buffers = [bytearray(), bytearray()]
-        self._turn = 0
+        self._jobs: deque[tuple[Future[None], int]] = deque()
+        self._queued = 0
+        self._backlog = backlog
+        self._buffer: memoryview | None = None  # used by the hashing thread only
+        self.sendfile = True  # False once the kernel refused to copy between these files
 
-    def buffer(self, n: int) -> memoryview:
-        """The buffer for the next block: two in turn, so a block can be read while the one
-        before is hashed (that one was written already; the one before it is hashed: settled)."""
-        self._turn ^= 1
-        if len(self._buffers[self._turn]) < n:
-            self._buffers[self._turn] = bytearray(n)
-        return memoryview(self._buffers[self._turn])[:n]
+    def buffer(self) -> memoryview:
+        """The hashing thread's read-back buffer (made on first use)."""
+        if self._buffer is None:
+            self._buffer = memoryview(bytearray(HASH_BLOCK))
+        return self._buffer
 
-    def submit(self, work: Callable[[], None]) -> None:
-        self.settle()
-        self._pending = self._pool.submit(work)
+    def submit(self, work: Callable[[], None], size: int) -> None:
+        self._reap()
+        while self._jobs and self._queued + size > self._backlog:
+            self._wait_oldest()
+        self._jobs.append((self._pool.submit(work), size))
+        self._queued += size
+
+    def _reap(self) -> None:
+        while self._jobs and self._jobs[0][0].done():
+            self._wait_oldest()
+
+    def _wait_oldest(self) -> None:
+        job, size = self._jobs.popleft()
+        self._queued -= size
+        job.result()
 
     def settle(self) -> None:
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()
+        """Wait for every job; raise the first failure."""
+        while self._jobs:
+            self._wait_oldest()
 
     def close(self) -> None:
-        """Wait for the last block (its failure is no longer news) and stop the thread."""
+        """Wait for the jobs (a failure is no longer news: the caller is failing already or has
+        settled) and stop the thread."""
         try:
-            self.settle()
-        except CallrecError:
-            pass
+            while self._jobs:
+                with contextlib.suppress(CallrecError):
+                    self._wait_oldest()
         finally:
             self._pool.shutdown()
 
@@ -111,8 +158,9 @@ def chain_prefetch(readers: Sequence[HashingReader], ahead: int = 2) -> None:
 class HashingReader:
     """A read-only, forward-only file object over a FileSpec (opened lazily, closed at its end).
 
-    With a pipe, a recording's bytes are returned in the pipe's buffers, used in turn: the caller
-    writes each block before asking for the next (pycdlib and the folder writer do)."""
+    With a pipe, a recording is read as Spans, which must be written with write_all() in the
+    order they were read. Without one (and for generated documents), read() returns the bytes and
+    hashes them itself."""
 
     mode = "rb"  # what pycdlib looks for in a binary file object
 
@@ -123,7 +171,8 @@ class HashingReader:
         self.then: Sequence[Path] = ()  # the recordings written after this one, to prefetch
         self.verified = False
         self._fd: int | None = None
-        self._pos = 0
+        self._pos = 0      # handed out by read()
+        self._copied = 0   # copied by copy_span()
         self._hash = hashlib.sha256()
 
     # pycdlib calls seek(0) before copying; a second pass starts the hash over.
@@ -133,7 +182,7 @@ class HashingReader:
         if self.pipe is not None:
             self.pipe.settle()
         self._close()
-        self._pos = 0
+        self._pos = self._copied = 0
         self._hash = hashlib.sha256()
         self.verified = False
         return 0
@@ -141,30 +190,89 @@ class HashingReader:
     def tell(self) -> int:
         return self._pos
 
-    def read(self, n: int = -1) -> bytes | memoryview:
+    def read(self, n: int = -1) -> bytes | memoryview | Span:
         spec = self.spec
         n = spec.size - self._pos if n < 0 else min(n, spec.size - self._pos)
         if self._pos == 0 and self.meter is not None:
             self.meter.file(spec.path)
         if n == 0:
             return b""
-        data = self._next_block(n)
-        self._pos += n
-        last = self._pos == spec.size
-        h = self._hash
-        if last and spec.source is not None:
-            self._check_size()
-        if self.pipe is None:
-            h.update(data)
-            if last:
-                self._compare(h)
-        elif last:
-            self.pipe.submit(lambda: (h.update(data), self._compare(h))[-1])
+        if spec.data is not None:
+            data: bytes | memoryview | Span = memoryview(spec.data)[self._pos : self._pos + n]
+            self._hash.update(data)
         else:
-            self.pipe.submit(lambda: h.update(data))
+            if self._fd is None:
+                self._open()
+            data = Span(self, self._pos, n) if self.pipe is not None else self._read_bytes(n)
+        self._pos += n
+        if self._pos == spec.size and not isinstance(data, Span):
+            if spec.source is not None:
+                self._check_size()
+            self._compare(self._hash)
         if self.meter is not None:
             self.meter.add(n)
         return data
+
+    def copy_span(self, out: int, span: Span) -> None:
+        """Copy the span from the recording to `out` at its position, then have it hashed there."""
+        if span.offset != self._copied or self._fd is None:
+            raise CallrecError(f"{visible(self.spec.path)} was not written in order",
+                               code="export_incomplete", path=self.spec.path)
+        pipe = self.pipe
+        assert pipe is not None
+        at = os.lseek(out, 0, os.SEEK_CUR)
+        done = 0
+        while done < span.length:
+            want = span.length - done
+            if pipe.sendfile:
+                try:
+                    k = os.sendfile(out, self._fd, span.offset + done, want)
+                except OSError as exc:
+                    if exc.errno not in _NO_SENDFILE or done:
+                        raise
+                    pipe.sendfile = False
+                    continue
+            else:
+                k = self._copy_by_hand(out, span.offset + done, want)
+            if k == 0:
+                raise self._changed(f"ended after {span.offset + done} of {self.spec.size} bytes")
+            done += k
+        self._copied += span.length
+        last = self._copied == self.spec.size
+        if last:
+            self._check_size()
+        copy = os.dup(out)  # the caller may close `out` before the hash is taken
+        try:
+            pipe.submit(lambda: self._hash_written(pipe, copy, at, span.length, last), span.length)
+        except BaseException:  # an earlier file failed: this one is not hashed, its fd not kept
+            os.close(copy)
+            raise
+
+    def _copy_by_hand(self, out: int, offset: int, want: int) -> int:
+        assert self._fd is not None and self.pipe is not None
+        buf = memoryview(bytearray(min(want, HASH_BLOCK)))
+        got = os.preadv(self._fd, [buf], offset)
+        write_all(out, buf[:got])
+        return got
+
+    def _hash_written(self, pipe: HashPipe, fd: int, at: int, length: int, last: bool) -> None:
+        """In the hashing thread: hash the span as it stands in the output, compare at the end,
+        and start writing it to the disk (the page cache keeps it until then anyway)."""
+        try:
+            buf, h, done = pipe.buffer(), self._hash, 0
+            while done < length:
+                k = os.preadv(fd, [buf[: min(len(buf), length - done)]], at + done)
+                if k <= 0:
+                    raise CallrecError(f"{visible(self.spec.path)} could not be read back as it was"
+                                       " written", code="export_incomplete", path=self.spec.path)
+                h.update(buf[:k])
+                done += k
+            if last:
+                self._compare(h)
+            with contextlib.suppress(AttributeError, OSError):
+                os.posix_fadvise(fd, at, length, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
 
     def finish(self) -> None:
         """After the writer is done with this file: an empty one is checked here (there was no
@@ -181,20 +289,12 @@ class HashingReader:
         raise CallrecError(f"{visible(self.spec.path)} was not copied whole",
                            code="export_incomplete", path=self.spec.path)
 
-    def _next_block(self, n: int) -> bytes | memoryview:
-        spec = self.spec
-        if spec.data is not None:
-            return memoryview(spec.data)[self._pos : self._pos + n]
-        if self._fd is None:
-            self._open()
+    def _read_bytes(self, n: int) -> bytes:
         assert self._fd is not None
-        data = self.pipe.buffer(n) if self.pipe is not None else memoryview(bytearray(n))
-        got = 0
-        while got < n:
-            k = os.readv(self._fd, [data[got:]])
-            if k == 0:
-                raise self._changed(f"ended after {self._pos + got} of {spec.size} bytes")
-            got += k
+        data = os.pread(self._fd, n, self._pos)
+        if len(data) < n:  # a short read of a regular file is its end
+            raise self._changed(f"ended after {self._pos + len(data)} of {self.spec.size} bytes")
+        self._hash.update(data)
         return data
 
     def _open(self) -> None:
