@@ -171,8 +171,9 @@ async def test_odd_entries_arriving_live_never_block_the_console(ws: Workspace, 
         assert set(calls) == want
         assert all(c.state == "complete" and c.sha256 for c in calls.values())
         assert calls["truncated.7.wav"].duration_s == 0.1 and calls["text.8.wav"].duration_s is None
-        await pilot.press("down", "down")  # the console still answers keys
-        await until(pilot, lambda: lst.cursor == 2)
+        start = lst.cursor  # the console still answers keys
+        await pilot.press("down")
+        await until(pilot, lambda: lst.cursor == start + 1, what="cursor moved")
         assert app.is_running and not said.errors()
         rows = await ws.db.fetchall("SELECT reason FROM skipped")
         assert sorted(r["reason"] for r in rows) == ["not_regular"] * 3  # FIFO, symlink, folder
@@ -344,6 +345,9 @@ async def test_clock_set_back_destructive_actions_refuse_in_the_console(ws: Work
     op = await operator(ws)
     await ws.exports.run(op, await ws.exports.prepare(op, done.id, ws.exports.target(folder=str(usb))))
     entry = await ws.register.receive(await manager(ws, Duty.RECEIVE_OUTPUT), done.id)
+    async with ws.db.transaction() as conn:  # as if written two fiscal years ago: due for disposal
+        await conn.execute("UPDATE register SET written_on = '2024-06-01', kept_through = '2026-03-31'"
+                           " WHERE id = ?", (entry.id,))
     pending = await ws.instructions.issue_export(boss, purpose="proper-conduct", medium="usb",
                                                  call_ids=ids[1:2])
     await ws.instructions.issue_purge(boss)
