@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -108,6 +109,11 @@ class _Chainer:
         return outer.hexdigest()
 
 
+_HEAD_SQL = "SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1"
+_INSERT_SQL = ("INSERT INTO audit (seq, ts, actor, action, subject, detail, mac)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+
 class AuditLog:
     def __init__(self, db: Database, key: bytes) -> None:
         self.db = db
@@ -141,8 +147,14 @@ class AuditLog:
 
     async def head_in(self, conn: aiosqlite.Connection) -> Head:
         """The newest entry as the caller's write transaction sees it (GENESIS when empty)."""
-        async with conn.execute("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1") as cur:
+        async with conn.execute(_HEAD_SQL) as cur:
             row = await cur.fetchone()
+        return Head(row[0], row[1]) if row else Head(0, GENESIS)
+
+    @staticmethod
+    def head_sync(conn: sqlite3.Connection) -> Head:
+        """head_in on a plain sqlite3 connection (a purge writes from a thread of its own)."""
+        row = conn.execute(_HEAD_SQL).fetchone()
         return Head(row[0], row[1]) if row else Head(0, GENESIS)
 
     def seal(self, head: Head, entries: Sequence[Entry]) -> tuple[list[tuple[Any, ...]], Head]:
@@ -187,11 +199,12 @@ class AuditLog:
 
     async def insert_sealed(self, conn: aiosqlite.Connection, rows: list[tuple[Any, ...]]) -> None:
         """Insert rows from `seal`, in the same transaction whose head they were chained onto."""
-        await conn.executemany(
-            "INSERT INTO audit (seq, ts, actor, action, subject, detail, mac)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+        await conn.executemany(_INSERT_SQL, rows)
+
+    @staticmethod
+    def insert_sealed_sync(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        """insert_sealed on a plain sqlite3 connection."""
+        conn.executemany(_INSERT_SQL, rows)
 
     async def record(self, **entry: Any) -> Head:
         """Append an entry in a transaction of its own."""

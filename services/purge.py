@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from services import testpoints
-from services.audit import Action, AuditLog
+from services.audit import Action, AuditLog, Head
 from services.auth import Actor
 from services.clock import Clock, SystemClock, to_epoch
 from services.db import Database
@@ -38,6 +38,7 @@ from services.lease import Lease
 from services.purge_files import FileDeleter, HelperFailed, delete_here
 from services.purge_journal import (
     Batch,
+    Chain,
     Marked,
     Outcome,
     PurgeJournal,
@@ -196,9 +197,11 @@ class Purge:
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="callrec-purge")
         # delete in a thread of this process instead of the helper process (tests compare both)
         self.in_process = False
+        self._removed: set[str] = set()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self.journal.close()
 
     async def running_elsewhere(self) -> str | None:
         """The pid of a process running a purge now, or None: read from the runs table, so that
@@ -308,7 +311,8 @@ class Purge:
             try:
                 if not self.in_process:
                     await deleter.start()
-                await self._pipeline(run, plan, result, folders, progress, cancel, deleter)
+                async with self.journal.writing():
+                    await self._pipeline(run, plan, result, folders, progress, cancel, deleter)
             except BaseException as exc:
                 stopped = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
                 result.state = "cancelled" if stopped else "failed"
@@ -320,7 +324,8 @@ class Purge:
             testpoints.pause("before_finish")
             await self._end(run, ins, result)
             testpoints.pause("after_finish")
-            result.folders_removed = await self._in_thread(remove_empty_folders, self.spool, folders)
+            result.folders_removed = await self._in_thread(remove_empty_folders, self.spool,
+                                                           folders, self._removed)
             result.instruction = await self.instructions.get(ins.id)
             if result.state == "failed":
                 raise StorageError(f"the purge stopped: {result.problem} ({result.deleted} deleted;"
@@ -362,13 +367,18 @@ class Purge:
         counts = PurgeProgress(plan.count, plan.bytes)
         started = self.clock.now()
         unlinked: _Deleted | None = None  # deleted on disk, not yet settled
+        removed = self._removed  # folders removed (the rest are tried when the purge ends)
+        removed.clear()
         try:
             current: _Marked | None = await self._step(run, result, None, batches[0], counts,
                                                        folders, progress, started)
             testpoints.pause("after_mark")
             k = 1  # the next batch to mark
             while current is not None:
-                work = asyncio.ensure_future(self._delete(deleter, current.batch.calls))
+                # folders the batches so far emptied (those this one has files in stay)
+                tidy = sorted(folders - removed - {m.path.rpartition("/")[0]
+                                                   for m in current.batch.calls})
+                work = asyncio.ensure_future(self._delete(deleter, current.batch.calls, tidy))
                 following = None
                 try:
                     mark: Sequence[Marked] = ()
@@ -387,6 +397,7 @@ class Purge:
                     result.timings.waiting += time.perf_counter() - waited
                 testpoints.pause("after_unlink")
                 result.timings.deleting += outcome.seconds
+                removed.update(outcome.removed)
                 unlinked = _Deleted(current, outcome)
                 if outcome.problem:
                     # the next batch, marked already, is put back by the leftovers below
@@ -403,17 +414,42 @@ class Purge:
             result.state = "finished"
 
     def _batches(self, targets: Sequence[Marked]) -> list[Sequence[Marked]]:
-        """The plan in batches; the first is smaller, so the deleting starts sooner."""
-        first = min(self.batch_size, max(FIRST_BATCH, self.batch_size // 4))
-        out = [targets[:first]]
-        out += [targets[i : i + self.batch_size] for i in range(first, len(targets), self.batch_size)]
-        return [b for b in out if b]
+        """The plan in batches; the first and the last are smaller, so that the deleting starts
+        sooner and the last settling (which nothing overlaps) is short."""
+        size = self.batch_size
+        small = max(FIRST_BATCH, size // 4)
+        if small >= size or len(targets) <= 2 * size:
+            return [targets[i : i + size] for i in range(0, len(targets), size)]
+        head, body, last = targets[:small], targets[small:-small], targets[-small:]
+        return [head, *(body[i : i + size] for i in range(0, len(body), size)), last]
+
+    def _chain_here(self, at: datetime, actor: str, times: StepTimes) -> Chain:
+        """For the writer's thread: chain a step's audit entries on this event loop (idle while
+        it waits for the step) while SQLite marks the next batch there."""
+        loop = asyncio.get_running_loop()
+
+        def chain(head: Head, items: list[tuple[str, str]]) -> concurrent.futures.Future[Any]:
+            done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+            def seal() -> None:
+                began = time.perf_counter()
+                try:
+                    done.set_result(self.audit.seal_uniform(head, at, actor, Action.PURGE_DELETED,
+                                                            items)[0])
+                except BaseException as exc:
+                    done.set_exception(exc)
+                times.sealing += time.perf_counter() - began
+
+            loop.call_soon_threadsafe(seal)
+            return done
+
+        return chain
 
     async def _step(self, run: Run, result: PurgeResult, settle: _Deleted | None,
                     mark: Sequence[Marked], counts: PurgeProgress, folders: set[str],
                     progress: ProgressCallback | None, started: datetime) -> _Marked | None:
-        """One transaction: settle a deleted batch and/or mark the next (then durably: a mark
-        lost in a power cut would leave deleted files' calls 'complete')."""
+        """One transaction: settle a deleted batch and/or mark the next (durably, as every
+        journal commit: a mark lost in a power cut would leave deleted files' calls 'complete')."""
         began = time.perf_counter()
         now = self.clock.now()
         cutoff = None
@@ -425,14 +461,10 @@ class Purge:
                                    code="clock_behind", now=now.isoformat(),
                                    latest=started.isoformat())
             cutoff = last_expired_day(now, self.grace_days, self.clock.tz)
-        async with self.db.transaction(durable=bool(mark)) as conn:
-            _deleted, marked = await self.journal.step_in(
-                conn, run, now, settle=(settle.marked.batch, settle.outcome) if settle else None,
-                mark=mark, cutoff=cutoff, times=result.timings.steps)
-            if mark:
-                testpoints.pause("in_mark_tx")
-            if settle:
-                testpoints.pause("in_settle_tx")
+        _deleted, marked = await self.journal.step(
+            run, now, settle=(settle.marked.batch, settle.outcome) if settle else None,
+            mark=mark, cutoff=cutoff, chain=self._chain_here(now, run.actor, result.timings.steps),
+            times=result.timings.steps)
         result.timings.database += time.perf_counter() - began
         if mark:
             result.skipped += len(mark) - len(marked.calls)
@@ -457,15 +489,17 @@ class Purge:
 
         await self.journal.settle_pending(read_disk, run_id=run.id, reconciled=False)
 
-    async def _delete(self, deleter: FileDeleter, marked: Sequence[Marked]) -> Outcome:
-        """Delete a marked batch's files: by the helper process, else in the purge thread. If the
-        helper dies meanwhile, what it did is read from the disk and the purge stops."""
+    async def _delete(self, deleter: FileDeleter, marked: Sequence[Marked],
+                      tidy: Sequence[str]) -> Outcome:
+        """Delete a marked batch's files (and remove the folders of `tidy` that are empty): by
+        the helper process, else in the purge thread. If the helper dies meanwhile, what it did
+        is read from the disk and the purge stops."""
         if not marked:
             return Outcome()
         if not deleter.running:
-            return await self._in_thread(delete_here, self.spool, marked)
+            return await self._in_thread(delete_here, self.spool, marked, tidy)
         try:
-            return await deleter.delete(marked)
+            return await deleter.delete(marked, tidy)
         except HelperFailed as exc:
             outcome = await self._in_thread(disk_outcome, self.spool, marked)
             # what is still there was not deleted, and the purge stops here
@@ -507,12 +541,13 @@ class Purge:
                 )
 
 
-def remove_empty_folders(spool: Path, folders: set[str]) -> int:
-    """Remove day folders a purge emptied, and their parents if emptied too (never the spool).
-    rmdir refuses a folder that is not empty, so a recording that arrives meanwhile is safe. Not
-    synced: an empty folder that came back after a power cut would be harmless."""
-    removed = 0
-    level = set(folders)
+def remove_empty_folders(spool: Path, folders: set[str], removed_already: set[str]) -> int:
+    """Remove day folders a purge emptied, and their parents if emptied too (never the spool);
+    `removed_already` were removed as the purge went. rmdir refuses a folder that is not empty,
+    so a recording that arrives meanwhile is safe. Not synced: an empty folder that came back
+    after a power cut would be harmless. Returns how many were removed in all."""
+    removed = len(removed_already)
+    level = (folders - removed_already) | {f.rpartition("/")[0] for f in removed_already}
     while level:
         parents = set()
         for folder in sorted(level):

@@ -72,12 +72,14 @@ class FileDeleter:
         self._proc = proc
         return True
 
-    async def delete(self, marked: Sequence[Marked]) -> Outcome:
+    async def delete(self, marked: Sequence[Marked], tidy: Sequence[str] = ()) -> Outcome:
+        """Delete the batch's files, then remove the folders of `tidy` that are empty."""
         proc = self._proc
         if proc is None or proc.stdin is None or proc.stdout is None:
             raise HelperFailed("the deleting process is not running")
+        request = {"paths": [m.path for m in marked], "tidy": list(tidy)}
         try:
-            proc.stdin.write(json.dumps([m.path for m in marked]).encode() + b"\n")
+            proc.stdin.write(json.dumps(request).encode() + b"\n")
             await proc.stdin.drain()
             line = await proc.stdout.readline()
         except (OSError, asyncio.LimitOverrunError, ValueError) as exc:
@@ -86,7 +88,8 @@ class FileDeleter:
             raise HelperFailed("the deleting process ended")
         answer = json.loads(line)
         done = Deleted()
-        done.absent, done.kept, done.seconds = answer["absent"], answer["kept"], answer["seconds"]
+        done.absent, done.kept = answer["absent"], answer["kept"]
+        done.removed, done.seconds = answer["removed"], answer["seconds"]
         return outcome_of(marked, done)
 
     async def close(self) -> None:
@@ -103,15 +106,15 @@ class FileDeleter:
             await proc.wait()
 
 
-def delete_here(spool: Path, marked: Sequence[Marked]) -> Outcome:
+def delete_here(spool: Path, marked: Sequence[Marked], tidy: Sequence[str] = ()) -> Outcome:
     """The same deletions in this process (run in a thread, when no helper could be started)."""
-    return outcome_of(marked, delete_batch(os.fspath(spool), [m.path for m in marked]))
+    return outcome_of(marked, delete_batch(os.fspath(spool), [m.path for m in marked], tidy))
 
 
 def outcome_of(marked: Sequence[Marked], done: Deleted) -> Outcome:
     absent = set(done.absent)
     kept = dict(done.kept)
-    out = Outcome(seconds=done.seconds)
+    out = Outcome(seconds=done.seconds, removed=list(done.removed))
     for i, m in enumerate(marked):
         if i in absent:
             out.absent.append(m)

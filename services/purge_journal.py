@@ -18,20 +18,23 @@ disk says, so nothing is reported deleted that is still there and no deleted cal
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
+import functools
 import json
 import os
+import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import aiosqlite
-
-from services.audit import SYSTEM, Action, AuditLog
+from services import testpoints
+from services.audit import SYSTEM, Action, AuditLog, Head
 from services.clock import Clock, to_epoch
-from services.db import Database
+from services.db import BUSY_TIMEOUT_MS, Database
 from services.holds import PENDING_IDS
 from services.instructions import Instructions, State
 from services.retention_status import ELIGIBLE
@@ -63,6 +66,7 @@ class Outcome:
     kept: list[Marked] = field(default_factory=list)  # still there (could not be deleted)
     problem: str = ""
     seconds: float = 0.0  # spent deleting and syncing
+    removed: list[str] = field(default_factory=list)  # folders emptied by earlier batches, removed
 
 
 @dataclass(frozen=True)
@@ -95,11 +99,14 @@ class StepTimes:
     """Where a purge's database time went (seconds of wall time, summed over its steps)."""
 
     marking: float = 0.0  # the mark statements (the audit entries are chained meanwhile)
-    sealing: float = 0.0  # chaining the audit entries (overlaps marking)
+    sealing: float = 0.0  # chaining the audit entries (on the event loop, overlapping marking)
+    waiting: float = 0.0  # the writer waiting for the chained entries after marking
     recording: float = 0.0  # inserting the audit entries, journal row and counters
 
 
 ReadDisk = Callable[[Sequence[Marked]], Awaitable[Outcome]]
+T = TypeVar("T")
+SEAL_WAIT = 120  # seconds a step waits for its audit entries to be chained elsewhere
 
 
 def disk_outcome(spool: Path, marked: Sequence[Marked]) -> Outcome:
@@ -122,6 +129,145 @@ def deleted_detail(call_id: int, instruction: str, run: int, size: int, *, absen
             + f'"run":{run:d},"size":{size:d}}}')
 
 
+Chain = Callable[[Head, list[tuple[str, str]]], "concurrent.futures.Future[list[tuple[Any, ...]]]"]
+
+
+class JournalWriter:
+    """The journal's writes, on a sqlite3 connection of the purge's own, used from one thread:
+    a step (a transaction of several statements) is one hand-over to that thread, not one per
+    statement. SQLite serialises it with every other writer as it does another process's.
+    Every commit is durable (synchronous = FULL): a mark must be on disk before its files go."""
+
+    def __init__(self, path: Path, audit: AuditLog) -> None:
+        self.path = path
+        self.audit = audit
+        self._conn: sqlite3.Connection | None = None
+
+    def open(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = FULL")
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def step(self, run: Run, at: datetime, *, settle: tuple[Batch, Outcome] | None = None,
+             mark: Sequence[Marked] = (), cutoff: date | None = None, actor: str | None = None,
+             reconciled: bool = False, chain: Chain | None = None,
+             times: StepTimes | None = None) -> tuple[int, Batch]:
+        """One transaction: settle a batch whose files have been deleted (step 3) and mark the next
+        (step 1), or either alone. `chain(head, items)` has the audit entries chained elsewhere
+        (the purge's event loop) while SQLite marks here; without it they are chained here.
+        Returns (deletions recorded, the batch marked)."""
+        conn = self._conn
+        assert conn is not None, "JournalWriter.open() first"
+        times = times if times is not None else StepTimes()
+        actor = actor or run.actor
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            items = _deleted_items(run, settle[1], reconciled) if settle else []
+            head = self.audit.head_sync(conn) if items else None
+            sealed = chain(head, items) if head is not None and chain is not None else None
+            began = time.perf_counter()
+            marked = Batch(None, [])
+            if mark:
+                assert cutoff is not None
+                marked = self._mark(conn, run, mark, cutoff, at)
+                testpoints.pause("in_mark_tx")
+            times.marking += time.perf_counter() - began
+            deleted = 0
+            if settle is not None:
+                began = time.perf_counter()
+                rows: list[tuple[Any, ...]] = []
+                if sealed is not None:
+                    try:
+                        rows = sealed.result(SEAL_WAIT)
+                    except concurrent.futures.TimeoutError:  # the loop is stuck: chain them here
+                        sealed = None
+                if head is not None and sealed is None:
+                    rows = self.audit.seal_uniform(head, at, actor, Action.PURGE_DELETED, items)[0]
+                times.waiting += time.perf_counter() - began
+                began = time.perf_counter()
+                self.audit.insert_sealed_sync(conn, rows)
+                deleted = self._settled(conn, run, *settle)
+                times.recording += time.perf_counter() - began
+                testpoints.pause("in_settle_tx")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return deleted, marked
+
+    @staticmethod
+    def _mark(conn: sqlite3.Connection, run: Run, batch: Sequence[Marked], cutoff: date,
+              at: datetime) -> Batch:
+        """Step 1: re-check every call of the batch (state, date, holds, open instructions);
+        those still deletable become tombstones and are listed in one journal row."""
+        ids = json.dumps([m.id for m in batch])
+        # NOT INDEXED: look the batch up by id; the planner would otherwise walk every expired call
+        cur = conn.execute(
+            "UPDATE calls AS c NOT INDEXED SET state = 'purged', purged_at = :at, purged_by = :by,"
+            " purge_instruction_id = :ins"
+            f" WHERE c.id IN (SELECT value FROM json_each(:ids)) AND {ELIGIBLE}",
+            {"at": to_epoch(at), "by": run.actor, "ins": run.instruction_id, "ids": ids,
+             "cutoff": cutoff.isoformat()},
+        )
+        if cur.rowcount == len(batch):
+            marked = list(batch)
+        else:  # some were no longer deletable: which were marked, then
+            chosen = {r[0] for r in conn.execute(
+                "SELECT id FROM calls WHERE id IN (SELECT value FROM json_each(?))"
+                " AND state = 'purged' AND purged_at = ? AND purge_instruction_id = ?",
+                (ids, to_epoch(at), run.instruction_id))}
+            marked = [m for m in batch if m.id in chosen]
+        if not marked:
+            return Batch(None, [])
+        cur = conn.execute(
+            "INSERT INTO purge_journal (run_id, calls, marked_at) VALUES (?, ?, ?)",
+            (run.id, json.dumps([m.id for m in marked]), to_epoch(at)),
+        )
+        return Batch(cur.lastrowid, marked)
+
+    @staticmethod
+    def _settled(conn: sqlite3.Connection, run: Run, batch: Batch, outcome: Outcome) -> int:
+        """Step 3 after the audit entries: calls still there are 'complete' again, the journal row
+        goes, the run counts the deletions. Returns their number."""
+        if outcome.kept:
+            conn.execute(
+                "UPDATE calls NOT INDEXED SET state = 'complete', purged_at = NULL,"
+                " purged_by = NULL, purge_instruction_id = NULL"
+                " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'purged'",
+                (json.dumps([m.id for m in outcome.kept]),),
+            )
+        if batch.journal_id is not None:
+            conn.execute("DELETE FROM purge_journal WHERE id = ?", (batch.journal_id,))
+        deleted = [*outcome.gone, *outcome.absent]
+        if run.id:
+            conn.execute(
+                "UPDATE purge_runs SET deleted = deleted + ?, deleted_bytes = deleted_bytes + ?"
+                " WHERE id = ?", (len(deleted), sum(m.size for m in deleted), run.id),
+            )
+        return len(deleted)
+
+
+def _deleted_items(run: Run, outcome: Outcome, reconciled: bool) -> list[tuple[str, str]]:
+    """(subject, detail) of the purge.deleted entries for a batch's deleted calls."""
+    number = json.dumps(run.number, ensure_ascii=False)
+    absent = {m.id for m in outcome.absent}
+    return [(m.path, deleted_detail(m.id, number, run.id, m.size, absent=m.id in absent,
+                                    reconciled=reconciled))
+            for m in (*outcome.gone, *outcome.absent)]
+
+
 class PurgeJournal:
     def __init__(self, db: Database, audit: AuditLog, instructions: Instructions, spool: Path,
                  clock: Clock) -> None:
@@ -130,101 +276,43 @@ class PurgeJournal:
         self.instructions = instructions
         self.spool = spool
         self.clock = clock
+        self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="callrec-journal")
+        self._writer: JournalWriter | None = None
 
-    async def step_in(self, conn: aiosqlite.Connection, run: Run, at: datetime, *,
-                      settle: tuple[Batch, Outcome] | None = None,
-                      mark: Sequence[Marked] = (), cutoff: date | None = None,
-                      actor: str | None = None, reconciled: bool = False,
-                      times: StepTimes | None = None) -> tuple[int, Batch]:
-        """One transaction of a purge, inside the caller's: settle a batch whose files have been
-        deleted (step 3) and mark the next (step 1), or either alone. A transaction that marks
-        must be committed durably. The audit entries are chained while SQLite marks.
-        Returns (deletions recorded, the batch marked)."""
-        times = times if times is not None else StepTimes()
-        items = self._deleted_items(run, settle[1], reconciled) if settle else []
-        head = await self.audit.head_in(conn) if items else None
-        began = time.perf_counter()
-        marking = None
-        if mark:
-            assert cutoff is not None
-            marking = asyncio.ensure_future(self._mark(conn, run, mark, cutoff, at))
-            await asyncio.sleep(0)  # its UPDATE is now queued on the connection's thread
+    def close(self) -> None:
+        self._thread.shutdown(wait=True)
+
+    async def _in_writer(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn` on the writer's thread. If the caller is cancelled meanwhile, the work is
+        let finish first (awaited, never waited for by blocking the event loop: a step may be
+        waiting for the loop to chain its audit entries)."""
+        work = asyncio.wrap_future(self._thread.submit(functools.partial(fn, *args, **kwargs)))
         try:
-            sealed = time.perf_counter()
-            rows = self.audit.seal_uniform(head, at, actor or run.actor, Action.PURGE_DELETED,
-                                           items)[0] if head is not None else []
-            times.sealing += time.perf_counter() - sealed
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            with contextlib.suppress(BaseException):
+                await work
+            raise
+
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """The writer's connection, open for a purge or a reconcile (and only then)."""
+        if self._writer is not None:
+            yield  # already open (a purge settling its leftovers)
+            return
+        writer = JournalWriter(self.db.path, self.audit)
+        await self._in_writer(writer.open)
+        self._writer = writer
+        try:
+            yield
         finally:
-            marked = await marking if marking is not None else Batch(None, [])
-        times.marking += time.perf_counter() - began
-        deleted = 0
-        if settle is not None:
-            recorded = time.perf_counter()
-            await self.audit.insert_sealed(conn, rows)
-            deleted = await self._settled(conn, run, *settle)
-            times.recording += time.perf_counter() - recorded
-        return deleted, marked
+            self._writer = None
+            await self._in_writer(writer.close)
 
-    async def _mark(self, conn: aiosqlite.Connection, run: Run, batch: Sequence[Marked],
-                    cutoff: date, at: datetime) -> Batch:
-        """Step 1: re-check every call of the batch (state, date, holds, open instructions);
-        those still deletable become tombstones and are listed in one journal row."""
-        # NOT INDEXED: look the batch up by id; the planner would otherwise walk every expired call
-        cur = await conn.execute(
-            "UPDATE calls AS c NOT INDEXED SET state = 'purged', purged_at = :at, purged_by = :by,"
-            " purge_instruction_id = :ins"
-            f" WHERE c.id IN (SELECT value FROM json_each(:ids)) AND {ELIGIBLE}",
-            {"at": to_epoch(at), "by": run.actor, "ins": run.instruction_id,
-             "ids": json.dumps([m.id for m in batch]), "cutoff": cutoff.isoformat()},
-        )
-        if cur.rowcount == len(batch):
-            marked = list(batch)
-        else:  # some were no longer deletable: which were marked, then
-            cur = await conn.execute(
-                "SELECT id FROM calls WHERE id IN (SELECT value FROM json_each(?))"
-                " AND state = 'purged' AND purged_at = ? AND purge_instruction_id = ?",
-                (json.dumps([m.id for m in batch]), to_epoch(at), run.instruction_id),
-            )
-            chosen = {r[0] for r in await cur.fetchall()}
-            marked = [m for m in batch if m.id in chosen]
-        if not marked:
-            return Batch(None, [])
-        cur = await conn.execute(
-            "INSERT INTO purge_journal (run_id, calls, marked_at) VALUES (?, ?, ?)",
-            (run.id, json.dumps([m.id for m in marked]), to_epoch(at)),
-        )
-        return Batch(cur.lastrowid, marked)
-
-    @staticmethod
-    def _deleted_items(run: Run, outcome: Outcome, reconciled: bool) -> list[tuple[str, str]]:
-        """(subject, detail) of the purge.deleted entries for a batch's deleted calls."""
-        number = json.dumps(run.number, ensure_ascii=False)
-        absent = {m.id for m in outcome.absent}
-        return [(m.path, deleted_detail(m.id, number, run.id, m.size, absent=m.id in absent,
-                                        reconciled=reconciled))
-                for m in (*outcome.gone, *outcome.absent)]
-
-    async def _settled(self, conn: aiosqlite.Connection, run: Run, batch: Batch,
-                       outcome: Outcome) -> int:
-        """Step 3 after the audit entries: calls still there are 'complete' again, the journal row
-        goes, the run counts the deletions. Returns their number."""
-        if outcome.kept:
-            await conn.execute(
-                "UPDATE calls NOT INDEXED SET state = 'complete', purged_at = NULL,"
-                " purged_by = NULL, purge_instruction_id = NULL"
-                " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'purged'",
-                (json.dumps([m.id for m in outcome.kept]),),
-            )
-        if batch.journal_id is not None:
-            await conn.execute("DELETE FROM purge_journal WHERE id = ?", (batch.journal_id,))
-        deleted = len(outcome.gone) + len(outcome.absent)
-        if run.id:
-            await conn.execute(
-                "UPDATE purge_runs SET deleted = deleted + ?, deleted_bytes = deleted_bytes + ?"
-                " WHERE id = ?", (deleted, sum(m.size for m in (*outcome.gone, *outcome.absent)),
-                                  run.id),
-            )
-        return deleted
+    async def step(self, run: Run, at: datetime, **kwargs: Any) -> tuple[int, Batch]:
+        """JournalWriter.step on the writer's thread, inside `writing()`."""
+        assert self._writer is not None, "inside `async with journal.writing()` only"
+        return await self._in_writer(self._writer.step, run, at, **kwargs)
 
     async def pending(self, run_id: int | None = None) -> list[tuple[Run, Batch]]:
         """Journal rows not yet settled (of one run, or all), oldest first, with their calls."""
@@ -255,15 +343,17 @@ class PurgeJournal:
         """Settle every pending journal row (of one run, or all) from what the disk says.
         Returns (deletions recorded, calls restored)."""
         deleted = restored = 0
-        for run, batch in await self.pending(run_id):
-            outcome = await read_disk(batch.calls)
-            at = self.clock.now()
-            async with self.db.transaction() as conn:
-                done, _ = await self.step_in(conn, run, at, settle=(batch, outcome),
-                                             actor=SYSTEM if reconciled else run.actor,
-                                             reconciled=reconciled)
+        pending = await self.pending(run_id)
+        if not pending:
+            return 0, 0
+        async with self.writing():
+            for run, batch in pending:
+                outcome = await read_disk(batch.calls)
+                done, _ = await self.step(run, self.clock.now(), settle=(batch, outcome),
+                                          actor=SYSTEM if reconciled else run.actor,
+                                          reconciled=reconciled)
                 deleted += done
-            restored += len(outcome.kept)
+                restored += len(outcome.kept)
         return deleted, restored
 
     async def adopt_legacy(self) -> None:

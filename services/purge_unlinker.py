@@ -1,8 +1,9 @@
 """Deleting one batch of a purge's files, and the helper process that does it (purge_files.py).
 
 Standard library only: the helper runs as `python -E -S purge_unlinker.py SPOOL PARENT_PID`, says
-it is ready, then reads one batch per line (a JSON array of paths relative to the spool) and
-answers one line per batch: {"absent": [index...], "kept": [[index, reason]...], "seconds": s}.
+it is ready, then reads one batch per line ({"paths": [...], "tidy": [...]}: files, and folders
+to remove if empty, relative to the spool) and answers one line per batch: {"absent": [index...],
+"kept": [[index, reason]...], "removed": [folder...], "seconds": s}.
 It ends when its input ends, and dies with the purge process (Linux: PR_SET_PDEATHSIG).
 """
 
@@ -25,19 +26,23 @@ READY = b"ready\n"
 
 class Deleted:
     """What happened to a batch: indexes of the paths already absent, and of those that could not
-    be deleted (with the reason); every other path was deleted."""
+    be deleted (with the reason); every other path was deleted. And the folders removed."""
 
-    __slots__ = ("absent", "kept", "seconds")
+    __slots__ = ("absent", "kept", "removed", "seconds")
 
     def __init__(self) -> None:
         self.absent: list[int] = []
         self.kept: list[tuple[int, str]] = []
+        self.removed: list[str] = []
         self.seconds = 0.0
 
 
-def delete_batch(root: str, paths: Sequence[str]) -> Deleted:
+def delete_batch(root: str, paths: Sequence[str], tidy: Sequence[str] = ()) -> Deleted:
     """Unlink the files, then fsync their folders so the deletions are on disk before they are
-    recorded. Never raises for a file: what failed stays, and is reported."""
+    recorded. Never raises for a file: what failed stays, and is reported. Then remove the
+    folders in `tidy` that are empty now (earlier batches emptied them; rmdir refuses a folder
+    that is not, so a recording arriving meanwhile is safe). Removals are not synced: an empty
+    folder back after a power cut would be harmless."""
     began = time.perf_counter()
     out = Deleted()
     folders: set[str] = set()
@@ -57,6 +62,13 @@ def delete_batch(root: str, paths: Sequence[str]) -> Deleted:
         folders.add(path.rpartition("/")[0])
     for folder in folders:
         fsync_folder(f"{root}/{folder}" if folder else root)
+    for folder in tidy:
+        if folder and folder not in folders:
+            try:
+                os.rmdir(f"{root}/{folder}")
+            except OSError:
+                continue
+            out.removed.append(folder)
     out.seconds = time.perf_counter() - began
     return out
 
@@ -93,9 +105,10 @@ def main() -> None:
     sys.stdout.write(READY.decode())
     sys.stdout.flush()
     for line in sys.stdin.buffer:
-        done = delete_batch(root, json.loads(line))
+        batch = json.loads(line)
+        done = delete_batch(root, batch["paths"], batch["tidy"])
         sys.stdout.write(json.dumps({"absent": done.absent, "kept": done.kept,
-                                     "seconds": done.seconds}) + "\n")
+                                     "removed": done.removed, "seconds": done.seconds}) + "\n")
         sys.stdout.flush()
 
 

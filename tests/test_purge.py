@@ -294,11 +294,18 @@ async def test_grace_days_hold_back_recent_expiries(cfg, spool: Path) -> None:  
 
 
 async def test_marks_are_committed_with_a_full_sync(ws: Workspace) -> None:
-    """A purge's mark must survive a power cut (the files go next): its transaction syncs the WAL;
-    ordinary transactions keep the faster NORMAL setting."""
-    async with ws.db.transaction(durable=True) as conn:
-        cur = await conn.execute("PRAGMA synchronous")
-        assert (await cur.fetchone())[0] == 2  # FULL
+    """A purge's mark must survive a power cut (the files go next): the journal's connection
+    syncs the WAL at every commit; the workspace's own transactions keep the faster NORMAL."""
+    from services.purge_journal import JournalWriter
+
+    writer = JournalWriter(ws.db.path, ws.audit)
+    writer.open()
+    try:
+        assert writer._conn is not None
+        assert writer._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert writer._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        writer.close()
     async with ws.db.transaction() as conn:
         cur = await conn.execute("PRAGMA synchronous")
         assert (await cur.fetchone())[0] == 1  # NORMAL

@@ -84,19 +84,23 @@ async def test_the_helper_deletes_and_answers(tmp_path: Path) -> None:
     (tmp_path / "a" / "stuck.wav" / "f").write_bytes(b"x")  # unlink fails (EISDIR)
     marked = [Marked(i, p, 1) for i, p in
               enumerate(["a/1.wav", "a/gone.wav", "a/stuck.wav", "3.wav", "a/2.wav"])]
+    (tmp_path / "b" / "c").mkdir(parents=True)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "new.wav").write_bytes(b"x")  # a recording arrived: d is not removed
     deleter = FileDeleter(tmp_path)
     assert await deleter.start()
     try:
-        out = await deleter.delete(marked)
+        out = await deleter.delete(marked, ["b/c", "d", "a"])
         assert [m.path for m in out.gone] == ["a/1.wav", "3.wav", "a/2.wav"]
         assert [m.path for m in out.absent] == ["a/gone.wav"]
         assert [m.path for m in out.kept] == ["a/stuck.wav"] and "a/stuck.wav" in out.problem
+        assert out.removed == ["b/c"]  # a: this batch's own folder is left to the end
         assert (await deleter.delete([])).gone == []
     finally:
         await deleter.close()
     assert not deleter.running
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
-        "a", "a/stuck.wav", "a/stuck.wav/f"]
+        "a", "a/stuck.wav", "a/stuck.wav/f", "b", "d", "d/new.wav"]
 
 
 async def test_a_purge_without_its_helper_deletes_in_a_thread(ws: Workspace, spool: Path,
@@ -129,12 +133,12 @@ async def test_the_helper_killed_midway_stops_the_purge_cleanly(ws: Workspace, s
 
     real_delete = FileDeleter.delete
 
-    async def delete(self: FileDeleter, marked: list[Marked]) -> object:
+    async def delete(self: FileDeleter, marked: list[Marked], tidy: list[str]) -> object:
         if len(started) == 1 and marked and marked[0].path == second[0]:
             assert self._proc is not None
             os.kill(self._proc.pid, signal.SIGKILL)
             await self._proc.wait()
-        return await real_delete(self, marked)
+        return await real_delete(self, marked, tidy)
 
     monkeypatch.setattr(FileDeleter, "start", start)
     monkeypatch.setattr(FileDeleter, "delete", delete)
