@@ -9,6 +9,10 @@ operator executes it, and recordings whose retention has ended are deleted.
 - One purge at a time across processes: a lease (flock on data/purge.lock) plus the instruction's
   conditional transition. A second purge is refused with a clear message.
 - Crash-safe: see purge_journal. `reconcile()` is run when a workspace opens and before each purge.
+- Fast: each call's state changes once (a tombstone as it is marked); batches flow through a
+  pipeline where one batch's files are deleted by a helper process (purge_files.py) while one
+  transaction on the journal's own connection settles the batch before and marks the batch after,
+  the audit entries being chained on the event loop meanwhile (tests/bench/bench_purge.py).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from services.purge_journal import (
     ReconcileReport,
     Run,
     StepTimes,
+    deleted_rows,
     disk_outcome,
 )
 from services.retention import last_expired_day
@@ -197,7 +202,6 @@ class Purge:
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="callrec-purge")
         # delete in a thread of this process instead of the helper process (tests compare both)
         self.in_process = False
-        self._removed: set[str] = set()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -306,13 +310,15 @@ class Purge:
             result = PurgeResult(ins, run.id, "running", plan.count, started_at=now,
                                  reconciled=reconciled)
             testpoints.pause("after_start")
-            folders: set[str] = set()
+            folders: set[str] = set()  # the folders of the deleted files
+            removed: set[str] = set()  # of them, removed (empty) as the purge went
             deleter = FileDeleter(self.spool, keep_open=(lease.fileno(),))
             try:
                 if not self.in_process:
                     await deleter.start()
                 async with self.journal.writing():
-                    await self._pipeline(run, plan, result, folders, progress, cancel, deleter)
+                    await self._pipeline(run, plan, result, folders, removed, progress, cancel,
+                                         deleter)
             except BaseException as exc:
                 stopped = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
                 result.state = "cancelled" if stopped else "failed"
@@ -325,7 +331,7 @@ class Purge:
             await self._end(run, ins, result)
             testpoints.pause("after_finish")
             result.folders_removed = await self._in_thread(remove_empty_folders, self.spool,
-                                                           folders, self._removed)
+                                                           folders, removed)
             result.instruction = await self.instructions.get(ins.id)
             if result.state == "failed":
                 raise StorageError(f"the purge stopped: {result.problem} ({result.deleted} deleted;"
@@ -357,8 +363,8 @@ class Purge:
         return Run(run_id, ins.id, ins.number, actor.role.value)
 
     async def _pipeline(self, run: Run, plan: PurgePlan, result: PurgeResult, folders: set[str],
-                        progress: ProgressCallback | None, cancel: CancelToken | None,
-                        deleter: FileDeleter) -> None:
+                        removed: set[str], progress: ProgressCallback | None,
+                        cancel: CancelToken | None, deleter: FileDeleter) -> None:
         """Batches flow through mark -> unlink -> settle, three at a time: while batch k's files
         are deleted (by the helper process, purge_files.py), one transaction settles batch k-1
         (its audit entries) and marks batch k+1. Every batch is marked, durably, before any of
@@ -367,8 +373,6 @@ class Purge:
         counts = PurgeProgress(plan.count, plan.bytes)
         started = self.clock.now()
         unlinked: _Deleted | None = None  # deleted on disk, not yet settled
-        removed = self._removed  # folders removed (the rest are tried when the purge ends)
-        removed.clear()
         try:
             current: _Marked | None = await self._step(run, result, None, batches[0], counts,
                                                        folders, progress, started)
@@ -423,19 +427,18 @@ class Purge:
         head, body, last = targets[:small], targets[small:-small], targets[-small:]
         return [head, *(body[i : i + size] for i in range(0, len(body), size)), last]
 
-    def _chain_here(self, at: datetime, actor: str, times: StepTimes) -> Chain:
-        """For the writer's thread: chain a step's audit entries on this event loop (idle while
-        it waits for the step) while SQLite marks the next batch there."""
+    def _chain_here(self, run: Run, outcome: Outcome, at: datetime, times: StepTimes) -> Chain:
+        """For the writer's thread: make and chain a settled batch's audit rows on this event loop
+        (idle while it waits for the step) while SQLite marks the next batch there."""
         loop = asyncio.get_running_loop()
 
-        def chain(head: Head, items: list[tuple[str, str]]) -> concurrent.futures.Future[Any]:
+        def chain(head: Head) -> concurrent.futures.Future[Any]:
             done: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
             def seal() -> None:
                 began = time.perf_counter()
                 try:
-                    done.set_result(self.audit.seal_uniform(head, at, actor, Action.PURGE_DELETED,
-                                                            items)[0])
+                    done.set_result(deleted_rows(self.audit, head, run, outcome, at, run.actor))
                 except BaseException as exc:
                     done.set_exception(exc)
                 times.sealing += time.perf_counter() - began
@@ -461,10 +464,11 @@ class Purge:
                                    code="clock_behind", now=now.isoformat(),
                                    latest=started.isoformat())
             cutoff = last_expired_day(now, self.grace_days, self.clock.tz)
+        times = result.timings.steps
         _deleted, marked = await self.journal.step(
             run, now, settle=(settle.marked.batch, settle.outcome) if settle else None,
-            mark=mark, cutoff=cutoff, chain=self._chain_here(now, run.actor, result.timings.steps),
-            times=result.timings.steps)
+            mark=mark, cutoff=cutoff, times=times,
+            chain=self._chain_here(run, settle.outcome, now, times) if settle else None)
         result.timings.database += time.perf_counter() - began
         if mark:
             result.skipped += len(mark) - len(marked.calls)

@@ -129,7 +129,8 @@ def deleted_detail(call_id: int, instruction: str, run: int, size: int, *, absen
             + f'"run":{run:d},"size":{size:d}}}')
 
 
-Chain = Callable[[Head, list[tuple[str, str]]], "concurrent.futures.Future[list[tuple[Any, ...]]]"]
+# Given the audit log's head in a step's transaction: the step's audit rows, chained elsewhere.
+Chain = Callable[[Head], "concurrent.futures.Future[list[tuple[Any, ...]]]"]
 
 
 class JournalWriter:
@@ -164,18 +165,19 @@ class JournalWriter:
              reconciled: bool = False, chain: Chain | None = None,
              times: StepTimes | None = None) -> tuple[int, Batch]:
         """One transaction: settle a batch whose files have been deleted (step 3) and mark the next
-        (step 1), or either alone. `chain(head, items)` has the audit entries chained elsewhere
-        (the purge's event loop) while SQLite marks here; without it they are chained here.
-        Returns (deletions recorded, the batch marked)."""
+        (step 1), or either alone. `chain(head)` has the settled batch's audit entries made and
+        chained elsewhere (the purge's event loop: `deleted_rows`) while SQLite marks here;
+        without it they are made here. Returns (deletions recorded, the batch marked)."""
         conn = self._conn
         assert conn is not None, "JournalWriter.open() first"
         times = times if times is not None else StepTimes()
         actor = actor or run.actor
         conn.execute("BEGIN IMMEDIATE")
         try:
-            items = _deleted_items(run, settle[1], reconciled) if settle else []
-            head = self.audit.head_sync(conn) if items else None
-            sealed = chain(head, items) if head is not None and chain is not None else None
+            outcome = settle[1] if settle else None
+            head = self.audit.head_sync(conn) if outcome and (outcome.gone or outcome.absent) \
+                else None
+            sealed = chain(head) if head is not None and chain is not None else None
             began = time.perf_counter()
             marked = Batch(None, [])
             if mark:
@@ -193,7 +195,8 @@ class JournalWriter:
                     except concurrent.futures.TimeoutError:  # the loop is stuck: chain them here
                         sealed = None
                 if head is not None and sealed is None:
-                    rows = self.audit.seal_uniform(head, at, actor, Action.PURGE_DELETED, items)[0]
+                    assert outcome is not None
+                    rows = deleted_rows(self.audit, head, run, outcome, at, actor, reconciled)
                 times.waiting += time.perf_counter() - began
                 began = time.perf_counter()
                 self.audit.insert_sealed_sync(conn, rows)
@@ -259,13 +262,15 @@ class JournalWriter:
         return len(deleted)
 
 
-def _deleted_items(run: Run, outcome: Outcome, reconciled: bool) -> list[tuple[str, str]]:
-    """(subject, detail) of the purge.deleted entries for a batch's deleted calls."""
+def deleted_rows(audit: AuditLog, head: Head, run: Run, outcome: Outcome, at: datetime,
+                 actor: str, reconciled: bool = False) -> list[tuple[Any, ...]]:
+    """The purge.deleted audit rows for a batch's deleted calls, chained onto `head`."""
     number = json.dumps(run.number, ensure_ascii=False)
     absent = {m.id for m in outcome.absent}
-    return [(m.path, deleted_detail(m.id, number, run.id, m.size, absent=m.id in absent,
-                                    reconciled=reconciled))
-            for m in (*outcome.gone, *outcome.absent)]
+    items = [(m.path, deleted_detail(m.id, number, run.id, m.size, absent=m.id in absent,
+                                     reconciled=reconciled))
+             for m in (*outcome.gone, *outcome.absent)]
+    return audit.seal_uniform(head, at, actor, Action.PURGE_DELETED, items)[0]
 
 
 class PurgeJournal:
