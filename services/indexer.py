@@ -28,7 +28,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
 
-from services import spool_listing
+from services import spool_listing, testpoints
 from services.audit import AuditLog
 from services.clock import Clock, to_epoch
 from services.db import Database
@@ -513,6 +513,7 @@ class _BatchWriter:
     async def _run(self) -> None:
         while (ops := await self._queue.get()) is not None:
             await self._indexer._apply(ops, self._report, fresh=False)
+            testpoints.pause("index_batch_written")
 
     async def _send(self, item: Ops | None) -> None:
         put = asyncio.ensure_future(self._queue.put(item))

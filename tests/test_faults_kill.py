@@ -177,15 +177,12 @@ async def test_console_killed_while_it_indexes(ws: Workspace, cfg: Config, cli: 
     for i in range(6000):  # many folders: the first scan writes many batches
         write_call(cfg.spool, current_time(i) - timedelta(days=i % 60), i)
     before = fingerprint(cfg.spool)
-    term = console(cfg)
+    flag = cfg.data / "paused"
+    term = console(cfg, step="index_batch_written", flag=flag)  # stops once a batch is written
     try:
         term.read_until("役割の切替")
         deadline = time.monotonic() + 60
-        while True:  # killed once its first scan has written some, not all
-            with sqlite3.connect(cfg.database) as raw:
-                n = raw.execute("SELECT count(*) FROM calls").fetchone()[0]
-            if n > 0:
-                break
+        while not flag.exists():  # killed once its first scan has written some, not all
             assert time.monotonic() < deadline
             term.drain(0.01)
         kill_console(term)
