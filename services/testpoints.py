@@ -27,7 +27,9 @@ def pause(point: str) -> None:
         return
     _passed.add(point)
     flag = Path(os.environ[PAUSE_FILE])
-    flag.write_text(str(os.getpid()))
+    written = flag.with_name(flag.name + ".tmp")  # the test reads the pid as soon as the flag exists
+    written.write_text(str(os.getpid()))
+    written.replace(flag)
     while flag.exists():
         time.sleep(0.01)
 
