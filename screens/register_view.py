@@ -198,6 +198,8 @@ class RegisterView(Vertical):
         except CallrecError as exc:
             self.capp.say_error(exc)
             return
+        if not self.query(RegisterList):  # taken down (locked, closing) while the register was read
+            return
         self._seen = head
         self.list.show(items)
         due = sum(1 for e in items if self.list.status(e) is Status.DUE)
