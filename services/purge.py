@@ -51,6 +51,7 @@ from services.purge_journal import (
     StepTimes,
     deleted_rows,
     disk_outcome,
+    wal_of,
 )
 from services.retention import last_expired_day
 from services.retention_status import RetentionStatus
@@ -312,7 +313,8 @@ class Purge:
             testpoints.pause("after_start")
             folders: set[str] = set()  # the folders of the deleted files
             removed: set[str] = set()  # of them, removed (empty) as the purge went
-            deleter = FileDeleter(self.spool, keep_open=(lease.fileno(),))
+            deleter = FileDeleter(self.spool, journal=wal_of(self.db.path),
+                                  keep_open=(lease.fileno(),))
             try:
                 if not self.in_process:
                     await deleter.start()
@@ -451,8 +453,8 @@ class Purge:
     async def _step(self, run: Run, result: PurgeResult, settle: _Deleted | None,
                     mark: Sequence[Marked], counts: PurgeProgress, folders: set[str],
                     progress: ProgressCallback | None, started: datetime) -> _Marked | None:
-        """One transaction: settle a deleted batch and/or mark the next (durably, as every
-        journal commit: a mark lost in a power cut would leave deleted files' calls 'complete')."""
+        """One transaction: settle a deleted batch and/or mark the next (made durable before its
+        files go: see JournalWriter)."""
         began = time.perf_counter()
         now = self.clock.now()
         cutoff = None
@@ -501,7 +503,8 @@ class Purge:
         if not marked:
             return Outcome()
         if not deleter.running:
-            return await self._in_thread(delete_here, self.spool, marked, tidy)
+            return await self._in_thread(delete_here, self.spool, marked, tidy,
+                                         wal_of(self.db.path))
         try:
             return await deleter.delete(marked, tidy)
         except HelperFailed as exc:

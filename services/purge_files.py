@@ -8,6 +8,8 @@ making many short system calls loses to one computing. A helper process has its 
     python -E -S services/purge_unlinker.py SPOOL PARENT_PID
 
 It is stdlib-only; it says it is ready before the first batch, then reads one batch per line,
+syncs the database's write-ahead log (the batch's mark was committed without waiting for the disk:
+this makes it durable before any of the batch's files go, off the database's critical path),
 deletes the files, syncs their folders and answers which were absent and which could not be
 deleted. The kernel kills it if the purge process dies (PR_SET_PDEATHSIG on Linux), and it keeps
 the purge lease's file open, so no other process can take the lease (and reconcile the journal
@@ -39,8 +41,10 @@ class HelperFailed(Exception):
 class FileDeleter:
     """One helper process for one purge: `delete(batch)` one batch at a time, then `close()`."""
 
-    def __init__(self, spool: Path, *, keep_open: Sequence[int] = ()) -> None:
+    def __init__(self, spool: Path, *, journal: Path | None = None,
+                 keep_open: Sequence[int] = ()) -> None:
         self.spool = spool
+        self.journal = journal  # synced before each batch's files go (delete_batch)
         self.keep_open = tuple(keep_open)
         self._proc: asyncio.subprocess.Process | None = None
 
@@ -77,7 +81,8 @@ class FileDeleter:
         proc = self._proc
         if proc is None or proc.stdin is None or proc.stdout is None:
             raise HelperFailed("the deleting process is not running")
-        request = {"paths": [m.path for m in marked], "tidy": list(tidy)}
+        request = {"paths": [m.path for m in marked], "tidy": list(tidy),
+                   "journal": os.fspath(self.journal) if self.journal else None}
         try:
             proc.stdin.write(json.dumps(request).encode() + b"\n")
             await proc.stdin.drain()
@@ -106,9 +111,11 @@ class FileDeleter:
             await proc.wait()
 
 
-def delete_here(spool: Path, marked: Sequence[Marked], tidy: Sequence[str] = ()) -> Outcome:
+def delete_here(spool: Path, marked: Sequence[Marked], tidy: Sequence[str] = (),
+                journal: Path | None = None) -> Outcome:
     """The same deletions in this process (run in a thread, when no helper could be started)."""
-    return outcome_of(marked, delete_batch(os.fspath(spool), [m.path for m in marked], tidy))
+    return outcome_of(marked, delete_batch(os.fspath(spool), [m.path for m in marked], tidy,
+                                           os.fspath(journal) if journal else None))
 
 
 def outcome_of(marked: Sequence[Marked], done: Deleted) -> Outcome:

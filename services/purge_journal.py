@@ -1,11 +1,12 @@
 """The purge journal: how a purge records what it is about to delete, and how that is settled.
 
 A batch of calls goes through three steps:
-  1. marked, in one transaction committed durably (the WAL synced) before any file goes: each
+  1. marked, in one transaction, made durable (the WAL synced) before any file goes: each
      call of the batch is checked again (state, date, holds, open instructions) and those still
      deletable become tombstones at once (state 'purged'; when, by whom, under which instruction;
      metadata and hash kept), and ONE journal row lists them: their deletion is pending;
-  2. deleted on disk (unlink, then fsync of each folder, so the deletions outlive a power cut);
+  2. deleted on disk (the WAL synced first; unlink; then fsync of each folder, so the deletions
+     outlive a power cut before they are recorded);
   3. settled, in one transaction: an audit entry for each call whose file is gone, 'complete'
      again for a call whose file is still there (it could not be deleted), the journal row removed.
 So each call's state changes once, and the journal costs one row per batch, not one per call.
@@ -107,6 +108,7 @@ class StepTimes:
 ReadDisk = Callable[[Sequence[Marked]], Awaitable[Outcome]]
 T = TypeVar("T")
 SEAL_WAIT = 120  # seconds a step waits for its audit entries to be chained elsewhere
+CHECKPOINT_EVERY = 3  # steps (a step writes ~350 pages to the log at the default batch size)
 
 
 def disk_outcome(spool: Path, marked: Sequence[Marked]) -> Outcome:
@@ -133,11 +135,21 @@ def deleted_detail(call_id: int, instruction: str, run: int, size: int, *, absen
 Chain = Callable[[Head], "concurrent.futures.Future[list[tuple[Any, ...]]]"]
 
 
+def wal_of(database: Path) -> Path:
+    """The database's write-ahead log: where a commit is, until SQLite moves it into the database
+    (syncing both) at a checkpoint."""
+    return database.with_name(database.name + "-wal")
+
+
 class JournalWriter:
     """The journal's writes, on a sqlite3 connection of the purge's own, used from one thread:
     a step (a transaction of several statements) is one hand-over to that thread, not one per
     statement. SQLite serialises it with every other writer as it does another process's.
-    Every commit is durable (synchronous = FULL): a mark must be on disk before its files go."""
+
+    A mark must be on disk before any of its files go (else a power cut could leave deleted
+    files' calls 'complete'). The commit itself does not wait for the disk (synchronous =
+    NORMAL): whoever deletes the batch's files first syncs the write-ahead log (`wal_of`), which
+    makes every commit before it durable — off this thread, beside the next step's work."""
 
     def __init__(self, path: Path, audit: AuditLog) -> None:
         self.path = path
@@ -149,7 +161,8 @@ class JournalWriter:
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA wal_autocheckpoint = 0")  # the Checkpointer's job
         except BaseException:
             conn.close()
             raise
@@ -266,11 +279,53 @@ def deleted_rows(audit: AuditLog, head: Head, run: Run, outcome: Outcome, at: da
                  actor: str, reconciled: bool = False) -> list[tuple[Any, ...]]:
     """The purge.deleted audit rows for a batch's deleted calls, chained onto `head`."""
     number = json.dumps(run.number, ensure_ascii=False)
-    absent = {m.id for m in outcome.absent}
-    items = [(m.path, deleted_detail(m.id, number, run.id, m.size, absent=m.id in absent,
-                                     reconciled=reconciled))
-             for m in (*outcome.gone, *outcome.absent)]
+    if reconciled:
+        items = [(m.path, deleted_detail(m.id, number, run.id, m.size, reconciled=True))
+                 for m in outcome.gone]
+    else:  # the common case, laid out as deleted_detail does, the constant parts once
+        common = ('{"call_id":%d,"instruction":' + number.replace("%", "%%")
+                  + f',"run":{run.id:d},"size":%d}}')
+        items = [(m.path, common % (m.id, m.size)) for m in outcome.gone]
+    items += [(m.path, deleted_detail(m.id, number, run.id, m.size, absent=True,
+                                      reconciled=reconciled)) for m in outcome.absent]
     return audit.seal_uniform(head, at, actor, Action.PURGE_DELETED, items)[0]
+
+
+class Checkpointer:
+    """Moves the write-ahead log into the database (a PASSIVE checkpoint: it waits for no one) on a
+    thread and a connection of its own while the purge goes on. The writer's commits never do it
+    (wal_autocheckpoint = 0), so copying pages and syncing the database file stay off its path."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="callrec-ckpt")
+        self._conn: sqlite3.Connection | None = None
+        self._running: concurrent.futures.Future[None] | None = None
+
+    def _checkpoint(self) -> None:
+        try:
+            if self._conn is None:
+                self._conn = sqlite3.connect(self.path, isolation_level=None,
+                                             timeout=BUSY_TIMEOUT_MS / 1000)
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            pass  # housekeeping: the next checkpoint (anyone's) does it
+
+    def poke(self) -> None:
+        """Start a checkpoint unless one is running."""
+        if self._running is None or self._running.done():
+            self._running = self._thread.submit(self._checkpoint)
+
+    async def finish(self) -> None:
+        """A last checkpoint after the running one; then the connection is closed."""
+        def last() -> None:
+            self._checkpoint()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await asyncio.shield(asyncio.wrap_future(self._thread.submit(last)))
+        self._thread.shutdown(wait=False)
 
 
 class PurgeJournal:
@@ -283,6 +338,8 @@ class PurgeJournal:
         self.clock = clock
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="callrec-journal")
         self._writer: JournalWriter | None = None
+        self._checkpointer: Checkpointer | None = None
+        self._steps = 0
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)
@@ -308,16 +365,26 @@ class PurgeJournal:
         writer = JournalWriter(self.db.path, self.audit)
         await self._in_writer(writer.open)
         self._writer = writer
+        self._checkpointer = Checkpointer(self.db.path)
         try:
             yield
         finally:
             self._writer = None
-            await self._in_writer(writer.close)
+            try:
+                await self._in_writer(writer.close)
+            finally:
+                checkpointer, self._checkpointer = self._checkpointer, None
+                await checkpointer.finish()
 
     async def step(self, run: Run, at: datetime, **kwargs: Any) -> tuple[int, Batch]:
         """JournalWriter.step on the writer's thread, inside `writing()`."""
-        assert self._writer is not None, "inside `async with journal.writing()` only"
-        return await self._in_writer(self._writer.step, run, at, **kwargs)
+        assert self._writer is not None and self._checkpointer is not None, (
+            "inside `async with journal.writing()` only")
+        done = await self._in_writer(self._writer.step, run, at, **kwargs)
+        self._steps += 1
+        if self._steps % CHECKPOINT_EVERY == 0:
+            self._checkpointer.poke()
+        return done
 
     async def pending(self, run_id: int | None = None) -> list[tuple[Run, Batch]]:
         """Journal rows not yet settled (of one run, or all), oldest first, with their calls."""

@@ -1,9 +1,10 @@
 """Deleting one batch of a purge's files, and the helper process that does it (purge_files.py).
 
 Standard library only: the helper runs as `python -E -S purge_unlinker.py SPOOL PARENT_PID`, says
-it is ready, then reads one batch per line ({"paths": [...], "tidy": [...]}: files, and folders
-to remove if empty, relative to the spool) and answers one line per batch: {"absent": [index...],
-"kept": [[index, reason]...], "removed": [folder...], "seconds": s}.
+it is ready, then reads one batch per line ({"paths": [...], "tidy": [...], "journal": path}:
+files, and folders to remove if empty, relative to the spool; the file to sync first) and answers
+one line per batch: {"absent": [index...], "kept": [[index, reason]...], "removed": [folder...],
+"seconds": s}.
 It ends when its input ends, and dies with the purge process (Linux: PR_SET_PDEATHSIG).
 """
 
@@ -37,14 +38,23 @@ class Deleted:
         self.seconds = 0.0
 
 
-def delete_batch(root: str, paths: Sequence[str], tidy: Sequence[str] = ()) -> Deleted:
-    """Unlink the files, then fsync their folders so the deletions are on disk before they are
-    recorded. Never raises for a file: what failed stays, and is reported. Then remove the
-    folders in `tidy` that are empty now (earlier batches emptied them; rmdir refuses a folder
-    that is not, so a recording arriving meanwhile is safe). Removals are not synced: an empty
-    folder back after a power cut would be harmless."""
+def delete_batch(root: str, paths: Sequence[str], tidy: Sequence[str] = (),
+                 journal: str | None = None) -> Deleted:
+    """First make the journal durable: fsync `journal` (the database's write-ahead log, where the
+    purge committed the batch's mark without waiting for the disk) before any file goes; if that
+    fails, nothing is deleted. Then unlink the files, and fsync their folders so the deletions are
+    on disk before they are recorded. Never raises for a file: what failed stays, and is reported.
+    Then remove the folders in `tidy` that are empty now (earlier batches emptied them; rmdir
+    refuses a folder that is not, so a recording arriving meanwhile is safe). Removals are not
+    synced: an empty folder back after a power cut would be harmless."""
     began = time.perf_counter()
     out = Deleted()
+    if journal is not None:
+        problem = sync_file(journal)
+        if problem:
+            out.kept = [(i, problem) for i in range(len(paths))]
+            out.seconds = time.perf_counter() - began
+            return out
     folders: set[str] = set()
     pause_at = len(paths) // 2 if os.environ.get(testpoints.PAUSE_AT) == "mid_unlink" else -1
     unlink = os.unlink
@@ -71,6 +81,24 @@ def delete_batch(root: str, paths: Sequence[str], tidy: Sequence[str] = ()) -> D
             out.removed.append(folder)
     out.seconds = time.perf_counter() - began
     return out
+
+
+def sync_file(path: str) -> str:
+    """fsync a file; "" when done (or when there is no such file: SQLite has moved the log's
+    pages into the database and synced it already), else why not."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        return f"cannot sync {path}: {exc.strerror or exc}"
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        return f"cannot sync {path}: {exc.strerror or exc}"
+    finally:
+        os.close(fd)
+    return ""
 
 
 def fsync_folder(path: str) -> None:
@@ -106,7 +134,7 @@ def main() -> None:
     sys.stdout.flush()
     for line in sys.stdin.buffer:
         batch = json.loads(line)
-        done = delete_batch(root, batch["paths"], batch["tidy"])
+        done = delete_batch(root, batch["paths"], batch["tidy"], batch["journal"])
         sys.stdout.write(json.dumps({"absent": done.absent, "kept": done.kept,
                                      "removed": done.removed, "seconds": done.seconds}) + "\n")
         sys.stdout.flush()

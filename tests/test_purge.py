@@ -293,22 +293,61 @@ async def test_grace_days_hold_back_recent_expiries(cfg, spool: Path) -> None:  
         await ws.close()
 
 
-async def test_marks_are_committed_with_a_full_sync(ws: Workspace) -> None:
-    """A purge's mark must survive a power cut (the files go next): the journal's connection
-    syncs the WAL at every commit; the workspace's own transactions keep the faster NORMAL."""
-    from services.purge_journal import JournalWriter
+def test_a_mark_is_on_disk_before_any_of_its_files_goes(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mark must survive a power cut (else deleted files' calls would come back 'complete'):
+    the journal commits without waiting for the disk, and the write-ahead log is synced before
+    the batch's first unlink; if it cannot be, nothing is deleted."""
+    import os
+
+    from services import purge_unlinker
+
+    wal = tmp_path / "callrec.db-wal"
+    wal.write_bytes(b"frames")
+    (tmp_path / "d").mkdir()
+    for name in ("a.wav", "b.wav"):
+        (tmp_path / "d" / name).write_bytes(b"x")
+    events: list[str] = []
+    real_fsync, real_unlink = os.fsync, os.unlink
+
+    def fsync(fd: int) -> None:
+        events.append("fsync " + os.readlink(f"/proc/self/fd/{fd}").rpartition("/")[2])
+        real_fsync(fd)
+
+    def unlink(path: str, *args: object, **kwargs: object) -> None:
+        events.append("unlink " + str(path).rpartition("/")[2])
+        real_unlink(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "unlink", unlink)
+    done = purge_unlinker.delete_batch(str(tmp_path), ["d/a.wav", "d/b.wav"], (), str(wal))
+    assert not done.kept and events == ["fsync callrec.db-wal", "unlink a.wav", "unlink b.wav",
+                                        "fsync d"]
+
+    (tmp_path / "d" / "c.wav").write_bytes(b"x")
+
+    def failing(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing)
+    done = purge_unlinker.delete_batch(str(tmp_path), ["d/c.wav"], (), str(wal))
+    assert done.kept == [(0, f"cannot sync {wal}: Input/output error")]
+    assert (tmp_path / "d" / "c.wav").exists()
+
+
+async def test_the_journal_commits_without_waiting_for_the_disk(ws: Workspace) -> None:
+    """(The sync comes from whoever deletes the files, off the database's critical path.)"""
+    from services.purge_journal import JournalWriter, wal_of
 
     writer = JournalWriter(ws.db.path, ws.audit)
     writer.open()
     try:
         assert writer._conn is not None
-        assert writer._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert writer._conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
         assert writer._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         writer.close()
-    async with ws.db.transaction() as conn:
-        cur = await conn.execute("PRAGMA synchronous")
-        assert (await cur.fetchone())[0] == 1  # NORMAL
+    assert wal_of(ws.db.path).exists()
 
 
 async def test_a_transaction_cancelled_while_it_begins_leaves_the_writer_usable(

@@ -76,6 +76,31 @@ def test_deleted_details_are_canonical(absent: bool, reconciled: bool, number: s
     assert text == canonical(expected)
 
 
+@pytest.mark.parametrize("reconciled", [False, True])
+def test_the_purges_audit_rows_are_the_ordinary_ones(reconciled: bool) -> None:
+    """deleted_rows lays the details out itself, fast: the rows are those AuditLog.seal makes
+    of the same entries with their details as mappings."""
+    from services.audit import AuditLog
+    from services.purge_journal import Outcome, Run, deleted_rows
+
+    log = AuditLog(None, b"k" * 32)  # type: ignore[arg-type]
+    run = Run(7, 3, '2026-%d "0001"', "operator")
+    outcome = Outcome(gone=[Marked(1, "a/1.wav", 10), Marked(2, 'a/"2".wav', 20)],
+                      absent=[Marked(3, "a/3.wav", 30)])
+    at = datetime(2026, 5, 1, 9, 0, tzinfo=JST)
+    rows = deleted_rows(log, Head(4, "ef" * 32), run, outcome, at, "operator", reconciled)
+    entries = []
+    for m in (*outcome.gone, *outcome.absent):
+        detail: dict[str, object] = {"call_id": m.id, "instruction": run.number, "run": 7,
+                                     "size": m.size}
+        if m in outcome.absent:
+            detail["absent"] = True
+        if reconciled:
+            detail["reconciled"] = True
+        entries.append(Entry(at, "operator", "purge.deleted", m.path, detail))
+    assert rows == log.seal(Head(4, "ef" * 32), entries)[0]
+
+
 async def test_the_helper_deletes_and_answers(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     for name in ("a/1.wav", "a/2.wav", "3.wav"):
@@ -87,7 +112,8 @@ async def test_the_helper_deletes_and_answers(tmp_path: Path) -> None:
     (tmp_path / "b" / "c").mkdir(parents=True)
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "new.wav").write_bytes(b"x")  # a recording arrived: d is not removed
-    deleter = FileDeleter(tmp_path)
+    (tmp_path / "x.db-wal").write_bytes(b"frames")
+    deleter = FileDeleter(tmp_path, journal=tmp_path / "x.db-wal")
     assert await deleter.start()
     try:
         out = await deleter.delete(marked, ["b/c", "d", "a"])
@@ -100,7 +126,7 @@ async def test_the_helper_deletes_and_answers(tmp_path: Path) -> None:
         await deleter.close()
     assert not deleter.running
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
-        "a", "a/stuck.wav", "a/stuck.wav/f", "b", "d", "d/new.wav"]
+        "a", "a/stuck.wav", "a/stuck.wav/f", "b", "d", "d/new.wav", "x.db-wal"]
 
 
 async def test_a_purge_without_its_helper_deletes_in_a_thread(ws: Workspace, spool: Path,
