@@ -66,8 +66,7 @@ class Outcome:
     absent: list[Marked] = field(default_factory=list)  # already not there
     kept: list[Marked] = field(default_factory=list)  # still there (could not be deleted)
     problem: str = ""
-    seconds: float = 0.0  # spent deleting and syncing
-    removed: list[str] = field(default_factory=list)  # folders emptied by earlier batches, removed
+    seconds: float = 0.0  # spent deleting
 
 
 @dataclass(frozen=True)
@@ -173,13 +172,13 @@ class JournalWriter:
         if conn is not None:
             conn.close()
 
-    def step(self, run: Run, at: datetime, *, settle: tuple[Batch, Outcome] | None = None,
+    def step(self, run: Run, at: datetime, *, settle: Sequence[tuple[Batch, Outcome]] = (),
              mark: Sequence[Marked] = (), cutoff: date | None = None, actor: str | None = None,
              reconciled: bool = False, chain: Chain | None = None,
              times: StepTimes | None = None) -> tuple[int, Batch]:
-        """One transaction: settle a batch whose files have been deleted (step 3) and mark the next
-        (step 1), or either alone. `chain(head)` has the settled batch's audit entries made and
-        chained elsewhere (the purge's event loop: `deleted_rows`) while SQLite marks here;
+        """One transaction: settle batches whose files have been deleted (step 3) and mark the
+        next (step 1), or either alone. `chain(head)` has the settled batches' audit entries made
+        and chained elsewhere (the purge's event loop: `deleted_rows`) while SQLite marks here;
         without it they are made here. Returns (deletions recorded, the batch marked)."""
         conn = self._conn
         assert conn is not None, "JournalWriter.open() first"
@@ -187,9 +186,8 @@ class JournalWriter:
         actor = actor or run.actor
         conn.execute("BEGIN IMMEDIATE")
         try:
-            outcome = settle[1] if settle else None
-            head = self.audit.head_sync(conn) if outcome and (outcome.gone or outcome.absent) \
-                else None
+            outcome = joined([o for _, o in settle])
+            head = self.audit.head_sync(conn) if outcome.gone or outcome.absent else None
             sealed = chain(head) if head is not None and chain is not None else None
             began = time.perf_counter()
             marked = Batch(None, [])
@@ -199,7 +197,7 @@ class JournalWriter:
                 testpoints.pause("in_mark_tx")
             times.marking += time.perf_counter() - began
             deleted = 0
-            if settle is not None:
+            if settle:
                 began = time.perf_counter()
                 rows: list[tuple[Any, ...]] = []
                 if sealed is not None:
@@ -208,12 +206,11 @@ class JournalWriter:
                     except concurrent.futures.TimeoutError:  # the loop is stuck: chain them here
                         sealed = None
                 if head is not None and sealed is None:
-                    assert outcome is not None
                     rows = deleted_rows(self.audit, head, run, outcome, at, actor, reconciled)
                 times.waiting += time.perf_counter() - began
                 began = time.perf_counter()
                 self.audit.insert_sealed_sync(conn, rows)
-                deleted = self._settled(conn, run, *settle)
+                deleted = sum(self._settled(conn, run, b, o) for b, o in settle)
                 times.recording += time.perf_counter() - began
                 testpoints.pause("in_settle_tx")
             conn.execute("COMMIT")
@@ -273,6 +270,18 @@ class JournalWriter:
                 " WHERE id = ?", (len(deleted), sum(m.size for m in deleted), run.id),
             )
         return len(deleted)
+
+
+def joined(outcomes: Sequence[Outcome]) -> Outcome:
+    """Several batches' outcomes as one (in order), for the audit entries of one settling."""
+    if len(outcomes) == 1:
+        return outcomes[0]
+    out = Outcome()
+    for o in outcomes:
+        out.gone += o.gone
+        out.absent += o.absent
+        out.kept += o.kept
+    return out
 
 
 def deleted_rows(audit: AuditLog, head: Head, run: Run, outcome: Outcome, at: datetime,
@@ -421,7 +430,7 @@ class PurgeJournal:
         async with self.writing():
             for run, batch in pending:
                 outcome = await read_disk(batch.calls)
-                done, _ = await self.step(run, self.clock.now(), settle=(batch, outcome),
+                done, _ = await self.step(run, self.clock.now(), settle=[(batch, outcome)],
                                           actor=SYSTEM if reconciled else run.actor,
                                           reconciled=reconciled)
                 deleted += done

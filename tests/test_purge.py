@@ -320,9 +320,10 @@ def test_a_mark_is_on_disk_before_any_of_its_files_goes(tmp_path: Path,
 
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "unlink", unlink)
-    done = purge_unlinker.delete_batch(str(tmp_path), ["d/a.wav", "d/b.wav"], (), str(wal))
-    assert not done.kept and events == ["fsync callrec.db-wal", "unlink a.wav", "unlink b.wav",
-                                        "fsync d"]
+    done = purge_unlinker.delete_files(str(tmp_path), ["d/a.wav", "d/b.wav"], str(wal))
+    assert not done.kept and events == ["fsync callrec.db-wal", "unlink a.wav", "unlink b.wav"]
+    purge_unlinker.after_deletion(str(tmp_path), ["d"])  # before the deletions are recorded
+    assert events[-1] == "fsync d"
 
     (tmp_path / "d" / "c.wav").write_bytes(b"x")
 
@@ -330,7 +331,7 @@ def test_a_mark_is_on_disk_before_any_of_its_files_goes(tmp_path: Path,
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(os, "fsync", failing)
-    done = purge_unlinker.delete_batch(str(tmp_path), ["d/c.wav"], (), str(wal))
+    done = purge_unlinker.delete_files(str(tmp_path), ["d/c.wav"], str(wal))
     assert done.kept == [(0, f"cannot sync {wal}: Input/output error")]
     assert (tmp_path / "d" / "c.wav").exists()
 

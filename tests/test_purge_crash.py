@@ -28,9 +28,10 @@ EXPIRED, CURRENT, BATCH = 12, 3, 4
 LEFT = {
     "after_start": (0, 0, 0, 0),
     "in_mark_tx": (0, 0, 0, 0),  # killed inside the transaction: it never happened
-    "after_mark": (BATCH, BATCH, 0, 0),
+    "after_mark": (BATCH, BATCH, 0, BATCH),  # handed to the helper at once: it may be deleting
     "mid_unlink": (BATCH, 2 * BATCH, BATCH // 2, BATCH // 2),
-    "after_unlink": (2 * BATCH, 2 * BATCH, BATCH, BATCH),
+    # the first batch deleted; the second marked meanwhile (and handed over), or about to be
+    "after_unlink": (BATCH, 2 * BATCH, BATCH, 2 * BATCH),
     "in_settle_tx": (2 * BATCH, 2 * BATCH, BATCH, 2 * BATCH),
     # the first batch settled, and in the same transaction the third marked (fewer than BATCH)
     "after_settle": (BATCH, 2 * BATCH, 0, BATCH),
