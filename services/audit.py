@@ -185,16 +185,18 @@ class AuditLog:
         q = _quote
         middle = f",{q(ts)},{q(actor)},{q(action)},"
         inner0, outer0 = self._chainer.pads()
+        new_inner, new_outer = inner0.copy, outer0.copy
         seq, mac = head.seq, head.mac
-        rows = []
+        rows: list[tuple[Any, ...]] = []
+        append = rows.append
         for subject, detail in items:
             seq += 1
-            inner = inner0.copy()
+            inner = new_inner()
             inner.update(f"{mac}[{seq:d}{middle}{q(subject)},{q(detail)}]".encode())
-            outer = outer0.copy()
+            outer = new_outer()
             outer.update(inner.digest())
             mac = outer.hexdigest()
-            rows.append((seq, ts, actor, action, subject, detail, mac))
+            append((seq, ts, actor, action, subject, detail, mac))
         return rows, Head(seq, mac)
 
     async def insert_sealed(self, conn: aiosqlite.Connection, rows: list[tuple[Any, ...]]) -> None:

@@ -25,7 +25,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,12 +51,16 @@ from services.purge_journal import (
     StepTimes,
     deleted_rows,
     disk_outcome,
+    joined,
+    wal_of,
 )
+from services.purge_unlinker import after_deletion
 from services.retention import last_expired_day
 from services.retention_status import RetentionStatus
 
 BATCH = 2000
 FIRST_BATCH = 500  # at least (unless the batches are smaller)
+DEPTH = 3  # batches marked and not yet settled, at most: one being deleted, the next ones at hand
 T = TypeVar("T")
 
 
@@ -130,8 +134,9 @@ class PurgeTimings:
     """Where a purge's time went (seconds of wall time; the deleting overlaps the database)."""
 
     database: float = 0.0  # the transactions that mark and settle, commits (and syncs) included
-    deleting: float = 0.0  # in the file thread: unlink and folder syncs
-    waiting: float = 0.0  # the database side waiting for the file thread
+    deleting: float = 0.0  # in the helper process (or the file thread): the unlinks
+    syncing: float = 0.0  # the deleted files' folders synced, emptied ones removed (file thread)
+    waiting: float = 0.0  # the database side waiting for deletions
     steps: StepTimes = field(default_factory=StepTimes)  # inside the transactions
 
 
@@ -139,6 +144,7 @@ class PurgeTimings:
 class _Marked:
     batch: Batch
     planned: int  # calls of the plan this batch was made from (some may have been skipped)
+    sent: bool = False  # handed to the helper process already
 
 
 @dataclass(frozen=True)
@@ -312,7 +318,8 @@ class Purge:
             testpoints.pause("after_start")
             folders: set[str] = set()  # the folders of the deleted files
             removed: set[str] = set()  # of them, removed (empty) as the purge went
-            deleter = FileDeleter(self.spool, keep_open=(lease.fileno(),))
+            deleter = FileDeleter(self.spool, journal=wal_of(self.db.path),
+                                  keep_open=(lease.fileno(),))
             try:
                 if not self.in_process:
                     await deleter.start()
@@ -365,55 +372,102 @@ class Purge:
     async def _pipeline(self, run: Run, plan: PurgePlan, result: PurgeResult, folders: set[str],
                         removed: set[str], progress: ProgressCallback | None,
                         cancel: CancelToken | None, deleter: FileDeleter) -> None:
-        """Batches flow through mark -> unlink -> settle, three at a time: while batch k's files
-        are deleted (by the helper process, purge_files.py), one transaction settles batch k-1
-        (its audit entries) and marks batch k+1. Every batch is marked, durably, before any of
-        its files go, and settled only after they have gone (and their folders are synced)."""
+        """Batches flow through mark -> delete -> settle. Two tasks run side by side: this one
+        marks batches (each durable before its files go) and settles those deleted, one
+        transaction doing both; the deleting task takes the marked batches in order and has the
+        helper process (purge_files.py) delete their files. At most DEPTH batches are marked and
+        not yet settled, so the helper always has the next batch at hand, and neither side waits
+        for the other's slowest batch."""
         batches = self._batches(plan.targets)
         counts = PurgeProgress(plan.count, plan.bytes)
         started = self.clock.now()
-        unlinked: _Deleted | None = None  # deleted on disk, not yet settled
+        marked_q: asyncio.Queue[_Marked | None] = asyncio.Queue()
+        deleted: list[_Deleted] = []  # deleted on disk, not yet settled
+        arrived = asyncio.Event()
+        halt = False  # a deletion failed: nothing more is marked or deleted
+
+        def tidy(calls: Sequence[Marked]) -> list[str]:
+            """Folders earlier batches emptied (those this one has files in stay)."""
+            return sorted(folders - removed - {m.path.rpartition("/")[0] for m in calls})
+
+        async def delete_all() -> None:
+            nonlocal halt
+            try:
+                while not halt and (item := await marked_q.get()) is not None:
+                    calls = item.batch.calls
+                    if item.sent:  # the helper has it already: its outcome, when it comes
+                        outcome = await self._received(deleter, calls)
+                    else:
+                        outcome = await self._in_thread(delete_here, self.spool, calls,
+                                                        wal_of(self.db.path))
+                    # the deletions on disk before they are recorded; emptied folders removed
+                    gone = {m.path.rpartition("/")[0] for m in outcome.gone}
+                    began = time.perf_counter()
+                    removed.update(await self._in_thread(after_deletion, os.fspath(self.spool),
+                                                         sorted(gone), tidy(calls)))
+                    result.timings.syncing += time.perf_counter() - began
+                    testpoints.pause("after_unlink")
+                    result.timings.deleting += outcome.seconds
+                    folders.update(gone)
+                    deleted.append(_Deleted(item, outcome))
+                    if outcome.problem:
+                        # batches marked after this one are put back by the leftovers below
+                        halt = True
+                        result.state, result.problem = "failed", outcome.problem
+                    arrived.set()
+            finally:
+                arrived.set()
+
+        deleting = asyncio.ensure_future(delete_all())
         try:
-            current: _Marked | None = await self._step(run, result, None, batches[0], counts,
-                                                       folders, progress, started)
-            testpoints.pause("after_mark")
-            k = 1  # the next batch to mark
-            while current is not None:
-                # folders the batches so far emptied (those this one has files in stay)
-                tidy = sorted(folders - removed - {m.path.rpartition("/")[0]
-                                                   for m in current.batch.calls})
-                work = asyncio.ensure_future(self._delete(deleter, current.batch.calls, tidy))
-                following = None
-                try:
-                    mark: Sequence[Marked] = ()
-                    if k < len(batches):
-                        if cancel is not None and cancel.cancelled:
-                            result.state = "cancelled"
-                        else:
-                            mark = batches[k]
-                    if unlinked is not None or mark:
-                        done, unlinked = unlinked, None
-                        following = await self._step(run, result, done, mark, counts, folders,
-                                                     progress, started)
-                finally:
-                    waited = time.perf_counter()
-                    outcome = await _finish(work)
-                    result.timings.waiting += time.perf_counter() - waited
-                testpoints.pause("after_unlink")
-                result.timings.deleting += outcome.seconds
-                removed.update(outcome.removed)
-                unlinked = _Deleted(current, outcome)
-                if outcome.problem:
-                    # the next batch, marked already, is put back by the leftovers below
-                    result.state, result.problem = "failed", outcome.problem
-                    break
-                current, k = following, k + 1
-            if unlinked is not None:
-                done, unlinked = unlinked, None
-                await self._step(run, result, done, (), counts, folders, progress, started)
+            k = 0  # the next batch to mark
+            in_flight = 0  # marked, not yet settled
+            while True:
+                settle, deleted[:] = list(deleted), []
+                mark: Sequence[Marked] = ()
+                if not halt and k < len(batches) and in_flight - len(settle) < DEPTH:
+                    if cancel is not None and cancel.cancelled:
+                        result.state = "cancelled"
+                        k = len(batches)
+                    else:
+                        mark = batches[k]
+                if not settle and not mark:
+                    if not in_flight or deleting.done():
+                        break
+                    arrived.clear()
+                    if not deleted:
+                        waited = time.perf_counter()
+                        await arrived.wait()
+                        result.timings.waiting += time.perf_counter() - waited
+                    continue
+                marked = await self._step(run, result, settle, mark, counts, progress, started)
+                in_flight -= len(settle)
+                if marked is not None:
+                    k += 1
+                    if marked.batch.calls:
+                        in_flight += 1
+                        if deleter.running and not halt:
+                            with contextlib.suppress(HelperFailed):  # (then received: failed)
+                                deleter.send(marked.batch.calls)
+                            marked = replace(marked, sent=True)
+                        marked_q.put_nowait(marked)
+                    else:  # nothing in it was deletable any more: done with it
+                        self._count(result, counts, [_Deleted(marked, Outcome())], progress)
+                    if k == 1:
+                        testpoints.pause("after_mark")
+            marked_q.put_nowait(None)
+            await deleting  # it ends at that; raises what it raised
         finally:
-            # A batch marked and not settled (a failure, a cancellation) is settled from the disk.
-            await asyncio.shield(self._settle_leftovers(run))
+            halt = True
+            marked_q.put_nowait(None)
+            try:
+                await _finish(deleting)  # its batch's deletions must be known first
+            except Exception:  # raised above already, or the purge fails anyway
+                pass
+            finally:
+                # A batch marked and not settled (a failure, a cancellation) is settled from the
+                # disk.
+                await asyncio.shield(self._settle_leftovers(run))
         if result.state == "running":
             result.state = "finished"
 
@@ -428,7 +482,7 @@ class Purge:
         return [head, *(body[i : i + size] for i in range(0, len(body), size)), last]
 
     def _chain_here(self, run: Run, outcome: Outcome, at: datetime, times: StepTimes) -> Chain:
-        """For the writer's thread: make and chain a settled batch's audit rows on this event loop
+        """For the writer's thread: make and chain settled batches' audit rows on this event loop
         (idle while it waits for the step) while SQLite marks the next batch there."""
         loop = asyncio.get_running_loop()
 
@@ -448,11 +502,11 @@ class Purge:
 
         return chain
 
-    async def _step(self, run: Run, result: PurgeResult, settle: _Deleted | None,
-                    mark: Sequence[Marked], counts: PurgeProgress, folders: set[str],
+    async def _step(self, run: Run, result: PurgeResult, settle: list[_Deleted],
+                    mark: Sequence[Marked], counts: PurgeProgress,
                     progress: ProgressCallback | None, started: datetime) -> _Marked | None:
-        """One transaction: settle a deleted batch and/or mark the next (durably, as every
-        journal commit: a mark lost in a power cut would leave deleted files' calls 'complete')."""
+        """One transaction: settle deleted batches and/or mark the next (made durable before its
+        files go: see JournalWriter)."""
         began = time.perf_counter()
         now = self.clock.now()
         cutoff = None
@@ -465,27 +519,33 @@ class Purge:
                                    latest=started.isoformat())
             cutoff = last_expired_day(now, self.grace_days, self.clock.tz)
         times = result.timings.steps
+        outcome = joined([d.outcome for d in settle])
         _deleted, marked = await self.journal.step(
-            run, now, settle=(settle.marked.batch, settle.outcome) if settle else None,
-            mark=mark, cutoff=cutoff, times=times,
-            chain=self._chain_here(run, settle.outcome, now, times) if settle else None)
+            run, now, settle=[(d.marked.batch, d.outcome) for d in settle], mark=mark,
+            cutoff=cutoff, times=times,
+            chain=self._chain_here(run, outcome, now, times) if settle else None)
         result.timings.database += time.perf_counter() - began
         if mark:
             result.skipped += len(mark) - len(marked.calls)
-        if settle is not None:
+        if settle:
             testpoints.pause("after_settle")
-            outcome = settle.outcome
+            self._count(result, counts, settle, progress)
+        return _Marked(marked, len(mark)) if mark else None
+
+    @staticmethod
+    def _count(result: PurgeResult, counts: PurgeProgress, settled: list[_Deleted],
+               progress: ProgressCallback | None) -> None:
+        for d in settled:
+            outcome = d.outcome
             result.deleted += len(outcome.gone) + len(outcome.absent)
             result.deleted_bytes += sum(m.size for m in (*outcome.gone, *outcome.absent))
             result.absent += len(outcome.absent)
             result.kept += len(outcome.kept)
-            folders.update(m.path.rpartition("/")[0] for m in outcome.gone)
-            counts.done += settle.marked.planned
-            counts.deleted, counts.deleted_bytes = result.deleted, result.deleted_bytes
-            counts.skipped = result.skipped
-            if progress is not None:
-                progress(counts)
-        return _Marked(marked, len(mark)) if mark else None
+            counts.done += d.marked.planned
+        counts.deleted, counts.deleted_bytes = result.deleted, result.deleted_bytes
+        counts.skipped = result.skipped
+        if progress is not None:
+            progress(counts)
 
     async def _settle_leftovers(self, run: Run) -> None:
         async def read_disk(marked: Sequence[Marked]) -> Outcome:
@@ -493,17 +553,11 @@ class Purge:
 
         await self.journal.settle_pending(read_disk, run_id=run.id, reconciled=False)
 
-    async def _delete(self, deleter: FileDeleter, marked: Sequence[Marked],
-                      tidy: Sequence[str]) -> Outcome:
-        """Delete a marked batch's files (and remove the folders of `tidy` that are empty): by
-        the helper process, else in the purge thread. If the helper dies meanwhile, what it did
-        is read from the disk and the purge stops."""
-        if not marked:
-            return Outcome()
-        if not deleter.running:
-            return await self._in_thread(delete_here, self.spool, marked, tidy)
+    async def _received(self, deleter: FileDeleter, marked: Sequence[Marked]) -> Outcome:
+        """The outcome of a batch sent to the helper. If the helper died meanwhile, what it did
+        is read from the disk, and the purge stops."""
         try:
-            return await deleter.delete(marked, tidy)
+            return await deleter.receive(marked)
         except HelperFailed as exc:
             outcome = await self._in_thread(disk_outcome, self.spool, marked)
             # what is still there was not deleted, and the purge stops here

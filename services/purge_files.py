@@ -8,11 +8,14 @@ making many short system calls loses to one computing. A helper process has its 
     python -E -S services/purge_unlinker.py SPOOL PARENT_PID
 
 It is stdlib-only; it says it is ready before the first batch, then reads one batch per line,
-deletes the files, syncs their folders and answers which were absent and which could not be
-deleted. The kernel kills it if the purge process dies (PR_SET_PDEATHSIG on Linux), and it keeps
-the purge lease's file open, so no other process can take the lease (and reconcile the journal
-from the disk) while it could still be deleting. Where the helper cannot start, the purge deletes
-in a thread of its own process instead.
+syncs the database's write-ahead log (the batch's mark was committed without waiting for the disk:
+this makes it durable before any of the batch's files go, off the database's critical path),
+deletes the files and answers which were absent and which could not be deleted (the purge
+process then syncs their folders, `after_deletion`, before it records the deletions). The kernel
+kills it if the purge process dies (PR_SET_PDEATHSIG on Linux), and it keeps the purge lease's
+file open, so no other process can take the lease (and reconcile the journal from the disk) while
+it could still be deleting. Where the helper cannot start, the purge deletes in a thread of its
+own process instead.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from services.purge_journal import Marked, Outcome
-from services.purge_unlinker import READY, Deleted, delete_batch
+from services.purge_unlinker import READY, Deleted, delete_files
 
 HELPER = Path(__file__).with_name("purge_unlinker.py")
 STARTUP_SECONDS = 10
@@ -39,8 +42,10 @@ class HelperFailed(Exception):
 class FileDeleter:
     """One helper process for one purge: `delete(batch)` one batch at a time, then `close()`."""
 
-    def __init__(self, spool: Path, *, keep_open: Sequence[int] = ()) -> None:
+    def __init__(self, spool: Path, *, journal: Path | None = None,
+                 keep_open: Sequence[int] = ()) -> None:
         self.spool = spool
+        self.journal = journal  # synced before each batch's files go (delete_files)
         self.keep_open = tuple(keep_open)
         self._proc: asyncio.subprocess.Process | None = None
 
@@ -72,14 +77,26 @@ class FileDeleter:
         self._proc = proc
         return True
 
-    async def delete(self, marked: Sequence[Marked], tidy: Sequence[str] = ()) -> Outcome:
-        """Delete the batch's files, then remove the folders of `tidy` that are empty."""
+    def send(self, marked: Sequence[Marked]) -> None:
+        """Hand a marked batch to the helper now (it queues behind the batches sent before, so
+        the helper never waits for this process between batches); `receive` its outcome later,
+        in the same order."""
+        proc = self._proc
+        if proc is None or proc.stdin is None:
+            raise HelperFailed("the deleting process is not running")
+        request = {"paths": [m.path for m in marked],
+                   "journal": os.fspath(self.journal) if self.journal else None}
+        try:
+            proc.stdin.write(json.dumps(request).encode() + b"\n")
+        except (OSError, RuntimeError) as exc:
+            raise HelperFailed(f"the deleting process failed: {exc}") from exc
+
+    async def receive(self, marked: Sequence[Marked]) -> Outcome:
+        """What became of the oldest batch sent and not yet received."""
         proc = self._proc
         if proc is None or proc.stdin is None or proc.stdout is None:
             raise HelperFailed("the deleting process is not running")
-        request = {"paths": [m.path for m in marked], "tidy": list(tidy)}
         try:
-            proc.stdin.write(json.dumps(request).encode() + b"\n")
             await proc.stdin.drain()
             line = await proc.stdout.readline()
         except (OSError, asyncio.LimitOverrunError, ValueError) as exc:
@@ -88,9 +105,13 @@ class FileDeleter:
             raise HelperFailed("the deleting process ended")
         answer = json.loads(line)
         done = Deleted()
-        done.absent, done.kept = answer["absent"], answer["kept"]
-        done.removed, done.seconds = answer["removed"], answer["seconds"]
+        done.absent, done.kept, done.seconds = answer["absent"], answer["kept"], answer["seconds"]
         return outcome_of(marked, done)
+
+    async def delete(self, marked: Sequence[Marked]) -> Outcome:
+        """Delete the batch's files."""
+        self.send(marked)
+        return await self.receive(marked)
 
     async def close(self) -> None:
         proc, self._proc = self._proc, None
@@ -106,15 +127,16 @@ class FileDeleter:
             await proc.wait()
 
 
-def delete_here(spool: Path, marked: Sequence[Marked], tidy: Sequence[str] = ()) -> Outcome:
+def delete_here(spool: Path, marked: Sequence[Marked], journal: Path | None = None) -> Outcome:
     """The same deletions in this process (run in a thread, when no helper could be started)."""
-    return outcome_of(marked, delete_batch(os.fspath(spool), [m.path for m in marked], tidy))
+    return outcome_of(marked, delete_files(os.fspath(spool), [m.path for m in marked],
+                                           os.fspath(journal) if journal else None))
 
 
 def outcome_of(marked: Sequence[Marked], done: Deleted) -> Outcome:
     absent = set(done.absent)
     kept = dict(done.kept)
-    out = Outcome(seconds=done.seconds, removed=list(done.removed))
+    out = Outcome(seconds=done.seconds)
     for i, m in enumerate(marked):
         if i in absent:
             out.absent.append(m)

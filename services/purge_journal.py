@@ -1,11 +1,12 @@
 """The purge journal: how a purge records what it is about to delete, and how that is settled.
 
 A batch of calls goes through three steps:
-  1. marked, in one transaction committed durably (the WAL synced) before any file goes: each
+  1. marked, in one transaction, made durable (the WAL synced) before any file goes: each
      call of the batch is checked again (state, date, holds, open instructions) and those still
      deletable become tombstones at once (state 'purged'; when, by whom, under which instruction;
      metadata and hash kept), and ONE journal row lists them: their deletion is pending;
-  2. deleted on disk (unlink, then fsync of each folder, so the deletions outlive a power cut);
+  2. deleted on disk (the WAL synced first; unlink; then fsync of each folder, so the deletions
+     outlive a power cut before they are recorded);
   3. settled, in one transaction: an audit entry for each call whose file is gone, 'complete'
      again for a call whose file is still there (it could not be deleted), the journal row removed.
 So each call's state changes once, and the journal costs one row per batch, not one per call.
@@ -65,8 +66,7 @@ class Outcome:
     absent: list[Marked] = field(default_factory=list)  # already not there
     kept: list[Marked] = field(default_factory=list)  # still there (could not be deleted)
     problem: str = ""
-    seconds: float = 0.0  # spent deleting and syncing
-    removed: list[str] = field(default_factory=list)  # folders emptied by earlier batches, removed
+    seconds: float = 0.0  # spent deleting
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,7 @@ class StepTimes:
 ReadDisk = Callable[[Sequence[Marked]], Awaitable[Outcome]]
 T = TypeVar("T")
 SEAL_WAIT = 120  # seconds a step waits for its audit entries to be chained elsewhere
+CHECKPOINT_EVERY = 3  # steps (a step writes ~350 pages to the log at the default batch size)
 
 
 def disk_outcome(spool: Path, marked: Sequence[Marked]) -> Outcome:
@@ -133,11 +134,21 @@ def deleted_detail(call_id: int, instruction: str, run: int, size: int, *, absen
 Chain = Callable[[Head], "concurrent.futures.Future[list[tuple[Any, ...]]]"]
 
 
+def wal_of(database: Path) -> Path:
+    """The database's write-ahead log: where a commit is, until SQLite moves it into the database
+    (syncing both) at a checkpoint."""
+    return database.with_name(database.name + "-wal")
+
+
 class JournalWriter:
     """The journal's writes, on a sqlite3 connection of the purge's own, used from one thread:
     a step (a transaction of several statements) is one hand-over to that thread, not one per
     statement. SQLite serialises it with every other writer as it does another process's.
-    Every commit is durable (synchronous = FULL): a mark must be on disk before its files go."""
+
+    A mark must be on disk before any of its files go (else a power cut could leave deleted
+    files' calls 'complete'). The commit itself does not wait for the disk (synchronous =
+    NORMAL): whoever deletes the batch's files first syncs the write-ahead log (`wal_of`), which
+    makes every commit before it durable — off this thread, beside the next step's work."""
 
     def __init__(self, path: Path, audit: AuditLog) -> None:
         self.path = path
@@ -149,7 +160,8 @@ class JournalWriter:
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA wal_autocheckpoint = 0")  # the Checkpointer's job
         except BaseException:
             conn.close()
             raise
@@ -160,13 +172,13 @@ class JournalWriter:
         if conn is not None:
             conn.close()
 
-    def step(self, run: Run, at: datetime, *, settle: tuple[Batch, Outcome] | None = None,
+    def step(self, run: Run, at: datetime, *, settle: Sequence[tuple[Batch, Outcome]] = (),
              mark: Sequence[Marked] = (), cutoff: date | None = None, actor: str | None = None,
              reconciled: bool = False, chain: Chain | None = None,
              times: StepTimes | None = None) -> tuple[int, Batch]:
-        """One transaction: settle a batch whose files have been deleted (step 3) and mark the next
-        (step 1), or either alone. `chain(head)` has the settled batch's audit entries made and
-        chained elsewhere (the purge's event loop: `deleted_rows`) while SQLite marks here;
+        """One transaction: settle batches whose files have been deleted (step 3) and mark the
+        next (step 1), or either alone. `chain(head)` has the settled batches' audit entries made
+        and chained elsewhere (the purge's event loop: `deleted_rows`) while SQLite marks here;
         without it they are made here. Returns (deletions recorded, the batch marked)."""
         conn = self._conn
         assert conn is not None, "JournalWriter.open() first"
@@ -174,9 +186,8 @@ class JournalWriter:
         actor = actor or run.actor
         conn.execute("BEGIN IMMEDIATE")
         try:
-            outcome = settle[1] if settle else None
-            head = self.audit.head_sync(conn) if outcome and (outcome.gone or outcome.absent) \
-                else None
+            outcome = joined([o for _, o in settle])
+            head = self.audit.head_sync(conn) if outcome.gone or outcome.absent else None
             sealed = chain(head) if head is not None and chain is not None else None
             began = time.perf_counter()
             marked = Batch(None, [])
@@ -186,7 +197,7 @@ class JournalWriter:
                 testpoints.pause("in_mark_tx")
             times.marking += time.perf_counter() - began
             deleted = 0
-            if settle is not None:
+            if settle:
                 began = time.perf_counter()
                 rows: list[tuple[Any, ...]] = []
                 if sealed is not None:
@@ -195,12 +206,11 @@ class JournalWriter:
                     except concurrent.futures.TimeoutError:  # the loop is stuck: chain them here
                         sealed = None
                 if head is not None and sealed is None:
-                    assert outcome is not None
                     rows = deleted_rows(self.audit, head, run, outcome, at, actor, reconciled)
                 times.waiting += time.perf_counter() - began
                 began = time.perf_counter()
                 self.audit.insert_sealed_sync(conn, rows)
-                deleted = self._settled(conn, run, *settle)
+                deleted = sum(self._settled(conn, run, b, o) for b, o in settle)
                 times.recording += time.perf_counter() - began
                 testpoints.pause("in_settle_tx")
             conn.execute("COMMIT")
@@ -262,15 +272,69 @@ class JournalWriter:
         return len(deleted)
 
 
+def joined(outcomes: Sequence[Outcome]) -> Outcome:
+    """Several batches' outcomes as one (in order), for the audit entries of one settling."""
+    if len(outcomes) == 1:
+        return outcomes[0]
+    out = Outcome()
+    for o in outcomes:
+        out.gone += o.gone
+        out.absent += o.absent
+        out.kept += o.kept
+    return out
+
+
 def deleted_rows(audit: AuditLog, head: Head, run: Run, outcome: Outcome, at: datetime,
                  actor: str, reconciled: bool = False) -> list[tuple[Any, ...]]:
     """The purge.deleted audit rows for a batch's deleted calls, chained onto `head`."""
     number = json.dumps(run.number, ensure_ascii=False)
-    absent = {m.id for m in outcome.absent}
-    items = [(m.path, deleted_detail(m.id, number, run.id, m.size, absent=m.id in absent,
-                                     reconciled=reconciled))
-             for m in (*outcome.gone, *outcome.absent)]
+    if reconciled:
+        items = [(m.path, deleted_detail(m.id, number, run.id, m.size, reconciled=True))
+                 for m in outcome.gone]
+    else:  # the common case, laid out as deleted_detail does, the constant parts once
+        common = ('{"call_id":%d,"instruction":' + number.replace("%", "%%")
+                  + f',"run":{run.id:d},"size":%d}}')
+        items = [(m.path, common % (m.id, m.size)) for m in outcome.gone]
+    items += [(m.path, deleted_detail(m.id, number, run.id, m.size, absent=True,
+                                      reconciled=reconciled)) for m in outcome.absent]
     return audit.seal_uniform(head, at, actor, Action.PURGE_DELETED, items)[0]
+
+
+class Checkpointer:
+    """Moves the write-ahead log into the database (a PASSIVE checkpoint: it waits for no one) on a
+    thread and a connection of its own while the purge goes on. The writer's commits never do it
+    (wal_autocheckpoint = 0), so copying pages and syncing the database file stay off its path."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="callrec-ckpt")
+        self._conn: sqlite3.Connection | None = None
+        self._running: concurrent.futures.Future[None] | None = None
+
+    def _checkpoint(self) -> None:
+        try:
+            if self._conn is None:
+                self._conn = sqlite3.connect(self.path, isolation_level=None,
+                                             timeout=BUSY_TIMEOUT_MS / 1000)
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            pass  # housekeeping: the next checkpoint (anyone's) does it
+
+    def poke(self) -> None:
+        """Start a checkpoint unless one is running."""
+        if self._running is None or self._running.done():
+            self._running = self._thread.submit(self._checkpoint)
+
+    async def finish(self) -> None:
+        """A last checkpoint after the running one; then the connection is closed."""
+        def last() -> None:
+            self._checkpoint()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await asyncio.shield(asyncio.wrap_future(self._thread.submit(last)))
+        self._thread.shutdown(wait=False)
 
 
 class PurgeJournal:
@@ -283,6 +347,8 @@ class PurgeJournal:
         self.clock = clock
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="callrec-journal")
         self._writer: JournalWriter | None = None
+        self._checkpointer: Checkpointer | None = None
+        self._steps = 0
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)
@@ -308,16 +374,26 @@ class PurgeJournal:
         writer = JournalWriter(self.db.path, self.audit)
         await self._in_writer(writer.open)
         self._writer = writer
+        self._checkpointer = Checkpointer(self.db.path)
         try:
             yield
         finally:
             self._writer = None
-            await self._in_writer(writer.close)
+            try:
+                await self._in_writer(writer.close)
+            finally:
+                checkpointer, self._checkpointer = self._checkpointer, None
+                await checkpointer.finish()
 
     async def step(self, run: Run, at: datetime, **kwargs: Any) -> tuple[int, Batch]:
         """JournalWriter.step on the writer's thread, inside `writing()`."""
-        assert self._writer is not None, "inside `async with journal.writing()` only"
-        return await self._in_writer(self._writer.step, run, at, **kwargs)
+        assert self._writer is not None and self._checkpointer is not None, (
+            "inside `async with journal.writing()` only")
+        done = await self._in_writer(self._writer.step, run, at, **kwargs)
+        self._steps += 1
+        if self._steps % CHECKPOINT_EVERY == 0:
+            self._checkpointer.poke()
+        return done
 
     async def pending(self, run_id: int | None = None) -> list[tuple[Run, Batch]]:
         """Journal rows not yet settled (of one run, or all), oldest first, with their calls."""
@@ -354,7 +430,7 @@ class PurgeJournal:
         async with self.writing():
             for run, batch in pending:
                 outcome = await read_disk(batch.calls)
-                done, _ = await self.step(run, self.clock.now(), settle=(batch, outcome),
+                done, _ = await self.step(run, self.clock.now(), settle=[(batch, outcome)],
                                           actor=SYSTEM if reconciled else run.actor,
                                           reconciled=reconciled)
                 deleted += done

@@ -1,10 +1,11 @@
 """Deleting one batch of a purge's files, and the helper process that does it (purge_files.py).
 
 Standard library only: the helper runs as `python -E -S purge_unlinker.py SPOOL PARENT_PID`, says
-it is ready, then reads one batch per line ({"paths": [...], "tidy": [...]}: files, and folders
-to remove if empty, relative to the spool) and answers one line per batch: {"absent": [index...],
-"kept": [[index, reason]...], "removed": [folder...], "seconds": s}.
-It ends when its input ends, and dies with the purge process (Linux: PR_SET_PDEATHSIG).
+it is ready, then reads one batch per line ({"paths": [...], "journal": path}: files relative to
+the spool; the file to sync first) and answers one line per batch: {"absent": [index...], "kept":
+[[index, reason]...], "seconds": s}. It ends when its input ends, and dies with the purge process
+(Linux: PR_SET_PDEATHSIG). Syncing the folders afterwards, and removing those emptied, is
+`after_deletion`'s, run by the purge process beside the helper's next batch.
 """
 
 from __future__ import annotations
@@ -26,26 +27,29 @@ READY = b"ready\n"
 
 class Deleted:
     """What happened to a batch: indexes of the paths already absent, and of those that could not
-    be deleted (with the reason); every other path was deleted. And the folders removed."""
+    be deleted (with the reason); every other path was deleted."""
 
-    __slots__ = ("absent", "kept", "removed", "seconds")
+    __slots__ = ("absent", "kept", "seconds")
 
     def __init__(self) -> None:
         self.absent: list[int] = []
         self.kept: list[tuple[int, str]] = []
-        self.removed: list[str] = []
         self.seconds = 0.0
 
 
-def delete_batch(root: str, paths: Sequence[str], tidy: Sequence[str] = ()) -> Deleted:
-    """Unlink the files, then fsync their folders so the deletions are on disk before they are
-    recorded. Never raises for a file: what failed stays, and is reported. Then remove the
-    folders in `tidy` that are empty now (earlier batches emptied them; rmdir refuses a folder
-    that is not, so a recording arriving meanwhile is safe). Removals are not synced: an empty
-    folder back after a power cut would be harmless."""
+def delete_files(root: str, paths: Sequence[str], journal: str | None = None) -> Deleted:
+    """First make the journal durable: fsync `journal` (the database's write-ahead log, where the
+    purge committed the batch's mark without waiting for the disk) before any file goes; if that
+    fails, nothing is deleted. Then unlink the files. Never raises for a file: what failed stays,
+    and is reported."""
     began = time.perf_counter()
     out = Deleted()
-    folders: set[str] = set()
+    if journal is not None:
+        problem = sync_file(journal)
+        if problem:
+            out.kept = [(i, problem) for i in range(len(paths))]
+            out.seconds = time.perf_counter() - began
+            return out
     pause_at = len(paths) // 2 if os.environ.get(testpoints.PAUSE_AT) == "mid_unlink" else -1
     unlink = os.unlink
     for i, path in enumerate(paths):
@@ -55,22 +59,49 @@ def delete_batch(root: str, paths: Sequence[str], tidy: Sequence[str] = ()) -> D
             unlink(f"{root}/{path}")
         except FileNotFoundError:
             out.absent.append(i)
-            continue
         except OSError as exc:
             out.kept.append((i, exc.strerror or str(exc)))
-            continue
-        folders.add(path.rpartition("/")[0])
+    out.seconds = time.perf_counter() - began
+    return out
+
+
+def after_deletion(root: str, folders: Sequence[str], tidy: Sequence[str] = ()) -> list[str]:
+    """fsync the folders files were deleted from, so the deletions are on disk before they are
+    recorded; then remove the folders of `tidy` that are empty now (earlier batches emptied them;
+    rmdir refuses a folder that is not, so a recording arriving meanwhile is safe). Removals are
+    not synced: an empty folder back after a power cut would be harmless. Returns those removed."""
     for folder in folders:
+        # a folder removed meanwhile (tidied after an earlier batch): its parent holds the news
+        while folder and not os.path.isdir(f"{root}/{folder}"):
+            folder = folder.rpartition("/")[0]
         fsync_folder(f"{root}/{folder}" if folder else root)
+    removed = []
     for folder in tidy:
         if folder and folder not in folders:
             try:
                 os.rmdir(f"{root}/{folder}")
             except OSError:
                 continue
-            out.removed.append(folder)
-    out.seconds = time.perf_counter() - began
-    return out
+            removed.append(folder)
+    return removed
+
+
+def sync_file(path: str) -> str:
+    """fsync a file; "" when done (or when there is no such file: SQLite has moved the log's
+    pages into the database and synced it already), else why not."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        return f"cannot sync {path}: {exc.strerror or exc}"
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        return f"cannot sync {path}: {exc.strerror or exc}"
+    finally:
+        os.close(fd)
+    return ""
 
 
 def fsync_folder(path: str) -> None:
@@ -106,9 +137,9 @@ def main() -> None:
     sys.stdout.flush()
     for line in sys.stdin.buffer:
         batch = json.loads(line)
-        done = delete_batch(root, batch["paths"], batch["tidy"])
+        done = delete_files(root, batch["paths"], batch["journal"])
         sys.stdout.write(json.dumps({"absent": done.absent, "kept": done.kept,
-                                     "removed": done.removed, "seconds": done.seconds}) + "\n")
+                                     "seconds": done.seconds}) + "\n")
         sys.stdout.flush()
 
 

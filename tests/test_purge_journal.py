@@ -23,6 +23,7 @@ from services.duties import Duty
 from services.errors import StorageError
 from services.purge_files import FileDeleter
 from services.purge_journal import Marked, deleted_detail
+from services.purge_unlinker import after_deletion
 from services.workspace import Workspace
 
 clean = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40) | st.sampled_from(
@@ -76,6 +77,31 @@ def test_deleted_details_are_canonical(absent: bool, reconciled: bool, number: s
     assert text == canonical(expected)
 
 
+@pytest.mark.parametrize("reconciled", [False, True])
+def test_the_purges_audit_rows_are_the_ordinary_ones(reconciled: bool) -> None:
+    """deleted_rows lays the details out itself, fast: the rows are those AuditLog.seal makes
+    of the same entries with their details as mappings."""
+    from services.audit import AuditLog
+    from services.purge_journal import Outcome, Run, deleted_rows
+
+    log = AuditLog(None, b"k" * 32)  # type: ignore[arg-type]
+    run = Run(7, 3, '2026-%d "0001"', "operator")
+    outcome = Outcome(gone=[Marked(1, "a/1.wav", 10), Marked(2, 'a/"2".wav', 20)],
+                      absent=[Marked(3, "a/3.wav", 30)])
+    at = datetime(2026, 5, 1, 9, 0, tzinfo=JST)
+    rows = deleted_rows(log, Head(4, "ef" * 32), run, outcome, at, "operator", reconciled)
+    entries = []
+    for m in (*outcome.gone, *outcome.absent):
+        detail: dict[str, object] = {"call_id": m.id, "instruction": run.number, "run": 7,
+                                     "size": m.size}
+        if m in outcome.absent:
+            detail["absent"] = True
+        if reconciled:
+            detail["reconciled"] = True
+        entries.append(Entry(at, "operator", "purge.deleted", m.path, detail))
+    assert rows == log.seal(Head(4, "ef" * 32), entries)[0]
+
+
 async def test_the_helper_deletes_and_answers(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     for name in ("a/1.wav", "a/2.wav", "3.wav"):
@@ -87,20 +113,26 @@ async def test_the_helper_deletes_and_answers(tmp_path: Path) -> None:
     (tmp_path / "b" / "c").mkdir(parents=True)
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "new.wav").write_bytes(b"x")  # a recording arrived: d is not removed
-    deleter = FileDeleter(tmp_path)
+    (tmp_path / "x.db-wal").write_bytes(b"frames")
+    deleter = FileDeleter(tmp_path, journal=tmp_path / "x.db-wal")
     assert await deleter.start()
     try:
-        out = await deleter.delete(marked, ["b/c", "d", "a"])
-        assert [m.path for m in out.gone] == ["a/1.wav", "3.wav", "a/2.wav"]
-        assert [m.path for m in out.absent] == ["a/gone.wav"]
+        deleter.send(marked[:2])  # two batches handed over at once: answered in order
+        deleter.send(marked[2:])
+        first = await deleter.receive(marked[:2])
+        out = await deleter.receive(marked[2:])
+        assert [m.path for m in first.gone] == ["a/1.wav"]
+        assert [m.path for m in first.absent] == ["a/gone.wav"]
+        assert [m.path for m in out.gone] == ["3.wav", "a/2.wav"]
         assert [m.path for m in out.kept] == ["a/stuck.wav"] and "a/stuck.wav" in out.problem
-        assert out.removed == ["b/c"]  # a: this batch's own folder is left to the end
         assert (await deleter.delete([])).gone == []
     finally:
         await deleter.close()
     assert not deleter.running
+    removed = after_deletion(str(tmp_path), ["a", ""], ["b/c", "d", "a"])
+    assert removed == ["b/c"]  # a: a folder files were deleted from now is left to the end
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
-        "a", "a/stuck.wav", "a/stuck.wav/f", "b", "d", "d/new.wav"]
+        "a", "a/stuck.wav", "a/stuck.wav/f", "b", "d", "d/new.wav", "x.db-wal"]
 
 
 async def test_a_purge_without_its_helper_deletes_in_a_thread(ws: Workspace, spool: Path,
@@ -119,37 +151,31 @@ async def test_a_purge_without_its_helper_deletes_in_a_thread(ws: Workspace, spo
 async def test_the_helper_killed_midway_stops_the_purge_cleanly(ws: Workspace, spool: Path,
                                                                 monkeypatch: pytest.MonkeyPatch
                                                                 ) -> None:
-    """If the helper dies, what it did is read from the disk: its batch is settled as far as it
-    went, nothing else is deleted, and the instruction is open again."""
+    """If the helper dies, what it did is read from the disk: the batches it had are settled as
+    far as it went, nothing else is deleted, and the instruction is open again."""
     make_calls(spool, expired=12)
     await ws.indexer.scan()
     ws.purge.batch_size = 4
-    started: list[FileDeleter] = []
-    real_start = FileDeleter.start
+    real_send = FileDeleter.send
+    sent: list[list[Marked]] = []
 
-    async def start(self: FileDeleter) -> bool:
-        started.append(self)
-        return await real_start(self)
-
-    real_delete = FileDeleter.delete
-
-    async def delete(self: FileDeleter, marked: list[Marked], tidy: list[str]) -> object:
-        if len(started) == 1 and marked and marked[0].path == second[0]:
+    def send(self: FileDeleter, marked: list[Marked]) -> None:
+        sent.append(list(marked))
+        if len(sent) == 2:  # killed as the second batch is handed over: it never gets it
             assert self._proc is not None
             os.kill(self._proc.pid, signal.SIGKILL)
-            await self._proc.wait()
-        return await real_delete(self, marked, tidy)
+        real_send(self, marked)
 
-    monkeypatch.setattr(FileDeleter, "start", start)
-    monkeypatch.setattr(FileDeleter, "delete", delete)
+    monkeypatch.setattr(FileDeleter, "send", send)
     ins = await ws.instructions.issue_purge(await manager(ws, Duty.ISSUE_INSTRUCTION))
     plan = await ws.purge.plan(ins.id)
-    second = [m.path for m in plan.targets[4:8]]
     with pytest.raises(StorageError, match="the deleting process"):
         await ws.purge.execute(await operator(ws), plan, typed_count=12)
     st = await states(ws)
-    assert list(st.values()).count("purged") == 4
-    await check_agreement(ws, spool, set())
+    second = {m.path for m in sent[1]}
+    assert all(st[p] == "complete" for p in second)  # its files were never touched
+    assert list(st.values()).count("purged") <= 4  # the first batch, as far as it went
+    await check_agreement(ws, spool, second)
     assert (await ws.instructions.get(ins.id)).state == "issued"
 
 

@@ -103,7 +103,7 @@ async def purge_round(root: Path, count: int, seed: int) -> dict[str, float]:
             "ratio": purge / bare, "cpu_ratio": purge_cpu / bare_cpu, "load": os.getloadavg()[0],
             "database": t.database, "marking": t.steps.marking, "chaining": t.steps.sealing,
             "chain_wait": t.steps.waiting, "recording": t.steps.recording,
-            "deleting": t.deleting, "waiting": t.waiting}
+            "deleting": t.deleting, "syncing": t.syncing, "waiting": t.waiting}
 
 
 def _median(runs: list[dict[str, float]], key: str) -> float:
@@ -122,14 +122,16 @@ async def purge_figures(workdir: Path, count: int, rounds: int) -> list[Figure]:
               f" {r['ratio']:.2f}x; database {r['database']:.3f} s (marking {r['marking']:.3f},"
               f" audit chained meanwhile {r['chaining']:.3f}, waited for it {r['chain_wait']:.3f},"
               f" recording {r['recording']:.3f}), deleting in the helper {r['deleting']:.3f},"
-              f" waited for it {r['waiting']:.3f}; load {r['load']:.1f}", flush=True)
+              f" folders synced/removed {r['syncing']:.3f}, waited for them {r['waiting']:.3f};"
+              f" load {r['load']:.1f}", flush=True)
         shutil.rmtree(root, ignore_errors=True)
     ratio = _median(runs, "ratio")
     k = f"purge.{count // 1000}k"
     split = ", ".join(f"{name} {_median(runs, key):.2f} s" for name, key in (
         ("marking", "marking"), ("audit chaining (overlaps marking)", "chaining"),
         ("recording", "recording"), ("database in all", "database"),
-        ("deleting (helper, overlaps the database)", "deleting"), ("waiting for it", "waiting")))
+        ("deleting (helper, overlaps the database)", "deleting"),
+        ("folders synced and removed (overlaps too)", "syncing"), ("waiting for them", "waiting")))
     return [
         Figure(f"{k}.vs_unlink", ratio, "x", "<= 2x", ratio <= 2,
                f"median of {rounds} rounds' ratios; purge {_median(runs, 'purge'):.2f} s vs bare"
