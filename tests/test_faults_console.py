@@ -9,11 +9,9 @@ database, a verifying audit chain and every recording as it was.
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -40,21 +38,18 @@ from services.duties import Duty, Role
 from services.workspace import Workspace
 from tests.export_support import fill as fill_disk
 from tests.export_support import tmpfs
-from tests.fault_support import Said, assert_intact_ws, fingerprint
-
-DAY = "2026/11/02"
-STAMP = "20261102-100000"
-
-
-def _name(uniqueid: str, source: str = "09012345678") -> str:
-    return f"in-0488291111-{source}-{STAMP}-{uniqueid}.wav"
-
-
-def _write(folder: Path, name: str | bytes, data: bytes) -> None:
-    path = os.path.join(os.fsencode(folder), os.fsencode(name) if isinstance(name, str) else name)
-    with open(path, "wb") as fh:
-        fh.write(data)
-    os.utime(path, (time.time() - 3600,) * 2)
+from tests.fault_support import (
+    DAY,
+    HOSTILE_UNIQUEIDS,
+    LiveRecorder,
+    Said,
+    assert_intact_ws,
+    fingerprint,
+    spool_name,
+    write_aged,
+    write_hostile_names,
+    write_odd_entries,
+)
 
 
 def _printable(app: Any) -> None:
@@ -94,15 +89,6 @@ async def confirm_typed(pilot: Pilot[Any], word: str) -> None:
 
 # -- hostile and odd spool entries, arriving while the console watches -----------------------------
 
-HOSTILE = {
-    "markup": "[red]x[bold]y[link=e]z[@click=quit]",
-    "osc_title": "t\x1b]0;pwned\x07",
-    "csi_clear": "c\x1b[2J\x1b[H",
-    "bidi": "abc\u202egpj.exe",
-    "newline": "line1\nline2",
-}
-
-
 async def test_hostile_names_arriving_live_are_shown_literally(ws: Workspace, spool: Path) -> None:
     folder = spool / DAY
     app = make_app(ws, start_indexer=True, poll_seconds=0.2)
@@ -111,16 +97,10 @@ async def test_hostile_names_arriving_live_are_shown_literally(ws: Workspace, sp
         await until(pilot, lambda: ws.indexer.health.last_scan_at is not None, what="first scan")
         await unlock(pilot)
         folder.mkdir(parents=True)  # a new folder: rescanned as it appears
-        audio = wav_header(800) + bytes(800)
-        for i, uid in enumerate(HOSTILE.values()):
-            _write(folder, _name(f"{uid}.{i}"), audio)
-        _write(folder, b"in-0488291111-0901-" + STAMP.encode() + b"-bad\xff\xfe.1.wav", audio)
-        longest = _name("x" * (255 - len(_name("")) - 2) + ".9")
-        assert len(longest.encode()) == 255
-        _write(folder, longest, audio)
-        _write(folder, "[bold]not a recording.wav", audio)
+        write_hostile_names(folder)
         lst = call_list(app)
-        await until(pilot, lambda: lst.row_count == len(HOSTILE) + 1, timeout=10, what="live arrivals")
+        await until(pilot, lambda: lst.row_count == len(HOSTILE_UNIQUEIDS) + 1, timeout=10,
+                    what="live arrivals")
         before = fingerprint(spool)
         shown = ""
         for _ in range(lst.row_count):
@@ -151,16 +131,8 @@ async def test_odd_entries_arriving_live_never_block_the_console(ws: Workspace, 
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: ws.indexer.health.last_scan_at is not None, what="first scan")
         await unlock(pilot)
-        real = folder / _name("1.1")
-        _write(folder, real.name, wav_header(8000) + bytes(8000))
-        os.mkfifo(folder / _name("fifo.2"))  # opening it to hash would block for ever
-        os.symlink(real, folder / _name("link.3"))
-        (folder / _name("dir.4")).mkdir()
-        _write(folder / _name("dir.4"), _name("inside.4"), wav_header(100) + bytes(100))
-        _write(folder, _name("zero.5"), b"")
-        _write(folder, _name("unanswered.6"), wav_header(0))
-        _write(folder, _name("truncated.7"), wav_header(16000) + bytes(1600))
-        _write(folder, _name("text.8"), b"this is not audio at all\n" * 40)
+        write_odd_entries(folder)
+        write_aged(folder / spool_name("dir.4"), spool_name("inside.4"), wav_header(100) + bytes(100))
         before = fingerprint(spool)
         lst = call_list(app)
         want = {"1.1.wav", "inside.4.wav", "zero.5.wav", "unanswered.6.wav", "truncated.7.wav",
@@ -183,28 +155,7 @@ async def test_odd_entries_arriving_live_never_block_the_console(ws: Workspace, 
 async def test_recorder_writing_while_the_console_scans(ws: Workspace, spool: Path) -> None:
     folder = spool / DAY
     folder.mkdir(parents=True)
-    for i in range(300):
-        _write(folder, _name(f"old.{i}"), wav_header(2000) + os.urandom(2000))
-    growing = [folder / _name(f"live.{i}") for i in range(5)]
-    stop, started = threading.Event(), threading.Event()
-
-    def recorder() -> None:  # five calls in progress, written to every 10 ms
-        handles = [open(p, "wb") for p in growing]  # noqa: SIM115
-        for h in handles:
-            h.write(wav_header(0))
-            h.flush()
-        started.set()
-        while not stop.is_set():
-            for h in handles:
-                h.write(os.urandom(320))
-                h.flush()
-            time.sleep(0.01)
-        for h in handles:
-            h.close()
-
-    writer = threading.Thread(target=recorder)
-    writer.start()
-    started.wait(5)
+    recorder = LiveRecorder(folder).start()
     app = make_app(ws, start_indexer=True, poll_seconds=0.2)
     said = Said(app)
     try:
@@ -216,8 +167,7 @@ async def test_recorder_writing_while_the_console_scans(ws: Workspace, spool: Pa
             lst = call_list(app)
             await until(pilot, lambda: lst.row_count == 305, timeout=20, what="all listed")
             assert (await ws.calls.counts_by_state()).get("recording") == 5  # still growing
-            stop.set()
-            await asyncio.to_thread(writer.join)
+            await asyncio.to_thread(recorder.stop)
             want = fingerprint(spool)
 
             async def hashed() -> bool:
@@ -231,8 +181,7 @@ async def test_recorder_writing_while_the_console_scans(ws: Workspace, spool: Pa
             await until(pilot, lambda: "録音中" not in screen_text(app), what="no call shown recording")
             assert app.is_running and not said.errors()
     finally:
-        stop.set()
-        writer.join()
+        recorder.stop()
     await assert_intact_ws(ws, want)
 
 
@@ -253,7 +202,7 @@ async def test_spool_missing_says_so_once_and_indexing_resumes(ws: Workspace, sp
         assert sum("録音フォルダが見つかりません" in m for _, m in said.messages) == 1
         assert app.is_running
         (spool / DAY).mkdir(parents=True)  # the mount comes back
-        _write(spool / DAY, _name("back.1"), wav_header(800) + bytes(800))
+        write_aged(spool / DAY, spool_name("back.1"), wav_header(800) + bytes(800))
         await show(pilot, "calls")
         lst = call_list(app)
         await until(pilot, lambda: lst.row_count == 1, timeout=15, what="indexing resumed")

@@ -7,55 +7,31 @@ whole, and no recording is lost or changed.
 from __future__ import annotations
 
 import json
-import os
-import threading
 import time
 from pathlib import Path
 
-from demo_data.synth import wav_header
 from services.calls import CallFilter
 from services.config import Config
 from services.workspace import Workspace
 from tests.conftest import CliRunner
-from tests.fault_support import assert_intact, fingerprint, one_line
-
-DAY = "2026/11/02"
-STAMP = "20261102-100000"
-
-
-def _name(uniqueid: str, source: str = "09012345678") -> str:
-    return f"in-0488291111-{source}-{STAMP}-{uniqueid}.wav"
-
-
-def _write(folder: Path, name: str | bytes, data: bytes) -> None:
-    path = os.path.join(os.fsencode(folder), os.fsencode(name) if isinstance(name, str) else name)
-    with open(path, "wb") as fh:
-        fh.write(data)
-    os.utime(path, (time.time() - 3600,) * 2)
-
-
-HOSTILE_UNIQUEIDS = {
-    "markup": "[red]x[bold]y[link=e]z[@click=quit]",
-    "osc_title": "t\x1b]0;pwned\x07",
-    "csi_clear": "c\x1b[2J\x1b[H",
-    "bidi": "abc\u202egpj.exe",
-    "newline": "line1\nline2",
-    "tab_bell": "a\tb\x07",
-}
+from tests.fault_support import (
+    DAY,
+    HOSTILE_UNIQUEIDS,
+    LiveRecorder,
+    assert_intact,
+    fingerprint,
+    one_line,
+    spool_name,
+    write_hostile_names,
+    write_odd_entries,
+)
 
 
 def test_hostile_names_index_and_print_as_plain_text(cfg: Config, spool: Path, ws: Workspace,
                                                       cli: CliRunner) -> None:
     folder = spool / DAY
     folder.mkdir(parents=True)
-    audio = wav_header(800) + bytes(800)
-    for i, uid in enumerate(HOSTILE_UNIQUEIDS.values()):
-        _write(folder, _name(f"{uid}.{i}"), audio)
-    _write(folder, b"in-0488291111-0901-" + STAMP.encode() + b"-bad\xff\xfe.1.wav", audio)
-    longest = _name("x" * (255 - len(_name("")) - 2) + ".9")
-    assert len(longest.encode()) == 255  # the longest name a Linux file system allows
-    _write(folder, longest, audio)
-    _write(folder, "[bold]not a recording.wav", audio)
+    longest = write_hostile_names(folder)
     before = fingerprint(spool)
 
     out = cli("index", "--json", check=True)
@@ -65,7 +41,7 @@ def test_hostile_names_index_and_print_as_plain_text(cfg: Config, spool: Path, w
     listed = json.loads(cli("calls", "--json", "--limit", "50", check=True).stdout)
     paths = {c["path"] for c in listed}
     for i, uid in enumerate(HOSTILE_UNIQUEIDS.values()):
-        assert f"{DAY}/{_name(f'{uid}.{i}')}" in paths  # stored exactly, not mangled
+        assert f"{DAY}/{spool_name(f'{uid}.{i}')}" in paths  # stored exactly, not mangled
     assert f"{DAY}/{longest}" in paths
     text = cli("calls", "--limit", "50", check=True).stdout
     assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
@@ -78,15 +54,7 @@ def test_odd_entries_are_skipped_or_indexed_without_harm(cfg: Config, spool: Pat
                                                          cli: CliRunner) -> None:
     folder = spool / DAY
     folder.mkdir(parents=True)
-    real = folder / _name("1.1")
-    _write(folder, real.name, wav_header(8000) + bytes(8000))
-    os.mkfifo(folder / _name("fifo.2"))
-    os.symlink(real, folder / _name("link.3"))
-    (folder / _name("dir.4")).mkdir()
-    _write(folder, _name("zero.5"), b"")
-    _write(folder, _name("unanswered.6"), wav_header(0))
-    _write(folder, _name("truncated.7"), wav_header(16000) + bytes(1600))
-    _write(folder, _name("text.8"), b"this is not audio at all\n" * 40)
+    write_odd_entries(folder)
     before = fingerprint(spool)
 
     report = json.loads(cli("index", "--json", check=True).stdout)
@@ -107,34 +75,11 @@ async def test_recorder_writing_during_a_scan(cfg: Config, spool: Path, ws: Work
                                               cli: CliRunner) -> None:
     folder = spool / DAY
     folder.mkdir(parents=True)
-    for i in range(300):
-        _write(folder, _name(f"old.{i}"), wav_header(2000) + os.urandom(2000))
-    growing = [folder / _name(f"live.{i}") for i in range(5)]
-    stop = threading.Event()
-    started = threading.Event()
-
-    def recorder() -> None:
-        handles = [open(p, "wb") for p in growing]  # noqa: SIM115
-        for h in handles:
-            h.write(wav_header(0))
-            h.flush()
-        started.set()
-        while not stop.is_set():
-            for h in handles:
-                h.write(os.urandom(320))
-                h.flush()
-            time.sleep(0.01)
-        for h in handles:
-            h.close()
-
-    writer = threading.Thread(target=recorder)
-    writer.start()
-    started.wait(5)
+    recorder = LiveRecorder(folder).start()
     try:
         report = await ws.indexer.scan()
     finally:
-        stop.set()
-        writer.join()
+        recorder.stop()
     assert report.added == 305 and report.recording == 5
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
