@@ -12,8 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_console_kit import call_list, make_app, screen_text, settle, unlock, until
-from textual.pilot import Pilot
+from test_console_kit import (
+    call_list,
+    fill,
+    footer,
+    make_app,
+    pin,
+    screen_text,
+    settle,
+    show,
+    show_instructions,
+    unlock,
+    unlock_as_manager,
+    until,
+)
 from textual.widgets import Input, Select
 
 from screens.export_dialogs import FieldsForm, TextViewer
@@ -21,7 +33,6 @@ from screens.instructions_view import InstructionList
 from screens.modals import ConfirmModal, PinPrompt
 from screens.progress import ProgressModal
 from screens.register_view import RegisterList
-from screens.views import views
 from services.audit import Action
 from services.clock import JST
 from services.export.progress import Meter
@@ -36,41 +47,6 @@ pytestmark = needs_xorriso
 async def indexed(ws: Workspace, samples: list[Path]) -> Workspace:
     await ws.indexer.scan()
     return ws
-
-
-async def unlock_as_manager(pilot: Pilot[Any]) -> None:
-    await pilot.press("tab")
-    await unlock(pilot, "1111")
-
-
-def footer(app: Any) -> str:
-    return screen_text(app).rstrip("\n").rsplit("\n", 1)[-1]
-
-
-async def show(pilot: Pilot[Any], key: str) -> None:
-    app = pilot.app
-    await app.screen.show_view([v.key for v in views()].index(key))  # type: ignore[attr-defined]
-    await pilot.pause(0.1)
-
-
-async def pin(pilot: Pilot[Any], value: str) -> None:
-    app = pilot.app
-    await until(pilot, lambda: isinstance(app.screen, PinPrompt), what="PIN prompt")
-    await pilot.press(*value, "enter")
-
-
-async def fill(pilot: Pilot[Any], **values: str) -> None:
-    app = pilot.app
-    await until(pilot, lambda: isinstance(app.screen, FieldsForm), what="form")
-    for key, value in values.items():
-        widget = app.screen.query_one(f"#ff-{key}")
-        if isinstance(widget, Select):
-            widget.value = value
-        else:
-            assert isinstance(widget, Input)
-            widget.value = value
-    await pilot.pause(0.05)
-    await pilot.press("ctrl+s")
 
 
 async def test_manager_instructs_from_calls_picked_in_the_calls_view(indexed: Workspace) -> None:
@@ -121,8 +97,7 @@ async def test_execute_receive_and_register(indexed: Workspace, tmp_path: Path) 
     async with app.run_test(size=(120, 40)) as pilot:
         await unlock(pilot)  # the operator executes
         await settle(pilot)
-        await show(pilot, "instructions")
-        await until(pilot, lambda: app.screen.query_one(InstructionList).selected is not None)
+        await show_instructions(pilot)
         await pilot.press("x")
         await fill(pilot, kind="image", where=str(out))
         await pin(pilot, "2222")
@@ -145,8 +120,7 @@ async def test_execute_receive_and_register(indexed: Workspace, tmp_path: Path) 
     app = make_app(indexed)
     async with app.run_test(size=(120, 40)) as pilot:
         await unlock_as_manager(pilot)
-        await show(pilot, "instructions")
-        await until(pilot, lambda: app.screen.query_one(InstructionList).selected is not None)
+        await show_instructions(pilot)
         await pilot.press("a")
         await fill(pilot, custodian="広聴課 書庫A-3")
         await pin(pilot, "1111")
@@ -192,8 +166,7 @@ async def test_keys_follow_the_role_at_80_columns(indexed: Workspace) -> None:
         line = next(row for row in screen_text(app).splitlines() if "✓" in row)
         assert re.search(r"\d\d-\d\d \d\d:\d\d✓", line), line  # the time whole, the mark after it
         assert "1件を選択中" in screen_text(app)  # in the summary line, not a toast per call
-        await show(pilot, "instructions")
-        await until(pilot, lambda: app.screen.query_one(InstructionList).selected is not None)
+        await show_instructions(pilot)
         keys = footer(app)
         assert " a  受領" in keys and " c  指示取消" in keys and " x " not in keys
         await pilot.press("x")
@@ -203,8 +176,7 @@ async def test_keys_follow_the_role_at_80_columns(indexed: Workspace) -> None:
     app = make_app(indexed)
     async with app.run_test(size=(80, 24)) as pilot:
         await unlock(pilot)  # the operator
-        await show(pilot, "instructions")
-        await until(pilot, lambda: app.screen.query_one(InstructionList).selected is not None)
+        await show_instructions(pilot)
         keys = footer(app)
         assert " x  出力実行" in keys and " s  提出書" in keys
         assert " a " not in keys and " c " not in keys and " n " not in keys
@@ -221,9 +193,7 @@ async def test_manager_cancels_an_instruction(indexed: Workspace) -> None:
     app = make_app(indexed)
     async with app.run_test(size=(80, 24)) as pilot:
         await unlock_as_manager(pilot)
-        await show(pilot, "instructions")
-        lst = app.screen.query_one(InstructionList)
-        await until(pilot, lambda: lst.selected is not None)
+        lst = await show_instructions(pilot)
         await pilot.press("c")
         await fill(pilot, reason="対象通話の誤り")
         await pin(pilot, "1111")
@@ -251,8 +221,7 @@ async def test_destination_problems_are_said_on_the_form(indexed: Workspace, tmp
     app = make_app(indexed)
     async with app.run_test(size=(80, 24)) as pilot:
         await unlock(pilot)
-        await show(pilot, "instructions")
-        await until(pilot, lambda: app.screen.query_one(InstructionList).selected is not None)
+        await show_instructions(pilot)
         await pilot.press("x")
         await fill(pilot, where=str(tmp_path / "unplugged"))
         await pin(pilot, "2222")
@@ -286,8 +255,7 @@ async def test_the_location_follows_the_kind_of_destination(indexed: Workspace) 
     app = make_app(indexed)
     async with app.run_test(size=(80, 24)) as pilot:
         await unlock(pilot)
-        await show(pilot, "instructions")
-        await until(pilot, lambda: app.screen.query_one(InstructionList).selected is not None)
+        await show_instructions(pilot)
         await pilot.press("x")
         await until(pilot, lambda: isinstance(app.screen, FieldsForm), what="form")
         where = app.screen.query_one("#ff-where", Input)
@@ -323,8 +291,7 @@ async def test_progress_and_cancel_in_the_console(indexed: Workspace, tmp_path: 
     app = make_app(indexed)
     async with app.run_test(size=(80, 24)) as pilot:
         await unlock(pilot)
-        await show(pilot, "instructions")
-        await until(pilot, lambda: app.screen.query_one(InstructionList).selected is not None)
+        await show_instructions(pilot)
         await pilot.press("x")
         await fill(pilot, kind="image", where=str(out / "o.iso"))
         await pin(pilot, "2222")

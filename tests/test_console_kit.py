@@ -100,6 +100,70 @@ async def unlock(pilot: Pilot[Any], pin: str = "2222") -> None:
     await settle(pilot)
 
 
+async def unlock_as_manager(pilot: Pilot[Any]) -> None:
+    await pilot.press("tab")  # the lock screen offers the operator first
+    await unlock(pilot, "1111")
+
+
+def footer(app: CallrecApp) -> str:
+    """The key bar: the last line of the screen."""
+    return screen_text(app).rstrip("\n").rsplit("\n", 1)[-1]
+
+
+async def show(pilot: Pilot[Any], key: str) -> None:
+    """Switch the main screen to the view named `key`."""
+    from screens.views import views
+
+    with pilot.app._context():  # a test may run two apps in one task: act in this one's context
+        await pilot.app.screen.show_view([v.key for v in views()].index(key))  # type: ignore[attr-defined]
+    await pilot.pause(0.1)
+
+
+async def show_instructions(pilot: Pilot[Any]) -> Any:
+    """The instructions view, shown with its first instruction selected; returns its list."""
+    from screens.instructions_view import InstructionList
+
+    await show(pilot, "instructions")
+    lst = pilot.app.screen.query_one(InstructionList)
+    await until(pilot, lambda: lst.selected is not None, what="an instruction selected")
+    return lst
+
+
+async def answer(pilot: Pilot[Any], kind: type, *keys: str) -> None:
+    """Wait for a modal of type `kind`, then press `keys` in it."""
+    await until(pilot, lambda: isinstance(pilot.app.screen, kind), what=kind.__name__)
+    await pilot.press(*keys)
+
+
+async def pin(pilot: Pilot[Any], value: str) -> None:
+    from screens.modals import PinPrompt
+
+    await answer(pilot, PinPrompt, *value, "enter")
+
+
+async def confirm_typed(pilot: Pilot[Any], word: str) -> None:
+    from screens.modals import ConfirmModal
+
+    await answer(pilot, ConfirmModal, *word, "enter")
+
+
+async def fill(pilot: Pilot[Any], **values: str) -> None:
+    """Wait for the fields form, set its fields (by key) and save it."""
+    from textual.widgets import Input, Select
+
+    from screens.export_dialogs import FieldsForm
+
+    app = pilot.app
+    await until(pilot, lambda: isinstance(app.screen, FieldsForm), what="form")
+    with app._context():
+        for key, value in values.items():
+            widget = app.screen.query_one(f"#ff-{key}")
+            assert isinstance(widget, Input | Select)
+            widget.value = value
+    await pilot.pause(0.05)
+    await pilot.press("ctrl+s")
+
+
 async def settle(pilot: Pilot[Any]) -> None:
     """Wait for the calls list to finish loading (first page, count, detail)."""
     app: CallrecApp = pilot.app  # type: ignore[assignment]

@@ -16,18 +16,25 @@ from pathlib import Path
 from typing import Any
 
 from retention_support import make_calls
-from test_console_kit import call_list, make_app, screen_text, unlock, until
+from test_console_kit import (
+    answer,
+    call_list,
+    fill,
+    make_app,
+    screen_text,
+    show,
+    unlock,
+    unlock_as_manager,
+    until,
+)
 from textual.pilot import Pilot
-from textual.widgets import Input, Select
 
 from console.app import CallrecApp
 from demo_data.synth import wav_header
-from screens.export_dialogs import FieldsForm
 from screens.instructions_view import InstructionList
 from screens.modals import ConfirmModal, PinPrompt
 from screens.register_view import RegisterList
 from screens.retention_view import RetentionView
-from screens.views import views
 from services.clock import JST
 from services.config import Config
 from services.instructions import State
@@ -35,29 +42,6 @@ from services.workspace import Workspace
 from tests.fault_support import Said, assert_intact_ws, fingerprint
 
 WITHIN = 2.0  # seconds: what one console does, the other shows
-
-
-async def show(pilot: Pilot[Any], key: str) -> None:
-    with pilot.app._context():  # two apps in one task: act in this one's context
-        await pilot.app.screen.show_view([v.key for v in views()].index(key))  # type: ignore[attr-defined]
-    await pilot.pause(0.05)
-
-
-async def fill(pilot: Pilot[Any], **values: str) -> None:
-    app = pilot.app
-    await until(pilot, lambda: isinstance(app.screen, FieldsForm), what="form")
-    with app._context():
-        for key, value in values.items():
-            widget = app.screen.query_one(f"#ff-{key}")
-            assert isinstance(widget, Input | Select)
-            widget.value = value
-    await pilot.pause(0.05)
-    await pilot.press("ctrl+s")
-
-
-async def answer(pilot: Pilot[Any], kind: type, *keys: str) -> None:
-    await until(pilot, lambda: isinstance(pilot.app.screen, kind), what=kind.__name__)
-    await pilot.press(*keys)
 
 
 async def seen_within(other: Pilot[Any], condition: Callable[[], object], what: str,
@@ -108,8 +92,7 @@ async def test_two_consoles_see_each_others_work_within_2_s(cfg: Config, ws: Wor
     took: dict[str, float] = {}
     try:
         async with boss.run_test(size=(120, 40)) as m, floor.run_test(size=(120, 40)) as o:
-            await m.press("tab")
-            await unlock(m, "1111")
+            await unlock_as_manager(m)
             await unlock(o, "2222")
             await until(o, lambda: {ws_m.indexer.health.role, ws_o.indexer.health.role}
                         == {"leader", "follower"}, what="one leads, one follows")

@@ -19,17 +19,24 @@ from typing import Any
 
 import pytest
 from retention_support import current_time, ids_by_path, make_calls, manager, operator, write_call
-from test_console_kit import call_list, make_app, screen_text, unlock, until
-from textual.pilot import Pilot
-from textual.widgets import Input, Select
+from test_console_kit import (
+    call_list,
+    confirm_typed,
+    fill,
+    make_app,
+    pin,
+    screen_text,
+    show,
+    unlock,
+    unlock_as_manager,
+    until,
+)
 
 from demo_data.synth import wav_header
-from screens.export_dialogs import FieldsForm
 from screens.instructions_view import InstructionList
 from screens.modals import ConfirmModal, PinPrompt
 from screens.register_view import RegisterList
 from screens.retention_view import RetentionView
-from screens.views import views
 from services import db as db_mod
 from services.audit import Action
 from services.calls import CallFilter
@@ -59,32 +66,6 @@ def _printable(app: Any) -> None:
             bad = [ch for ch in segment.text
                    if (not ch.isprintable() and ch != "\u3000") or ch in "\u202e\u202d\u2066"]
             assert not bad, f"raw control characters reached the screen: {bad!r}"
-
-
-async def show(pilot: Pilot[Any], key: str) -> None:
-    await pilot.app.screen.show_view([v.key for v in views()].index(key))  # type: ignore[attr-defined]
-    await pilot.pause(0.1)
-
-
-async def pin(pilot: Pilot[Any], value: str) -> None:
-    await until(pilot, lambda: isinstance(pilot.app.screen, PinPrompt), what="PIN prompt")
-    await pilot.press(*value, "enter")
-
-
-async def fill(pilot: Pilot[Any], **values: str) -> None:
-    app = pilot.app
-    await until(pilot, lambda: isinstance(app.screen, FieldsForm), what="form")
-    for key, value in values.items():
-        widget = app.screen.query_one(f"#ff-{key}")
-        assert isinstance(widget, Input | Select)
-        widget.value = value
-    await pilot.pause(0.05)
-    await pilot.press("ctrl+s")
-
-
-async def confirm_typed(pilot: Pilot[Any], word: str) -> None:
-    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmModal), what="confirmation")
-    await pilot.press(*word, "enter")
 
 
 # -- hostile and odd spool entries, arriving while the console watches -----------------------------
@@ -339,8 +320,7 @@ async def test_clock_set_back_destructive_actions_refuse_in_the_console(ws: Work
 
         await pilot.press("ctrl+l")  # the manager: disposal of the register entry
         await until(pilot, lambda: app.session is None)
-        await pilot.press("tab")
-        await unlock(pilot, "1111")
+        await unlock_as_manager(pilot)
         await show(pilot, "register")
         reg = app.screen.query_one(RegisterList)
         await until(pilot, lambda: reg.row_count == 1, what="register entry")

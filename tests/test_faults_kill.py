@@ -27,15 +27,23 @@ from retention_support import (
     operator,
     write_call,
 )
-from test_console_kit import Terminal, call_list, make_app, screen_text, unlock, until
-from textual.pilot import Pilot
+from test_console_kit import (
+    Terminal,
+    call_list,
+    make_app,
+    screen_text,
+    show,
+    show_instructions,
+    unlock,
+    unlock_as_manager,
+    until,
+)
 from textual.widgets import Input
 
 from screens.export_dialogs import FieldsForm
 from screens.instructions_view import InstructionList
 from screens.modals import ConfirmModal, PinPrompt
 from screens.register_view import RegisterList
-from screens.views import views
 from services import testpoints
 from services.audit import Action
 from services.config import Config
@@ -99,10 +107,6 @@ async def test_receipt_killed_at_each_step(step: str, ws: Workspace, cfg: Config
 
 # -- the console killed (a real console in a pseudo-terminal) --------------------------------------
 
-async def show(pilot: Pilot[Any], key: str) -> None:
-    await pilot.app.screen.show_view([v.key for v in views()].index(key))  # type: ignore[attr-defined]
-    await pilot.pause(0.1)
-
 
 def console(cfg: Config, *, step: str | None = None, flag: Path | None = None) -> Terminal:
     """`callrec` on a pseudo-terminal (120x40), optionally stopping at a testpoint."""
@@ -145,10 +149,8 @@ async def test_console_killed_while_recording_a_receipt(ws: Workspace, cfg: Conf
 
     app = make_app(ws)  # the next console: the receipt can be recorded as if nothing happened
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("tab")
-        await unlock(pilot, "1111")
-        await show(pilot, "instructions")
-        await until(pilot, lambda: app.screen.query_one(InstructionList).selected is not None)
+        await unlock_as_manager(pilot)
+        await show_instructions(pilot)
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, FieldsForm), what="form")
         app.screen.query_one("#ff-custodian", Input).value = "広聴課 書庫"
@@ -301,8 +303,7 @@ async def test_console_killed_while_it_exports(ws: Workspace, cfg: Config, spool
     async with app.run_test(size=(120, 40)) as pilot:
         await unlock(pilot)
         await until(pilot, lambda: "途中で止まった出力データの作成（1件）" in said, what="recovery said")
-        await show(pilot, "instructions")
-        await until(pilot, lambda: app.screen.query_one(InstructionList).selected is not None)
+        await show_instructions(pilot)
         await pilot.press("x")
         await until(pilot, lambda: isinstance(app.screen, FieldsForm), what="form")
         app.screen.query_one("#ff-where", Input).value = str(usb)
