@@ -62,6 +62,14 @@ async def index(ws: Workspace) -> list[Call]:
     return sorted(calls, key=lambda c: (c.started_at, c.id))
 
 
+async def indexed_series(ws: Workspace, count: int, size: int, day_prefix: str) -> list[Call]:
+    """`count` distinct recordings of `size` bytes, call i on day `{day_prefix}{i}`, indexed."""
+    for i in range(count):
+        recording(ws.config.spool, f"in-0488291111-0312345678-{day_prefix}{i}-10000{i}-pbx-{i}.1.wav",
+                  size, seed=i)
+    return await index(ws)
+
+
 async def manager(ws: Workspace, duty: Duty = Duty.ISSUE_INSTRUCTION) -> Actor:
     return await ws.auth.authorize(Role.MANAGER, MANAGER_PIN, duty)
 

@@ -18,6 +18,7 @@ from services.workspace import Workspace
 from tests.export_support import (
     fill,
     index,
+    indexed_series,
     leftovers,
     manager,
     needs_xorriso,
@@ -30,11 +31,8 @@ pytestmark = needs_xorriso
 
 
 @pytest.fixture
-async def calls(ws: Workspace, spool: Path) -> list:
-    for i in range(4):
-        recording(spool, f"in-0488291111-0312345678-2026092{i}-10000{i}-pbx-{i}.1.wav", 200_000,
-                  seed=i)
-    return await index(ws)
+async def calls(ws: Workspace) -> list:
+    return await indexed_series(ws, 4, 200_000, "2026092")
 
 
 async def issue(ws: Workspace, calls: list, medium: str = "dvd-r") -> str:

@@ -19,12 +19,11 @@ from services.export.plan import MANIFEST, README, pack
 from services.workspace import Workspace
 from tests.export_support import (
     extract,
-    index,
+    indexed_series,
     leftovers,
     manager,
     needs_xorriso,
     operator,
-    recording,
     sha256sum_check,
     tmpfs,
     tree_files,
@@ -34,11 +33,8 @@ pytestmark = needs_xorriso
 
 
 @pytest.fixture
-async def calls(ws: Workspace, spool: Path) -> list:
-    for i in range(6):
-        recording(spool, f"in-0488291111-0312345678-2026100{i}-10000{i}-pbx-{i}.1.wav", 400_000,
-                  seed=i)
-    return await index(ws)
+async def calls(ws: Workspace) -> list:
+    return await indexed_series(ws, 6, 400_000, "2026100")
 
 
 def small_discs(ws: Workspace, sectors: int) -> Exports:

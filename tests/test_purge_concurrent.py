@@ -14,21 +14,29 @@ from test_purge_crash import check_agreement, start_purge, wait_for
 
 from services.duties import Duty
 from services.errors import Conflict
+from services.instructions import Instruction
 from services.lease import Lease
 from services.workspace import Workspace
 
 
-async def test_a_second_purge_is_refused_while_one_runs(ws: Workspace, spool: Path,
-                                                        tmp_path: Path, cli: CliRunner) -> None:
+async def paused_purge(ws: Workspace, spool: Path,
+                       tmp_path: Path) -> tuple[Instruction, Instruction, Path, subprocess.Popen[str]]:
+    """Ten expired calls and two purge instructions; the first purge runs in another process,
+    stopped at its testpoint after marking a batch until `flag` is removed."""
     make_calls(spool, expired=10)
     await ws.indexer.scan()
     boss = await manager(ws, Duty.ISSUE_INSTRUCTION)
     first = await ws.instructions.issue_purge(boss)
     second = await ws.instructions.issue_purge(boss)
-
     flag = tmp_path / "paused"
     proc = start_purge(ws.config.source, str(first.id), "after_mark", flag)  # type: ignore[arg-type]
     wait_for(flag, proc)
+    return first, second, flag, proc
+
+
+async def test_a_second_purge_is_refused_while_one_runs(ws: Workspace, spool: Path,
+                                                        tmp_path: Path, cli: CliRunner) -> None:
+    first, second, flag, proc = await paused_purge(ws, spool, tmp_path)
     try:
         for ref in (second.id, first.id):
             other = cli("purge", str(ref), "--yes", "--pin-stdin", input="2222\n")
@@ -77,14 +85,7 @@ async def test_previews_and_plans_never_touch_the_purge_lease(ws: Workspace, spo
                                                               ) -> None:
     """While a purge runs in another process, a console can still preview (and the purge is never
     held up by it); planning a second purge is refused at once, naming the running one."""
-    make_calls(spool, expired=10)
-    await ws.indexer.scan()
-    boss = await manager(ws, Duty.ISSUE_INSTRUCTION)
-    first = await ws.instructions.issue_purge(boss)
-    second = await ws.instructions.issue_purge(boss)
-    flag = tmp_path / "paused"
-    proc = start_purge(ws.config.source, str(first.id), "after_mark", flag)  # type: ignore[arg-type]
-    wait_for(flag, proc)
+    _first, second, flag, proc = await paused_purge(ws, spool, tmp_path)
     try:
         def no_lease(self: Lease) -> bool:
             raise AssertionError("a preview or a plan took the purge lease")
