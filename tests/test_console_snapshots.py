@@ -6,6 +6,7 @@ Update after an intended change of the look: pytest tests/test_console_snapshots
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,10 @@ NOW = datetime(2026, 11, 24, 14, 30, tzinfo=JST)
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 
 
-@pytest.fixture(scope="module")
-def snapshot_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
-    """The sample spool indexed at a fixed time, with both PINs and a few instructions."""
+def sample_workspace(root: Path, prepare: Callable[[Workspace], Awaitable[None]]) -> Config:
+    """The sample spool in `root`, indexed at NOW with both PINs set, then `prepare(ws)`."""
     from conftest import copy_samples
 
-    root: Path = tmp_path_factory.mktemp("snap")
     copy_samples(root / "spool")
     config_mod.write(Config(spool=root / "spool", data=root / "data", kiosk=False), root / "config.toml")
     cfg = config_mod.load(root / "config.toml")
@@ -41,16 +40,26 @@ def snapshot_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
         await ws.auth.set_pin(Role.MANAGER, "1111")
         await ws.auth.set_pin(Role.OPERATOR, "2222")
         await ws.indexer.scan()
+        await prepare(ws)
+        await ws.close()
+
+    asyncio.run(setup())
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def snapshot_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    """The sample spool indexed at a fixed time, with both PINs and a few instructions."""
+
+    async def instruct(ws: Workspace) -> None:
         manager = await ws.auth.authorize(Role.MANAGER, "1111", Duty.ISSUE_INSTRUCTION)
         newest_first = await ws.calls.page(CallFilter(), limit=100)
         picked = [newest_first[-1].id, newest_first[-2].id, newest_first[0].id]  # two past their date
         await ws.instructions.issue_export(manager, purpose="undue-pressure", medium="dvd-r",
                                            call_ids=picked, note="同一人物からの繰り返しの要求")
         await ws.instructions.issue_purge(manager, note="翌月末を過ぎた録音データの削除")
-        await ws.close()
 
-    asyncio.run(setup())
-    return cfg
+    return sample_workspace(tmp_path_factory.mktemp("snap"), instruct)
 
 
 def console(cfg: Config, lang: str) -> CallrecApp:

@@ -26,13 +26,18 @@ def said(app) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(n.message for n in app._notifications)
 
 
-async def open_view(pilot, app) -> RetentionView:  # type: ignore[no-untyped-def]
-    await unlock(pilot)
+async def show_retention(pilot: Pilot[Any]) -> RetentionView:
+    """The retention view, shown once its preview has loaded."""
     await pilot.press("4")
-    await until(pilot, lambda: app.screen.query(RetentionView))
-    view = app.screen.query_one(RetentionView)
+    await until(pilot, lambda: pilot.app.screen.query(RetentionView))
+    view = pilot.app.screen.query_one(RetentionView)
     await until(pilot, lambda: view.preview is not None, what="the preview")
     return view
+
+
+async def open_view(pilot, app) -> RetentionView:  # type: ignore[no-untyped-def]
+    await unlock(pilot)
+    return await show_retention(pilot)
 
 
 async def test_the_view_shows_what_a_purge_would_do(ws: Workspace, spool: Path) -> None:
@@ -211,33 +216,17 @@ async def test_locking_hides_the_deletion_record(ws: Workspace, spool: Path) -> 
 
 # -- snapshots (the console's sample workspace and fixed clock) ---------------------------------
 
-from test_console_snapshots import NOW, SIZES, console, opened  # noqa: E402
+from test_console_snapshots import NOW, SIZES, console, opened, sample_workspace  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def retention_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
     """The sample spool at the snapshots' fixed time, with an export instruction naming calls
     past their date, a hold on one of them and one on a call not yet due."""
-    import asyncio
-
-    from conftest import copy_samples
-
-    from services import config as config_mod
     from services.calls import CallFilter
-    from services.clock import FixedClock
     from services.duties import Role
 
-    root: Path = tmp_path_factory.mktemp("retention-snap")
-    copy_samples(root / "spool")
-    config_mod.write(Config(spool=root / "spool", data=root / "data", kiosk=False),
-                     root / "config.toml")
-    cfg = config_mod.load(root / "config.toml")
-
-    async def setup() -> None:
-        ws = await Workspace.open(cfg, clock=FixedClock(NOW), create=True)
-        await ws.auth.set_pin(Role.MANAGER, "1111")
-        await ws.auth.set_pin(Role.OPERATOR, "2222")
-        await ws.indexer.scan()
+    async def instruct_and_hold(ws: Workspace) -> None:
         boss = await ws.auth.authorize(Role.MANAGER, "1111", Duty.ISSUE_INSTRUCTION)
         newest_first = await ws.calls.page(CallFilter(), limit=100)
         await ws.instructions.issue_export(boss, purpose="undue-pressure", medium="dvd-r",
@@ -245,10 +234,8 @@ def retention_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
         keeper = await ws.auth.authorize(Role.MANAGER, "1111", Duty.HOLD)
         await ws.holds.set(keeper, newest_first[-2].id, "情報公開請求への対応")
         await ws.holds.set(keeper, newest_first[0].id, "弁護士会照会（期限前に保留）")
-        await ws.close()
 
-    asyncio.run(setup())
-    return cfg
+    return sample_workspace(tmp_path_factory.mktemp("retention-snap"), instruct_and_hold)
 
 
 @pytest.mark.parametrize(("lang", "size"), [("ja", "80x24"), ("en", "120x40")])
@@ -256,10 +243,7 @@ def test_retention_view_snapshot(snap_compare: Any, retention_config: Config, la
                                  size: str) -> None:
     async def run(pilot: Pilot[Any]) -> None:
         await opened(pilot)
-        await pilot.press("4")
-        await until(pilot, lambda: pilot.app.screen.query(RetentionView))
-        view = pilot.app.screen.query_one(RetentionView)
-        await until(pilot, lambda: view.preview is not None)
+        await show_retention(pilot)
         await pilot.pause(0.3)
 
     assert snap_compare(console(retention_config, lang), terminal_size=SIZES[size], run_before=run)
