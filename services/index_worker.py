@@ -156,7 +156,7 @@ class WorkerPool:
 def plan_in_worker(job: Job) -> Folder:
     folder = plan_folder(job)
     folder.ops.encode_inserts()
-    folder.peak_rss_mb = _peak_rss_mb()
+    folder.peak_rss_mb = peak_rss_mb() or 0.0
     return folder
 
 
@@ -184,7 +184,10 @@ def main() -> None:
         stdout.flush()
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float | None:
+    """This process's peak resident set size so far, None where /proc does not say. VmHWM, not
+    ru_maxrss: Linux carries ru_maxrss over an exec, so a child would report its parent's peak at
+    the time it forked."""
     try:
         with open("/proc/self/status", encoding="ascii") as fh:
             for line in fh:
@@ -192,7 +195,7 @@ def _peak_rss_mb() -> float:
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
-    return 0.0
+    return None
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from demo_data.synth import generate_spool
 from services import config as config_mod
+from services import index_worker
 from services.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -57,16 +58,9 @@ def write_config(folder: Path, spool: Path, *, settle_seconds: float = 5.0) -> C
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size so far. VmHWM, not ru_maxrss: Linux carries
-    ru_maxrss over an exec, so a child would report its parent's peak at the time it forked."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident set size so far (ru_maxrss where /proc does not say)."""
+    peak = index_worker.peak_rss_mb()
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def median(values: Sequence[float]) -> float:
