@@ -59,6 +59,13 @@ def samples(spool: Path) -> list[Path]:
     return copy_samples(spool)
 
 
+@pytest.fixture
+async def indexed(ws: Workspace, samples: list[Path]) -> Workspace:
+    """The workspace with the sample spool indexed."""
+    await ws.indexer.scan()
+    return ws
+
+
 CliRunner = Callable[..., subprocess.CompletedProcess[str]]
 
 

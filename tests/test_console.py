@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from pathlib import Path
 
-import pytest
 from test_console_kit import (
     burst,
     call_list,
@@ -35,12 +33,6 @@ from services.workspace import Workspace
 async def audit_actions(ws: Workspace) -> list[tuple[str, str, dict]]:
     rows = await ws.db.fetchall("SELECT actor, action, detail FROM audit ORDER BY seq")
     return [(r["actor"], r["action"], json.loads(r["detail"])) for r in rows]
-
-
-@pytest.fixture
-async def indexed(ws: Workspace, samples: list[Path]) -> Workspace:
-    await ws.indexer.scan()
-    return ws
 
 
 async def test_opens_locked_with_no_call_data(indexed: Workspace) -> None:

@@ -43,12 +43,6 @@ from tests.export_support import extract, manager, needs_xorriso, sha256sum_chec
 pytestmark = needs_xorriso
 
 
-@pytest.fixture
-async def indexed(ws: Workspace, samples: list[Path]) -> Workspace:
-    await ws.indexer.scan()
-    return ws
-
-
 async def test_manager_instructs_from_calls_picked_in_the_calls_view(indexed: Workspace) -> None:
     app = make_app(indexed)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 from test_console_kit import make_app, screen_text, unlock, until, wait_for_lock
@@ -16,12 +15,6 @@ from screens.progress import Job, ProgressModal
 from screens.views import View
 from services.duties import Duty, Role
 from services.workspace import Workspace
-
-
-@pytest.fixture
-async def indexed(ws: Workspace, samples: list[Path]) -> Workspace:
-    await ws.indexer.scan()
-    return ws
 
 
 class RegisterView(Vertical):
