@@ -20,7 +20,6 @@ import os
 import signal
 import sqlite3
 import time
-import tomllib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -432,19 +431,6 @@ def _ignore() -> None:
     """A signal that must not stop the kiosk console."""
 
 
-def configured_language(cfg: Config) -> str | None:
-    """console.language when the configuration file sets it (not the default)."""
-    if cfg.source is None:
-        return None
-    try:
-        doc = tomllib.loads(cfg.source.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return None
-    console = doc.get("console")
-    value = console.get("language") if isinstance(console, dict) else None
-    return value if isinstance(value, str) else None
-
-
 async def run_app(cfg: Config, *, lang: str, demo: bool, kiosk: bool,
                   recorder: Recorder | None = None) -> int:
     ws = await Workspace.open(cfg)
@@ -473,7 +459,7 @@ def run(args: argparse.Namespace) -> int:
         raise CallrecError("--workspace is for the demo only (use it with --demo)",
                            code="workspace_without_demo")
     cfg = config_mod.load(config_mod.resolve_path(args.config))
-    lang = i18n.choose_language(args.lang, configured_language(cfg))
+    lang = i18n.choose_language(args.lang, i18n.configured_language(cfg.source))
     if cfg.kiosk:
         os.environ.pop("TEXTUAL_ALLOW_SIGNALS", None)  # keep ^C ^Z ^\ keys, never signals
     return asyncio.run(run_app(cfg, lang=lang, demo=False, kiosk=cfg.kiosk))

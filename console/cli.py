@@ -8,8 +8,12 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from console import i18n
 from console.commands import audit, export, index, instructions, reports, retention, setup
+from console.i18n import t
+from services import config as config_mod
 from services.errors import CallrecError
+from services.text import visible
 
 COMMAND_MODULES = [setup, index, audit, instructions, reports, retention, export]
 
@@ -42,26 +46,36 @@ def run_console(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def language(args: argparse.Namespace) -> str:
+    """--lang, then the configuration's console.language, then the locale, then Japanese."""
+    return i18n.choose_language(
+        args.lang, i18n.configured_language(config_mod.resolve_path(args.config)))
+
+
+def fail(line: str) -> None:
+    """A failure: one line on stderr, whatever came from outside in it shown escaped."""
+    print(f"callrec: {visible(line)}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    i18n.use(language(args))
     func = getattr(args, "func", run_console)
     try:
         return int(func(args) or 0)
     except CallrecError as exc:
-        print(f"callrec: {exc.message}", file=sys.stderr)
+        fail(i18n.tr_error(exc))
         return 1
     except KeyboardInterrupt:
-        print("callrec: interrupted", file=sys.stderr)
+        fail(t("cli.interrupted"))
         return 130
     except BrokenPipeError:
         return 1
-    except sqlite3.Error as exc:
-        print(f"callrec: database error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"callrec: {where}{exc.strerror or exc}", file=sys.stderr)
+    except (sqlite3.Error, OSError) as exc:
+        where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
+        what = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        fail(t("unexpected.storage", what=f"{where}{what}"))
         return 1
 
 

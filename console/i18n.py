@@ -147,6 +147,20 @@ def language_from_env(environ: Mapping[str, str] | None = None) -> str | None:
     return None
 
 
+def configured_language(config_file: Path | None) -> str | None:
+    """console.language when the configuration file sets it, else None (the setting's default
+    leaves the choice to the locale)."""
+    if config_file is None:
+        return None
+    try:
+        doc = tomllib.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+    console = doc.get("console")
+    value = console.get("language") if isinstance(console, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def choose_language(flag: str | None, configured: str | None,
                     environ: Mapping[str, str] | None = None) -> str:
     """--lang wins, then the configuration's console.language, then the locale, then Japanese."""

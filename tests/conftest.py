@@ -71,9 +71,10 @@ CliRunner = Callable[..., subprocess.CompletedProcess[str]]
 
 def run_callrec(config: Path, *args: str, input: str | None = None,
                 check: bool = False) -> subprocess.CompletedProcess[str]:
-    """The real `callrec` command in a subprocess."""
+    """The real `callrec` command in a subprocess, in English (the lines the tests read; the
+    Japanese ones: test_cli_language.py)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "console.cli", "--config", str(config), *args],
+        [sys.executable, "-m", "console.cli", "--lang", "en", "--config", str(config), *args],
         input=input, capture_output=True, text=True, cwd=ROOT, timeout=120,
     )
     if check and proc.returncode != 0:

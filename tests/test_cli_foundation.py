@@ -23,10 +23,12 @@ CALL_FIELDS = {"id", "path", "started_at", "type", "city_number", "other_number"
 
 
 def callrec(*args: str, input: str | None = None, env: dict[str, str] | None = None,
-            ) -> subprocess.CompletedProcess[str]:
+            lang: str | None = "en") -> subprocess.CompletedProcess[str]:
+    """The real command; in English unless `lang` is None (then as a user's would choose)."""
     full_env = {k: v for k, v in os.environ.items() if k != "CALLREC_CONFIG"}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "console.cli", *args], input=input,
+    chosen = ["--lang", lang] if lang else []
+    return subprocess.run([sys.executable, "-m", "console.cli", *chosen, *args], input=input,
                           capture_output=True, text=True, cwd=ROOT, env=full_env, timeout=120)
 
 
@@ -82,7 +84,7 @@ def test_pins(setup: Path) -> None:
     assert "4 to 12 digits" in one_line_error(short)
     wrong = callrec("--config", str(setup), "pin", "set", "manager", "--pin-stdin",
                     input="9999\n5555\n")
-    assert "wrong PIN" in one_line_error(wrong)
+    assert "Wrong Manager PIN" in one_line_error(wrong)
     assert "9999" not in wrong.stderr
     changed = callrec("--config", str(setup), "pin", "set", "manager", "--pin-stdin",
                       input="1111\n５５５５\n")  # the current PIN, then the new one (full width)

@@ -119,12 +119,12 @@ def test_workspace_is_for_the_demo_only(cli) -> None:  # type: ignore[no-untyped
 
 
 def test_the_configuration_chooses_the_language(tmp_path: Path) -> None:
-    from console.app import configured_language
+    from console.i18n import configured_language
     from services import config as config_mod
     from services.config import Config
 
     path = tmp_path / "config.toml"
     config_mod.write(Config(spool=tmp_path, data=tmp_path / "data", language="en"), path)
-    assert configured_language(config_mod.load(path)) == "en"
+    assert configured_language(config_mod.load(path).source) == "en"
     path.write_text(f'[paths]\nspool = "{tmp_path}"\ndata = "{tmp_path}/data"\n', encoding="utf-8")
-    assert configured_language(config_mod.load(path)) is None  # then LANG, then Japanese
+    assert configured_language(path) is None  # then LANG, then Japanese

@@ -39,8 +39,9 @@ needs_setpriv = pytest.mark.skipif(shutil.which("setpriv") is None, reason="setp
 
 def run_unprivileged(cfg: Config, *args: str) -> subprocess.CompletedProcess[str]:
     prefix = UNPRIVILEGED if os.geteuid() == 0 else ()
-    return subprocess.run([*prefix, sys.executable, "-m", "console.cli", "--config", str(cfg.source),
-                           *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    return subprocess.run([*prefix, sys.executable, "-m", "console.cli", "--lang", "en", "--config",
+                           str(cfg.source), *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)
 
 
 @needs_setpriv
@@ -132,7 +133,7 @@ def test_console_on_a_read_only_data_folder_says_so(spool: Path, tmp_path: Path)
         try:
             term = Terminal("--config", str(config))
             try:
-                term.read_until("the data folder is read-only")
+                term.read_until("データフォルダが読み取り専用のため")
                 assert term.wait(10) == 1  # one line, no traceback, nothing half-started
                 text = term.output.decode("utf-8", "replace")
                 assert "Traceback" not in text

@@ -126,7 +126,7 @@ async def test_cli_from_instruction_to_disposal(cli: CliRunner, calls: list, tmp
     out = tmp_path / "cli.iso"
     # The manager's PIN cannot execute: the command asks the operator's PIN.
     proc = cli("export", ins["number"], "--out", str(out), "--pin-stdin", "--yes", input="1111\n")
-    assert proc.returncode == 1 and "wrong PIN for the operator" in proc.stderr
+    assert proc.returncode == 1 and "Wrong Operator PIN" in proc.stderr
     proc = cli("export", ins["number"], "--out", str(out), "--pin-stdin", input="2222\n")
     assert proc.returncode == 1 and "--yes" in proc.stderr and not out.exists()
     record = run_json(cli, "export", ins["number"], "--out", str(out), "--pin-stdin", "--yes",

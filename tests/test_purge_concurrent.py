@@ -63,7 +63,7 @@ async def test_two_purges_started_together_delete_once(ws: Workspace, spool: Pat
     make_calls(spool, expired=30)
     await ws.indexer.scan()
     ins = await ws.instructions.issue_purge(await manager(ws, Duty.ISSUE_INSTRUCTION))
-    cmd = [sys.executable, "-m", "console.cli", "--config", str(ws.config.source), "purge",
+    cmd = [sys.executable, "-m", "console.cli", "--lang", "en", "--config", str(ws.config.source), "purge",
            str(ins.id), "--yes", "--pin-stdin", "--json"]
     procs = [subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(2)]

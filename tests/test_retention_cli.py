@@ -105,11 +105,11 @@ def test_roles_at_the_command_line(cli: CliRunner, ws: Workspace, spool: Path) -
     setup_workspace(cli, spool, expired=2)
     # the operator's PIN is not the manager's: no hold, no purge instruction
     proc = cli("hold", "1", "--reason", "x", "--pin-stdin", input="2222\n")
-    assert proc.returncode == 1 and "wrong PIN for the manager" in proc.stderr
+    assert proc.returncode == 1 and "Wrong Manager PIN" in proc.stderr
     ins = run_json(cli, "instruct", "purge", "--pin-stdin", input="1111\n")
     # the purge asks for the operator's PIN; the manager's is wrong there
     proc = cli("purge", str(ins["id"]), "--yes", "--pin-stdin", input="1111\n")
-    assert proc.returncode == 1 and "wrong PIN for the operator" in proc.stderr
+    assert proc.returncode == 1 and "Wrong Operator PIN" in proc.stderr
     assert len(files_on_disk(spool)) == 2
     result = run_json(cli, "purge", str(ins["id"]), "--yes", "--pin-stdin", input="2222\n")
     assert result["deleted"] == 2 and result["instruction"]["state"] == "done"

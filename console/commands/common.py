@@ -10,7 +10,9 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from console.i18n import t
 from services import config as config_mod
+from services.duties import Role
 from services.errors import CallrecError, PinError
 from services.workspace import Workspace
 
@@ -62,21 +64,23 @@ def _next_stdin_line() -> str:
     return _stdin_lines.pop(0)
 
 
-def read_pin(args: argparse.Namespace, prompt: str) -> str:
-    """A PIN from stdin (--pin-stdin, one per line) or typed at a terminal without echo."""
+def read_pin(args: argparse.Namespace, role: Role, ask: str = "cli.pin") -> str:
+    """The role's PIN from stdin (--pin-stdin, one per line) or typed at a terminal without echo
+    (`ask`: the prompt's catalogue key)."""
     if getattr(args, "pin_stdin", False):
         return _next_stdin_line()
     if not sys.stdin.isatty():
         raise PinError("no terminal to ask for the PIN: use --pin-stdin", code="pin_no_tty")
-    return getpass.getpass(prompt)
+    return getpass.getpass(t(ask, role=t(f"role.{role.value}")))
 
 
 def confirm(args: argparse.Namespace, question: str) -> bool:
+    """A yes/no question at the terminal (already answered yes by --yes)."""
     if getattr(args, "yes", False):
         return True
     if not sys.stdin.isatty():
         raise CallrecError("confirmation needed and no terminal: use --yes", code="confirm_no_tty")
-    answer = input(f"{question} [y/N] ").strip().lower()
+    answer = input(f"{question} {t('cli.yes_no')} ").strip().lower()
     return answer in ("y", "yes", "はい")
 
 

@@ -17,6 +17,7 @@ from console.commands.common import (
     read_pin,
     with_workspace,
 )
+from console.i18n import t
 from services.duties import Duty, Role
 from services.errors import CallrecError
 from services.export import CancelToken, ExportPlan, Progress
@@ -129,7 +130,7 @@ class ProgressLine:
 
 
 async def export(args: argparse.Namespace, ws: Workspace) -> int:
-    actor = await ws.auth.authorize(Role.OPERATOR, read_pin(args, "operator PIN: "),
+    actor = await ws.auth.authorize(Role.OPERATOR, read_pin(args, Role.OPERATOR),
                                     Duty.EXECUTE_INSTRUCTION)
     target = ws.exports.target(out=args.out, device=args.device, folder=args.dir)
     interactive = sys.stdin.isatty() and not args.pin_stdin
@@ -137,14 +138,13 @@ async def export(args: argparse.Namespace, ws: Workspace) -> int:
                                     can_change_medium=interactive)
     info = sys.stderr if args.json else sys.stdout
     print("\n".join(plan_lines(plan)), file=info)
-    if not confirm(args, f"write these {len(plan.calls)} calls to {len(plan.volumes)}"
-                         f" × {plan.medium.label} ({human(plan.total_bytes)})?"):
+    if not confirm(args, t("cli.confirm_export", calls=len(plan.calls), volumes=len(plan.volumes),
+                           medium=plan.medium.label, size=human(plan.total_bytes))):
         raise CallrecError("not confirmed; nothing was written", code="not_confirmed")
 
     async def change_medium(seq: int, count: int, device: str) -> bool:
         answer = await asyncio.to_thread(
-            input, f"\ninsert blank disc {seq}/{count} into {visible(device)}, then press Enter"
-                   " (q to stop): ")
+            input, "\n" + t("cli.insert_disc", seq=seq, count=count, device=visible(device)))
         return answer.strip().lower() not in ("q", "quit")
 
     bar = ProgressLine(sys.stderr)
@@ -183,12 +183,12 @@ def entry_line(e: RegisterEntry, ws: Workspace) -> str:
 
 
 async def receive(args: argparse.Namespace, ws: Workspace) -> int:
-    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, "manager PIN: "),
+    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, Role.MANAGER),
                                     Duty.RECEIVE_OUTPUT)
-    _, submitted = await ws.register.awaiting_receipt(args.instruction)
+    ins, submitted = await ws.register.awaiting_receipt(args.instruction)
     media = ", ".join(f"{m.label} ({visible(m.location)})" for m in submitted.media)
-    if not confirm(args, f"record receipt of {len(submitted.media)} medium/media [{media}] with"
-                         f" the 提出書 for {submitted.calls} calls?"):
+    if not confirm(args, t("cli.confirm_receive", n=len(submitted.media), media=media,
+                           number=ins.number, calls=submitted.calls)):
         raise CallrecError("not confirmed; nothing was recorded", code="not_confirmed")
     entry = await ws.register.receive(actor, args.instruction, custodian=args.custodian)
     emit(args, entry.to_json(ws.clock.now()),
@@ -208,11 +208,11 @@ async def show_register(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 async def extend(args: argparse.Namespace, ws: Workspace) -> int:
-    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, "manager PIN: "),
+    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, Role.MANAGER),
                                     Duty.EXTEND_RETENTION)
     entry = await ws.register.get(args.entry)
-    if not confirm(args, f"keep register entry {entry.id} ({entry.number}) through {args.until}"
-                         f" instead of {entry.kept_through}?"):
+    if not confirm(args, t("cli.confirm_extend", id=entry.id, number=entry.number, new=args.until,
+                           old=entry.kept_through)):
         raise CallrecError("not confirmed; nothing was changed", code="not_confirmed")
     entry = await ws.register.extend(actor, args.entry, until=args.until, reason=args.reason)
     emit(args, entry.to_json(ws.clock.now()), lambda: entry_line(entry, ws))
@@ -220,11 +220,11 @@ async def extend(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 async def dispose(args: argparse.Namespace, ws: Workspace) -> int:
-    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, "manager PIN: "),
+    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, Role.MANAGER),
                                     Duty.DISPOSE_OUTPUT)
     entry = await ws.register.get(args.entry)
-    if not confirm(args, f"record that {entry.media_label} of {entry.number} was disposed of"
-                         f" ({visible(args.method)}, witness {visible(args.witness)})?"):
+    if not confirm(args, t("cli.confirm_dispose", medium=entry.media_label, number=entry.number,
+                           method=visible(args.method), witness=visible(args.witness))):
         raise CallrecError("not confirmed; nothing was recorded", code="not_confirmed")
     entry = await ws.register.dispose(actor, args.entry, method=args.method, witness=args.witness,
                                       on=args.on)

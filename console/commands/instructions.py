@@ -13,6 +13,7 @@ from console.commands.common import (
     read_pin,
     with_workspace,
 )
+from console.i18n import t
 from services.duties import Duty, Role
 from services.errors import CallrecError, NotFound
 from services.export import forms
@@ -90,14 +91,15 @@ def _criteria(args: argparse.Namespace, ws: Workspace) -> Criteria | None:
 
 async def instruct_export(args: argparse.Namespace, ws: Workspace) -> int:
     criteria = _criteria(args, ws)
-    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, "manager PIN: "),
+    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, Role.MANAGER),
                                     Duty.ISSUE_INSTRUCTION)
     if criteria is not None:
         what = "; ".join(f"{k} {v}" for k, v in forms.describe_criteria(criteria, ws.config.tz))
     else:
-        what = f"{len(set(args.calls))} calls ({', '.join(str(c) for c in sorted(set(args.calls)))})"
-    question = (f"issue an export instruction (様式第1号): {PURPOSES[args.purpose]},"
-                f" {MEDIA_SPECS[args.medium].label}, {what}?")
+        ids = sorted(set(args.calls))
+        what = t("cli.instruct_calls", n=len(ids), ids=", ".join(str(c) for c in ids))
+    question = t("cli.confirm_instruct", purpose=t(f"purpose.{args.purpose}"),
+                 medium=MEDIA_SPECS[args.medium].label, what=what)
     if not confirm(args, question):
         raise CallrecError("not confirmed; nothing was issued", code="not_confirmed")
     ins = await ws.instructions.issue_export(actor, purpose=args.purpose, medium=args.medium,
@@ -107,7 +109,7 @@ async def instruct_export(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 async def instruct_purge(args: argparse.Namespace, ws: Workspace) -> int:
-    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, "manager PIN: "),
+    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, Role.MANAGER),
                                     Duty.ISSUE_INSTRUCTION)
     ins = await ws.instructions.issue_purge(actor, note=args.note)
     emit(args, ins.to_json(), lambda: describe(ins))
@@ -144,7 +146,7 @@ async def list_instructions(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 async def cancel(args: argparse.Namespace, ws: Workspace) -> int:
-    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, "manager PIN: "),
+    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, Role.MANAGER),
                                     Duty.CANCEL_INSTRUCTION)
     ins = await ws.instructions.cancel(actor, args.instruction, args.reason)
     emit(args, ins.to_json(), lambda: describe(ins))

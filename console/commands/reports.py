@@ -47,7 +47,7 @@ def _write(text: str, out: Path | None) -> None:
 
 
 async def report(args: argparse.Namespace, ws: Workspace) -> int:
-    actor = await ws.auth.authorize(args.role, read_pin(args, f"{args.role} PIN: "), Duty.REPORT)
+    actor = await ws.auth.authorize(args.role, read_pin(args, Role(args.role)), Duty.REPORT)
     built = await ws.reports.build(actor, args.date_from, args.date_to)
     _write(_RENDER[args.format](built), args.out)
     return 0 if built.audit_ok else 1

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from console.commands import common
 from console.commands.common import add_json, add_pin, add_yes, emit, read_pin, with_workspace
+from console.i18n import t
 from services.deletion_record import DeletionRecord
 from services.duties import Duty, Role
 from services.errors import CallrecError
@@ -176,7 +177,7 @@ def describe_hold(h: Hold) -> str:
 
 async def hold(args: argparse.Namespace, ws: Workspace) -> int:
     _refuse_as_of(args)
-    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, "manager PIN: "), Duty.HOLD)
+    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, Role.MANAGER), Duty.HOLD)
     h = await ws.holds.set(actor, args.call_id, args.reason)
     emit(args, h.to_json(), lambda: describe_hold(h))
     return 0
@@ -184,7 +185,7 @@ async def hold(args: argparse.Namespace, ws: Workspace) -> int:
 
 async def release(args: argparse.Namespace, ws: Workspace) -> int:
     _refuse_as_of(args)
-    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, "manager PIN: "), Duty.HOLD)
+    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, Role.MANAGER), Duty.HOLD)
     h = await ws.holds.release(actor, args.call_id, args.reason)
     call = await ws.calls.get(h.call_id)
     data = h.to_json() | {"raw_retention_until": call.raw_retention_until.isoformat()}
@@ -217,7 +218,7 @@ def describe_plan(plan: PurgePlan) -> str:
 def _typed_confirmation(args: argparse.Namespace, plan: PurgePlan) -> int:
     if args.yes:
         return plan.count
-    prompt = f"type the number of recordings ({plan.count}) to delete them: "
+    prompt = t("cli.type_count", n=plan.count)
     if args.pin_stdin:
         print(prompt, file=sys.stderr)
         answer = common._next_stdin_line()  # the line after the PIN
@@ -246,7 +247,7 @@ def describe_result(r: PurgeResult) -> str:
 
 async def purge(args: argparse.Namespace, ws: Workspace) -> int:
     _refuse_as_of(args)
-    actor = await ws.auth.authorize(Role.OPERATOR, read_pin(args, "operator PIN: "),
+    actor = await ws.auth.authorize(Role.OPERATOR, read_pin(args, Role.OPERATOR),
                                     Duty.EXECUTE_INSTRUCTION)
     plan = await ws.purge.plan(args.instruction)
     if not plan.count:
@@ -269,7 +270,7 @@ async def purge(args: argparse.Namespace, ws: Workspace) -> int:
 
 async def deletions(args: argparse.Namespace, ws: Workspace) -> int:
     role = Role(args.role)
-    actor = await ws.auth.authorize(role, read_pin(args, f"{role} PIN: "), Duty.REPORT)
+    actor = await ws.auth.authorize(role, read_pin(args, role), Duty.REPORT)
     record: DeletionRecord = await ws.deletions.build(actor, args.date_from, args.date_to)
     if args.html:
         ws.deletions.save(record, args.html)

@@ -70,9 +70,9 @@ def _as_doc(cfg: config_mod.Config) -> dict[str, object]:
 async def pin_set(args: argparse.Namespace, ws: Workspace) -> int:
     role = Role(args.role)
     if await ws.auth.is_set(role) and not args.reset:
-        await ws.auth.verify(role, read_pin(args, f"current {role} PIN: "))
-    new = read_pin(args, f"new {role} PIN: ")
-    if not args.pin_stdin and read_pin(args, f"new {role} PIN again: ") != new:
+        await ws.auth.verify(role, read_pin(args, role, "cli.pin_current"))
+    new = read_pin(args, role, "cli.pin_new")
+    if not args.pin_stdin and read_pin(args, role, "cli.pin_again") != new:
         raise PinError("the two PINs differ", code="pin_mismatch")
     await ws.auth.set_pin(role, new, by="cli", reset=args.reset)
     print(f"{role} PIN set")
