@@ -185,10 +185,10 @@ class CallrecApp(App[int]):
 
     def _recover(self) -> None:
         if not self._quitting:
-            self.run_worker(self._recover_exports, group="recover", exclusive=True,
+            self.run_worker(self.recover_exports, group="recover", exclusive=True,
                             exit_on_error=False)
 
-    async def _recover_exports(self) -> None:
+    async def recover_exports(self) -> None:
         """An export whose process died (this console killed, or another's) leaves its instruction
         in progress: clean up and give it back, so that it can be executed again from here."""
         try:

@@ -269,6 +269,11 @@ async def execute(app: CallrecApp, ins: Instruction) -> bool:
     if ins.kind != Kind.EXPORT:
         app.say(t("export.run.not_export"), severity="warning")
         return False
+    if ins.state == State.IN_PROGRESS:
+        # perhaps only because the process running it died a moment ago: cleaned up at once
+        # here rather than at the next periodic round
+        await app.recover_exports()
+        ins = await app.ws.instructions.get(ins.id)
     if ins.state != State.ISSUED:
         app.say(t("export.run.not_open", number=ins.number, state=t(f"ins.state.{ins.state}")),
                 severity="warning")

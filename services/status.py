@@ -124,7 +124,10 @@ class DiskUsage:
 
     @property
     def used_fraction(self) -> float:
-        return self.used / self.total if self.total else 0.0
+        """As `df` counts it: of the space the recorder can use (blocks reserved for root, which
+        `free` leaves out, count as neither used nor free), the part in use."""
+        usable = self.used + self.free
+        return self.used / usable if usable else 0.0
 
 
 def disk_usage(path: Path) -> DiskUsage:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -118,5 +119,11 @@ def test_disk_usage(tmp_path: Path) -> None:
     usage = status.disk_usage(tmp_path)
     assert usage.total >= usage.used > 0 and usage.free > 0
     assert 0 < usage.used_fraction < 1
+    df = subprocess.run(["df", "--output=pcent", str(tmp_path)], capture_output=True, text=True,
+                        check=True).stdout.split()[-1]
+    # df rounds up; the file system is shared with other work, so allow a point either way
+    assert abs(usage.used_fraction * 100 - int(df.rstrip("%"))) <= 1.5
+    # space reserved for root is neither used nor free (here: as much as the free space)
+    assert status.DiskUsage(total=300, used=100, free=100).used_fraction == 0.5
     with pytest.raises(StorageError):
         status.disk_usage(tmp_path / "nowhere")

@@ -1,0 +1,84 @@
+"""An export killed in another process a moment ago: the operator's `x` cleans it up at once and goes
+on, rather than saying the instruction is being executed until the console's periodic clean-up."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_console_kit import make_app, unlock, until
+from textual.pilot import Pilot
+
+from console import app as app_mod
+from screens.export_dialogs import FieldsForm
+from screens.instructions_view import InstructionList
+from screens.views import views
+from services.config import Config
+from services.duties import Duty
+from services.instructions import State
+from services.workspace import Workspace
+from tests.conftest import ROOT
+from tests.export_support import manager, recording
+from tests.fault_support import Said
+
+
+async def show(pilot: Pilot[Any], key: str) -> None:
+    await pilot.app.screen.show_view([v.key for v in views()].index(key))  # type: ignore[attr-defined]
+    await pilot.pause(0.1)
+
+
+def selected_state(app: Any, number: str) -> str | None:
+    chosen = app.screen.query_one(InstructionList).selected
+    return chosen.state if chosen is not None and chosen.number == number else None
+
+
+async def test_x_cleans_up_an_export_killed_elsewhere(ws: Workspace, cfg: Config, spool: Path,
+                                                      tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app_mod, "RECOVER_EVERY_SECONDS", 3600.0)  # no periodic round meanwhile
+    recording(spool, "in-0488291111-0312345678-20261001-100000-big.1.wav", 150_000_000, sparse=True)
+    await ws.indexer.scan()
+    ids = [r["id"] for r in await ws.db.fetchall("SELECT id FROM calls")]
+    ins = await ws.instructions.issue_export(await manager(ws, Duty.ISSUE_INSTRUCTION),
+                                             purpose="crime-prevention", medium="usb", call_ids=ids)
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    app = make_app(ws)
+    said = Said(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await unlock(pilot)
+        await show(pilot, "instructions")
+        await until(pilot, lambda: selected_state(app, ins.number) == State.ISSUED)
+
+        # the CLI runs the export in another process, and is killed while it writes
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "console.cli", "--config", str(cfg.source), "export", ins.number,
+             "--dir", str(usb), "--pin-stdin", "--yes"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+        assert proc.stdin is not None
+        proc.stdin.write(b"2222\n")
+        proc.stdin.close()
+        deadline = time.monotonic() + 60
+        while not any(p.name.endswith(".partial") and any(p.rglob("*.wav")) for p in usb.iterdir()):
+            assert proc.poll() is None, "the export ended before it could be killed"
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.002)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        await until(pilot, lambda: selected_state(app, ins.number) == State.IN_PROGRESS,
+                    timeout=10, what="the other console's export seen")
+
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, FieldsForm), what="the export form")
+        assert "途中で止まった出力データの作成（1件）" in said
+        assert not any("実行中" in m for _, m in said.messages)
+        assert list(usb.iterdir()) == []  # the half-written output removed
+        assert (await ws.instructions.get(ins.id)).state == State.ISSUED
+        history = await ws.exports.history(ins.number)
+        assert [e.state for e in history] == ["failed"]
