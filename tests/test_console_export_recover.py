@@ -12,13 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_console_kit import make_app, unlock, until
-from textual.pilot import Pilot
+from test_console_kit import make_app, show, unlock, until
 
 from console import app as app_mod
 from screens.export_dialogs import FieldsForm
 from screens.instructions_view import InstructionList
-from screens.views import views
 from services.config import Config
 from services.duties import Duty
 from services.instructions import State
@@ -26,11 +24,6 @@ from services.workspace import Workspace
 from tests.conftest import ROOT
 from tests.export_support import manager, recording
 from tests.fault_support import Said
-
-
-async def show(pilot: Pilot[Any], key: str) -> None:
-    await pilot.app.screen.show_view([v.key for v in views()].index(key))  # type: ignore[attr-defined]
-    await pilot.pause(0.1)
 
 
 def selected_state(app: Any, number: str) -> str | None:
