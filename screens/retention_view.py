@@ -8,8 +8,8 @@ asks."""
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from rich.text import Text
 from textual import on, work
@@ -37,8 +37,9 @@ from services.retention_status import BlockedCall, Preview, RetentionStatus
 
 if TYPE_CHECKING:
     from console.app import CallrecApp
+    from services.auth import Actor
 
-WIDE = 100
+T = TypeVar("T")
 COLUMNS = (
     Column("id", "retention.col.id", 8, "right"),
     Column("recorded", "retention.col.recorded", 16),
@@ -279,6 +280,18 @@ class RetentionView(Vertical):
     def action_deletion_record(self) -> None:
         self.deletion_record()
 
+    async def _as_manager(self, duty: Duty, why: str, act: Callable[[Actor], Awaitable[T]]) -> T | None:
+        """The manager's PIN for `duty`, then `act` with the Actor; what it returned, or None when
+        the PIN was not given or `act` failed (said)."""
+        actor = await self.capp.ask_pin(duty, why, role=Role.MANAGER)
+        if actor is None:
+            return None
+        try:
+            return await act(actor)
+        except CallrecError as exc:
+            self.capp.say_error(exc)
+            return None
+
     @work(exclusive=True, group="retention-action")
     async def deletion_record(self) -> None:
         """The deletion record (削除記録) of a period: shown, and savable as an A4 page."""
@@ -288,16 +301,11 @@ class RetentionView(Vertical):
         if period is None:
             return
         first, last = period
-        actor = await app.ask_pin(Duty.REPORT, t("record.pin", first=first.isoformat(),
-                                                 last=last.isoformat()), role=Role.MANAGER)
-        if actor is None:
-            return
-        try:
-            record = await app.ws.deletions.build(actor, first, last)
-        except CallrecError as exc:
-            app.say_error(exc)
-            return
-        await app.push_screen_wait(DeletionRecordScreen(record))
+        record = await self._as_manager(Duty.REPORT, t("record.pin", first=first.isoformat(),
+                                                       last=last.isoformat()),
+                                        lambda actor: app.ws.deletions.build(actor, first, last))
+        if record is not None:
+            await app.push_screen_wait(DeletionRecordScreen(record))
 
     @work(exclusive=True, group="retention-action")
     async def hold(self) -> None:
@@ -307,16 +315,11 @@ class RetentionView(Vertical):
         if answer is None:
             return
         call_id, reason = answer
-        actor = await app.ask_pin(Duty.HOLD, t("retention.hold.pin", id=call_id), role=Role.MANAGER)
-        if actor is None:
-            return
-        try:
-            held = await app.ws.holds.set(actor, call_id, reason)
-        except CallrecError as exc:
-            app.say_error(exc)
-            return
-        app.say(t("retention.hold.done", id=held.call_id))
-        self.load()
+        held = await self._as_manager(Duty.HOLD, t("retention.hold.pin", id=call_id),
+                                      lambda actor: app.ws.holds.set(actor, call_id, reason))
+        if held is not None:
+            app.say(t("retention.hold.done", id=held.call_id))
+            self.load()
 
     @work(exclusive=True, group="retention-action")
     async def release(self) -> None:
@@ -328,17 +331,11 @@ class RetentionView(Vertical):
         if answer is None:
             return
         call_id, reason = answer
-        actor = await app.ask_pin(Duty.HOLD, t("retention.release.pin", id=call_id),
-                                  role=Role.MANAGER)
-        if actor is None:
-            return
-        try:
-            await app.ws.holds.release(actor, call_id, reason)
-        except CallrecError as exc:
-            app.say_error(exc)
-            return
-        app.say(t("retention.release.done", id=call_id))
-        self.load()
+        released = await self._as_manager(Duty.HOLD, t("retention.release.pin", id=call_id),
+                                          lambda actor: app.ws.holds.release(actor, call_id, reason))
+        if released is not None:
+            app.say(t("retention.release.done", id=call_id))
+            self.load()
 
     @work(exclusive=True, group="retention-action")
     async def issue(self) -> None:
@@ -346,16 +343,11 @@ class RetentionView(Vertical):
         if not await app.confirm(t("retention.issue.title"), [t("retention.issue.body")],
                                  action=t("retention.issue.go")):
             return
-        actor = await app.ask_pin(Duty.ISSUE_INSTRUCTION, t("retention.issue.pin"), role=Role.MANAGER)
-        if actor is None:
-            return
-        try:
-            ins = await app.ws.instructions.issue_purge(actor)
-        except CallrecError as exc:
-            app.say_error(exc)
-            return
-        app.say(t("retention.issue.done", number=ins.number))
-        self.load()
+        ins = await self._as_manager(Duty.ISSUE_INSTRUCTION, t("retention.issue.pin"),
+                                     app.ws.instructions.issue_purge)
+        if ins is not None:
+            app.say(t("retention.issue.done", number=ins.number))
+            self.load()
 
     @work(exclusive=True, group="retention-action")
     async def purge(self) -> None:
