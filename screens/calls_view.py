@@ -26,10 +26,11 @@ from textual.widgets import Input, Select, Static
 from console.i18n import t, tr_error
 from screens import export_actions
 from screens import text as fmt
+from screens.duty_keys import DutyKeys, refusals
 from screens.fields import Field, focus_now
 from screens.filters import STATE_CHOICES, BadDate, parse_day
 from screens.table import Cell, Column, VirtualTable
-from screens.text import plain
+from screens.text import LabelledLines, plain
 from screens.views import View
 from services.calls import Call, CallFilter, CallState
 from services.duties import Duty
@@ -300,17 +301,7 @@ class CallDetail(Static):
         app: CallrecApp = self.app  # type: ignore[assignment]
         tz = app.ws.clock.tz
         grace = app.ws.config.raw_grace_days
-        lines: list[Text] = []
-
-        def line(label_key: str, *parts: Text | str) -> None:
-            out = Text(end="")
-            out.append(fmt.fit(t(label_key), LABEL - 1) + " ", style="bold")
-            for i, part in enumerate(parts):
-                if i:
-                    out.append("  ")
-                out.append_text(part if isinstance(part, Text) else plain(part))
-            lines.append(out)
-
+        out = LabelledLines(LABEL - 1)
         other = fmt.number(call.other_number, masked=not revealed, caller=call.caller_id)
         folder, _, name = call.path.rpartition("/")
         if not revealed:
@@ -321,9 +312,9 @@ class CallDetail(Static):
             shown = name
         for i, piece in enumerate(fmt.wrap_cells(shown, room)[:2]):
             if i == 0:
-                line("calls.detail.file", piece)
+                out.line("calls.detail.file", piece)
             else:
-                lines.append(Text(" " * LABEL + piece, end=""))
+                out.add(Text(" " * LABEL + piece, end=""))
         if call.other_number:
             callerid = fmt.caller_id(call.caller_id)
             if revealed:
@@ -331,50 +322,43 @@ class CallDetail(Static):
             party = t("calls.detail.other", number=other, callerid=callerid)
         else:
             party = t("calls.detail.other_none", callerid=fmt.caller_id(call.caller_id))
-        line("calls.detail.parties",
-             Text(party, style="bold" if revealed else ""),
-             t("calls.detail.city", number=fmt.number(call.city_number)),
-             fmt.call_type(call.type))
-        line("calls.detail.recording",
-             t("calls.detail.started", at=fmt.moment(call.started_at)),
-             t("calls.detail.length", length=elapsed(call, app.ws.clock.now())),
-             t("calls.detail.size", size=f"{call.size:,}"),
-             plain(call.fmt))
-        line("calls.detail.sha256", call.sha256 or t("calls.detail.no_hash"))
+        out.line("calls.detail.parties",
+                 Text(party, style="bold" if revealed else ""),
+                 t("calls.detail.city", number=fmt.number(call.city_number)),
+                 fmt.call_type(call.type))
+        out.line("calls.detail.recording",
+                 t("calls.detail.started", at=fmt.moment(call.started_at)),
+                 t("calls.detail.length", length=elapsed(call, app.ws.clock.now())),
+                 t("calls.detail.size", size=f"{call.size:,}"),
+                 plain(call.fmt))
+        out.line("calls.detail.sha256", call.sha256 or t("calls.detail.no_hash"))
         deletable = deletable_from(call.raw_retention_until, tz, grace)
         kept = t("calls.detail.kept", date=call.raw_retention_until.isoformat(),
                  deletable=fmt.moment(deletable, seconds=False))
-        line("calls.detail.retention", kept, Text(fmt.call_state(call.state),
-                                                  style=STATE_STYLE.get(call.state, "")))
+        out.line("calls.detail.retention", kept, Text(fmt.call_state(call.state),
+                                                      style=STATE_STYLE.get(call.state, "")))
         if instructions:
-            line("calls.detail.instructions", t("calls.detail.named_by", numbers=", ".join(instructions)))
-        self.update(Text("\n", end="").join(lines))
+            out.line("calls.detail.instructions", t("calls.detail.named_by", numbers=", ".join(instructions)))
+        self.update(out.text())
 
 
-class CallsView(Vertical):
+class CallsView(DutyKeys, Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
         # Priority: handled as the key arrives, so the digits typed (or pasted) right after it
         # land in the search field rather than in the list's queue.
         Binding("slash", "search", "key.search", priority=True),
         # m and i (export instruction) are the manager's: shown to the manager only, early enough
-        # to fit 80 columns; pressed by the operator they say why not (export_actions.entitled).
+        # to fit 80 columns; pressed by the operator they say why not (screens/duty_keys.py).
         Binding("m", "mark", "key.mark"),
         Binding("i", "issue", "key.issue"),
         Binding("r", "reveal", "key.reveal"),
         Binding("t", "today", "key.today"),
         Binding("c", "clear", "key.clear"),
         Binding("d", "toggle_detail", "key.detail"),
-        Binding("m,i", "not_entitled", show=False),
+        *refusals(("m", "mark"), ("i", "issue")),
         Binding("escape", "to_list", show=False),
     ]
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("mark", "issue", "not_entitled"):
-            return export_actions.allowed(self.capp, Duty.ISSUE_INSTRUCTION) != (action == "not_entitled")
-        return True
-
-    def action_not_entitled(self) -> None:
-        export_actions.entitled(self.capp, Duty.ISSUE_INSTRUCTION)  # says why not
+    DUTIES: ClassVar[dict[str, Duty]] = {"mark": Duty.ISSUE_INSTRUCTION, "issue": Duty.ISSUE_INSTRUCTION}
 
     def compose(self) -> ComposeResult:
         types = [(fmt.call_type(c.value), c.value) for c in CallType]

@@ -20,11 +20,11 @@ from textual.widgets import Input, Static
 
 from console.i18n import t
 from screens import text as fmt
-from screens.fields import Field
+from screens.fields import Field, field_row
 from screens.filters import BadDate, parse_day
 from screens.modals import DismissOnLock
 from screens.table import Cell, Column, VirtualTable
-from screens.text import plain
+from screens.text import LabelledLines, plain
 from services.deletion_record import DeletedCall, DeletionRecord
 from services.errors import CallrecError
 
@@ -65,12 +65,10 @@ class PeriodModal(DismissOnLock, ModalScreen[tuple[date, date] | None]):
         with Vertical(classes="dialog"):
             yield Static(plain(t("record.period.title"), "bold"), classes="dialog-title")
             yield Static(plain(t("record.period.body")), classes="dialog-body")
-            with Vertical(classes="field-row"):
-                yield Static(plain(t("record.period.from")), classes="field-label")
-                yield Field(self.first.isoformat(), max_length=20, id="record-from")
-            with Vertical(classes="field-row"):
-                yield Static(plain(t("record.period.to")), classes="field-label")
-                yield Field(self.last.isoformat(), max_length=20, id="record-to")
+            yield field_row(t("record.period.from"),
+                            Field(self.first.isoformat(), max_length=20, id="record-from"))
+            yield field_row(t("record.period.to"),
+                            Field(self.last.isoformat(), max_length=20, id="record-to"))
             yield Static("", id="record-message", classes="dialog-message", markup=False)
             yield Static(plain(t("record.period.hint"), "dim"), classes="dialog-hint")
 
@@ -181,38 +179,30 @@ class DeletionRecordScreen(DismissOnLock, ModalScreen[None]):
 
     def _head(self) -> Text:
         r = self.record
-        out = Text(end="")
-
-        def line(key: str, value: str, style: str = "") -> None:
-            if out.plain:
-                out.append("\n")
-            out.append(fmt.fit(t(key), 12) + " ", style="bold")
-            out.append_text(plain(value, style))
-
-        line("record.produced", t("record.produced_value", at=fmt.moment(r.produced_at, seconds=False),
-                                  role=fmt.role_name(r.produced_by)))
-        line("record.deleted", t("record.deleted_value", n=fmt.count(len(r.calls)),
-                                 size=fmt.size(r.total_bytes)), "bold" if r.calls else "")
+        out = LabelledLines(12)
+        out.line("record.produced", t("record.produced_value", at=fmt.moment(r.produced_at, seconds=False),
+                                      role=fmt.role_name(r.produced_by)))
+        out.line("record.deleted", t("record.deleted_value", n=fmt.count(len(r.calls)),
+                                     size=fmt.size(r.total_bytes)), style="bold" if r.calls else "")
         if r.grace_days:
-            line("record.grace", t("record.grace_value", days=r.grace_days))
+            out.line("record.grace", t("record.grace_value", days=r.grace_days))
         if not r.runs:
-            line("record.runs", t("record.runs_none"))
+            out.line("record.runs", t("record.runs_none"))
         for i, run in enumerate(r.runs[:RUNS_SHOWN]):
             ended = "-"
             if run.ended_at is not None:
                 same_day = run.ended_at.date() == run.started_at.date()
                 ended = run.ended_at.strftime("%H:%M" if same_day else "%m-%d %H:%M")
-            line("record.runs" if i == 0 else "record.blank", t(
+            out.line("record.runs" if i == 0 else "record.blank", t(
                 "record.run", number=run.instruction, state=t(f"record.run_state.{run.state}"),
                 started=run.started_at.strftime("%m-%d %H:%M"),
                 ended=ended, n=fmt.count(run.deleted), skipped=fmt.count(run.skipped)))
         if len(r.runs) > RUNS_SHOWN:
-            line("record.blank", t("record.runs_more", n=len(r.runs) - RUNS_SHOWN), "dim")
-        line("record.meaning", t("record.meaning_value"), "dim")
+            out.line("record.blank", t("record.runs_more", n=len(r.runs) - RUNS_SHOWN), style="dim")
+        out.line("record.meaning", t("record.meaning_value"), style="dim")
         if r.audit_head is not None:  # whole: it is the anchor `callrec audit verify` checks
-            out.append("\n")
-            out.append_text(plain(t("record.anchor", head=str(r.audit_head)), "dim"))
-        return out
+            out.add(plain(t("record.anchor", head=str(r.audit_head)), "dim"))
+        return out.text()
 
     def action_close(self) -> None:
         self.dismiss(None)

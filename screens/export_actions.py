@@ -14,11 +14,11 @@ the session's role (`may`), and say why when another role's key is pressed (`ent
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from console.i18n import t, tr_error
 from screens import text as fmt
@@ -34,6 +34,8 @@ from services.register import RegisterEntry
 
 if TYPE_CHECKING:
     from console.app import CallrecApp
+
+T = TypeVar("T")
 
 NOTE_CELLS = 56  # the progress dialog's line: the file name is cut to fit, not wrapped
 
@@ -66,6 +68,22 @@ def _kept(fields: list[FieldSpec], values: dict[str, str]) -> list[FieldSpec]:
     return [replace(f, value=values.get(f.key, f.value)) for f in fields]
 
 
+async def _ask_until_valid(app: CallrecApp, title: str, lines: Sequence[str], fields: list[FieldSpec],
+                           parse: Callable[[dict[str, str]], T]) -> tuple[dict[str, str], T] | None:
+    """Ask with the form until `parse` takes what was typed: its complaint (a CallrecError) is said
+    on the form, asked again with what was typed kept. The values and what `parse` made of them;
+    None when cancelled."""
+    error = ""
+    while True:
+        values = await _form(app, title, lines, fields, error)
+        if values is None:
+            return None
+        try:
+            return values, parse(values)
+        except CallrecError as exc:
+            error, fields = tr_error(exc), _kept(fields, values)
+
+
 # -- 様式第1号: the manager instructs --------------------------------------------------------------
 
 async def issue(app: CallrecApp, call_ids: Sequence[int]) -> Instruction | None:
@@ -91,23 +109,19 @@ async def issue(app: CallrecApp, call_ids: Sequence[int]) -> Instruction | None:
             FieldSpec("other", "export.issue.other", placeholder=t("export.issue.number_hint")),
         ]
     fields.append(FieldSpec("note", "export.issue.note"))
-    error = ""
-    while True:
-        values = await _form(app, t("export.issue.title"), lines, fields, error)
-        if values is None:
-            return None
-        try:
-            if values["purpose"] not in PURPOSES:
-                raise CallrecError("purpose", code="bad_purpose")
-            if values["medium"] not in MEDIA:
-                raise CallrecError("medium", code="bad_medium")
-            criteria = None if ids else Criteria.parse(
-                values["from"], values["to"], city=values["city"], other=values["other"],
-                tz=app.ws.clock.tz)
-        except CallrecError as exc:
-            error, fields = tr_error(exc), _kept(fields, values)
-            continue
-        break
+
+    def parse(values: dict[str, str]) -> Criteria | None:
+        if values["purpose"] not in PURPOSES:
+            raise CallrecError("purpose", code="bad_purpose")
+        if values["medium"] not in MEDIA:
+            raise CallrecError("medium", code="bad_medium")
+        return None if ids else Criteria.parse(values["from"], values["to"], city=values["city"],
+                                               other=values["other"], tz=app.ws.clock.tz)
+
+    answer = await _ask_until_valid(app, t("export.issue.title"), lines, fields, parse)
+    if answer is None:
+        return None
+    values, criteria = answer
     actor = await app.ask_pin(Duty.ISSUE_INSTRUCTION, t("export.issue.why"))
     if actor is None:
         return None
@@ -414,17 +428,11 @@ async def extend(app: CallrecApp, entry: RegisterEntry) -> RegisterEntry | None:
         return None
     fields = [FieldSpec("until", "export.extend.until", placeholder=t("export.extend.until_hint")),
               FieldSpec("reason", "export.extend.reason", placeholder=t("export.extend.reason_hint"))]
-    error = ""
-    while True:
-        values = await _form(app, t("export.extend.title", id=entry.id), [], fields, error)
-        if values is None:
-            return None
-        try:
-            until = _day(values["until"])
-        except CallrecError as exc:
-            error, fields = tr_error(exc), _kept(fields, values)
-            continue
-        break
+    answer = await _ask_until_valid(app, t("export.extend.title", id=entry.id), [], fields,
+                                    lambda values: _day(values["until"]))
+    if answer is None:
+        return None
+    values, until = answer
     actor = await app.ask_pin(Duty.EXTEND_RETENTION, t("export.extend.why"))
     if actor is None:
         return None
@@ -453,17 +461,11 @@ async def dispose(app: CallrecApp, entry: RegisterEntry) -> RegisterEntry | None
     fields = [FieldSpec("on", "export.dispose.on", today.isoformat()),
               FieldSpec("method", "export.dispose.method", placeholder=t("export.dispose.method_hint")),
               FieldSpec("witness", "export.dispose.witness")]
-    error = ""
-    while True:
-        values = await _form(app, t("export.dispose.title", id=entry.id), [], fields, error)
-        if values is None:
-            return None
-        try:
-            on = _day(values["on"], today)
-        except CallrecError as exc:
-            error, fields = tr_error(exc), _kept(fields, values)
-            continue
-        break
+    answer = await _ask_until_valid(app, t("export.dispose.title", id=entry.id), [], fields,
+                                    lambda values: _day(values["on"], today))
+    if answer is None:
+        return None
+    values, on = answer
     actor = await app.ask_pin(Duty.DISPOSE_OUTPUT, t("export.dispose.why"))
     if actor is None:
         return None

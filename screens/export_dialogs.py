@@ -18,10 +18,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Input, Select, Static
 
 from console.i18n import t
-from screens.fields import Field
+from screens.fields import Field, field_row
 from screens.modals import DismissOnLock
 from screens.text import plain, width_of
 from services.text import visible
@@ -72,18 +73,16 @@ class FieldsForm(DismissOnLock, ModalScreen[dict[str, str] | None]):
             for line in self.lines:
                 yield Static(plain(line), classes="dialog-body")
             for spec in self.fields:
-                with Vertical(classes="field-row"):
-                    label = Static(plain(t(spec.label_key)), classes="field-label")
-                    label.styles.width = label_width
-                    yield label
-                    if spec.options:
-                        # Compact: one line, so that a form of seven fields fits 80x24.
-                        yield Select(list(spec.options), id=f"ff-{spec.key}",
-                                     value=spec.value if spec.value else Select.NULL,
-                                     prompt=t("export.form.choose"), allow_blank=True, compact=True)
-                    else:
-                        value, hint = self._following(spec)
-                        yield Field(value=value, placeholder=hint, id=f"ff-{spec.key}")
+                widget: Widget
+                if spec.options:
+                    # Compact: one line, so that a form of seven fields fits 80x24.
+                    widget = Select(list(spec.options), id=f"ff-{spec.key}",
+                                    value=spec.value if spec.value else Select.NULL,
+                                    prompt=t("export.form.choose"), allow_blank=True, compact=True)
+                else:
+                    value, hint = self._following(spec)
+                    widget = Field(value=value, placeholder=hint, id=f"ff-{spec.key}")
+                yield field_row(t(spec.label_key), widget, label_width=label_width)
             yield Static(plain(self.error), id="ff-message", classes="dialog-message")
             yield Static(plain(t("export.form.submit_hint"), "dim"), classes="dialog-hint")
 

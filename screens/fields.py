@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.containers import Vertical
 from textual.widget import Widget
-from textual.widgets import Input
+from textual.widgets import Input, Static
+
+from screens.text import plain
 
 
 class Field(Input):
@@ -19,3 +22,11 @@ def focus_now(widget: Widget) -> None:
     """Focus at once, not after the events already queued (Widget.focus defers): keys typed or
     pasted right after `/` must land in the search field, not in the list."""
     widget.screen.set_focus(widget)
+
+
+def field_row(label: str, field: Widget, *, label_width: int | None = None) -> Vertical:
+    """A line of a form: its label (plain text), then the field."""
+    caption = Static(plain(label), classes="field-label")
+    if label_width is not None:
+        caption.styles.width = label_width
+    return Vertical(caption, field, classes="field-row")

@@ -7,26 +7,22 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on, work
-from textual.app import ComposeResult
+from textual import work
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.widgets import Static
 
 from console.i18n import t
 from screens import export_actions
 from screens import text as fmt
-from screens.fields import focus_now
-from screens.table import Cell, Column, VirtualTable
-from screens.text import plain
+from screens.duty_keys import refusals
+from screens.listing_view import ItemDetail, ListingView
+from screens.table import Cell, Column, ItemTable
+from screens.text import LabelledLines, plain
 from screens.views import View
-from services.audit import Head
 from services.duties import Duty
-from services.errors import CallrecError
 from services.instructions import OPEN_STATES, Instruction
 
 if TYPE_CHECKING:
-    from console.app import CallrecApp
+    from services.workspace import Workspace
 
 WIDE = 100
 NARROW_COLUMNS = (
@@ -59,32 +55,15 @@ def purpose_label(code: str | None) -> str:
     return t(f"purpose.{code}") if code else "-"
 
 
-class InstructionList(VirtualTable):
+class InstructionList(ItemTable[Instruction]):
     def __init__(self) -> None:
         super().__init__(id="instruction-list")
-        self.items: list[Instruction] = []
 
     def columns(self, width: int) -> Sequence[Column]:
         return WIDE_COLUMNS if width >= WIDE else NARROW_COLUMNS
 
     def empty_text(self) -> str:
         return t("ins.empty")
-
-    @property
-    def selected(self) -> Instruction | None:
-        return self.items[self.cursor] if 0 <= self.cursor < len(self.items) else None
-
-    def show(self, items: list[Instruction]) -> None:
-        current = self.selected
-        self.items = items
-        self.set_row_count(len(items))
-        if current is not None:
-            for i, ins in enumerate(items):
-                if ins.id == current.id:
-                    self.set_cursor(i)
-                    break
-        self.refresh()
-        self.post_message(self.CursorMoved(self, self.cursor))
 
     def row_cells(self, index: int) -> Sequence[Cell] | None:
         ins = self.items[index]
@@ -105,7 +84,7 @@ class InstructionList(VirtualTable):
         return cells
 
 
-class InstructionDetail(Static):
+class InstructionDetail(ItemDetail[Instruction]):
     def __init__(self) -> None:
         super().__init__(markup=False, id="instruction-detail")
 
@@ -113,28 +92,22 @@ class InstructionDetail(Static):
         if ins is None:
             self.update(plain(t("ins.detail.none"), "dim"))
             return
-        lines: list[Text] = []
-
-        def line(label_key: str, value: str | Text) -> None:
-            out = Text(end="")
-            out.append(fmt.fit(t(label_key), 16) + " ", style="bold")
-            out.append_text(value if isinstance(value, Text) else plain(value))
-            lines.append(out)
-
-        line("ins.detail.number", t("ins.detail.number_value", number=ins.number,
-                                    kind=t(f"ins.kind.{ins.kind}")))
-        line("ins.detail.state", Text(state_label(ins.state), style=STATE_STYLE.get(ins.state, "")))
-        line("ins.detail.issued", t("ins.detail.issued_value", at=fmt.moment(ins.issued_at, seconds=False),
-                                    role=fmt.role_name(ins.issued_by)))
+        out = LabelledLines(16)
+        out.line("ins.detail.number", t("ins.detail.number_value", number=ins.number,
+                                        kind=t(f"ins.kind.{ins.kind}")))
+        out.line("ins.detail.state", Text(state_label(ins.state), style=STATE_STYLE.get(ins.state, "")))
+        out.line("ins.detail.issued", t("ins.detail.issued_value",
+                                        at=fmt.moment(ins.issued_at, seconds=False),
+                                        role=fmt.role_name(ins.issued_by)))
         if ins.updated_at != ins.issued_at:
-            line("ins.detail.updated", fmt.moment(ins.updated_at, seconds=False))
+            out.line("ins.detail.updated", fmt.moment(ins.updated_at, seconds=False))
         if ins.kind == "export":
-            line("ins.detail.purpose", purpose_label(ins.purpose))
-            line("ins.detail.medium", t(f"medium.{ins.medium}") if ins.medium else "-")
+            out.line("ins.detail.purpose", purpose_label(ins.purpose))
+            out.line("ins.detail.medium", t(f"medium.{ins.medium}") if ins.medium else "-")
         if ins.call_ids:
             shown = ", ".join(str(i) for i in ins.call_ids[:12])
             more = t("ins.detail.more", n=len(ins.call_ids) - 12) if len(ins.call_ids) > 12 else ""
-            line("ins.detail.calls", t("ins.detail.calls_value", n=len(ins.call_ids), ids=shown) + more)
+            out.line("ins.detail.calls", t("ins.detail.calls_value", n=len(ins.call_ids), ids=shown) + more)
         described = ins.described
         if described is not None:
             tz = self.app.ws.clock.tz  # type: ignore[attr-defined]
@@ -143,16 +116,16 @@ class InstructionDetail(Static):
             for key, digits in (("city", described.city), ("other", described.other)):
                 if digits:
                     parts.append(t(f"ins.criteria.{key}", number=fmt.number(digits)))
-            line("ins.detail.criteria", "  ".join(parts))
+            out.line("ins.detail.criteria", "  ".join(parts))
         if ins.note:
-            line("ins.detail.note", ins.note)
-        line("ins.detail.next", t(f"ins.next.{ins.kind}.{ins.state}"))
-        self.update(Text("\n", end="").join(lines))
+            out.line("ins.detail.note", ins.note)
+        out.line("ins.detail.next", t(f"ins.next.{ins.kind}.{ins.state}"))
+        self.update(out.text())
 
 
-class InstructionsView(Vertical):
-    """Instructions as they stand; reloaded whenever the audit log moves (every instruction
-    change is audited), so another console's or the CLI's changes show within a second."""
+class InstructionsView(ListingView[Instruction]):
+    """Instructions as they stand; every instruction change is audited, so another console's or
+    the CLI's changes show within a second."""
 
     # The output-data area's actions on the selected instruction (screens/export_actions.py).
     # The key bar shows only those of the session's role; the other role's keys, pressed, say why
@@ -164,8 +137,7 @@ class InstructionsView(Vertical):
         Binding("n", "describe", "key.describe"),
         Binding("f", "form1", "key.form1"),
         Binding("s", "form2", "key.form2"),
-        *(Binding(key, f"refuse('{action}')", show=False)
-          for key, action in (("x", "execute"), ("a", "receive"), ("n", "describe"), ("c", "cancel"))),
+        *refusals(("x", "execute"), ("a", "receive"), ("n", "describe"), ("c", "cancel")),
     ]
     DUTIES: ClassVar[dict[str, Duty]] = {
         "execute": Duty.EXECUTE_INSTRUCTION,
@@ -173,91 +145,38 @@ class InstructionsView(Vertical):
         "describe": Duty.ISSUE_INSTRUCTION,
         "cancel": Duty.CANCEL_INSTRUCTION,
     }
+    SUMMARY_ID = "ins-summary"
+    LIST = InstructionList
+    DETAIL = InstructionDetail
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "refuse":
-            duty = self.DUTIES[str(parameters[0])]
-            return not export_actions.allowed(self.capp, duty)
-        duty = self.DUTIES.get(action)
-        return duty is None or export_actions.allowed(self.capp, duty)
+    async def read(self, ws: Workspace) -> list[Instruction]:
+        return await ws.instructions.list()
 
-    def action_refuse(self, action: str) -> None:
-        export_actions.entitled(self.capp, self.DUTIES[action])  # says why not
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._seen: Head | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Static("", id="ins-summary", markup=False)
-        yield InstructionList()
-        yield InstructionDetail()
-
-    @property
-    def capp(self) -> CallrecApp:
-        return self.app  # type: ignore[return-value]
-
-    def on_mount(self) -> None:
-        self.capp.data_changed.subscribe(self, lambda _v: self.load())
-        self.capp.session_changed.subscribe(self, lambda _s: self.refresh_bindings())
-        self.load(force=True)
-
-    def focus_default(self) -> None:
-        focus_now(self.query_one(InstructionList))
-
-    @work(exclusive=True, group="instructions")
-    async def load(self, force: bool = False) -> None:
-        ws = self.capp.ws
-        try:
-            head = await ws.audit.head()
-            if not force and head == self._seen:
-                return
-            items = await ws.instructions.list()
-        except CallrecError as exc:
-            self.capp.say_error(exc)
-            return
-        self._seen = head
-        self.query_one(InstructionList).show(items)
+    def summary(self, items: list[Instruction]) -> Text:
         pending = sum(1 for i in items if i.state in OPEN_STATES)
-        self.query_one("#ins-summary", Static).update(
-            plain(t("ins.summary", pending=pending, total=len(items)))
-        )
-
-    @on(VirtualTable.CursorMoved, "#instruction-list")
-    def _moved(self, event: VirtualTable.CursorMoved) -> None:
-        self.query_one(InstructionDetail).show(self.query_one(InstructionList).selected)
+        return plain(t("ins.summary", pending=pending, total=len(items)))
 
     # -- output data ------------------------------------------------------------------------
 
     @work(exclusive=True, group="instruction-action")
     async def action_execute(self) -> None:
-        ins = self.query_one(InstructionList).selected
-        if ins is not None and await export_actions.execute(self.capp, ins):
-            self.load(force=True)
+        await self.act_on_selected(export_actions.execute)
 
     @work(exclusive=True, group="instruction-action")
     async def action_receive(self) -> None:
-        ins = self.query_one(InstructionList).selected
-        if ins is not None and await export_actions.receive(self.capp, ins):
-            self.load(force=True)
+        await self.act_on_selected(export_actions.receive)
 
     @work(exclusive=True, group="instruction-action")
     async def action_form1(self) -> None:
-        ins = self.query_one(InstructionList).selected
-        if ins is not None:
-            await export_actions.form1(self.capp, ins)
+        await self.act_on_selected(export_actions.form1, reload=False)
 
     @work(exclusive=True, group="instruction-action")
     async def action_form2(self) -> None:
-        ins = self.query_one(InstructionList).selected
-        if ins is not None:
-            await export_actions.form2(self.capp, ins)
+        await self.act_on_selected(export_actions.form2, reload=False)
 
     @work(exclusive=True, group="instruction-action")
     async def action_cancel(self) -> None:
-        ins = self.query_one(InstructionList).selected
-        if ins is not None and await export_actions.cancel(self.capp, ins):
-            self.load(force=True)
+        await self.act_on_selected(export_actions.cancel)
 
     @work(exclusive=True, group="instruction-action")
     async def action_describe(self) -> None:

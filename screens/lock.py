@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
@@ -14,8 +13,8 @@ from textual.widgets import Input, Static
 
 from console.i18n import t, tr_error
 from screens.chrome import TopBar
-from screens.fields import Field
-from screens.modals import PIN_CHARS, RolePicker
+from screens.fields import Field, field_row
+from screens.modals import PIN_CHARS, RolePicker, typed_pin
 from screens.text import lines, plain, role_name
 from services.duties import Duty, Role
 from services.errors import CallrecError
@@ -42,13 +41,10 @@ class LockScreen(Screen[None]):
             yield Static(plain(app.centre_name, "bold"), id="lock-centre")
             yield Static(plain(t("lock.title")), id="lock-title")
             yield Static(plain(t(self.reason) if self.reason else ""), id="lock-reason")
-            with Vertical(classes="field-row"):
-                yield Static(plain(t("lock.role")), classes="field-label")
-                yield RolePicker(list(Role)[::-1], Role(app.ws.config.default_role), id="lock-role")
-            with Vertical(classes="field-row"):
-                yield Static(plain(t("lock.pin")), classes="field-label")
-                yield Field(password=True, restrict=PIN_CHARS, max_length=12, id="lock-pin",
-                            placeholder=t("lock.pin_placeholder"))
+            yield field_row(t("lock.role"), RolePicker(list(Role)[::-1], Role(app.ws.config.default_role),
+                                                       id="lock-role"))
+            yield field_row(t("lock.pin"), Field(password=True, restrict=PIN_CHARS, max_length=12,
+                                                 id="lock-pin", placeholder=t("lock.pin_placeholder")))
             yield Static("", id="lock-message", markup=False)
             yield Static(lines(t("lock.hint"), "dim"), id="lock-hint")
             if app.demo:
@@ -75,8 +71,8 @@ class LockScreen(Screen[None]):
 
     @on(Input.Submitted, "#lock-pin")
     def submitted(self, event: Input.Submitted) -> None:
-        pin = unicodedata.normalize("NFKC", event.value).strip()
-        if not 4 <= len(pin) <= 12:
+        pin = typed_pin(event.value)
+        if pin is None:
             self.say(t("pin.format"))
             return
         self.unlock(self.role, pin)

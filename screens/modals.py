@@ -27,16 +27,25 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from console.i18n import t, tr_error
-from screens.fields import Field
+from screens.fields import Field, field_row
 from screens.text import lines, plain, role_name
-from services.auth import Actor
+from services.auth import Actor, normalize_pin
 from services.duties import DUTIES, Duty, Role
-from services.errors import CallrecError
+from services.errors import CallrecError, PinError
 
 if TYPE_CHECKING:
     from console.app import CallrecApp
 
 PIN_CHARS = r"[0-9０-９]*"
+
+
+def typed_pin(value: str) -> str | None:
+    """The PIN typed (full-width digits too), or None when it cannot be one: said at once, before
+    the PIN is checked (the rule is services/auth.py's)."""
+    try:
+        return normalize_pin(value)
+    except PinError:
+        return None
 
 
 class DismissOnLock:
@@ -117,13 +126,9 @@ class PinPrompt(DismissOnLock, ModalScreen[Actor | None]):
             if not self.roles:
                 yield Static(plain(t("pin.no_role"), "bold red"), classes="dialog-message")
                 return
-            with Vertical(classes="field-row"):
-                yield Static(plain(t("pin.role")), classes="field-label")
-                yield RolePicker(self.roles, chosen, id="pin-role")
-            with Vertical(classes="field-row"):
-                yield Static(plain(t("pin.pin")), classes="field-label")
-                yield Field(password=True, restrict=PIN_CHARS, max_length=12, id="pin-input",
-                            placeholder=t("pin.placeholder"))
+            yield field_row(t("pin.role"), RolePicker(self.roles, chosen, id="pin-role"))
+            yield field_row(t("pin.pin"), Field(password=True, restrict=PIN_CHARS, max_length=12,
+                                                id="pin-input", placeholder=t("pin.placeholder")))
             yield Static("", id="pin-message", classes="dialog-message", markup=False)
             hint = "pin.hint_roles" if len(self.roles) > 1 else "pin.hint"
             yield Static(plain(t(hint), "dim"), classes="dialog-hint")
@@ -145,8 +150,8 @@ class PinPrompt(DismissOnLock, ModalScreen[Actor | None]):
 
     @on(Input.Submitted, "#pin-input")
     def submitted(self, event: Input.Submitted) -> None:
-        pin = unicodedata.normalize("NFKC", event.value).strip()
-        if not 4 <= len(pin) <= 12:
+        pin = typed_pin(event.value)
+        if pin is None:
             self._say(t("pin.format"))
             return
         self.check(self.query_one(RolePicker).chosen, pin)

@@ -9,26 +9,23 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on, work
-from textual.app import ComposeResult
+from textual import work
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.widgets import Static
 
 from console.i18n import t
 from screens import export_actions
 from screens import text as fmt
-from screens.fields import focus_now
-from screens.table import Cell, Column, VirtualTable
-from screens.text import plain
+from screens.duty_keys import refusals
+from screens.listing_view import ItemDetail, ListingView
+from screens.table import Cell, Column, ItemTable
+from screens.text import LabelledLines, plain
 from screens.views import View
-from services.audit import Head
 from services.duties import Duty
-from services.errors import CallrecError
 from services.register import RegisterEntry, Status
 
 if TYPE_CHECKING:
     from console.app import CallrecApp
+    from services.workspace import Workspace
 
 WIDE = 100
 NARROW_COLUMNS = (
@@ -52,11 +49,9 @@ STATUS_STYLE = {Status.DUE: "bold yellow", Status.DISPOSED: "dim"}
 LABEL = 12  # cells for the labels of the detail pane
 
 
-class RegisterList(VirtualTable):
+class RegisterList(ItemTable[RegisterEntry]):
     def __init__(self) -> None:
         super().__init__(id="register-list")
-        self.items: list[RegisterEntry] = []
-        self.now = None
 
     def columns(self, width: int) -> Sequence[Column]:
         return WIDE_COLUMNS if width >= WIDE else NARROW_COLUMNS
@@ -64,25 +59,9 @@ class RegisterList(VirtualTable):
     def empty_text(self) -> str:
         return t("register.empty")
 
-    @property
-    def selected(self) -> RegisterEntry | None:
-        return self.items[self.cursor] if 0 <= self.cursor < len(self.items) else None
-
     def status(self, entry: RegisterEntry) -> Status:
         app: CallrecApp = self.app  # type: ignore[assignment]
         return entry.status(app.ws.clock.now())
-
-    def show(self, items: list[RegisterEntry]) -> None:
-        current = self.selected
-        self.items = items
-        self.set_row_count(len(items))
-        if current is not None:
-            for i, e in enumerate(items):
-                if e.id == current.id:
-                    self.set_cursor(i)
-                    break
-        self.refresh()
-        self.post_message(self.CursorMoved(self, self.cursor))
 
     def row_cells(self, index: int) -> Sequence[Cell] | None:
         e = self.items[index]
@@ -96,7 +75,7 @@ class RegisterList(VirtualTable):
         return cells
 
 
-class RegisterDetail(Static):
+class RegisterDetail(ItemDetail[RegisterEntry]):
     def __init__(self) -> None:
         super().__init__(markup=False, id="register-detail")
 
@@ -104,37 +83,30 @@ class RegisterDetail(Static):
         if entry is None:
             self.update(plain(t("register.none"), "dim"))
             return
-        lines: list[Text] = []
-
-        def line(label_key: str, value: str) -> None:
-            out = Text(end="")
-            out.append(fmt.fit(t(label_key), LABEL) + " ", style="bold")
-            out.append_text(plain(value))
-            lines.append(out)
-
-        line("register.label.instruction", t("register.instruction", number=entry.number,
-                                              purpose=t(f"purpose.{entry.purpose}")))
-        line("register.label.media", t("register.media", media=entry.media_label,
-                                        written=entry.written_on.isoformat()))
-        line("register.label.received", fmt.moment(entry.received_at, seconds=False))
-        line("register.label.kept", t("register.kept", kept=entry.kept_through.isoformat(),
-                                       counted=t("register.counted",
-                                                 written=entry.written_on.isoformat())))
+        out = LabelledLines(LABEL)
+        out.line("register.label.instruction", t("register.instruction", number=entry.number,
+                                                  purpose=t(f"purpose.{entry.purpose}")))
+        out.line("register.label.media", t("register.media", media=entry.media_label,
+                                            written=entry.written_on.isoformat()))
+        out.line("register.label.received", fmt.moment(entry.received_at, seconds=False))
+        out.line("register.label.kept", t("register.kept", kept=entry.kept_through.isoformat(),
+                                           counted=t("register.counted",
+                                                     written=entry.written_on.isoformat())))
         for x in entry.extensions:
-            line("register.label.extended", t("register.extended", previous=x.previous.isoformat(),
-                                               until=x.until.isoformat(), reason=x.reason))
+            out.line("register.label.extended", t("register.extended", previous=x.previous.isoformat(),
+                                                   until=x.until.isoformat(), reason=x.reason))
         if entry.custodian:
-            line("register.label.custodian", entry.custodian)
+            out.line("register.label.custodian", entry.custodian)
         if entry.disposed_on is not None:
-            line("register.label.disposed", t("register.disposed", on=entry.disposed_on.isoformat(),
-                                               method=entry.disposal_method or "",
-                                               witness=entry.disposal_witness or ""))
-        self.update(Text("\n", end="").join(lines))
+            out.line("register.label.disposed", t("register.disposed", on=entry.disposed_on.isoformat(),
+                                                   method=entry.disposal_method or "",
+                                                   witness=entry.disposal_witness or ""))
+        self.update(out.text())
 
 
-class RegisterView(Vertical):
-    """The register as it stands; reloaded whenever the audit log moves (every change to it is
-    audited), so receipts and disposals made elsewhere show within a second."""
+class RegisterView(ListingView[RegisterEntry]):
+    """The register as it stands; every change to it is audited, so receipts and disposals made
+    elsewhere show within a second."""
 
     # e and d are the manager's: the key bar shows them to the manager only, and pressed by the
     # operator they say why not (the hidden `refuse` bindings).
@@ -142,8 +114,7 @@ class RegisterView(Vertical):
         Binding("e", "extend", "key.extend"),
         Binding("d", "dispose", "key.dispose"),
         Binding("f", "form2", "key.form2"),
-        Binding("e", "refuse('extend')", show=False),
-        Binding("d", "refuse('dispose')", show=False),
+        *refusals(("e", "extend"), ("d", "dispose")),
     ]
     DUTIES: ClassVar[dict[str, Duty]] = {"extend": Duty.EXTEND_RETENTION,
                                          "dispose": Duty.DISPOSE_OUTPUT}
@@ -152,82 +123,33 @@ class RegisterView(Vertical):
     #register-list { height: 1fr; }
     #register-detail { height: auto; max-height: 10; border-top: solid $accent; padding: 0 1; }
     """
+    SUMMARY_ID = "register-summary"
+    LIST = RegisterList
+    DETAIL = RegisterDetail
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "refuse":
-            return not export_actions.allowed(self.capp, self.DUTIES[str(parameters[0])])
-        duty = self.DUTIES.get(action)
-        return duty is None or export_actions.allowed(self.capp, duty)
+    async def read(self, ws: Workspace) -> list[RegisterEntry]:
+        return await ws.register.list()
 
-    def action_refuse(self, action: str) -> None:
-        export_actions.entitled(self.capp, self.DUTIES[action])  # says why not
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._seen: Head | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Static("", id="register-summary", markup=False)
-        yield RegisterList()
-        yield RegisterDetail()
-
-    @property
-    def capp(self) -> CallrecApp:
-        return self.app  # type: ignore[return-value]
-
-    @property
-    def list(self) -> RegisterList:
-        return self.query_one(RegisterList)
-
-    def on_mount(self) -> None:
-        self.capp.data_changed.subscribe(self, lambda _v: self.load())
-        self.capp.session_changed.subscribe(self, lambda _s: self.refresh_bindings())
-        self.load(force=True)
-
-    def focus_default(self) -> None:
-        focus_now(self.list)
-
-    @work(exclusive=True, group="register")
-    async def load(self, force: bool = False) -> None:
-        ws = self.capp.ws
-        try:
-            head = await ws.audit.head()
-            if not force and head == self._seen:
-                return
-            items = await ws.register.list()
-        except CallrecError as exc:
-            self.capp.say_error(exc)
-            return
-        if not self.query(RegisterList):  # taken down (locked, closing) while the register was read
-            return
-        self._seen = head
-        self.list.show(items)
+    def summary(self, items: list[RegisterEntry]) -> Text:
         due = sum(1 for e in items if self.list.status(e) is Status.DUE)
-        summary = plain(t("register.summary", total=fmt.count(len(items)), due=fmt.count(due)))
-        summary.append("\n" + t("register.rule"), style="dim")
-        self.query_one("#register-summary", Static).update(summary)
-
-    @on(VirtualTable.CursorMoved, "#register-list")
-    def _moved(self, event: VirtualTable.CursorMoved) -> None:
-        self.query_one(RegisterDetail).show(self.list.selected)
+        out = plain(t("register.summary", total=fmt.count(len(items)), due=fmt.count(due)))
+        out.append("\n" + t("register.rule"), style="dim")
+        return out
 
     @work(exclusive=True, group="register-action")
     async def action_extend(self) -> None:
-        entry = self.list.selected
-        if entry is not None and await export_actions.extend(self.capp, entry):
-            self.load(force=True)
+        await self.act_on_selected(export_actions.extend)
 
     @work(exclusive=True, group="register-action")
     async def action_dispose(self) -> None:
-        entry = self.list.selected
-        if entry is not None and await export_actions.dispose(self.capp, entry):
-            self.load(force=True)
+        await self.act_on_selected(export_actions.dispose)
 
     @work(exclusive=True, group="register-action")
     async def action_form2(self) -> None:
-        entry = self.list.selected
-        if entry is not None:
-            await export_actions.form2(self.capp, await self.capp.ws.instructions.get(entry.instruction_id))
+        async def form2(app: CallrecApp, entry: RegisterEntry) -> None:
+            await export_actions.form2(app, await app.ws.instructions.get(entry.instruction_id))
+
+        await self.act_on_selected(form2, reload=False)
 
 
 VIEW = View(key="register", title_key="view.register", factory=RegisterView, order=60)

@@ -8,8 +8,8 @@ asks."""
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from rich.text import Text
 from textual import on, work
@@ -22,11 +22,11 @@ from textual.widgets import Input, Static
 from console.i18n import t
 from screens import text as fmt
 from screens.deletion_record import DeletionRecordScreen, PeriodModal
-from screens.fields import Field
+from screens.fields import Field, field_row
 from screens.modals import DismissOnLock
 from screens.progress import Job
-from screens.table import Cell, Column, VirtualTable
-from screens.text import plain
+from screens.table import Cell, Column, ItemTable
+from screens.text import LabelledLines, plain
 from screens.views import View
 from services.calls import CallState
 from services.duties import Duty, Role
@@ -37,8 +37,9 @@ from services.retention_status import BlockedCall, Preview, RetentionStatus
 
 if TYPE_CHECKING:
     from console.app import CallrecApp
+    from services.auth import Actor
 
-WIDE = 100
+T = TypeVar("T")
 COLUMNS = (
     Column("id", "retention.col.id", 8, "right"),
     Column("recorded", "retention.col.recorded", 16),
@@ -48,13 +49,12 @@ COLUMNS = (
 )
 
 
-class BlockedList(VirtualTable):
+class BlockedList(ItemTable[BlockedCall]):
     """Recordings past their date that a purge would not delete, oldest first; then every other
     held recording (its date not passed yet), so that each hold and its reason is in one list."""
 
     def __init__(self) -> None:
         super().__init__(id="retention-blocked")
-        self.items: list[BlockedCall] = []
         self.ahead_from = 0  # items from here on are held, their date not passed
 
     def columns(self, width: int) -> Sequence[Column]:
@@ -63,21 +63,9 @@ class BlockedList(VirtualTable):
     def empty_text(self) -> str:
         return t("retention.blocked_none")
 
-    @property
-    def selected(self) -> BlockedCall | None:
-        return self.items[self.cursor] if 0 <= self.cursor < len(self.items) else None
-
-    def show(self, blocked: list[BlockedCall], ahead: list[BlockedCall]) -> None:
-        current = self.selected
-        self.items = [*blocked, *ahead]
+    def show_blocked(self, blocked: list[BlockedCall], ahead: list[BlockedCall]) -> None:
         self.ahead_from = len(blocked)
-        self.set_row_count(len(self.items))
-        if current is not None:
-            for i, item in enumerate(self.items):
-                if item.id == current.id:
-                    self.set_cursor(i)
-                    break
-        self.refresh()
+        self.replace([*blocked, *ahead])
 
     def row_cells(self, index: int) -> Sequence[Cell] | None:
         b = self.items[index]
@@ -118,15 +106,12 @@ class ReasonModal(DismissOnLock, ModalScreen[tuple[int, str] | None]):
             yield Static(plain(self.title_text, "bold"), classes="dialog-title")
             yield Static(plain(self.body), classes="dialog-body")
             if self.call_id is None:
-                with Vertical(classes="field-row"):
-                    yield Static(plain(t("retention.form.call")), classes="field-label")
-                    yield Field(restrict=r"[0-9０-９]*", max_length=12, id="reason-call")
+                yield field_row(t("retention.form.call"),
+                                Field(restrict=r"[0-9０-９]*", max_length=12, id="reason-call"))
             else:
                 yield Static(plain(t("retention.form.call_value", id=self.call_id)),
                              classes="dialog-body")
-            with Vertical(classes="field-row"):
-                yield Static(plain(t("retention.form.reason")), classes="field-label")
-                yield Field(max_length=500, id="reason-text")
+            yield field_row(t("retention.form.reason"), Field(max_length=500, id="reason-text"))
             yield Static("", id="reason-message", classes="dialog-message", markup=False)
             yield Static(plain(t("retention.form.hint"), "dim"), classes="dialog-hint")
 
@@ -232,38 +217,31 @@ class RetentionView(Vertical):
         if preview.held_ahead:
             title += t("retention.held_ahead_title", n=fmt.count(len(preview.held_ahead)))
         self.query_one("#retention-blocked-title", Static).update(plain(title))
-        self.query_one(BlockedList).show(preview.blocked, preview.held_ahead)
+        self.query_one(BlockedList).show_blocked(preview.blocked, preview.held_ahead)
         self.query_one("#retention-register", Static).update(self._register(preview))
 
     def _summary(self, p: Preview, instruction: Instruction | None) -> Text:
-        out = Text(end="")
-
-        def line(label_key: str, value: Text | str) -> None:
-            if out.plain:
-                out.append("\n")
-            out.append(fmt.fit(t(label_key), 14) + " ", style="bold")
-            out.append_text(value if isinstance(value, Text) else plain(value))
-
-        line("retention.as_of", t("retention.as_of_value", at=fmt.moment(p.as_of, seconds=False),
-                                  cutoff=p.cutoff.isoformat()))
+        out = LabelledLines(14)
+        out.line("retention.as_of", t("retention.as_of_value", at=fmt.moment(p.as_of, seconds=False),
+                                      cutoff=p.cutoff.isoformat()))
         if p.grace_days:
-            line("retention.grace", t("retention.grace_value", days=p.grace_days,
-                                      n=fmt.count(p.in_grace.count)))
+            out.line("retention.grace", t("retention.grace_value", days=p.grace_days,
+                                          n=fmt.count(p.in_grace.count)))
         oldest = (t("retention.oldest", day=p.purgeable.oldest.date().isoformat())
                   if p.purgeable.oldest else "")
-        line("retention.purgeable", Text(
+        out.line("retention.purgeable", Text(
             t("retention.purgeable_value", n=fmt.count(p.purgeable.count),
               size=fmt.size(p.purgeable.bytes)) + oldest,
             style="bold yellow" if p.purgeable.count else ""))
         if p.next_deletable_from is not None:
-            line("retention.next", t("retention.next_value",
-                                     day=fmt.day_label(p.next_deletable_from.date()),
-                                     n=fmt.count(p.next_count), size=fmt.size(p.next_bytes)))
+            out.line("retention.next", t("retention.next_value",
+                                         day=fmt.day_label(p.next_deletable_from.date()),
+                                         n=fmt.count(p.next_count), size=fmt.size(p.next_bytes)))
         else:
-            line("retention.next", t("retention.next_none"))
-        line("retention.instruction", t("retention.instruction_value", number=instruction.number)
-             if instruction else t("retention.instruction_none"))
-        return out
+            out.line("retention.next", t("retention.next_none"))
+        out.line("retention.instruction", t("retention.instruction_value", number=instruction.number)
+                 if instruction else t("retention.instruction_none"))
+        return out.text()
 
     def _register(self, p: Preview) -> Text:
         if not p.register_available:
@@ -302,6 +280,18 @@ class RetentionView(Vertical):
     def action_deletion_record(self) -> None:
         self.deletion_record()
 
+    async def _as_manager(self, duty: Duty, why: str, act: Callable[[Actor], Awaitable[T]]) -> T | None:
+        """The manager's PIN for `duty`, then `act` with the Actor; what it returned, or None when
+        the PIN was not given or `act` failed (said)."""
+        actor = await self.capp.ask_pin(duty, why, role=Role.MANAGER)
+        if actor is None:
+            return None
+        try:
+            return await act(actor)
+        except CallrecError as exc:
+            self.capp.say_error(exc)
+            return None
+
     @work(exclusive=True, group="retention-action")
     async def deletion_record(self) -> None:
         """The deletion record (削除記録) of a period: shown, and savable as an A4 page."""
@@ -311,16 +301,11 @@ class RetentionView(Vertical):
         if period is None:
             return
         first, last = period
-        actor = await app.ask_pin(Duty.REPORT, t("record.pin", first=first.isoformat(),
-                                                 last=last.isoformat()), role=Role.MANAGER)
-        if actor is None:
-            return
-        try:
-            record = await app.ws.deletions.build(actor, first, last)
-        except CallrecError as exc:
-            app.say_error(exc)
-            return
-        await app.push_screen_wait(DeletionRecordScreen(record))
+        record = await self._as_manager(Duty.REPORT, t("record.pin", first=first.isoformat(),
+                                                       last=last.isoformat()),
+                                        lambda actor: app.ws.deletions.build(actor, first, last))
+        if record is not None:
+            await app.push_screen_wait(DeletionRecordScreen(record))
 
     @work(exclusive=True, group="retention-action")
     async def hold(self) -> None:
@@ -330,16 +315,11 @@ class RetentionView(Vertical):
         if answer is None:
             return
         call_id, reason = answer
-        actor = await app.ask_pin(Duty.HOLD, t("retention.hold.pin", id=call_id), role=Role.MANAGER)
-        if actor is None:
-            return
-        try:
-            held = await app.ws.holds.set(actor, call_id, reason)
-        except CallrecError as exc:
-            app.say_error(exc)
-            return
-        app.say(t("retention.hold.done", id=held.call_id))
-        self.load()
+        held = await self._as_manager(Duty.HOLD, t("retention.hold.pin", id=call_id),
+                                      lambda actor: app.ws.holds.set(actor, call_id, reason))
+        if held is not None:
+            app.say(t("retention.hold.done", id=held.call_id))
+            self.load()
 
     @work(exclusive=True, group="retention-action")
     async def release(self) -> None:
@@ -351,17 +331,11 @@ class RetentionView(Vertical):
         if answer is None:
             return
         call_id, reason = answer
-        actor = await app.ask_pin(Duty.HOLD, t("retention.release.pin", id=call_id),
-                                  role=Role.MANAGER)
-        if actor is None:
-            return
-        try:
-            await app.ws.holds.release(actor, call_id, reason)
-        except CallrecError as exc:
-            app.say_error(exc)
-            return
-        app.say(t("retention.release.done", id=call_id))
-        self.load()
+        released = await self._as_manager(Duty.HOLD, t("retention.release.pin", id=call_id),
+                                          lambda actor: app.ws.holds.release(actor, call_id, reason))
+        if released is not None:
+            app.say(t("retention.release.done", id=call_id))
+            self.load()
 
     @work(exclusive=True, group="retention-action")
     async def issue(self) -> None:
@@ -369,16 +343,11 @@ class RetentionView(Vertical):
         if not await app.confirm(t("retention.issue.title"), [t("retention.issue.body")],
                                  action=t("retention.issue.go")):
             return
-        actor = await app.ask_pin(Duty.ISSUE_INSTRUCTION, t("retention.issue.pin"), role=Role.MANAGER)
-        if actor is None:
-            return
-        try:
-            ins = await app.ws.instructions.issue_purge(actor)
-        except CallrecError as exc:
-            app.say_error(exc)
-            return
-        app.say(t("retention.issue.done", number=ins.number))
-        self.load()
+        ins = await self._as_manager(Duty.ISSUE_INSTRUCTION, t("retention.issue.pin"),
+                                     app.ws.instructions.issue_purge)
+        if ins is not None:
+            app.say(t("retention.issue.done", number=ins.number))
+            self.load()
 
     @work(exclusive=True, group="retention-action")
     async def purge(self) -> None:

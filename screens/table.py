@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -26,6 +26,14 @@ from console.i18n import t
 from screens.text import fit
 
 Cell = tuple[str, str]  # text, style ("" for the row's style)
+
+
+class HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+Item = TypeVar("Item", bound=HasId)
 
 
 @dataclass(frozen=True)
@@ -238,3 +246,32 @@ class VirtualTable(ScrollView, can_focus=True):
     def _want(self, index: int) -> None:
         first = self.first_visible
         self.request_rows(min(first, index), max(first + self.rows_visible, index))
+
+
+class ItemTable(VirtualTable, Generic[Item]):
+    """A table of a list read whole into memory (instructions, register entries, holds): when the
+    list is read again the cursor stays on the item it was on (by id), wherever that now is."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.items: list[Item] = []
+
+    @property
+    def selected(self) -> Item | None:
+        return self.items[self.cursor] if 0 <= self.cursor < len(self.items) else None
+
+    def replace(self, items: list[Item]) -> None:
+        current = self.selected
+        self.items = items
+        self.set_row_count(len(items))
+        if current is not None:
+            for i, item in enumerate(items):
+                if item.id == current.id:
+                    self.set_cursor(i)
+                    break
+        self.refresh()
+
+    def show(self, items: list[Item]) -> None:
+        """Replace the items and announce the selection (for the detail pane), moved or not."""
+        self.replace(items)
+        self.post_message(self.CursorMoved(self, self.cursor))

@@ -70,6 +70,31 @@ def width_of(text: str) -> int:
     return cell_len(text)
 
 
+class LabelledLines:
+    """The lines of a detail pane or a summary: on each a catalogue label, bold and cut to `width`
+    cells, then its values two spaces apart (str values as plain() shows them, in `style`)."""
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.rows: list[Text] = []
+
+    def line(self, label_key: str, *values: Text | str, style: str = "") -> None:
+        out = Text(end="")
+        out.append(fit(t(label_key), self.width) + " ", style="bold")
+        for i, value in enumerate(values):
+            if i:
+                out.append("  ")
+            out.append_text(value if isinstance(value, Text) else plain(value, style))
+        self.rows.append(out)
+
+    def add(self, row: Text) -> None:
+        """A line of its own (a value's second line, a note under the others)."""
+        self.rows.append(row)
+
+    def text(self) -> Text:
+        return Text("\n", end="").join(self.rows)
+
+
 # -- values ------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,40 @@
+"""Keys that are one role's duties: the key bar shows them to the session's role only, and pressed
+by another role they say why not. The service checks the duty again when it acts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.binding import Binding
+
+from screens import export_actions
+from services.duties import Duty
+
+if TYPE_CHECKING:
+    from console.app import CallrecApp
+
+
+def refusals(*keys: tuple[str, str]) -> list[Binding]:
+    """Hidden bindings behind the duty keys, (key, action) each: pressed by a role without the
+    duty, the key runs `refuse(action)`, which says why not."""
+    return [Binding(key, f"refuse('{action}')", show=False) for key, action in keys]
+
+
+class DutyKeys:
+    """Mixin for a view: `DUTIES` maps an action to the duty it needs; bind each key twice, to the
+    action and (with `refusals`) to `refuse`, and check_action enables the one that fits the role."""
+
+    DUTIES: ClassVar[dict[str, Duty]] = {}
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "refuse":
+            return not export_actions.allowed(self._duty_app, self.DUTIES[str(parameters[0])])
+        duty = self.DUTIES.get(action)
+        return duty is None or export_actions.allowed(self._duty_app, duty)
+
+    def action_refuse(self, action: str) -> None:
+        export_actions.entitled(self._duty_app, self.DUTIES[action])  # says why not
+
+    @property
+    def _duty_app(self) -> CallrecApp:
+        return self.app  # type: ignore[attr-defined, no-any-return]
