@@ -28,7 +28,6 @@ from services.auth import Actor
 from services.duties import Duty, may, require
 from services.errors import CallrecError, NotPermitted
 from services.export import Cancelled, CancelToken, ExportPlan, Progress, Target, TargetKind, forms
-from services.export.media import human
 from services.instructions import MEDIA, PURPOSES, Criteria, Instruction, Kind, State
 from services.register import RegisterEntry
 
@@ -205,8 +204,8 @@ def plan_lines(plan: ExportPlan) -> list[str]:
     medium = t(f"medium.{plan.medium.code}")
     lines = [
         t("export.run.confirm_calls" if plan.medium.is_disc else "export.run.confirm_calls_folder",
-          n=fmt.count(len(plan.calls)), bytes=human(plan.recordings_bytes),
-          medium=medium, volumes=len(plan.volumes), total=human(plan.total_bytes)),
+          n=fmt.count(len(plan.calls)), bytes=fmt.size(plan.recordings_bytes),
+          medium=medium, volumes=len(plan.volumes), total=fmt.size(plan.total_bytes)),
         t("export.run.confirm_target", target=fmt.fit_tail(plan.target.location, 48)),
     ]
     if plan.described:
@@ -235,8 +234,8 @@ async def _prepare(app: CallrecApp, actor: Actor, ins: Instruction,
     except CallrecError as exc:
         if exc.code != "needs_split":
             raise
-        question = t("export.run.split_body", needed=human(exc.params["needed"]),
-                     medium=t(f"medium.{ins.medium}"), capacity=human(exc.params["capacity"]),
+        question = t("export.run.split_body", needed=fmt.size(exc.params["needed"]),
+                     medium=t(f"medium.{ins.medium}"), capacity=fmt.size(exc.params["capacity"]),
                      volumes=exc.params["volumes"])
         if not await app.confirm(t("export.run.split_title"), [question],
                                  action=t("export.run.split_go")):

@@ -15,7 +15,7 @@ from rich.style import Style
 from rich.text import Text
 
 from console.i18n import t
-from services import phone
+from services import phone, units
 from services.text import visible
 
 ELLIPSIS = "…"
@@ -108,17 +108,8 @@ def duration(seconds: float | None) -> str:
 
 
 def size(n: int | None) -> str:
-    """1,234 B / 12.3 KB / 4.5 MB / 1.2 GB (decimal units, as media are sold)."""
-    if n is None:
-        return "-"
-    if n < 1000:
-        return f"{n:,} B"
-    value = float(n)
-    for unit in ("KB", "MB", "GB", "TB"):
-        value /= 1000
-        if value < 1000 or unit == "TB":
-            return f"{value:.1f} {unit}"
-    raise AssertionError("unreachable")
+    """services.units.size, or "-" for no figure."""
+    return "-" if n is None else units.size(n)
 
 
 def count(n: int | None) -> str:

@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
+from services import units
 from services.audit import Action, AuditLog, Head
 from services.auth import Actor
 from services.clock import Clock, from_epoch, to_epoch
@@ -125,7 +126,7 @@ class DeletionRecord:
         ]
         if self.grace_days:
             lines.append(f"装置の削除予定による猶予: {self.grace_days}日（同号ただし書）")
-        lines.append(f"削除した通話録音データ: {len(self.calls)}件 {_size(self.total_bytes)}")
+        lines.append(f"削除した通話録音データ: {len(self.calls)}件 {units.size(self.total_bytes)}")
         return lines
 
     def text(self) -> str:
@@ -137,7 +138,7 @@ class DeletionRecord:
             ended = f"{r.ended_at:%Y-%m-%d %H:%M}" if r.ended_at else "-"
             out.append(f"  指示 {r.instruction}  {_RUN_STATE.get(r.state, r.state)}  実行者 {r.actor}"
                        f"  {r.started_at:%Y-%m-%d %H:%M} - {ended}  削除 {r.deleted}件"
-                       f" {_size(r.deleted_bytes)}  対象外 {r.skipped}件"
+                       f" {units.size(r.deleted_bytes)}  対象外 {r.skipped}件"
                        + (f"  ({visible(r.problem)})" if r.problem else ""))
         out += ["", "削除した録音 (deleted recordings):",
                 "  No.  通話日時            種別      市役所側番号    相手方番号        "
@@ -145,7 +146,7 @@ class DeletionRecord:
         for n, c in enumerate(self.calls, 1):
             out.append(
                 f"  {n:>4} {c.started_at:%Y-%m-%d %H:%M:%S} {c.type:<8}  {display(c.city_number):<15}"
-                f" {visible(c.other_shown):<16} {_size(c.size):>10}  {c.purged_at:%Y-%m-%d %H:%M}"
+                f" {visible(c.other_shown):<16} {units.size(c.size):>10}  {c.purged_at:%Y-%m-%d %H:%M}"
                 f"  {c.instruction:<9}  {c.sha256 or '-'}"
             )
         out += ["", MEANING]
@@ -160,14 +161,14 @@ class DeletionRecord:
                 r.instruction, _RUN_STATE.get(r.state, r.state), r.actor,
                 f"{r.started_at:%Y-%m-%d %H:%M}",
                 f"{r.ended_at:%Y-%m-%d %H:%M}" if r.ended_at else "-",
-                f"{r.deleted}", _size(r.deleted_bytes), f"{r.skipped}", visible(r.problem),
+                f"{r.deleted}", units.size(r.deleted_bytes), f"{r.skipped}", visible(r.problem),
             )) + "</tr>"
             for r in self.runs
         ) or '<tr><td colspan="9">なし</td></tr>'
         rows = "".join(
             "<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in (
                 n, f"{c.started_at:%Y-%m-%d %H:%M:%S}", c.type, display(c.city_number),
-                visible(c.other_shown), _size(c.size), f"{c.purged_at:%Y-%m-%d %H:%M}",
+                visible(c.other_shown), units.size(c.size), f"{c.purged_at:%Y-%m-%d %H:%M}",
                 c.instruction,
             )) + f'<td class="hash">{e(c.sha256 or "-")}</td></tr>'
             for n, c in enumerate(self.calls, 1)
@@ -204,13 +205,6 @@ td.hash {{ font-family: monospace; font-size: 6pt; word-break: break-all; }}
 <p class="sign">確認（運用責任者）: ＿＿＿＿＿＿＿＿＿＿＿＿　　日付: ＿＿＿＿＿＿</p>
 </body></html>
 """
-
-
-def _size(n: int) -> str:
-    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} B"
 
 
 class DeletionRecords:

@@ -91,11 +91,11 @@ async def test_split_across_numbered_self_contained_discs(ws: Workspace, calls: 
 async def test_a_recording_larger_than_a_disc_is_refused(ws: Workspace, calls: list,
                                                          tmp_path: Path) -> None:
     number = await issue(ws, calls[:1], "cd-r")
-    exports = small_discs(ws, 300)  # 600 kB per disc; the recording is 400 kB + documents
+    exports = small_discs(ws, 300)  # 600 KB per disc; the recording is 400 KB + documents
     with pytest.raises(CallrecError) as err:
         await exports.prepare(await operator(ws), number, exports.target(out=str(tmp_path / "o.iso")),
                               split=True)
-    assert err.value.code == "call_too_large" and "kB" in err.value.message
+    assert err.value.code == "call_too_large" and "KB" in err.value.message
 
 
 def test_real_capacities() -> None:

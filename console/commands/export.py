@@ -18,10 +18,10 @@ from console.commands.common import (
     with_workspace,
 )
 from console.i18n import t
+from services import units
 from services.duties import Duty, Role
 from services.errors import CallrecError
 from services.export import CancelToken, ExportPlan, Progress
-from services.export.media import human
 from services.phone import display, masked
 from services.register import COUNTED_FROM, RegisterEntry
 from services.text import visible
@@ -87,19 +87,19 @@ def plan_lines(plan: ExportPlan) -> list[str]:
     lines = [
         f"instruction {ins.number}  purpose {ins.purpose}  medium {plan.medium.label}",
         f"destination: {visible(plan.target.location)} ({plan.target.kind.value})",
-        f"{len(plan.calls)} calls, {human(plan.recordings_bytes)} of recordings;"
-        f" {human(plan.total_bytes)} on {media}",
+        f"{len(plan.calls)} calls, {units.size(plan.recordings_bytes)} of recordings;"
+        f" {units.size(plan.total_bytes)} on {media}",
     ]
     if plan.described:
         lines.append("calls found from the instruction's description: check them")
     for v in plan.volumes:
         if n > 1:
-            lines.append(f"  disc {v.seq}/{n}: {len(v.calls)} calls, {human(v.size)}"
+            lines.append(f"  disc {v.seq}/{n}: {len(v.calls)} calls, {units.size(v.size)}"
                          f" -> {visible(v.location)}")
     for c in plan.calls:
         other = masked(c.other_number) if c.other_number else c.caller_id
         lines.append(f"  {c.id:>7}  {c.started_at:%Y-%m-%d %H:%M:%S}  {c.type:<8}"
-                     f" {display(c.city_number):<14} {visible(other):<16} {human(c.size):>9}"
+                     f" {display(c.city_number):<14} {visible(other):<16} {units.size(c.size):>9}"
                      f"  {visible(c.name)}")
     return lines
 
@@ -139,7 +139,7 @@ async def export(args: argparse.Namespace, ws: Workspace) -> int:
     info = sys.stderr if args.json else sys.stdout
     print("\n".join(plan_lines(plan)), file=info)
     if not confirm(args, t("cli.confirm_export", calls=len(plan.calls), volumes=len(plan.volumes),
-                           medium=plan.medium.label, size=human(plan.total_bytes))):
+                           medium=plan.medium.label, size=units.size(plan.total_bytes))):
         raise CallrecError("not confirmed; nothing was written", code="not_confirmed")
 
     async def change_medium(seq: int, count: int, device: str) -> bool:
@@ -160,7 +160,7 @@ async def export(args: argparse.Namespace, ws: Workspace) -> int:
                  f" ({COUNTED_FROM})"]
         for m in record.media:
             sha = f"  image sha256 {m.image_sha256}" if m.image_sha256 else ""
-            lines.append(f"  {m.seq}/{m.count} {m.label}: {visible(m.location)}, {human(m.size)},"
+            lines.append(f"  {m.seq}/{m.count} {m.label}: {visible(m.location)}, {units.size(m.size)},"
                          f" {m.calls} calls, verified{sha}")
         lines.append(f"audit head {record.audit_head}")
         lines.append("hand the medium with the 提出書 (様式第2号) to the manager; print it with"

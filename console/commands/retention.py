@@ -10,6 +10,7 @@ from pathlib import Path
 from console.commands import common
 from console.commands.common import add_json, add_pin, add_yes, emit, read_pin, with_workspace
 from console.i18n import t
+from services import units
 from services.deletion_record import DeletionRecord
 from services.duties import Duty, Role
 from services.errors import CallrecError
@@ -91,13 +92,6 @@ def parse_as_of(text: str, ws: Workspace) -> datetime:
     return at.replace(tzinfo=ws.config.tz) if at.tzinfo is None else at
 
 
-def _size(n: int) -> str:
-    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} B"
-
-
 def describe_preview(p: Preview, purgeable_shown: int) -> str:
     s = p.purgeable
     lines = [f"as of {p.as_of:%Y-%m-%d %H:%M %Z}: recordings kept through {p.cutoff} or earlier"
@@ -106,11 +100,11 @@ def describe_preview(p: Preview, purgeable_shown: int) -> str:
         lines.append(f"grace period: {p.grace_days} days after the end of retention (第4条6(1)"
                      " ただし書)")
     oldest = f", oldest recorded {s.oldest:%Y-%m-%d}" if s.oldest else ""
-    lines.append(f"purgeable: {s.count} recordings, {_size(s.bytes)}{oldest}")
+    lines.append(f"purgeable: {s.count} recordings, {units.size(s.bytes)}{oldest}")
     if purgeable_shown < s.count:
         lines.append(f"  (listing {purgeable_shown}; --limit N or --json for more)")
     if p.in_grace.count:
-        lines.append(f"in the grace period: {p.in_grace.count} recordings, {_size(p.in_grace.bytes)}")
+        lines.append(f"in the grace period: {p.in_grace.count} recordings, {units.size(p.in_grace.bytes)}")
     lines.append(f"blocked: {len(p.blocked)}")
     for b in p.blocked:
         why = ", ".join(r.value for r in b.reasons)
@@ -129,7 +123,7 @@ def describe_preview(p: Preview, purgeable_shown: int) -> str:
             lines.append(f"  {b.id:>8}  {b.started_at:%Y-%m-%d %H:%M}  kept through"
                          f" {b.raw_retention_until}  {b.state}  ({hold})")
     if p.next_deletable_from:
-        lines.append(f"next: {p.next_count} more recordings ({_size(p.next_bytes)}) become"
+        lines.append(f"next: {p.next_count} more recordings ({units.size(p.next_bytes)}) become"
                      f" deletable on {p.next_deletable_from:%Y-%m-%d} (kept through"
                      f" {p.next_kept_through})")
     else:
@@ -160,7 +154,7 @@ async def retention(args: argparse.Namespace, ws: Workspace) -> int:
     def text() -> str:
         head = describe_preview(preview, len(items))
         listing = [f"  {c.id:>8}  {c.started_at:%Y-%m-%d %H:%M}  kept through"
-                   f" {c.raw_retention_until}  {_size(c.size):>9}  {visible(c.path)}" for c in items]
+                   f" {c.raw_retention_until}  {units.size(c.size):>9}  {visible(c.path)}" for c in items]
         return head + ("\npurgeable calls:\n" + "\n".join(listing) if listing else "")
 
     emit(args, data, text)
@@ -206,7 +200,7 @@ def describe_plan(plan: PurgePlan) -> str:
         span = f", recorded {plan.oldest:%Y-%m-%d} .. {plan.newest:%Y-%m-%d}"
     grace = f" and {plan.grace_days} grace days" if plan.grace_days else ""
     lines = [f"instruction {plan.instruction.number}: delete {plan.count} recordings,"
-             f" {_size(plan.bytes)} ({plan.bytes} bytes){span}",
+             f" {units.size(plan.bytes)} ({plan.bytes} bytes){span}",
              f"  retention ended (kept through {plan.cutoff} or earlier{grace}) by the real clock"
              f" at {plan.planned_at:%Y-%m-%d %H:%M}"]
     if plan.blocked:
@@ -234,7 +228,7 @@ def _typed_confirmation(args: argparse.Namespace, plan: PurgePlan) -> int:
 
 def describe_result(r: PurgeResult) -> str:
     lines = [f"instruction {r.instruction.number}: deleted {r.deleted} recordings,"
-             f" {_size(r.deleted_bytes)} ({r.state}; instruction {r.instruction.state})"]
+             f" {units.size(r.deleted_bytes)} ({r.state}; instruction {r.instruction.state})"]
     if r.skipped:
         lines.append(f"  not deleted: {r.skipped} no longer deletable when reached (hold,"
                      " instruction or state changed since the plan)")

@@ -6,8 +6,8 @@ import errno
 import os
 from pathlib import Path
 
+from services import units
 from services.errors import Conflict, StorageError
-from services.export.media import human
 from services.text import visible
 
 DIR_ALLOWANCE = 64 * 1024  # a folder entry and its directory blocks, generously
@@ -64,7 +64,7 @@ def check_room(folder: Path, needed: int) -> None:
     free = free_bytes(folder)
     if needed > free:
         raise StorageError(f"{visible(folder)}: the destination is full: the export needs"
-                           f" {human(needed)}, {human(free)} is free", code="destination_full",
+                           f" {units.size(needed)}, {units.size(free)} is free", code="destination_full",
                            path=str(folder), needed=needed, free=free)
 
 

@@ -40,16 +40,5 @@ MEDIA_SPECS: dict[str, MediumSpec] = {
 }
 
 
-def human(n: int) -> str:
-    """Sizes as media are sold: decimal units (a DVD-R holds 4.7 GB)."""
-    if n < 1000:
-        return f"{n} B"
-    if n < 1_000_000:
-        return f"{n / 1000:.1f} kB"
-    if n < 1_000_000_000:
-        return f"{n / 1_000_000:.1f} MB"
-    return f"{n / 1_000_000_000:.2f} GB"
-
-
 def sectors(n_bytes: int) -> int:
     return -(-n_bytes // SECTOR)

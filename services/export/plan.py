@@ -15,11 +15,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from services import units
 from services.calls import Call
 from services.config import Centre
 from services.errors import CallrecError
 from services.export import forms, iso, manifest
-from services.export.media import SECTOR, human, sectors
+from services.export.media import SECTOR, sectors
 from services.export.streams import FileSpec
 from services.instructions import Instruction
 from services.retention import output_kept_through
@@ -178,8 +179,8 @@ def pack(calls: Sequence[Call], capacity: int) -> list[list[Call]]:
         need = estimate(call)
         if need > room:
             raise CallrecError(
-                f"call {call.id} alone takes {human(need)}, more than one medium holds"
-                f" ({human(capacity)}); it cannot be written to this medium", code="call_too_large",
+                f"call {call.id} alone takes {units.size(need)}, more than one medium holds"
+                f" ({units.size(capacity)}); it cannot be written to this medium", code="call_too_large",
                 call_id=call.id, needed=need, capacity=capacity)
         if volumes[-1] and used + need > room:
             volumes.append([])
@@ -205,8 +206,8 @@ def plan_volumes(docs: Documents, target: Target, capacity: int | None) -> list[
         group = groups[over.seq - 1]
         if len(group) == 1:
             raise CallrecError(
-                f"call {group[0].id} needs an image of {human(over.size)}, more than one medium"
-                f" holds ({human(capacity or 0)})", code="call_too_large", call_id=group[0].id)
+                f"call {group[0].id} needs an image of {units.size(over.size)}, more than one medium"
+                f" holds ({units.size(capacity or 0)})", code="call_too_large", call_id=group[0].id)
         if over.seq == len(groups):
             groups.append([])
         groups[over.seq].insert(0, group.pop())

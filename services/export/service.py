@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from pycdlib.pycdlibexception import PyCdlibException
 
+from services import units
 from services.audit import Action, AuditLog
 from services.auth import Actor
 from services.calls import Call, CallState, CallStore
@@ -33,7 +34,7 @@ from services.db import Database
 from services.duties import Duty
 from services.errors import CallrecError, Conflict, NotFound
 from services.export import destination, forms, writer
-from services.export.media import MEDIA_SPECS, MediumSpec, human
+from services.export.media import MEDIA_SPECS, MediumSpec
 from services.export.plan import Documents, Target, TargetKind, Volume, plan_volumes, volumes_for
 from services.export.progress import Cancelled, CancelToken, Meter, ProgressCallback
 from services.export.records import (
@@ -115,8 +116,8 @@ class Exports:
         if len(volumes) > 1 and not split:
             assert capacity is not None
             raise CallrecError(
-                f"the export needs {human(sum(v.size for v in volumes))} on {medium.label}, which"
-                f" holds {human(capacity)} per disc: use --split to write {len(volumes)} discs"
+                f"the export needs {units.size(sum(v.size for v in volumes))} on {medium.label}, which"
+                f" holds {units.size(capacity)} per disc: use --split to write {len(volumes)} discs"
                 f" ({len(volumes)} × {medium.label}), or ask the manager for a larger medium",
                 code="needs_split", needed=sum(v.size for v in volumes), capacity=capacity,
                 volumes=len(volumes))
@@ -270,8 +271,8 @@ class Exports:
             limit = plan.capacity
             for v in volumes:
                 if limit is not None and v.size > limit:
-                    raise CallrecError(f"volume {v.seq} came to {human(v.size)}, more than a"
-                                       f" {plan.medium.label} holds ({human(limit)})",
+                    raise CallrecError(f"volume {v.seq} came to {units.size(v.size)}, more than a"
+                                       f" {plan.medium.label} holds ({units.size(limit)})",
                                        code="medium_overflow")
 
             def report(p: Any) -> None:

@@ -10,10 +10,11 @@ import os
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from services import units
 from services.clock import Clock
 from services.errors import CallrecError, Conflict
 from services.export import burn, destination, directory, iso
-from services.export.media import BURN_PAD_SECTORS, SECTOR, human
+from services.export.media import BURN_PAD_SECTORS, SECTOR
 from services.export.plan import Target, TargetKind, Volume
 from services.export.progress import Cancelled, Meter, Phase
 from services.export.records import MediumRecord
@@ -79,8 +80,8 @@ def check_medium(device: str, size: int) -> None:
                            code="medium_not_blank", device=device)
     need = size + BURN_PAD_SECTORS * SECTOR
     if state.free_bytes < need:
-        raise CallrecError(f"{visible(device)}: the medium has room for {human(state.free_bytes)},"
-                           f" the image needs {human(need)}", code="medium_too_small",
+        raise CallrecError(f"{visible(device)}: the medium has room for {units.size(state.free_bytes)},"
+                           f" the image needs {units.size(need)}", code="medium_too_small",
                            device=device, needed=need, free=state.free_bytes)
 
 
