@@ -6,6 +6,7 @@ import argparse
 import json
 
 from console.commands.common import add_json, emit, with_workspace
+from console.i18n import t
 from services.audit import Head
 from services.errors import CallrecError
 from services.text import visible
@@ -39,9 +40,10 @@ async def verify(args: argparse.Namespace, ws: Workspace) -> int:
             "head": str(result.head) if result.head else None,
             "first_bad": result.first_bad, "problem": result.problem}
     if result.ok:
-        emit(args, data, lambda: f"audit chain ok: {result.entries} entries, head {result.head}")
+        emit(args, data, lambda: t("cli.audit.ok", n=result.entries, head=result.head))
         return 0
-    emit(args, data, lambda: f"audit chain BROKEN at entry {result.first_bad}: {result.problem}")
+    emit(args, data, lambda: t("cli.audit.broken", seq=result.first_bad,
+                                    problem=visible(str(result.problem))))
     return 1
 
 

@@ -7,10 +7,10 @@ import asyncio
 import getpass
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from console.i18n import t
+from console.i18n import active, t
 from services import config as config_mod
 from services.duties import Role
 from services.errors import CallrecError, PinError
@@ -82,6 +82,18 @@ def confirm(args: argparse.Namespace, question: str) -> bool:
         raise CallrecError("confirmation needed and no terminal: use --yes", code="confirm_no_tty")
     answer = input(f"{question} {t('cli.yes_no')} ").strip().lower()
     return answer in ("y", "yes", "はい")
+
+
+def term(group: str, value: object) -> str:
+    """A word inside a printed report (a state, a kind, a reason): `cli.term.<group>.<value>`,
+    the value itself when the catalogue has no such word."""
+    key = f"cli.term.{group}.{value}"
+    return t(key) if active().has(key) else str(value)
+
+
+def listed(items: Iterable[str]) -> str:
+    """Words in a row, separated the language's way."""
+    return t("cli.list_sep").join(items)
 
 
 def emit(args: argparse.Namespace, data: Any, text: Callable[[], str]) -> None:

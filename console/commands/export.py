@@ -15,6 +15,7 @@ from console.commands.common import (
     confirm,
     emit,
     read_pin,
+    term,
     with_workspace,
 )
 from console.i18n import t
@@ -83,19 +84,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def plan_lines(plan: ExportPlan) -> list[str]:
     ins = plan.instruction
     n = len(plan.volumes)
-    media = f"{n} × {plan.medium.label}" if n > 1 else plan.medium.label
+    label = plan.medium.label
+    media = t("cli.export.plan_media", n=n, label=label) if n > 1 else label
     lines = [
-        f"instruction {ins.number}  purpose {ins.purpose}  medium {plan.medium.label}",
-        f"destination: {visible(plan.target.location)} ({plan.target.kind.value})",
-        f"{len(plan.calls)} calls, {units.size(plan.recordings_bytes)} of recordings;"
-        f" {units.size(plan.total_bytes)} on {media}",
+        t("cli.export.plan_head", number=ins.number, purpose=term("purpose", ins.purpose),
+          medium=label),
+        t("cli.export.plan_destination", location=visible(plan.target.location),
+          kind=term("target", plan.target.kind.value)),
+        t("cli.export.plan_size", n=len(plan.calls), recordings=units.size(plan.recordings_bytes),
+          total=units.size(plan.total_bytes), media=media),
     ]
     if plan.described:
-        lines.append("calls found from the instruction's description: check them")
+        lines.append(t("cli.export.plan_described"))
     for v in plan.volumes:
         if n > 1:
-            lines.append(f"  disc {v.seq}/{n}: {len(v.calls)} calls, {units.size(v.size)}"
-                         f" -> {visible(v.location)}")
+            lines.append(t("cli.export.plan_disc", seq=v.seq, n=n, calls=len(v.calls),
+                           size=units.size(v.size), location=visible(v.location)))
     for c in plan.calls:
         other = masked(c.other_number) if c.other_number else c.caller_id
         lines.append(f"  {c.id:>7}  {c.started_at:%Y-%m-%d %H:%M:%S}  {c.type:<8}"
@@ -116,7 +120,8 @@ class ProgressLine:
             return
         width = 24
         filled = int(p.fraction * width)
-        eta = f"{int(p.eta_s) // 60:d}:{int(p.eta_s) % 60:02d} left" if p.eta_s is not None else ""
+        eta = (t("cli.export.eta", m=f"{int(p.eta_s) // 60:d}", s=f"{int(p.eta_s) % 60:02d}")
+               if p.eta_s is not None else "")
         vol = f" {p.volume}/{p.volumes}" if p.volumes > 1 else ""
         name = visible(p.current.rpartition("/")[2])[:28]
         self.out.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {p.fraction * 100:5.1f}%"
@@ -155,16 +160,16 @@ async def export(args: argparse.Namespace, ws: Workspace) -> int:
         bar.done()
 
     def text() -> str:
-        lines = [f"instruction {plan.instruction.number} submitted: export {record.id},"
-                 f" written {record.written_on}, kept through {record.kept_through}"
-                 f" ({COUNTED_FROM})"]
+        number = plan.instruction.number
+        lines = [t("cli.export.submitted", number=number, id=record.id, written=record.written_on,
+                   kept=record.kept_through, counted=COUNTED_FROM)]
         for m in record.media:
-            sha = f"  image sha256 {m.image_sha256}" if m.image_sha256 else ""
-            lines.append(f"  {m.seq}/{m.count} {m.label}: {visible(m.location)}, {units.size(m.size)},"
-                         f" {m.calls} calls, verified{sha}")
-        lines.append(f"audit head {record.audit_head}")
-        lines.append("hand the medium with the 提出書 (様式第2号) to the manager; print it with"
-                     f" `callrec instructions show {plan.instruction.number} --submission`")
+            sha = t("cli.export.medium_sha", sha=m.image_sha256) if m.image_sha256 else ""
+            lines.append(t("cli.export.medium_line", seq=m.seq, count=m.count, label=m.label,
+                           location=visible(m.location), size=units.size(m.size), calls=m.calls,
+                           sha=sha))
+        lines.append(t("cli.export.audit_head", head=record.audit_head))
+        lines.append(t("cli.export.hand_over", number=number))
         return "\n".join(lines)
 
     emit(args, record.to_json(), text)
@@ -175,11 +180,13 @@ async def export(args: argparse.Namespace, ws: Workspace) -> int:
 
 def entry_line(e: RegisterEntry, ws: Workspace) -> str:
     status = e.status(ws.clock.now()).value
-    flag = {"due": "DUE FOR DISPOSAL", "disposed": f"disposed {e.disposed_on}", "kept": "kept"}[status]
-    ext = " (extended)" if e.extensions else ""
+    flag = {"due": t("cli.export.entry_due"), "kept": t("cli.export.entry_kept"),
+            "disposed": t("cli.export.entry_disposed", on=e.disposed_on)}[status]
+    ext = t("cli.export.entry_extended") if e.extensions else ""
     custodian = f"  {visible(e.custodian)}" if e.custodian else ""
-    return (f"{e.id:>5}  {e.number}  {e.purpose:<16} {e.media_label:<12} written {e.written_on}"
-            f"  kept through {e.kept_through}{ext}  {flag}{custodian}")
+    return t("cli.export.entry", id=e.id, number=e.number, purpose=term("purpose", e.purpose),
+             medium=e.media_label, written=e.written_on, kept=e.kept_through, ext=ext, flag=flag,
+             custodian=custodian)
 
 
 async def receive(args: argparse.Namespace, ws: Workspace) -> int:
@@ -192,8 +199,8 @@ async def receive(args: argparse.Namespace, ws: Workspace) -> int:
         raise CallrecError("not confirmed; nothing was recorded", code="not_confirmed")
     entry = await ws.register.receive(actor, args.instruction, custodian=args.custodian)
     emit(args, entry.to_json(ws.clock.now()),
-         lambda: f"registered as entry {entry.id}; kept through {entry.kept_through}"
-                 f" (counted from {entry.written_on}, the day it was written: {COUNTED_FROM})")
+         lambda: t("cli.export.received", id=entry.id, kept=entry.kept_through,
+                   written=entry.written_on, counted=COUNTED_FROM))
     return 0
 
 
@@ -202,8 +209,8 @@ async def show_register(args: argparse.Namespace, ws: Workspace) -> int:
     now = ws.clock.now()
     emit(args, [e.to_json(now) for e in entries],
          lambda: "\n".join([entry_line(e, ws) for e in entries]
-                           + [f"(retention: {COUNTED_FROM}, unless extended)"])
-         if entries else "no entries")
+                           + [t("cli.export.register_rule", counted=COUNTED_FROM)])
+         if entries else t("cli.export.register_empty"))
     return 0
 
 

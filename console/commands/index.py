@@ -8,7 +8,8 @@ import signal
 from collections.abc import Callable
 from datetime import date
 
-from console.commands.common import add_json, emit, with_workspace
+from console.commands.common import add_json, emit, listed, term, with_workspace
+from console.i18n import t
 from services.calls import CallFilter, CallState
 from services.errors import SpoolError
 from services.layouts import CallType
@@ -56,10 +57,11 @@ async def index(args: argparse.Namespace, ws: Workspace) -> int:
     data["missing_total"] = (await ws.calls.counts_by_state()).get(CallState.MISSING.value, 0)
 
     def text() -> str:
-        skipped = ", ".join(f"{k} {v}" for k, v in data["skipped"].items()) or "none"
-        return (f"indexed {report.added} new ({report.completed} complete, {report.recording}"
-                f" recording), seen {report.seen}, missing {report.missing} new /"
-                f" {data['missing_total']} in all, skipped: {skipped}")
+        skipped = listed(t("cli.index.skipped", reason=term("skip", k), n=v)
+                         for k, v in data["skipped"].items()) or t("cli.index.skipped_none")
+        return t("cli.index.scanned", added=report.added, completed=report.completed,
+                 recording=report.recording, seen=report.seen, missing=report.missing,
+                 missing_total=data["missing_total"], skipped=skipped)
 
     emit(args, data, text)
     if report.unreadable:  # what is in them is not indexed: a failure, said in one line
@@ -76,7 +78,7 @@ async def indexer(args: argparse.Namespace, ws: Workspace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
-    print(f"following {ws.config.spool} (stop with SIGTERM)", flush=True)
+    print(t("cli.index.following", spool=visible(str(ws.config.spool))), flush=True)
     await ws.run_indexer(stop)
     return 0
 
@@ -94,7 +96,7 @@ async def calls(args: argparse.Namespace, ws: Workspace) -> int:
             lines.append(f"{c.id:>8}  {c.started_at:%Y-%m-%d %H:%M:%S}  {duration}  {c.type:<8}"
                          f" {display(c.city_number):<14} {visible(other):<16} {c.state:<9}"
                          f" {c.raw_retention_until}")
-        return "\n".join(lines) if lines else "no calls"
+        return "\n".join(lines) if lines else t("cli.index.no_calls")
 
     emit(args, [c.to_json() for c in rows], text)
     return 0

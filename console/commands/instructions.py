@@ -11,6 +11,7 @@ from console.commands.common import (
     confirm,
     emit,
     read_pin,
+    term,
     with_workspace,
 )
 from console.i18n import t
@@ -68,11 +69,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def describe(ins: Instruction) -> str:
-    calls = f"{len(ins.call_ids)} calls" if ins.call_ids else "calls by description"
-    extra = f" {ins.purpose} {ins.medium} {calls}" if ins.kind == Kind.EXPORT else ""
+    calls = (t("cli.instructions.calls", n=len(ins.call_ids)) if ins.call_ids
+             else t("cli.instructions.calls_described"))
+    extra = (t("cli.instructions.export_extra", purpose=term("purpose", ins.purpose),
+               medium=term("medium", ins.medium), calls=calls) if ins.kind == Kind.EXPORT else "")
     note = f"  {visible(ins.note)}" if ins.note else ""
-    return (f"{ins.id:>5} {ins.number}  {ins.kind:<6} {ins.state:<11}"
-            f" {ins.issued_at:%Y-%m-%d %H:%M}{extra}{note}")
+    return t("cli.instructions.line", id=ins.id, number=ins.number, kind=term("kind", ins.kind),
+             state=term("ins_state", ins.state), at=f"{ins.issued_at:%Y-%m-%d %H:%M}", extra=extra,
+             note=note)
 
 
 def _criteria(args: argparse.Namespace, ws: Workspace) -> Criteria | None:
@@ -141,7 +145,7 @@ async def list_instructions(args: argparse.Namespace, ws: Workspace) -> int:
         return await show_instruction(args, ws)
     items = await ws.instructions.list(open_only=args.open)
     emit(args, [i.to_json() for i in items],
-         lambda: "\n".join(describe(i) for i in items) or "no instructions")
+         lambda: "\n".join(describe(i) for i in items) or t("cli.instructions.empty"))
     return 0
 
 

@@ -7,9 +7,11 @@ from datetime import date
 from pathlib import Path
 
 from console.commands.common import add_pin, load_config, read_pin, with_workspace
+from console.i18n import t
 from services import backup, notice, reports
 from services.duties import Duty, Role
 from services.errors import StorageError
+from services.text import visible
 from services.workspace import Workspace
 
 _RENDER = {"text": reports.to_text, "csv": reports.to_csv, "json": reports.to_json_text,
@@ -43,7 +45,7 @@ def _write(text: str, out: Path | None) -> None:
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise StorageError(f"{out}: {exc.strerror}", path=str(out)) from None
-    print(f"written: {out}")
+    print(t("cli.reports.written", path=visible(str(out))))
 
 
 async def report(args: argparse.Namespace, ws: Workspace) -> int:
@@ -67,7 +69,7 @@ def register_backup(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 async def make_backup(args: argparse.Namespace, ws: Workspace) -> int:
     result = await backup.backup(ws.config, ws.db, ws.audit, ws.clock, args.dest)
-    print(f"backup: {result.folder}")
-    print(f"audit head: {result.audit_head or '-'}")
-    print("keep the head: after a restore, `callrec audit verify --anchor HEAD` proves the copy whole")
+    print(t("cli.reports.backup", folder=visible(str(result.folder))))
+    print(t("cli.reports.audit_head", head=result.audit_head or "-"))
+    print(t("cli.reports.keep_head"))
     return 0

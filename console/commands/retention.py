@@ -8,7 +8,16 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 from console.commands import common
-from console.commands.common import add_json, add_pin, add_yes, emit, read_pin, with_workspace
+from console.commands.common import (
+    add_json,
+    add_pin,
+    add_yes,
+    emit,
+    listed,
+    read_pin,
+    term,
+    with_workspace,
+)
 from console.i18n import t
 from services import units
 from services.deletion_record import DeletionRecord
@@ -94,49 +103,47 @@ def parse_as_of(text: str, ws: Workspace) -> datetime:
 
 def describe_preview(p: Preview, purgeable_shown: int) -> str:
     s = p.purgeable
-    lines = [f"as of {p.as_of:%Y-%m-%d %H:%M %Z}: recordings kept through {p.cutoff} or earlier"
-             " have ended (第4条6(1), 翌月末)"]
+    lines = [t("cli.retention.as_of", at=f"{p.as_of:%Y-%m-%d %H:%M %Z}", cutoff=p.cutoff)]
     if p.grace_days:
-        lines.append(f"grace period: {p.grace_days} days after the end of retention (第4条6(1)"
-                     " ただし書)")
-    oldest = f", oldest recorded {s.oldest:%Y-%m-%d}" if s.oldest else ""
-    lines.append(f"purgeable: {s.count} recordings, {units.size(s.bytes)}{oldest}")
+        lines.append(t("cli.retention.grace", days=p.grace_days))
+    oldest = t("cli.retention.oldest", day=f"{s.oldest:%Y-%m-%d}") if s.oldest else ""
+    lines.append(t("cli.retention.purgeable", n=s.count, size=units.size(s.bytes), oldest=oldest))
     if purgeable_shown < s.count:
-        lines.append(f"  (listing {purgeable_shown}; --limit N or --json for more)")
+        lines.append(t("cli.retention.listing_more", shown=purgeable_shown))
     if p.in_grace.count:
-        lines.append(f"in the grace period: {p.in_grace.count} recordings, {units.size(p.in_grace.bytes)}")
-    lines.append(f"blocked: {len(p.blocked)}")
+        lines.append(t("cli.retention.in_grace", n=p.in_grace.count, size=units.size(p.in_grace.bytes)))
+    lines.append(t("cli.retention.blocked", n=len(p.blocked)))
     for b in p.blocked:
-        why = ", ".join(r.value for r in b.reasons)
+        why = listed(term("reason", r.value) for r in b.reasons)
         extra = []
         if b.hold:
-            extra.append(f"hold: {visible(b.hold.reason)}")
+            extra.append(t("cli.retention.blocked_hold", reason=visible(b.hold.reason)))
         if b.instructions:
-            extra.append(f"instruction {', '.join(b.instructions)}")
-        tail = f" ({'; '.join(extra)})" if extra else ""
-        lines.append(f"  {b.id:>8}  {b.started_at:%Y-%m-%d %H:%M}  kept through"
-                     f" {b.raw_retention_until}  {why}{tail}")
+            extra.append(t("cli.retention.blocked_instructions", numbers=", ".join(b.instructions)))
+        tail = (t("cli.retention.blocked_tail", extras=t("cli.retention.blocked_sep").join(extra))
+                if extra else "")
+        lines.append(t("cli.retention.blocked_line", id=b.id, at=f"{b.started_at:%Y-%m-%d %H:%M}",
+                       kept=b.raw_retention_until, why=why, tail=tail))
     if p.held_ahead:
-        lines.append(f"held, their date not passed yet: {len(p.held_ahead)}")
+        lines.append(t("cli.retention.held_ahead", n=len(p.held_ahead)))
         for b in p.held_ahead:
-            hold = f"hold: {visible(b.hold.reason)}" if b.hold else ""
-            lines.append(f"  {b.id:>8}  {b.started_at:%Y-%m-%d %H:%M}  kept through"
-                         f" {b.raw_retention_until}  {b.state}  ({hold})")
+            hold = t("cli.retention.blocked_hold", reason=visible(b.hold.reason)) if b.hold else ""
+            lines.append(t("cli.retention.held_ahead_line", id=b.id,
+                           at=f"{b.started_at:%Y-%m-%d %H:%M}", kept=b.raw_retention_until,
+                           state=term("state", b.state), hold=hold))
     if p.next_deletable_from:
-        lines.append(f"next: {p.next_count} more recordings ({units.size(p.next_bytes)}) become"
-                     f" deletable on {p.next_deletable_from:%Y-%m-%d} (kept through"
-                     f" {p.next_kept_through})")
+        lines.append(t("cli.retention.next", n=p.next_count, size=units.size(p.next_bytes),
+                       day=f"{p.next_deletable_from:%Y-%m-%d}", kept=p.next_kept_through))
     else:
-        lines.append("next: no other recording in the index has a retention date")
+        lines.append(t("cli.retention.next_none"))
     if p.register_available:
-        lines.append(f"output data due for disposal: {len(p.register_due)}"
-                     " (kept through the end of the next fiscal year, counted from the day written)")
+        lines.append(t("cli.retention.register_due", n=len(p.register_due)))
         for e in p.register_due:
-            lines.append(f"  register {e['id']}  instruction {visible(e['instruction'])}"
-                         f"  {visible(e['medium'])}  written {e['written_on']}"
-                         f"  kept through {e['kept_through']}")
+            lines.append(t("cli.retention.register_line", id=e["id"],
+                           number=visible(e["instruction"]), medium=visible(e["medium"]),
+                           written=e["written_on"], kept=e["kept_through"]))
     else:
-        lines.append("output data register: not available in this build")
+        lines.append(t("cli.retention.register_none"))
     return "\n".join(lines)
 
 
@@ -153,9 +160,11 @@ async def retention(args: argparse.Namespace, ws: Workspace) -> int:
 
     def text() -> str:
         head = describe_preview(preview, len(items))
-        listing = [f"  {c.id:>8}  {c.started_at:%Y-%m-%d %H:%M}  kept through"
-                   f" {c.raw_retention_until}  {units.size(c.size):>9}  {visible(c.path)}" for c in items]
-        return head + ("\npurgeable calls:\n" + "\n".join(listing) if listing else "")
+        listing = [t("cli.retention.purgeable_line", id=c.id, at=f"{c.started_at:%Y-%m-%d %H:%M}",
+                     kept=c.raw_retention_until, size=units.size(c.size), path=visible(c.path))
+                   for c in items]
+        title = t("cli.retention.purgeable_title")
+        return head + (f"\n{title}\n" + "\n".join(listing) if listing else "")
 
     emit(args, data, text)
     return 0
@@ -163,10 +172,11 @@ async def retention(args: argparse.Namespace, ws: Workspace) -> int:
 
 def describe_hold(h: Hold) -> str:
     if h.active:
-        return f"call {h.call_id} held since {h.set_at:%Y-%m-%d %H:%M}: {visible(h.reason)}"
+        return t("cli.retention.held", id=h.call_id, at=f"{h.set_at:%Y-%m-%d %H:%M}",
+                 reason=visible(h.reason))
     assert h.released_at is not None
-    return (f"call {h.call_id} released {h.released_at:%Y-%m-%d %H:%M}:"
-            f" {visible(h.release_reason or '')} (held for: {visible(h.reason)})")
+    return t("cli.retention.released", id=h.call_id, at=f"{h.released_at:%Y-%m-%d %H:%M}",
+             release_reason=visible(h.release_reason or ""), reason=visible(h.reason))
 
 
 async def hold(args: argparse.Namespace, ws: Workspace) -> int:
@@ -183,29 +193,30 @@ async def release(args: argparse.Namespace, ws: Workspace) -> int:
     h = await ws.holds.release(actor, args.call_id, args.reason)
     call = await ws.calls.get(h.call_id)
     data = h.to_json() | {"raw_retention_until": call.raw_retention_until.isoformat()}
-    emit(args, data, lambda: f"{describe_hold(h)}; kept through {call.raw_retention_until} again")
+    emit(args, data, lambda: t("cli.retention.released_again", line=describe_hold(h),
+                                   kept=call.raw_retention_until))
     return 0
 
 
 async def list_holds(args: argparse.Namespace, ws: Workspace) -> int:
     items = await ws.holds.active(limit=100000)
     emit(args, [h.to_json() for h in items],
-         lambda: "\n".join(describe_hold(h) for h in items) or "no call is held")
+         lambda: "\n".join(describe_hold(h) for h in items) or t("cli.retention.no_holds"))
     return 0
 
 
 def describe_plan(plan: PurgePlan) -> str:
     span = ""
     if plan.oldest and plan.newest:
-        span = f", recorded {plan.oldest:%Y-%m-%d} .. {plan.newest:%Y-%m-%d}"
-    grace = f" and {plan.grace_days} grace days" if plan.grace_days else ""
-    lines = [f"instruction {plan.instruction.number}: delete {plan.count} recordings,"
-             f" {units.size(plan.bytes)} ({plan.bytes} bytes){span}",
-             f"  retention ended (kept through {plan.cutoff} or earlier{grace}) by the real clock"
-             f" at {plan.planned_at:%Y-%m-%d %H:%M}"]
+        span = t("cli.retention.plan_span", first=f"{plan.oldest:%Y-%m-%d}",
+                 last=f"{plan.newest:%Y-%m-%d}")
+    grace = t("cli.retention.plan_grace", days=plan.grace_days) if plan.grace_days else ""
+    lines = [t("cli.retention.plan", number=plan.instruction.number, n=plan.count,
+               size=units.size(plan.bytes), bytes=plan.bytes, span=span),
+             t("cli.retention.plan_rule", cutoff=plan.cutoff, grace=grace,
+               at=f"{plan.planned_at:%Y-%m-%d %H:%M}")]
     if plan.blocked:
-        lines.append(f"  not deleted: {plan.blocked} past their date but held, named by an open"
-                     " instruction, or still recording")
+        lines.append(t("cli.retention.plan_blocked", n=plan.blocked))
     return "\n".join(lines)
 
 
@@ -227,15 +238,15 @@ def _typed_confirmation(args: argparse.Namespace, plan: PurgePlan) -> int:
 
 
 def describe_result(r: PurgeResult) -> str:
-    lines = [f"instruction {r.instruction.number}: deleted {r.deleted} recordings,"
-             f" {units.size(r.deleted_bytes)} ({r.state}; instruction {r.instruction.state})"]
+    lines = [t("cli.retention.result", number=r.instruction.number, n=r.deleted,
+               size=units.size(r.deleted_bytes), state=term("run", r.state),
+               ins_state=term("ins_state", r.instruction.state))]
     if r.skipped:
-        lines.append(f"  not deleted: {r.skipped} no longer deletable when reached (hold,"
-                     " instruction or state changed since the plan)")
+        lines.append(t("cli.retention.result_skipped", n=r.skipped))
     if r.absent:
-        lines.append(f"  {r.absent} of them were already gone from the spool")
+        lines.append(t("cli.retention.result_absent", n=r.absent))
     if r.folders_removed:
-        lines.append(f"  removed {r.folders_removed} empty folders")
+        lines.append(t("cli.retention.result_folders", n=r.folders_removed))
     return "\n".join(lines)
 
 
@@ -253,7 +264,8 @@ async def purge(args: argparse.Namespace, ws: Workspace) -> int:
 
     def progress(p: PurgeProgress) -> None:
         if show:
-            print(f"\rdeleting: {p.done}/{p.total}", end="", file=sys.stderr, flush=True)
+            print("\r" + t("cli.retention.progress", done=p.done, total=p.total), end="",
+                  file=sys.stderr, flush=True)
 
     result = await ws.purge.execute(actor, plan, typed_count=typed, progress=progress)
     if show:

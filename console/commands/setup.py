@@ -7,10 +7,12 @@ import asyncio
 from pathlib import Path
 
 from console.commands.common import add_pin, load_config, read_pin, with_workspace
+from console.i18n import t
 from services import config as config_mod
 from services.audit import Action
 from services.duties import Role
 from services.errors import ConfigError, PinError
+from services.text import visible
 from services.workspace import Workspace
 
 
@@ -55,9 +57,9 @@ def init(args: argparse.Namespace) -> int:
             await ws.close()
 
     asyncio.run(create())
-    print(f"configuration: {path}")
-    print(f"database: {cfg.database}")
-    print("next: callrec pin set manager; callrec pin set operator")
+    print(t("cli.setup.configuration", path=visible(str(path))))
+    print(t("cli.setup.database", path=visible(str(cfg.database))))
+    print(t("cli.setup.next"))
     return 0
 
 
@@ -75,7 +77,7 @@ async def pin_set(args: argparse.Namespace, ws: Workspace) -> int:
     if not args.pin_stdin and read_pin(args, role, "cli.pin_again") != new:
         raise PinError("the two PINs differ", code="pin_mismatch")
     await ws.auth.set_pin(role, new, by="cli", reset=args.reset)
-    print(f"{role} PIN set")
+    print(t("cli.setup.pin_set", role=role.value, role_name=t(f"role.{role.value}")))
     return 0
 
 
