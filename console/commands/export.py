@@ -102,7 +102,8 @@ def plan_lines(plan: ExportPlan) -> list[str]:
                            size=units.size(v.size), location=visible(v.location)))
     for c in plan.calls:
         other = masked(c.other_number) if c.other_number else c.caller_id
-        lines.append(f"  {c.id:>7}  {c.started_at:%Y-%m-%d %H:%M:%S}  {c.type:<8}"
+        kind = term("calltype", c.type)
+        lines.append(f"  {c.id:>7}  {c.started_at:%Y-%m-%d %H:%M:%S}  {kind:<8}"
                      f" {display(c.city_number):<14} {visible(other):<16} {units.size(c.size):>9}"
                      f"  {visible(c.name)}")
     return lines
@@ -124,8 +125,9 @@ class ProgressLine:
                if p.eta_s is not None else "")
         vol = f" {p.volume}/{p.volumes}" if p.volumes > 1 else ""
         name = visible(p.current.rpartition("/")[2])[:28]
+        phase = term("phase", p.phase.value)
         self.out.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {p.fraction * 100:5.1f}%"
-                       f" {p.phase.value:<8}{vol} {p.rate / 1e6:7.1f} MB/s {eta:>10} {name:<28}")
+                       f" {phase:<8}{vol} {p.rate / 1e6:7.1f} MB/s {eta:>10} {name:<28}")
         self.out.flush()
 
     def done(self) -> None:

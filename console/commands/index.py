@@ -93,8 +93,9 @@ async def calls(args: argparse.Namespace, ws: Workspace) -> int:
         for c in rows:
             other = display(c.other_number) or c.caller_id
             duration = f"{c.duration_s:7.1f}s" if c.duration_s is not None else "      -"
-            lines.append(f"{c.id:>8}  {c.started_at:%Y-%m-%d %H:%M:%S}  {duration}  {c.type:<8}"
-                         f" {display(c.city_number):<14} {visible(other):<16} {c.state:<9}"
+            kind = term("calltype", c.type)
+            lines.append(f"{c.id:>8}  {c.started_at:%Y-%m-%d %H:%M:%S}  {duration}  {kind:<8}"
+                         f" {display(c.city_number):<14} {visible(other):<16} {term('state', c.state):<9}"
                          f" {c.raw_retention_until}")
         return "\n".join(lines) if lines else t("cli.index.no_calls")
 
