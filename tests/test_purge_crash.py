@@ -45,8 +45,8 @@ def start_purge(cfg_path: Path, ref: str, step: str, flag: Path) -> subprocess.P
     env = dict(os.environ, **{testpoints.PAUSE_AT: step, testpoints.PAUSE_FILE: str(flag),
                               testpoints.PURGE_BATCH: str(BATCH)})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "console.cli", "--config", str(cfg_path), "purge", ref, "--yes",
-         "--pin-stdin"],
+        [sys.executable, "-m", "console.cli", "--lang", "en", "--config", str(cfg_path), "purge", ref,
+         "--yes", "--pin-stdin"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         env=env,
     )
