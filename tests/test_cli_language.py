@@ -237,3 +237,12 @@ async def test_reports_in_the_chosen_language(lang: str, cfg: Config, ws: Worksp
         for name in ("retention", "purge", "register", "instructions", "holds"):
             assert not re.search(r"\b(kept through|recordings|instruction|held since)\b",
                                  said[name]), said[name]
+
+
+def test_columns_line_up_in_either_language() -> None:
+    from console.commands.common import cells
+
+    assert cells("着信", 8) == "着信    " and cells("in", 8) == "in      "
+    assert cells("パーク", 4) == "パーク"  # wider than the column: never cut
+    rows = [f"{cells(kind, 8)}|" for kind in ("着信", "パーク", "internal")]
+    assert len({sum(2 if ord(ch) > 0x2E7F else 1 for ch in row) for row in rows}) == 1

@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import json
 import sys
+import unicodedata
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -94,6 +95,13 @@ def term(group: str, value: object) -> str:
 def listed(items: Iterable[str]) -> str:
     """Words in a row, separated the language's way."""
     return t("cli.list_sep").join(items)
+
+
+def cells(text: str, width: int) -> str:
+    """`text` padded to `width` terminal columns (wide characters, as Japanese ones are, take two),
+    so that columns line up in either language."""
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(0, width - used)
 
 
 def emit(args: argparse.Namespace, data: Any, text: Callable[[], str]) -> None:

@@ -12,6 +12,7 @@ from console.commands.common import (
     add_json,
     add_pin,
     add_yes,
+    cells,
     confirm,
     emit,
     read_pin,
@@ -103,8 +104,8 @@ def plan_lines(plan: ExportPlan) -> list[str]:
     for c in plan.calls:
         other = masked(c.other_number) if c.other_number else c.caller_id
         kind = term("calltype", c.type)
-        lines.append(f"  {c.id:>7}  {c.started_at:%Y-%m-%d %H:%M:%S}  {kind:<8}"
-                     f" {display(c.city_number):<14} {visible(other):<16} {units.size(c.size):>9}"
+        lines.append(f"  {c.id:>7}  {c.started_at:%Y-%m-%d %H:%M:%S}  {cells(kind, 8)}"
+                     f" {display(c.city_number):<14} {cells(visible(other), 16)} {units.size(c.size):>9}"
                      f"  {visible(c.name)}")
     return lines
 
@@ -127,7 +128,7 @@ class ProgressLine:
         name = visible(p.current.rpartition("/")[2])[:28]
         phase = term("phase", p.phase.value)
         self.out.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {p.fraction * 100:5.1f}%"
-                       f" {phase:<8}{vol} {p.rate / 1e6:7.1f} MB/s {eta:>10} {name:<28}")
+                       f" {cells(phase, 8)}{vol} {p.rate / 1e6:7.1f} MB/s {eta:>10} {name:<28}")
         self.out.flush()
 
     def done(self) -> None:

@@ -8,7 +8,7 @@ import signal
 from collections.abc import Callable
 from datetime import date
 
-from console.commands.common import add_json, emit, listed, term, with_workspace
+from console.commands.common import add_json, cells, emit, listed, term, with_workspace
 from console.i18n import t
 from services.calls import CallFilter, CallState
 from services.errors import SpoolError
@@ -94,8 +94,9 @@ async def calls(args: argparse.Namespace, ws: Workspace) -> int:
             other = display(c.other_number) or c.caller_id
             duration = f"{c.duration_s:7.1f}s" if c.duration_s is not None else "      -"
             kind = term("calltype", c.type)
-            lines.append(f"{c.id:>8}  {c.started_at:%Y-%m-%d %H:%M:%S}  {duration}  {kind:<8}"
-                         f" {display(c.city_number):<14} {visible(other):<16} {term('state', c.state):<9}"
+            lines.append(f"{c.id:>8}  {c.started_at:%Y-%m-%d %H:%M:%S}  {duration}  {cells(kind, 8)}"
+                         f" {display(c.city_number):<14} {cells(visible(other), 16)}"
+                         f" {cells(term('state', c.state), 9)}"
                          f" {c.raw_retention_until}")
         return "\n".join(lines) if lines else t("cli.index.no_calls")
 
