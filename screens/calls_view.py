@@ -219,7 +219,6 @@ class CallList(VirtualTable):
         self._ticket += 1
         ticket = self._ticket
         f = self.filter
-        anchor = self.selected if keep_place else None
         top = self.first_visible if keep_place else 0
         start = max(0, (top - BLOCK) // BLOCK * BLOCK) if keep_place else 0
         span = 3 * BLOCK if keep_place else BLOCK
@@ -230,6 +229,8 @@ class CallList(VirtualTable):
             return
         if ticket != self._ticket or f != self.filter:
             return
+        # the call under the cursor now, not when the fetch began: a key pressed meanwhile stands
+        anchor = self.selected if keep_place else None
         self._generation += 1
         self._blocks.clear()
         self._loading.clear()

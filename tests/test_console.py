@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+from typing import Any
 
+import pytest
 from test_console_kit import (
     burst,
     call_list,
@@ -314,3 +317,31 @@ async def test_the_mouse_works_too(indexed: Workspace) -> None:
         lst = call_list(app)
         await pilot.click(lst, offset=(5, 4))  # the fourth row (line 0 is the header)
         await until(pilot, lambda: lst.cursor == 3)
+
+
+async def test_a_key_pressed_while_the_list_is_read_again_stands(
+        indexed: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live refresh keeps the cursor on its call: the call under the cursor when the rows come
+    back, so a key pressed while they were being read is not undone."""
+    app = make_app(indexed)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await unlock(pilot)
+        lst = call_list(app)
+        await until(pilot, lambda: lst.row_count > 3 and lst.selected is not None)
+        second = (await indexed.calls.page(lst.filter, limit=2))[1]
+        held = asyncio.Event()
+        page = indexed.calls.page
+
+        async def slow_page(*args: Any, **kwargs: Any) -> Any:
+            rows = await page(*args, **kwargs)
+            await held.wait()
+            return rows
+
+        monkeypatch.setattr(indexed.calls, "page", slow_page)
+        lst.reload(keep_place=True)
+        await pilot.pause(0.1)
+        await pilot.press("down")
+        assert lst.cursor == 1
+        held.set()
+        await pilot.pause(0.3)
+        assert lst.cursor == 1 and lst.selected is not None and lst.selected.id == second.id
