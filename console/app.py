@@ -447,8 +447,7 @@ def run(args: argparse.Namespace) -> int:
     if args.demo:
         from demo_data.workspace import demo_session
 
-        lang = i18n.choose_language(args.lang, None)
-        i18n.use(lang)
+        lang = i18n.active().lang  # chosen by the command line (console/cli.py language())
 
         def announce(path: Path) -> None:
             print(t("demo.preparing", path=path), flush=True)
@@ -459,7 +458,7 @@ def run(args: argparse.Namespace) -> int:
         raise CallrecError("--workspace is for the demo only (use it with --demo)",
                            code="workspace_without_demo")
     cfg = config_mod.load(config_mod.resolve_path(args.config))
-    lang = i18n.choose_language(args.lang, i18n.configured_language(cfg.source))
+    lang = i18n.active().lang
     if cfg.kiosk:
         os.environ.pop("TEXTUAL_ALLOW_SIGNALS", None)  # keep ^C ^Z ^\ keys, never signals
     return asyncio.run(run_app(cfg, lang=lang, demo=False, kiosk=cfg.kiosk))

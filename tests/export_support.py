@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from services.auth import Actor
 from services.calls import Call, CallFilter
 from services.duties import Duty, Role
 from services.workspace import Workspace
-from tests.conftest import MANAGER_PIN, OPERATOR_PIN
+from tests.conftest import MANAGER_PIN, OPERATOR_PIN, ROOT
 
 needs_xorriso = pytest.mark.skipif(shutil.which("xorriso") is None or shutil.which("osirrox") is None,
                                    reason="xorriso/osirrox not installed (apt-get install xorriso)")
@@ -142,3 +143,15 @@ def fill(folder: Path, leave: int = 0) -> None:
     free = st.f_bavail * st.f_frsize
     with open(folder / "filler", "wb") as fh, contextlib.suppress(OSError):
         fh.write(b"\0" * max(free - leave, 0))
+
+
+def start_cli_export(config: Path, number: str, *target: str) -> subprocess.Popen[bytes]:
+    """`callrec export NUMBER TARGET...` by the operator in a process of its own (to be killed)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console.cli", "--config", str(config), "export", number, *target,
+         "--pin-stdin", "--yes"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    assert proc.stdin is not None
+    proc.stdin.write(f"{OPERATOR_PIN}\n".encode())
+    proc.stdin.close()
+    return proc

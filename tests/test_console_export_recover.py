@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,8 +19,7 @@ from services.config import Config
 from services.duties import Duty
 from services.instructions import State
 from services.workspace import Workspace
-from tests.conftest import ROOT
-from tests.export_support import manager, recording
+from tests.export_support import manager, recording, start_cli_export
 from tests.fault_support import Said
 
 
@@ -50,13 +47,8 @@ async def test_x_cleans_up_an_export_killed_elsewhere(ws: Workspace, cfg: Config
         await until(pilot, lambda: selected_state(app, ins.number) == State.ISSUED)
 
         # the CLI runs the export in another process, and is killed while it writes
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "console.cli", "--config", str(cfg.source), "export", ins.number,
-             "--dir", str(usb), "--pin-stdin", "--yes"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-        assert proc.stdin is not None
-        proc.stdin.write(b"2222\n")
-        proc.stdin.close()
+        assert cfg.source is not None
+        proc = start_cli_export(cfg.source, ins.number, "--dir", str(usb))
         deadline = time.monotonic() + 60
         while not any(p.name.endswith(".partial") and any(p.rglob("*.wav")) for p in usb.iterdir()):
             assert proc.poll() is None, "the export ended before it could be killed"

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from services.audit import Action
 from services.config import Config
 from services.workspace import Workspace
-from tests.conftest import ROOT, CliRunner
-from tests.export_support import index, manager, needs_xorriso, recording
+from tests.conftest import CliRunner
+from tests.export_support import index, manager, needs_xorriso, recording, start_cli_export
 
 pytestmark = needs_xorriso
 
@@ -29,13 +27,7 @@ async def test_sigkill_mid_export_then_recovery(ws: Workspace, cfg: Config, spoo
     out.parent.mkdir()
     partial = out.with_name(".o.iso.partial")
     assert cfg.source is not None
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "console.cli", "--config", str(cfg.source), "export", ins.number,
-         "--out", str(out), "--pin-stdin", "--yes"],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-    assert proc.stdin is not None
-    proc.stdin.write(b"2222\n")
-    proc.stdin.close()
+    proc = start_cli_export(cfg.source, ins.number, "--out", str(out))
     deadline = time.monotonic() + 60
     while not (partial.exists() and partial.stat().st_size > 0):
         assert proc.poll() is None, "the export ended before it could be killed"
