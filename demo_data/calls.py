@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from zoneinfo import ZoneInfo
 
+from services.layouts import FreePBXName
+
 JST = ZoneInfo("Asia/Tokyo")
 SYSTEM_NAME = "pbx-saitama-01"
 CITY_DIDS = ("0488291111", "0488291112", "0488291113")
@@ -65,9 +67,11 @@ def random_call(rng: random.Random) -> Call:
     """A call with a realistic mix of types and numbers."""
     kind = rng.choices(TYPES, TYPE_WEIGHTS)[0]
     caller = phone_number(rng, rng.choices(_CALLER_KINDS, _CALLER_WEIGHTS)[0])
-    if kind in ("out", "external"):
+    if kind == "out":
         dialled = phone_number(rng, rng.choices(_DIALLED_KINDS, _DIALLED_WEIGHTS)[0])
         return Call(kind, dialled, rng.choice(EXTENSIONS))
+    if kind == "external":  # the extension (or queue agent) called, then the outside caller
+        return Call(kind, rng.choice(EXTENSIONS), caller)
     if kind == "internal":
         a, b = rng.sample(EXTENSIONS, 2)
         return Call(kind, a, b)
@@ -86,12 +90,15 @@ def uniqueid(epoch: int, seq: int, system: str | None = None) -> str:
 
 
 def recording_path(
-    call: Call, start: datetime, uid: str, fmt: str = "wav", folder: datetime | None = None
+    call: Call, start: datetime, uid: str, fmt: str = "wav", folder: datetime | None = None,
+    *, epoch: str = "",
 ) -> PurePosixPath:
-    """Relative path `YYYY/MM/DD/<type>-<dest>-<source>-YYYYMMDD-HHMMSS-<uid>.<fmt>`.
+    """Relative path `YYYY/MM/DD/<type>-<dest>-<source>-YYYYMMDD-HHMMSS-<uid>.<fmt>`, named as
+    FreePBX names it (services/layouts.py; a conference, type "", names its room twice).
 
     `start` is the local (Japan) time in the name; `folder` (default `start`) picks the day folder.
     """
     day = folder or start
-    name = f"{call.type}-{call.dest}-{call.source}-{start:%Y%m%d-%H%M%S}-{uid}.{fmt}"
+    name = FreePBXName(call.type, call.dest, call.source, f"{start:%Y%m%d}", f"{start:%H%M%S}",
+                       uid, fmt, epoch).format()
     return PurePosixPath(f"{day:%Y/%m/%d}", name)

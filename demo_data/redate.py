@@ -27,10 +27,11 @@ class SampleFile:
     call: Call
     fmt: str
     uniqueid: str
-    city_side: str
+    city_side: str  # first, second or room
     other_party: str
     duration: float
     next_day_folder: bool
+    epoch: bool  # a conference name with the epoch appended
 
 
 def load_samples(spool: Path = SAMPLE_SPOOL, manifest: Path = SAMPLE_MANIFEST) -> list[SampleFile]:
@@ -39,13 +40,14 @@ def load_samples(spool: Path = SAMPLE_SPOOL, manifest: Path = SAMPLE_MANIFEST) -
     return [
         SampleFile(
             path=spool / e["path"],
-            call=Call(e["type"], e["dest"], e["source"]),
+            call=Call(e["named_type"], e["first"], e["second"]),
             fmt=e["format"],
             uniqueid=e["uniqueid"],
             city_side=e["city_side"],
             other_party=e["other_party"],
             duration=float(e["duration_s"]),
             next_day_folder="folder:next-day" in e["cases"],
+            epoch=e["epoch"],
         )
         for e in entries
     ]
@@ -66,9 +68,9 @@ def months_before(day: date, months: int) -> date:
 def _vary(sample: SampleFile, rng: random.Random) -> Call:
     """Same call shape, with a different other-party number now and then (repeat callers stay)."""
     call = sample.call
-    if sample.other_party not in _VARIED_KINDS or rng.random() < 0.4:
+    if sample.other_party not in _VARIED_KINDS or sample.city_side == "room" or rng.random() < 0.4:
         return call
-    field = "source" if sample.city_side == "dest" else "dest"
+    field = "source" if sample.city_side == "first" else "dest"
     number = getattr(call, field)
     return replace(call, **{field: number[:-4] + f"{rng.randrange(10000):04d}"})
 
@@ -120,7 +122,8 @@ def build_demo_spool(
         epoch = int(start.timestamp())
         prefix = sample.uniqueid.rpartition("-")[0]
         uid = f"{prefix}-{epoch}.{seq}" if prefix else f"{epoch}.{seq}"
-        path = dest / recording_path(call, start, uid, sample.fmt, folder)
+        path = dest / recording_path(call, start, uid, sample.fmt, folder,
+                                     epoch=str(epoch) if sample.epoch else "")
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(sample.path, path)
         end = epoch + sample.duration

@@ -55,7 +55,7 @@ class _Sample:
 CALL_COLUMNS = (
     "id, path, started_at, type, city_number, other_number, caller_id, uniqueid, fmt, size,"
     " mtime_ns, duration_s, sha256, state, raw_retention_until, indexed_at, completed_at,"
-    " purged_at, purged_by, purge_instruction_id, changed_at"
+    " purged_at, purged_by, purge_instruction_id, changed_at, anomaly"
 )
 
 
@@ -81,6 +81,7 @@ class Call:
     purged_by: str | None = None
     purge_instruction_id: int | None = None
     changed_at: datetime | None = None  # when the file first differed from its ingest hash
+    anomaly: str | None = None  # e.g. name_date:YYYYMMDD-HHMMSS, a name's date not believed
 
     @property
     def name(self) -> str:
@@ -108,6 +109,7 @@ class Call:
             purged_by=row["purged_by"],
             purge_instruction_id=row["purge_instruction_id"],
             changed_at=from_epoch(row["changed_at"], tz) if row["changed_at"] else None,
+            anomaly=row["anomaly"],
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -127,6 +129,7 @@ class Call:
             "state": self.state,
             "raw_retention_until": self.raw_retention_until.isoformat(),
             "changed_at": self.changed_at.isoformat(timespec="seconds") if self.changed_at else None,
+            "anomaly": self.anomaly,
         }
 
 

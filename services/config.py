@@ -17,7 +17,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import platformdirs
 import tomli_w
 
+from services import phone
 from services.errors import ConfigError
+from services.layouts import NumberPlan
+from services.phone import CallerId
 
 ENV_VAR = "CALLREC_CONFIG"
 LAYOUTS = ("freepbx", "pattern")
@@ -45,6 +48,9 @@ class Config:
     data: Path
     layout: str = "freepbx"
     pattern: str | None = None
+    own_numbers: tuple[str, ...] = ()  # the centre's numbers besides centre.phone, as written
+    extension_pattern: str = "[0-9]{2,6}"  # what the centre's extensions look like
+    outside_line_prefix: str = ""  # dialled before outside numbers (0 on many PBXs), if any
     timezone: str = "Asia/Tokyo"
     settle_seconds: float = 5.0
     idle_lock_minutes: float = 5.0
@@ -59,6 +65,13 @@ class Config:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def numbers(self) -> NumberPlan:
+        """The centre's own side, as the layouts need it to tell the parties of a call apart."""
+        own = [phone.normalize(n)[0] for n in (*self.own_numbers, self.centre.phone)]
+        return NumberPlan(tuple(n for n in own if n), self.extension_pattern,
+                          self.outside_line_prefix)
 
     @property
     def database(self) -> Path:
@@ -83,6 +96,9 @@ _SECTIONS: dict[str, dict[str, str]] = {
     "spool": {
         "layout": "layout",
         "pattern": "pattern",
+        "own_numbers": "own_numbers",
+        "extension_pattern": "extension_pattern",
+        "outside_line_prefix": "outside_line_prefix",
         "settle_seconds": "settle_seconds",
         "timezone": "timezone",
     },
@@ -180,6 +196,19 @@ def parse(doc: dict[str, Any], path: Path) -> Config:
         if not pattern:
             raise fail("spool.pattern", "required when layout = \"pattern\"")
         _check_pattern(pattern, fail)
+    own_numbers = take("own_numbers", list, [])
+    for number in own_numbers:
+        if not isinstance(number, str) or phone.normalize(number)[1] is not CallerId.NUMBER:
+            raise fail("spool.own_numbers", f"not a telephone number: {number!r}")
+    extension_pattern = take("extension_pattern", str, cfg.extension_pattern)
+    try:
+        if re.fullmatch(extension_pattern, ""):
+            raise fail("spool.extension_pattern", "must not match an empty number")
+    except re.error as exc:
+        raise fail("spool.extension_pattern", f"not a valid regular expression: {exc}") from None
+    prefix = take("outside_line_prefix", str, cfg.outside_line_prefix)
+    if not (prefix == "" or (prefix.isascii() and prefix.isdigit() and len(prefix) <= 4)):
+        raise fail("spool.outside_line_prefix", "must be 1 to 4 digits, or empty")
     timezone = take("timezone", str, cfg.timezone)
     try:
         ZoneInfo(timezone)
@@ -204,6 +233,9 @@ def parse(doc: dict[str, Any], path: Path) -> Config:
         cfg,
         layout=layout,
         pattern=pattern,
+        own_numbers=tuple(own_numbers),
+        extension_pattern=extension_pattern,
+        outside_line_prefix=prefix,
         timezone=timezone,
         settle_seconds=settle,
         idle_lock_minutes=idle,
@@ -217,7 +249,8 @@ def parse(doc: dict[str, Any], path: Path) -> Config:
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+             list: "a list"}
     if isinstance(kind, tuple):
         return " or ".join(names[k] for k in kind if k is not int or float not in kind)
     return names[kind]
@@ -240,6 +273,9 @@ def to_toml(cfg: Config) -> str:
         "paths": {"spool": str(cfg.spool), "data": str(cfg.data)},
         "spool": {
             "layout": cfg.layout,
+            "own_numbers": list(cfg.own_numbers),
+            "extension_pattern": cfg.extension_pattern,
+            "outside_line_prefix": cfg.outside_line_prefix,
             "settle_seconds": cfg.settle_seconds,
             "timezone": cfg.timezone,
         },

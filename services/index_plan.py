@@ -16,8 +16,10 @@ from typing import Any
 
 from services import audioinfo
 from services.calls import CallState
+from services.clock import from_epoch
 from services.fileinfo import Digest, digest_file
-from services.layouts import Layout, ParsedName, SkipReason
+from services.layouts import CallType, Layout, ParsedName, SkipReason
+from services.recorded import date_recording, is_audio, read_head, unknown_recording
 from services.retention import raw_kept_through
 from services.spool_listing import Entry
 
@@ -60,6 +62,7 @@ class Ops:
     """The writes one or more folders call for, applied together in one transaction."""
 
     inserts: list[tuple[Any, ...]] = field(default_factory=list)  # INSERT_COLUMNS order
+    flagged: list[tuple[Any, ...]] = field(default_factory=list)  # the same, unknown or anomalous
     completes: list[tuple[Any, ...]] = field(default_factory=list)  # sha, size, mtime, dur, id
     grown: list[tuple[int, int, int]] = field(default_factory=list)  # size, mtime_ns, id
     changed: list[Changed] = field(default_factory=list)
@@ -98,13 +101,20 @@ class Ops:
 INSERT_COLUMNS = (
     "path", "dir", "started_at", "type", "city_number", "other_number", "caller_id", "numbers",
     "uniqueid", "fmt", "size", "mtime_ns", "duration_s", "sha256", "state", "raw_retention_until",
-    "indexed_at", "completed_at",
+    "indexed_at", "completed_at", "anomaly",
 )
 _STATE = INSERT_COLUMNS.index("state")
+_TYPE = INSERT_COLUMNS.index("type")
+_ANOMALY = INSERT_COLUMNS.index("anomaly")
 
 
 def is_recording_row(row: tuple[Any, ...]) -> bool:
     return row[_STATE] == _RECORDING
+
+
+def is_flagged_row(row: tuple[Any, ...]) -> bool:
+    """A row someone should look at: audio no layout reads, or a name whose date was not believed."""
+    return row[_TYPE] == CallType.UNKNOWN.value or row[_ANOMALY] is not None
 
 
 @lru_cache(maxsize=4096)
@@ -121,7 +131,8 @@ class Planner:
     def row(self, e: Entry, parsed: ParsedName, now: int, digest: Digest | None) -> tuple[Any, ...]:
         city, other = parsed.city_number, parsed.other_number
         numbers = f"{city} {other}" if city and other else (city or other or "")
-        started = parsed.started_at
+        dated = date_recording(parsed, e.dir, e.mtime_ns, self.tz, from_epoch(now, self.tz))
+        started = dated.started_at
         if digest is None:
             size, mtime, duration, sha, state, completed = (
                 e.size, e.mtime_ns, None, None, _RECORDING, None)
@@ -133,7 +144,15 @@ class Planner:
             e.rel, e.dir, int(started.timestamp()), parsed.type, city, other,
             parsed.caller_id.value, numbers, parsed.uniqueid, parsed.fmt, size, mtime, duration,
             sha, state, _kept_through(started.astimezone(self.tz).date(), self.tz), now, completed,
+            dated.anomaly,
         )
+
+    def parse(self, e: Entry) -> ParsedName | None:
+        """What the name says, or for audio no layout reads, an `unknown` recording."""
+        parsed = self.layout.parse(e.name)
+        if parsed is None and is_audio(read_head(str(self.spool / e.rel)), e.name):
+            return unknown_recording(e.name)
+        return parsed
 
     def _hash_if_steady(self, e: Entry) -> Digest | None:
         """The file's digest when it is exactly as listed and did not move while hashed."""
@@ -159,12 +178,13 @@ class Planner:
     def _plan_one(self, e: Entry, old: Known | None, now: int,
                   settled: Callable[[Entry], bool], ops: Ops) -> None:
         if old is None:
-            parsed = self.layout.parse(e.name)
+            parsed = self.parse(e)
             if parsed is None:
                 ops.skipped.append((e.rel, SkipReason.UNPARSED.value))
                 return
             digest = self._hash_if_steady(e) if settled(e) else None
-            ops.inserts.append(self.row(e, parsed, now, digest))
+            row = self.row(e, parsed, now, digest)
+            (ops.flagged if is_flagged_row(row) else ops.inserts).append(row)
             if digest is None:
                 ops.pending.append((e.rel, e.size, e.mtime_ns))
             else:
@@ -193,5 +213,5 @@ class Planner:
             ops.changed.append(Changed(old.id, e.rel, e.size, e.mtime_ns, old.size))
 
     def _duration(self, e: Entry, digest: Digest) -> float | None:
-        parsed = self.layout.parse(e.name)
-        return audioinfo.duration_seconds(digest.head, parsed.fmt if parsed else "", digest.size)
+        parsed = self.layout.parse(e.name) or unknown_recording(e.name)
+        return audioinfo.duration_seconds(digest.head, parsed.fmt, digest.size)

@@ -16,9 +16,10 @@ from typing import Any
 import aiosqlite
 
 from services.audit import SYSTEM, Action, AuditLog, Entry
-from services.calls import PRESENT_STATES
+from services.calls import PRESENT_STATES, CallState
 from services.clock import to_epoch
 from services.index_plan import INSERT_COLUMNS, Ops, Reappeared, is_recording_row
+from services.layouts import CallType
 from services.text import visible
 
 SAMPLE_PATHS = 20  # paths named in one index.skipped entry
@@ -48,6 +49,8 @@ class Applied:
     skipped: Counter[str] = field(default_factory=Counter)  # seen this time, by reason
     new_skipped: Counter[str] = field(default_factory=Counter)  # first seen, by reason
     missing_paths: list[str] = field(default_factory=list)
+    unknown: int = 0  # new calls whose name no layout reads (type unknown)
+    anomalies: int = 0  # new calls whose name's date was not believed
 
 
 def storable(text: str) -> str:
@@ -93,6 +96,8 @@ async def apply(conn: aiosqlite.Connection, ops: Ops, audit: AuditLog, at: datet
             if rows:
                 cur = await conn.execute(_INSERT, (await dumps(rows),))
                 setattr(done, attr, max(cur.rowcount, 0))
+    if ops.flagged:
+        await _flagged(conn, ops.flagged, at, done, entries)
     for text, _rows, recording in ops.encoded:
         cur = await conn.execute(_INSERT, (text,))
         if recording:
@@ -147,6 +152,29 @@ async def apply(conn: aiosqlite.Connection, ops: Ops, audit: AuditLog, at: datet
         await _skipped(conn, ops.skipped, at, done, entries)
     await audit.append_many(conn, entries)
     return done
+
+
+async def _flagged(conn: aiosqlite.Connection, rows: list[tuple[Any, ...]], at: datetime,
+                   done: Applied, entries: list[Entry]) -> None:
+    cur = await conn.execute(_INSERT + " RETURNING id, path, type, anomaly, state",
+                             (await dumps(rows),))
+    added = sorted(await cur.fetchall(), key=lambda r: r[1])
+    unknown = [r for r in added if r[2] == CallType.UNKNOWN.value]
+    for call_id, path, _type, anomaly, state in added:
+        if state == CallState.RECORDING.value:
+            done.added_recording += 1
+        else:
+            done.added_complete += 1
+        if anomaly is not None:
+            done.anomalies += 1
+            entries.append(Entry(at, SYSTEM, Action.CALL_ANOMALY, path,
+                                 {"call_id": call_id, "anomaly": anomaly}))
+    done.unknown += len(unknown)
+    if unknown:
+        entries.append(Entry(at, SYSTEM, Action.INDEX_UNKNOWN, "", {
+            "count": len(unknown),
+            "examples": [visible(r[1]) for r in unknown[:SAMPLE_PATHS]],
+        }))
 
 
 async def _reappeared(conn: aiosqlite.Connection, r: Reappeared, at: datetime, now: int,

@@ -72,6 +72,8 @@ class ScanReport:
     skipped: Counter[str] = field(default_factory=Counter)
     new_skipped: Counter[str] = field(default_factory=Counter)
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (folder, why): not indexed
+    unknown: int = 0  # new calls no layout names (indexed as type unknown)
+    anomalies: int = 0  # new calls whose name's date was not believed
 
     @property
     def changes(self) -> int:
@@ -89,10 +91,12 @@ class ScanReport:
         self.changed += a.changed
         self.skipped.update(a.skipped)
         self.new_skipped.update(a.new_skipped)
+        self.unknown += a.unknown
+        self.anomalies += a.anomalies
 
     def merge(self, other: ScanReport) -> None:
         for name in ("seen", "added", "completed", "recording", "grown", "missing", "reappeared",
-                     "changed"):
+                     "changed", "unknown", "anomalies"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.skipped.update(other.skipped)
         self.new_skipped.update(other.new_skipped)
@@ -107,6 +111,8 @@ class ScanReport:
             "missing": self.missing,
             "reappeared": self.reappeared,
             "changed": self.changed,
+            "unknown": self.unknown,
+            "anomalies": self.anomalies,
             "skipped": dict(sorted(self.skipped.items())),
             "new_skipped": dict(sorted(self.new_skipped.items())),
             "unreadable": {visible(rel or "."): why for rel, why in self.unreadable},

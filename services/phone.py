@@ -1,8 +1,10 @@
 """Telephone numbers: stored as dialable digits, shown in Japanese national format.
 
-Formatting rules come from `phonenumbers` (libphonenumber's metadata), never written by hand.
-Japanese numbers in international form (+81...) are stored in national form (0...); other
-international numbers are stored as dialled from Japan (010 + country code + number).
+Every rule comes from `phonenumbers` (libphonenumber's metadata), never written by hand. Numbers in
+international form are stored as dialled from Japan: +81 numbers (with or without the trunk 0 the
+recorder sometimes leaves in, +810312345678) in national form, others after Japan's 010 prefix.
+Digits the recorder wrote without a + are kept as dialled: `00` is not an international prefix in
+Japan, so 00312345678 stays as it is unless the configured outside-line prefix explains it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from functools import lru_cache
 import phonenumbers
 
 REGION = "JP"
-_INTL_PREFIX = "010"
 
 
 class CallerId(StrEnum):
@@ -29,9 +30,30 @@ _UNAVAILABLE = {"", "unknown", "unavailable", "o", "none"}
 _NON_DIGITS = re.compile(r"\D")
 
 
-def normalize(raw: str) -> tuple[str | None, CallerId]:
-    """Return (digits or None, caller-ID status) for a number as the recorder wrote it."""
-    if raw.isascii() and raw.isdigit() and not raw.startswith("00"):
+def _parsed(text: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(text, REGION)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def _as_dialled_from_japan(number: phonenumbers.PhoneNumber) -> str:
+    return phonenumbers.normalize_digits_only(
+        phonenumbers.format_out_of_country_calling_number(number, REGION))
+
+
+def _valid(digits: str) -> bool:
+    number = _parsed(digits)
+    return number is not None and phonenumbers.is_valid_number(number)
+
+
+def normalize(raw: str, *, outside_line_prefix: str = "") -> tuple[str | None, CallerId]:
+    """Return (digits or None, caller-ID status) for a number as the recorder wrote it.
+
+    `outside_line_prefix`: the digit(s) the centre dials to get an outside line (0 on many PBXs);
+    removed from a dialled number only when the rest is a valid number and the whole is not.
+    """
+    if raw.isascii() and raw.isdigit() and not raw.startswith("00") and not outside_line_prefix:
         return raw, CallerId.NUMBER  # the common case, without the Unicode work below
     text = unicodedata.normalize("NFKC", raw).strip()
     lowered = text.lower()
@@ -39,15 +61,15 @@ def normalize(raw: str) -> tuple[str | None, CallerId]:
         return None, CallerId.WITHHELD
     if lowered in _UNAVAILABLE:
         return None, CallerId.UNAVAILABLE
-    digits = _NON_DIGITS.sub("", text)
+    digits = phonenumbers.normalize_digits_only(text)
     if not digits:
         return None, CallerId.UNAVAILABLE
-    if text.startswith("+") or text.startswith("00"):
-        if text.startswith("00"):
-            digits = digits[2:]
-        if digits.startswith("81"):
-            return "0" + digits[2:], CallerId.NUMBER
-        return _INTL_PREFIX + digits, CallerId.NUMBER
+    if text.startswith("+"):
+        number = _parsed(text)
+        return (_as_dialled_from_japan(number) if number else digits), CallerId.NUMBER
+    prefix = outside_line_prefix
+    if prefix and digits.startswith(prefix) and not _valid(digits) and _valid(digits[len(prefix):]):
+        digits = digits[len(prefix):]
     return digits, CallerId.NUMBER
 
 
@@ -66,8 +88,8 @@ def display(digits: str | None) -> str:
     except phonenumbers.NumberParseException:
         return digits
     if number.country_code == 81:
-        if not phonenumbers.is_possible_number(number):
-            return digits
+        if not phonenumbers.is_valid_number(number):
+            return digits  # kept as dialled (00312345678, a short extension)
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 

@@ -267,4 +267,21 @@ MIGRATIONS: list[tuple[str, str]] = [
         DROP INDEX calls_retention;
         """,
     ),
+    (
+        "0007_recorder_truth",
+        """
+        -- Why a call's name was not believed (name_date:YYYYMMDD-HHMMSS: its date impossible, or
+        -- a day or more from both its day folder and the file's own time). Few calls have one.
+        ALTER TABLE calls ADD COLUMN anomaly TEXT;
+        CREATE INDEX calls_anomaly ON calls (anomaly) WHERE anomaly IS NOT NULL;
+        -- 様式第1号 exactly as issued, kept when an upgrade re-derives the parties of calls it
+        -- names (services/rederive.py): a form already issued stays as it was issued.
+        CREATE TABLE issued_forms (
+            instruction_id INTEGER PRIMARY KEY REFERENCES instructions (id),
+            form_text TEXT NOT NULL,
+            form_html TEXT NOT NULL,
+            kept_at INTEGER NOT NULL
+        );
+        """,
+    ),
 ]

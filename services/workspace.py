@@ -32,6 +32,7 @@ from services.purge_journal import ReconcileReport
 from services.register import Register
 from services.reports import Reports
 from services.retention_status import RetentionStatus
+from services.text import visible
 
 FOLLOWER_RETRY_SECONDS = 2.0
 
@@ -72,7 +73,7 @@ class Workspace:
             await db.close()
             raise
         indexer = Indexer(
-            db=db, audit=audit, layout=make_layout(config.layout, config.pattern, config.tz),
+            db=db, audit=audit, layout=make_layout(config.layout, config.pattern, config.tz, config.numbers),
             spool=config.spool, tz=config.tz, settle_seconds=config.settle_seconds, clock=clock,
         )
         lease = Lease(config.data / "indexer.lock")
@@ -114,15 +115,25 @@ class Workspace:
                 await self.indexer.follow(stop, on_change, scan_first=True)
             except (CallrecError, sqlite3.Error, OSError) as exc:
                 # Spool gone, database busy for too long, disk full...: say so, retry shortly.
-                health.errors += 1
-                health.last_error = exc.message if isinstance(exc, CallrecError) else str(exc)
-                health.problem = (exc if isinstance(exc, CallrecError) else
-                                  StorageError(str(exc)) if isinstance(exc, sqlite3.Error) else
-                                  SpoolError(str(exc)))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), FOLLOWER_RETRY_SECONDS)
+                self._indexer_failed(exc.message if isinstance(exc, CallrecError) else str(exc),
+                                     exc if isinstance(exc, CallrecError) else
+                                     StorageError(str(exc)) if isinstance(exc, sqlite3.Error) else
+                                     SpoolError(str(exc)))
+            except Exception as exc:  # a bug must not end live indexing silently: say it, retry
+                why = visible(f"{type(exc).__name__}: {exc}")
+                self._indexer_failed(why, CallrecError(why, code="indexer_fault"))
+            else:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), FOLLOWER_RETRY_SECONDS)
         health.role = "stopped"
         self.indexer_lease.release()
+
+    def _indexer_failed(self, message: str, problem: CallrecError) -> None:
+        health = self.indexer.health
+        health.errors += 1
+        health.last_error = message
+        health.problem = problem
 
 
 def _settings(config: Config) -> dict[str, Any]:

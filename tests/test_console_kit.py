@@ -213,7 +213,7 @@ def synthetic_rows(count: int, *, seed: int = 0, end: datetime | None = None, da
             f"{rel_dir}/{name}", rel_dir, epoch, parsed.type, parsed.city_number,
             parsed.other_number, parsed.caller_id.value, numbers, parsed.uniqueid, parsed.fmt,
             size, epoch * 10**9, (size - 44) / 16000, f"{rng.getrandbits(256):064x}", state,
-            raw_kept_through(parsed.started_at, JST).isoformat(), epoch, epoch,
+            raw_kept_through(when, JST).isoformat(), epoch, epoch,
         )
 
 

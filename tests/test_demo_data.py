@@ -23,25 +23,33 @@ from demo_data.redate import build_demo_spool, load_samples, months_before
 from demo_data.synth import generate_spool, main, wav_header
 
 JST = ZoneInfo("Asia/Tokyo")
-TYPES = {"in", "out", "internal", "external", "q", "rg", "parked", "ondemand", "exten"}
+TYPES = {"in", "out", "internal", "external", "q", "rg", "parked", "ondemand", "exten"}  # synthetic
+SAMPLE_TYPES = TYPES | {"generic", "conf", "force", "page"}
+# Written independently of services/layouts.py: the recorder-truth table's two name shapes.
 NAME = re.compile(
-    r"^(?P<type>in|out|internal|external|q|rg|parked|ondemand|exten)"
-    r"-(?P<dest>[0-9+]*)-(?P<source>[0-9+]*|anonymous|unknown)"
+    r"^(?:(?P<type>in|out|internal|external|q|rg|generic|parked|ondemand|conf|exten|force|page)"
+    r"-(?P<dest>[0-9+]*|s|Unknown|unknown)-(?P<source>[0-9+-]*|anonymous|unknown)"
+    r"|(?P<room>8\d\d)-(?P=room)-always)"
     r"-(?P<date>\d{8})-(?P<time>\d{6})"
-    r"-(?P<uniqueid>(?:[A-Za-z0-9-]+-)?\d{9,10}\.\d+)"
-    r"\.(?P<fmt>wav|WAV|gsm)$"
+    r"-(?P<uniqueid>(?:[A-Za-z0-9-]+-)?\d{9,10}\.\d+|1\.7|01\.city)(?:-\d{10})?"
+    r"\.(?P<fmt>wav|WAV|gsm|ulaw|alaw|sln)$"
 )
-REQUIRED_CASES = {f"type:{t}" for t in TYPES} | {
+REQUIRED_CASES = {f"type:{t}" for t in SAMPLE_TYPES} | {
+    "did:s", "source:dashed", "source:plus81-trunk0", "generic:internal", "ondemand:outbound",
+    "ondemand:unknown", "ondemand:callee", "uniqueid:rewritten", "type:conference",
+    "conference:epoch", "parked:unknown", "format:ulaw", "format:alaw", "format:sln",
+} | {
     "party:landline", "party:mobile", "party:toll-free", "party:plus81", "party:foreign",
     "party:anonymous", "party:unknown", "party:empty", "party:international-dialled",
     "party:extension", "uniqueid:epoch", "uniqueid:systemname", "format:wav", "format:WAV",
     "format:gsm", "unanswered:44-bytes", "folder:next-day",
 }
 SOURCE_SHAPES = {
-    "anonymous": r"anonymous", "unknown": r"unknown", "empty": r"",
+    "anonymous": r"anonymous", "unknown": r"[Uu]nknown", "empty": r"",
     "plus81": r"\+81\d{9,10}", "foreign": r"\+1\d{10}", "landline": r"0[1-9]\d{8}",
     "mobile": r"0[789]0\d{8}", "toll-free": r"0120\d{6}", "extension": r"\d{2,4}",
-    "international-dialled": r"010\d{8,13}",
+    "international-dialled": r"010\d{8,13}", "dashed": r"0\d0-\d{4}-\d{4}",
+    "plus81-trunk0": r"\+810\d{9}", "none": r"always|8\d\d",
 }
 
 
@@ -90,7 +98,7 @@ MANIFEST = json.loads(SAMPLE_MANIFEST.read_text(encoding="utf-8"))["files"]
 
 def test_sample_names_follow_the_freepbx_layout() -> None:
     paths = list(files(SAMPLE_SPOOL))
-    assert 20 <= len(paths) <= 30
+    assert 40 <= len(paths) <= 50
     for path in paths:
         m = parse(path, SAMPLE_SPOOL)
         folder = date(*map(int, path.relative_to(SAMPLE_SPOOL).parts[:3]))
@@ -112,15 +120,17 @@ def test_manifest_covers_every_case() -> None:
 def test_manifest_entry_is_true(entry: dict[str, object]) -> None:
     path = SAMPLE_SPOOL / str(entry["path"])
     m = parse(path, SAMPLE_SPOOL)
-    assert (m["type"], m["dest"], m["source"], m["uniqueid"], m["fmt"]) == (
-        entry["type"], entry["dest"], entry["source"], entry["uniqueid"], entry["format"]
+    first, second = (m["room"], "always") if m["room"] else (m["dest"], m["source"])
+    assert (m["type"] or "conf", first, second, m["uniqueid"], m["fmt"]) == (
+        entry["type"], entry["first"], entry["second"], entry["uniqueid"], entry["format"]
     )
     assert path.stat().st_size == entry["bytes"]
     cases = set(entry["cases"])  # type: ignore[arg-type]
-    other = {"dest": m["source"], "source": m["dest"], "both": m["source"]}[entry["city_side"]]
+    other = {"first": second, "second": first, "room": second}[entry["city_side"]]
     assert re.fullmatch(SOURCE_SHAPES[str(entry["other_party"])], other), other
-    if entry["city_side"] == "source":
-        assert m["type"] in {"out", "external"} and re.fullmatch(r"\d{4}", m["source"])
+    if entry["city_side"] == "second":
+        assert m["type"] in {"out", "internal", "generic", "ondemand"}
+        assert re.fullmatch(r"\d{4}", second)
     folder = date(*map(int, path.relative_to(SAMPLE_SPOOL).parts[:3]))
     assert ("folder:next-day" in cases) == (folder != name_time(m).date())
     assert ("uniqueid:systemname" in cases) == ("-" in m["uniqueid"])
@@ -251,8 +261,8 @@ def test_demo_spool_covers_every_sample_byte_for_byte(demo: tuple[Path, list[Pat
     got = [sha(p) for p in paths]
     assert set(got) == set(samples)
     matches = [parse(p, root) for p in paths]
-    assert {m["type"] for m in matches} == TYPES
-    assert {m["fmt"] for m in matches} == {"wav", "WAV", "gsm"}
+    assert {m["type"] or "conf" for m in matches} == SAMPLE_TYPES
+    assert {m["fmt"] for m in matches} == {"wav", "WAV", "gsm", "ulaw", "alaw", "sln"}
     sources = {m["source"] for m in matches}
     assert {"anonymous", "unknown", "", "+819012345678", "+12025550123", "0120123456"} <= sources
     assert any("-" in m["uniqueid"] for m in matches)

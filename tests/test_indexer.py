@@ -104,7 +104,7 @@ async def test_what_is_never_indexed(ws: Workspace, spool: Path, tmp_path: Path)
     (day / NAME.format(5)).mkdir()  # a folder named like a recording
     record(spool, "2026/11/09/." + NAME.format(6))  # hidden
     record(spool, "2026/11/09/" + NAME.format(7) + ".part")  # temporary
-    record(spool, "2026/11/09/notes.txt")  # not a recording's name
+    (day / "notes.txt").write_text("call back at 3\n")  # not a recording: neither name nor audio
     record(spool, "2026/.Trash/" + NAME.format(8))  # inside a hidden folder: not the recorder's
     os.mkdir(os.fsencode(day) + b"/bad\xff")  # a folder whose name is not UTF-8
     with open(os.fsencode(day) + b"/bad\xff/" + NAME.format(9).encode(), "wb") as fh:
@@ -292,14 +292,20 @@ async def test_pattern_layout_end_to_end(tmp_path: Path) -> None:
     config_mod.write(Config(spool=tmp_path / "spool", data=tmp_path / "data", layout="pattern",
                             pattern=pattern), path)
     cfg = config_mod.load(path)
-    record(cfg.spool, "box1/2026-11-02_081500_0488291111_+819011112222.wav")
-    record(cfg.spool, "box1/2026-11-02_081600_0488291111_anonymous.wav")
-    record(cfg.spool, "box1/in-0488291111-0312345678-20261110-135005-1.1.wav")  # not this layout
+    written = datetime(2026, 11, 2, 8, 20, tzinfo=JST).timestamp()  # no day folder: its own time
+    for name in ("2026-11-02_081500_0488291111_+819011112222.wav",
+                 "2026-11-02_081600_0488291111_anonymous.wav",
+                 "in-0488291111-0312345678-20261110-135005-1.1.wav"):  # not this layout, but audio
+        os.utime(record(cfg.spool, f"box1/{name}"), (written, written))
+    (cfg.spool / "box1" / "index.html").write_text("<p>not audio</p>")
     ws = await Workspace.open(cfg, create=True)
     try:
         report = await ws.indexer.scan()
-        assert (report.added, dict(report.skipped)) == (2, {"unparsed": 1})
+        assert (report.added, report.unknown, dict(report.skipped)) == (3, 1, {"unparsed": 1})
         found = {r["path"]: r for r in await rows(ws)}
+        unknown = found["box1/in-0488291111-0312345678-20261110-135005-1.1.wav"]
+        assert (unknown["type"], unknown["city_number"], unknown["other_number"],
+                unknown["started_at"]) == ("unknown", None, None, int(written))
         first = found["box1/2026-11-02_081500_0488291111_+819011112222.wav"]
         assert (first["type"], first["city_number"], first["other_number"], first["caller_id"]) == (
             "in", "0488291111", "09011112222", "number")

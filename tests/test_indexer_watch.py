@@ -187,7 +187,7 @@ async def test_what_is_never_indexed_while_following(ws: Workspace, spool: Path,
         (day / NAME.format(4)).mkdir()
         write(day / ("." + NAME.format(5)))
         write(day / (NAME.format(6) + ".part"))
-        write(day / "notes.txt")
+        (day / "notes.txt").write_text("call back at 3\n")  # neither a recording's name nor audio
         write(day / NAME.format(7))  # the one real recording
 
         async def reported() -> bool:  # hidden and temporary files: only when a scan finds them
