@@ -65,6 +65,7 @@ class StatusView(Vertical, can_focus=True):
         self._loaded_at = -1.0
         self._present: int | None = None
         self._skipped: int | None = None
+        self._flagged = (0, 0)
         self._outlook: status.PurgeOutlook | None = None
 
     def compose(self) -> ComposeResult:
@@ -124,6 +125,7 @@ class StatusView(Vertical, can_focus=True):
             figures = await status.call_figures(app.side, now, tz)
             hourly = await status.calls_per_hour(app.side, now, HOURS)
             self._skipped = await status.skipped_count(app.side)
+            self._flagged = await status.flagged_counts(app.side)
             if full or self._outlook is None or loop.time() - self._slow_at >= SLOW_EVERY_SECONDS:
                 self._present = await status.present_count(app.side)
                 self._outlook = await status.purge_outlook(app.side, now, tz, ws.config.raw_grace_days)
@@ -207,6 +209,9 @@ class StatusView(Vertical, can_focus=True):
         if self._skipped:
             rows.append(("status.skipped", Text(t("status.n_files", n=fmt.count(self._skipped)),
                                                 style="yellow")))
+        for key, n in zip(("status.unknown", "status.anomalies"), self._flagged, strict=True):
+            if n:
+                rows.append((key, Text(t("status.n_files", n=fmt.count(n)), style="yellow")))
         if health.problem is not None:
             rows.append(("status.last_error", plain(self.capp.error_text(health.problem), "red")))
         elif health.last_error:

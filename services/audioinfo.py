@@ -6,6 +6,8 @@ import struct
 
 _GSM_FRAME_BYTES = 33  # raw GSM 06.10: 33 bytes per 160 samples at 8 kHz
 _GSM_FRAME_SECONDS = 0.02
+# Headerless formats Asterisk writes, at 8 kHz: bytes a second.
+_RAW_BYTE_RATES = {"ulaw": 8000, "alaw": 8000, "sln": 16000, "g729": 1000}
 
 
 def duration_seconds(head: bytes, fmt: str, size: int) -> float | None:
@@ -15,6 +17,8 @@ def duration_seconds(head: bytes, fmt: str, size: int) -> float | None:
         return round(size // _GSM_FRAME_BYTES * _GSM_FRAME_SECONDS, 3)
     if fmt in ("wav", "wav49"):
         return _wav_duration(head, size)
+    if fmt in _RAW_BYTE_RATES:
+        return round(size / _RAW_BYTE_RATES[fmt], 3)
     return None
 
 

@@ -274,6 +274,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         -- a day or more from both its day folder and the file's own time). Few calls have one.
         ALTER TABLE calls ADD COLUMN anomaly TEXT;
         CREATE INDEX calls_anomaly ON calls (anomaly) WHERE anomaly IS NOT NULL;
+        CREATE INDEX calls_unknown ON calls (id) WHERE type = 'unknown';
         -- 様式第1号 exactly as issued, kept when an upgrade re-derives the parties of calls it
         -- names (services/rederive.py): a form already issued stays as it was issued.
         CREATE TABLE issued_forms (

@@ -91,6 +91,15 @@ async def skipped_count(db: Database) -> int:
     return int(await db.scalar("SELECT count(*) FROM skipped"))
 
 
+async def flagged_counts(db: Database) -> tuple[int, int]:
+    """(recordings no layout names, recordings whose name's date was not believed), present ones."""
+    unknown = await db.scalar("SELECT count(*) FROM calls WHERE type = 'unknown'"
+                              " AND state IN ('recording', 'complete')")
+    odd = await db.scalar("SELECT count(*) FROM calls WHERE anomaly IS NOT NULL"
+                          " AND state IN ('recording', 'complete')")
+    return int(unknown), int(odd)
+
+
 @dataclass(frozen=True)
 class PurgeOutlook:
     expired: int  # recordings a purge would delete now: retention ended, not held or named

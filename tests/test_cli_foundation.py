@@ -100,7 +100,7 @@ def test_index_and_calls_json(setup: Path, tmp_path: Path) -> None:
     proc = callrec("--config", str(setup), "index", "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert (report["indexed"], report["completed"], report["recording"]) == (28, 28, 0)
+    assert (report["indexed"], report["completed"], report["recording"]) == (45, 45, 0)
     assert report["skipped"] == {"hidden": 1, "not_regular": 1}
     assert report["missing"] == 0
     text = callrec("--config", str(setup), "index")
@@ -108,7 +108,7 @@ def test_index_and_calls_json(setup: Path, tmp_path: Path) -> None:
 
     proc = callrec("--config", str(setup), "calls", "--json", "--limit", "100")
     calls = json.loads(proc.stdout)
-    assert len(calls) == 28
+    assert len(calls) == 45
     for c in calls:
         assert set(c) >= CALL_FIELDS
         assert c["started_at"].endswith("+09:00")
@@ -119,7 +119,7 @@ def test_index_and_calls_json(setup: Path, tmp_path: Path) -> None:
     parked = next(c for c in calls if c["path"].startswith("2026/11/01/parked"))
     assert parked["started_at"] == "2026-10-31T23:59:50+09:00"
     assert parked["raw_retention_until"] == "2026-11-30"
-    plus81 = next(c for c in calls if "+81" in c["path"])
+    plus81 = next(c for c in calls if "+819012345678" in c["path"])
     assert plus81["other_number"] == "09012345678"
     withheld = next(c for c in calls if "anonymous" in c["path"])
     assert (withheld["other_number"], withheld["caller_id"]) == (None, "withheld")
@@ -213,9 +213,9 @@ def test_two_index_processes_at_once(setup: Path, tmp_path: Path) -> None:
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
     added = sum(json.loads(o[0])["indexed"] for o in outs)
-    assert added == 3028
+    assert added == 3045
     conn = sqlite3.connect(tmp_path / "data" / "callrec.db")
-    assert conn.execute("SELECT count(*), count(DISTINCT path) FROM calls").fetchone() == (3028, 3028)
+    assert conn.execute("SELECT count(*), count(DISTINCT path) FROM calls").fetchone() == (3045, 3045)
     assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     conn.close()
     assert callrec("--config", str(setup), "audit", "verify").returncode == 0

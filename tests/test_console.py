@@ -58,8 +58,8 @@ async def test_unlock_shows_the_index_and_is_audited(indexed: Workspace) -> None
         await unlock(pilot)
         assert app.session is not None and app.session.role is Role.OPERATOR
         lst = call_list(app)
-        assert lst.row_count == 28 and lst.exact
-        await until(pilot, lambda: "1件目 / 28件" in screen_text(app))
+        assert lst.row_count == 45 and lst.exact
+        await until(pilot, lambda: "1件目 / 45件" in screen_text(app))
         text = screen_text(app)
         assert "048-829-1111" in text  # the city side is shown in full
         assert "080-1111-2222" not in text  # the other party is masked...
@@ -210,9 +210,9 @@ async def test_views_switch_with_number_keys(indexed: Workspace) -> None:
         await pilot.press("3")
         await until(pilot, lambda: "監査ログ" in screen_text(app) and "正常" in screen_text(app))
         text = screen_text(app)
-        assert "28件" in text  # calls kept
+        assert "45件" in text  # calls kept
         await pilot.press("1")
-        await until(pilot, lambda: "1件目 / 28件" in screen_text(app))
+        await until(pilot, lambda: "1件目 / 45件" in screen_text(app))
 
 
 async def test_help_says_why_there_is_no_playback(indexed: Workspace) -> None:
@@ -237,7 +237,7 @@ async def test_search_filters_as_you_type(indexed: Workspace) -> None:
         await pilot.press("slash", *"03")
         await settle(pilot)
         expected = await indexed.calls.count(lst.filter)
-        assert lst.filter.number == "03" and lst.row_count == expected < 28
+        assert lst.filter.number == "03" and lst.row_count == expected < 45
         for i in range(lst.row_count):
             call = lst.call_at(i)
             assert "03" in f"{call.city_number or ''} {call.other_number or ''}"
@@ -246,7 +246,7 @@ async def test_search_filters_as_you_type(indexed: Workspace) -> None:
         assert lst.row_count == await indexed.calls.count(lst.filter) > 0
         await pilot.press("escape", "c")  # back to the list, clear
         await settle(pilot)
-        assert lst.row_count == 28
+        assert lst.row_count == 45
         # a date range, typed leniently; a half-typed date changes nothing until it is a date
         await pilot.press("slash", "tab", *"2026/11/0")
         await pilot.pause(0.1)
@@ -313,7 +313,7 @@ async def test_the_mouse_works_too(indexed: Workspace) -> None:
         await pilot.click(ViewBar, offset=(15, 0))  # the tab " 2 指示 "
         await until(pilot, lambda: "未完了の指示" in screen_text(app))
         await pilot.click(ViewBar, offset=(2, 0))
-        await until(pilot, lambda: "1件目 / 28件" in screen_text(app))
+        await until(pilot, lambda: "1件目 / 45件" in screen_text(app))
         lst = call_list(app)
         await pilot.click(lst, offset=(5, 4))  # the fourth row (line 0 is the header)
         await until(pilot, lambda: lst.cursor == 3)

@@ -35,7 +35,7 @@ async def test_new_recording_appears_and_the_cursor_stays(ws: Workspace, samples
         await until(pilot, lambda: ws.indexer.health.last_scan_at is not None, what="first scan")
         await unlock(pilot)
         lst = call_list(app)
-        assert lst.row_count == 28
+        assert lst.row_count == 45
         await pilot.press("down", "down")
         chosen, index = lst.selected, lst.cursor
         assert chosen is not None and index == 2
@@ -45,7 +45,7 @@ async def test_new_recording_appears_and_the_cursor_stays(ws: Workspace, samples
         with path.open("wb") as f:  # the recorder starts a call: header first, audio follows
             f.write(wav_header(0))
             f.flush()
-            await until(pilot, lambda: lst.row_count == 29 and lst.call_at(0) is not None
+            await until(pilot, lambda: lst.row_count == 46 and lst.call_at(0) is not None
                         and lst.call_at(0).path.endswith(path.name), timeout=5, what="new call")
             assert lst.selected.id == chosen.id and lst.cursor == index + 1  # same call selected
             await until(pilot, lambda: "録音中" in screen_text(app))

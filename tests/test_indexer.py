@@ -49,7 +49,7 @@ async def actions(ws: Workspace, action: str) -> list[dict]:
 
 async def test_samples_are_indexed_as_their_manifest_says(ws: Workspace, samples: list[Path]) -> None:
     report = await ws.indexer.scan()
-    assert (report.seen, report.added, report.completed, report.recording) == (28, 28, 28, 0)
+    assert (report.seen, report.added, report.completed, report.recording) == (45, 45, 45, 0)
     assert not report.skipped
     by_path = {r["path"]: r for r in await rows(ws)}
     for f in json.loads(SAMPLE_MANIFEST.read_text(encoding="utf-8"))["files"]:
@@ -89,7 +89,7 @@ async def test_rescan_changes_nothing(ws: Workspace, samples: list[Path]) -> Non
     before = await rows(ws)
     head = await ws.audit.head()
     again = await ws.indexer.scan()
-    assert (again.seen, again.added, again.changes) == (28, 0, 0)
+    assert (again.seen, again.added, again.changes) == (45, 0, 0)
     assert await rows(ws) == before
     assert await ws.audit.head() == head
 

@@ -33,9 +33,9 @@ async def test_report_counts_calls_and_actions(ws: Workspace, samples: list) -> 
     actor = await ws.auth.authorize(Role.MANAGER, MANAGER_PIN, Duty.REPORT)
     today = ws.clock.now().date()
     r = await ws.reports.build(actor, date(2026, 9, 1), today)
-    assert r.calls_total == 28  # every sample is dated 2026-09..11
+    assert r.calls_total == 45  # every sample is dated 2026-09..11
     assert r.calls_by_type["in"] >= 10 and set(r.calls_by_type) >= {"in", "out", "q", "rg", "internal"}
-    assert sum(r.calls_by_day.values()) == 28
+    assert sum(r.calls_by_day.values()) == 45
     assert r.calls_by_day["2026-10-31"] == 1  # the unparked call counts on its own day (JST)
     assert r.sections["instructions"] == {"issued": 2, "executed": 0, "cancelled": 1}
     assert r.sections["pins"]["failures"] == 2

@@ -59,9 +59,14 @@ async def index(args: argparse.Namespace, ws: Workspace) -> int:
     def text() -> str:
         skipped = listed(t("cli.index.skipped", reason=term("skip", k), n=v)
                          for k, v in data["skipped"].items()) or t("cli.index.skipped_none")
-        return t("cli.index.scanned", added=report.added, completed=report.completed,
-                 recording=report.recording, seen=report.seen, missing=report.missing,
-                 missing_total=data["missing_total"], skipped=skipped)
+        lines = [t("cli.index.scanned", added=report.added, completed=report.completed,
+                   recording=report.recording, seen=report.seen, missing=report.missing,
+                   missing_total=data["missing_total"], skipped=skipped)]
+        if report.unknown:
+            lines.append(t("cli.index.unknown", n=report.unknown))
+        if report.anomalies:
+            lines.append(t("cli.index.anomalies", n=report.anomalies))
+        return "\n".join(lines)
 
     emit(args, data, text)
     if report.unreadable:  # what is in them is not indexed: a failure, said in one line
