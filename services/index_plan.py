@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from services import audioinfo
 from services.calls import CallState
+from services.clock import JST
 from services.fileinfo import Digest, digest_file
 from services.layouts import Layout, ParsedName, SkipReason
 from services.retention import raw_kept_through
@@ -108,15 +109,15 @@ def is_recording_row(row: tuple[Any, ...]) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _kept_through(day: date, tz: tzinfo) -> str:
-    return raw_kept_through(datetime(day.year, day.month, day.day, 12, tzinfo=tz), tz).isoformat()
+def _kept_through(day: date) -> str:
+    """The retention date of a call recorded on `day` (Japan time, as 第4条6 counts)."""
+    return raw_kept_through(datetime(day.year, day.month, day.day, 12, tzinfo=JST)).isoformat()
 
 
 class Planner:
-    def __init__(self, spool: Path, layout: Layout, tz: tzinfo) -> None:
+    def __init__(self, spool: Path, layout: Layout) -> None:
         self.spool = spool
-        self.layout = layout
-        self.tz = tz
+        self.layout = layout  # reads the names in the recorder's time zone
 
     def row(self, e: Entry, parsed: ParsedName, now: int, digest: Digest | None) -> tuple[Any, ...]:
         city, other = parsed.city_number, parsed.other_number
@@ -132,7 +133,7 @@ class Planner:
         return (
             e.rel, e.dir, int(started.timestamp()), parsed.type, city, other,
             parsed.caller_id.value, numbers, parsed.uniqueid, parsed.fmt, size, mtime, duration,
-            sha, state, _kept_through(started.astimezone(self.tz).date(), self.tz), now, completed,
+            sha, state, _kept_through(started.astimezone(JST).date()), now, completed,
         )
 
     def _hash_if_steady(self, e: Entry) -> Digest | None:

@@ -267,4 +267,12 @@ MIGRATIONS: list[tuple[str, str]] = [
         DROP INDEX calls_retention;
         """,
     ),
+    (
+        "0010_store",
+        """
+        -- AuditLog.latest_time: the manager's latest acknowledgement of a clock correction, found
+        -- without a scan; only those entries are indexed, so other appends pay nothing for it.
+        CREATE INDEX audit_clock_ack ON audit (seq) WHERE action = 'clock.acknowledged';
+        """,
+    ),
 ]
