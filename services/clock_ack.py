@@ -26,8 +26,10 @@ class ClockGap:
     now: datetime  # what the clock reads
 
     def as_dict(self) -> dict[str, str]:
-        return {"latest": self.latest.isoformat(timespec="seconds"),
-                "now": self.now.isoformat(timespec="seconds")}
+        return {
+            "latest": self.latest.isoformat(timespec="seconds"),
+            "now": self.now.isoformat(timespec="seconds"),
+        }
 
 
 class ClockAck:
@@ -47,9 +49,14 @@ class ClockAck:
         actor.require(Duty.ACKNOWLEDGE_CLOCK)
         gap = await self.gap()
         if gap is None:
-            raise CallrecError("the clock is not behind the audit log: nothing to acknowledge",
-                               code="clock_not_behind")
-        await self.audit.record(at=gap.now, actor=actor.role.value,
-                                action=Action.CLOCK_ACKNOWLEDGED, subject="clock",
-                                detail=gap.as_dict())
+            raise CallrecError(
+                "the clock is not behind the audit log: nothing to acknowledge", code="clock_not_behind"
+            )
+        await self.audit.record(
+            at=gap.now,
+            actor=actor.role.value,
+            action=Action.CLOCK_ACKNOWLEDGED,
+            subject="clock",
+            detail=gap.as_dict(),
+        )
         return gap
