@@ -21,7 +21,7 @@ from typing import Any
 from services import keys
 from services.audit import SYSTEM, Action, AuditLog, opens_chain
 from services.clock import Clock
-from services.db import BUSY_TIMEOUT_MS, Database
+from services.db import BUSY_TIMEOUT_MS, Database, storage_error
 from services.errors import KeyFileError, StorageError
 
 _META = {f"key.{name}": name for name in keys.KEY_NAMES}
@@ -62,7 +62,9 @@ def peek(path: Path, *, create: bool = False) -> Store | None:
         )
         with closing(conn):
             return _read(conn, path)
-    except sqlite3.DatabaseError as exc:
+    except sqlite3.OperationalError as exc:  # cannot open it (a read-only data folder...), busy
+        raise storage_error(path, exc) from None
+    except sqlite3.DatabaseError as exc:  # not an SQLite file
         raise _foreign(path, str(exc)) from None
 
 
