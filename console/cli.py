@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from console import i18n
-from console.commands import audit, export, index, instructions, reports, retention, setup
+from console.commands import audit, clock, export, index, instructions, reports, retention, setup
 from console.i18n import t
 from services import config as config_mod
 from services.errors import CallrecError
 from services.text import visible
 
-COMMAND_MODULES = [setup, index, audit, instructions, reports, retention, export]
+COMMAND_MODULES = [setup, index, audit, clock, instructions, reports, retention, export]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -16,11 +16,14 @@ from textual.widgets import Sparkline, Static
 
 from console.i18n import t
 from screens import text as fmt
+from screens.duty_keys import DutyKeys, refusals
 from screens.fields import focus_now
 from screens.text import plain
 from screens.views import View
 from services import status
 from services.audit import VerifyResult
+from services.clock_ack import ClockGap
+from services.duties import Duty, Role
 from services.errors import CallrecError
 
 if TYPE_CHECKING:
@@ -30,6 +33,7 @@ HOURS = 72
 REFRESH_SECONDS = 5.0  # the cheap figures (index ranges)
 SLOW_EVERY_SECONDS = 60.0  # the full counts: calls kept, what a purge would cover
 VERIFY_EVERY_SECONDS = 600.0
+MOMENT = "%Y-%m-%d %H:%M:%S"
 
 
 def panel(title_key: str, rows: list[tuple[str, Text | str]], label_width: int = 12,
@@ -49,10 +53,13 @@ def panel(title_key: str, rows: list[tuple[str, Text | str]], label_width: int =
     return out
 
 
-class StatusView(Vertical, can_focus=True):
+class StatusView(DutyKeys, Vertical, can_focus=True):
+    DUTIES: ClassVar[dict[str, Duty]] = {"acknowledge_clock": Duty.ACKNOWLEDGE_CLOCK}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("v", "verify", "key.verify"),
         Binding("f5", "refresh", "key.refresh"),
+        Binding("c", "acknowledge_clock", "key.clock_ack"),
+        *refusals(("c", "acknowledge_clock")),
     ]
 
     def __init__(self) -> None:
@@ -67,6 +74,7 @@ class StatusView(Vertical, can_focus=True):
         self._skipped: int | None = None
         self._flagged = (0, 0)
         self._outlook: status.PurgeOutlook | None = None
+        self.clock_gap: ClockGap | None = None  # the clock reads earlier than the audit log
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="status-row"):
@@ -113,6 +121,34 @@ class StatusView(Vertical, can_focus=True):
     def action_verify(self) -> None:
         self.verify()
 
+    def action_acknowledge_clock(self) -> None:
+        self.acknowledge_clock()
+
+    @work(exclusive=True, group="clock-ack")
+    async def acknowledge_clock(self) -> None:
+        """Both times and the manager's PIN, then the acknowledgement (services/clock_ack.py)."""
+        app = self.capp
+        try:
+            gap = await app.ws.clock_ack.gap()
+        except CallrecError as exc:
+            app.say_error(exc)
+            return
+        if gap is None:
+            app.say(t("status.clock_nothing"))
+            return
+        actor = await app.ask_pin(Duty.ACKNOWLEDGE_CLOCK, t(
+            "status.clock_pin", latest=f"{gap.latest:{MOMENT}}", now=f"{gap.now:{MOMENT}}"),
+            role=Role.MANAGER)
+        if actor is None:
+            return
+        try:
+            done = await app.ws.clock_ack.acknowledge(actor)
+        except CallrecError as exc:
+            app.say_error(exc)
+            return
+        app.say(t("status.clock_done", now=f"{done.now:{MOMENT}}"))
+        self.load(full=True)
+
     @work(exclusive=True, group="status")
     async def load(self, full: bool = False) -> None:
         app = self.capp
@@ -126,6 +162,7 @@ class StatusView(Vertical, can_focus=True):
             hourly = await status.calls_per_hour(app.side, now, HOURS)
             self._skipped = await status.skipped_count(app.side)
             self._flagged = await status.flagged_counts(app.side)
+            self.clock_gap = await ws.clock_ack.gap()
             if full or self._outlook is None or loop.time() - self._slow_at >= SLOW_EVERY_SECONDS:
                 self._present = await status.present_count(app.side)
                 self._outlook = await status.purge_outlook(app.side, now, tz, ws.config.raw_grace_days)
@@ -236,6 +273,13 @@ class StatusView(Vertical, can_focus=True):
             else:
                 out.append(t("status.audit_bad", first=result.first_bad or "?", problem=result.problem),
                            style="bold red")
+            if result.backwards:
+                out.append("  " + t("status.backwards", n=len(result.backwards)), style="yellow")
+        gap = self.clock_gap
+        if gap is not None:
+            out.append("\n" + t("status.clock_behind", latest=f"{gap.latest:{MOMENT}}",
+                                 now=f"{gap.now:{MOMENT}}"), style="bold red")
+            out.append("  " + t("status.clock_hint"), style="dim")
         self.query_one("#st-audit", Static).update(out)
 
     @work(exclusive=True, group="verify")

@@ -58,12 +58,22 @@ def canonical(detail: Mapping[str, Any] | None) -> str:
 
 
 @dataclass(frozen=True)
+class Backstep:
+    """An entry stamped earlier than the one before it: the clock went back between them."""
+
+    seq: int
+    at: str  # as stored
+    before: str  # the entry before it (seq - 1), as stored
+
+
+@dataclass(frozen=True)
 class VerifyResult:
     ok: bool
     entries: int
     head: Head | None
     first_bad: int | None = None
     problem: str = ""
+    backwards: tuple[Backstep, ...] = ()  # warnings: the chain may verify all the same
 
 
 # Made once: json.dumps with keyword arguments builds a new encoder on every call.
@@ -77,6 +87,23 @@ def _mac(key: bytes, prev: str, seq: int, ts: str, actor: str, action: str, subj
          detail: str) -> str:
     body = _BODY.encode([seq, ts, actor, action, subject, detail])
     return hmac.new(key, prev.encode() + body.encode(), hashlib.sha256).hexdigest()
+
+
+def opens_chain(key: bytes, first: Sequence[Any]) -> bool:
+    """Whether the first entry (seq, ts, actor, action, subject, detail, mac) was sealed with `key`."""
+    seq, ts, actor, action, subject, detail, mac = first
+    return seq == 1 and hmac.compare_digest(
+        _mac(key, GENESIS, seq, ts, actor, action, subject, detail), mac)
+
+
+def _earlier(ts: str, before: str) -> bool:
+    """Whether the stored time `ts` is earlier than `before` (text compares when the offsets agree)."""
+    if ts[-6:] == before[-6:] and len(ts) == len(before):
+        return ts < before
+    try:
+        return datetime.fromisoformat(ts) < datetime.fromisoformat(before)
+    except ValueError:
+        return False
 
 
 class _Chainer:
@@ -219,18 +246,31 @@ class AuditLog:
 
     async def latest_time(self) -> datetime | None:
         """The latest time any entry carries. Not merely the last entry's: checking a PIN appends
-        an entry stamped by the (possibly wrong) clock just before the action is checked."""
-        ts = await self.db.scalar("SELECT max(ts) FROM audit")
+        an entry stamped by the (possibly wrong) clock just before the action is checked. Entries
+        before the manager's latest acknowledgement of a clock correction (services/clock_ack.py)
+        do not count: they were stamped by the clock that was wrong."""
+        ack = await self.db.scalar(_LAST_ACK_SQL)
+        if ack is None:
+            ts = await self.db.scalar("SELECT max(ts) FROM audit")
+        else:
+            ts = await self.db.scalar("SELECT ts FROM audit INDEXED BY audit_ts WHERE seq >= ?"
+                                      " ORDER BY ts DESC LIMIT 1", (ack,))
         return datetime.fromisoformat(ts) if ts else None
+
+    async def clock_behind(self, now: datetime) -> datetime | None:
+        """The latest audit time when `now` is earlier than it, else None."""
+        latest = await self.latest_time()
+        return latest if latest is not None and now < latest.replace(microsecond=0) else None
 
     async def check_clock(self, now: datetime) -> None:
         """Refuse destructive work when the clock reads earlier than the newest audit entry:
         retention is judged by the clock, so a clock set back must not delete anything."""
-        latest = await self.latest_time()
-        if latest is not None and now < latest.replace(microsecond=0):
+        latest = await self.clock_behind(now)
+        if latest is not None:
             raise CallrecError(
                 f"the clock ({now:%Y-%m-%d %H:%M:%S}) is earlier than the newest audit entry"
-                f" ({latest:%Y-%m-%d %H:%M:%S}); fix the clock first",
+                f" ({latest:%Y-%m-%d %H:%M:%S}); fix the clock, or if it was set right, the"
+                " manager acknowledges it (callrec clock ack)",
                 code="clock_behind", now=now.isoformat(), latest=latest.isoformat(),
             )
 
@@ -247,6 +287,8 @@ class AuditLog:
         count = 0
         anchor_seen = anchor is None
         last: Head | None = None
+        before = ""
+        backwards: list[Backstep] = []
         async for seq, ts, actor, action, subject, detail, mac in rows:
             if seq != expected:
                 return VerifyResult(False, count, last, expected,
@@ -259,15 +301,18 @@ class AuditLog:
                     return VerifyResult(False, count, last, seq,
                                         f"entry {seq} differs from the anchor")
                 anchor_seen = True
-            prev = mac
+            if ts != before and before and _earlier(ts, before):
+                backwards.append(Backstep(seq, ts, before))
+            prev, before = mac, ts
             last = Head(seq, mac)
             expected += 1
             count += 1
         if not anchor_seen:
             assert anchor is not None
             return VerifyResult(False, count, last, count + 1,
-                                f"entries after {count} up to the anchor {anchor.seq} were removed")
-        return VerifyResult(True, count, last)
+                                f"entries after {count} up to the anchor {anchor.seq} were removed",
+                                tuple(backwards))
+        return VerifyResult(True, count, last, backwards=tuple(backwards))
 
 
 class Action:
@@ -286,7 +331,6 @@ class Action:
     CALL_REAPPEARED = "call.reappeared"
     CALL_ANOMALY = "call.anomaly"  # a name's date not believed: kept from the latest date
     INDEX_UNKNOWN = "index.unknown"  # audio no layout reads, indexed as unknown
-    CALLS_REDERIVED = "calls.rederived"  # an upgrade re-read the parties from the names
     INDEX_SKIPPED = "index.skipped"
     NUMBER_REVEALED = "number.revealed"
     SESSION_UNLOCKED = "session.unlocked"
@@ -313,3 +357,9 @@ class Action:
     PURGE_FINISHED = "purge.finished"
     PURGE_INTERRUPTED = "purge.interrupted"
     REPORT_PRODUCED = "report.produced"
+    STORE_ADOPTED = "store.adopted"
+    CLOCK_ACKNOWLEDGED = "clock.acknowledged"
+
+
+# The partial index audit_clock_ack (migration 0008_store) answers this without a scan.
+_LAST_ACK_SQL = f"SELECT max(seq) FROM audit WHERE action = '{Action.CLOCK_ACKNOWLEDGED}'"

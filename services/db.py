@@ -66,7 +66,7 @@ class Database:
             for conn in opened:  # an open connection's thread would keep the process alive
                 with suppress(sqlite3.Error, ValueError):
                     await conn.close()
-            raise _storage_error(path, exc) from exc
+            raise storage_error(path, exc) from exc
         writer, reader = opened
         return cls(path, writer, reader)
 
@@ -153,11 +153,11 @@ def _write_error(path: Path, exc: sqlite3.OperationalError) -> StorageError:
     if any(word in str(exc).lower() for word in ("locked", "busy")):
         return StorageError(f"{path}: the database is in use by another process (waited"
                             f" {BUSY_TIMEOUT_MS / 1000:g} s); try again", code="db_busy", path=str(path))
-    return _storage_error(path, exc, doing="cannot write to the database")
+    return storage_error(path, exc, doing="cannot write to the database")
 
 
-def _storage_error(path: Path, exc: BaseException, *,
-                   doing: str = "cannot open the database") -> StorageError:
+def storage_error(path: Path, exc: BaseException, *,
+                  doing: str = "cannot open the database") -> StorageError:
     """One line that says what is wrong with the data folder, not just SQLite's words."""
     try:
         st = os.statvfs(path.parent)

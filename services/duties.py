@@ -25,6 +25,7 @@ class Duty(StrEnum):
     VERIFY_AUDIT = "verify_audit"
     REPORT = "report"
     QUIT_KIOSK = "quit_kiosk"
+    ACKNOWLEDGE_CLOCK = "acknowledge_clock"
 
 
 _BOTH = frozenset(Role)
@@ -41,6 +42,7 @@ DUTIES: dict[Duty, frozenset[Role]] = {
     Duty.VERIFY_AUDIT: frozenset({Role.MANAGER}),
     Duty.REPORT: _BOTH,  # the operator reports to the manager (第3条5)
     Duty.QUIT_KIOSK: _BOTH,
+    Duty.ACKNOWLEDGE_CLOCK: frozenset({Role.MANAGER}),
 }
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from services import audioinfo
 from services.calls import CallState
-from services.clock import from_epoch
+from services.clock import JST, from_epoch
 from services.fileinfo import Digest, digest_file
 from services.layouts import CallType, Layout, ParsedName, SkipReason
 from services.recorded import date_recording, is_audio, read_head, unknown_recording
@@ -118,20 +118,21 @@ def is_flagged_row(row: tuple[Any, ...]) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _kept_through(day: date, tz: tzinfo) -> str:
-    return raw_kept_through(datetime(day.year, day.month, day.day, 12, tzinfo=tz), tz).isoformat()
+def _kept_through(day: date) -> str:
+    """The retention date of a call recorded on `day` (Japan time, as 第4条6 counts)."""
+    return raw_kept_through(datetime(day.year, day.month, day.day, 12, tzinfo=JST)).isoformat()
 
 
 class Planner:
-    def __init__(self, spool: Path, layout: Layout, tz: tzinfo) -> None:
+    def __init__(self, spool: Path, layout: Layout) -> None:
         self.spool = spool
-        self.layout = layout
-        self.tz = tz
+        self.layout = layout  # reads the names in the recorder's time zone
 
     def row(self, e: Entry, parsed: ParsedName, now: int, digest: Digest | None) -> tuple[Any, ...]:
         city, other = parsed.city_number, parsed.other_number
         numbers = f"{city} {other}" if city and other else (city or other or "")
-        dated = date_recording(parsed, e.dir, e.mtime_ns, self.tz, from_epoch(now, self.tz))
+        tz = self.layout.tz
+        dated = date_recording(parsed, e.dir, e.mtime_ns, tz, from_epoch(now, tz))
         started = dated.started_at
         if digest is None:
             size, mtime, duration, sha, state, completed = (
@@ -143,7 +144,7 @@ class Planner:
         return (
             e.rel, e.dir, int(started.timestamp()), parsed.type, city, other,
             parsed.caller_id.value, numbers, parsed.uniqueid, parsed.fmt, size, mtime, duration,
-            sha, state, _kept_through(started.astimezone(self.tz).date(), self.tz), now, completed,
+            sha, state, _kept_through(started.astimezone(JST).date()), now, completed,
             dated.anomaly,
         )
 

@@ -161,7 +161,7 @@ class Indexer:
         self.settle_seconds = settle_seconds
         self.clock = clock
         self.health = Health()
-        self._planner = Planner(spool, layout, tz)
+        self._planner = Planner(spool, layout)
         self.rows = IndexRows(db)
         self._pending: dict[str, _Pending] = {}
         self._threads = max(1, hash_threads)

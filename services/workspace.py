@@ -12,11 +12,12 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from services import keys
+from services import identity, keys
 from services.audit import SYSTEM, Action, AuditLog
 from services.auth import Auth
 from services.calls import CallStore
 from services.clock import Clock, SystemClock
+from services.clock_ack import ClockAck
 from services.config import Config
 from services.db import Database
 from services.deletion_record import DeletionRecords
@@ -56,18 +57,28 @@ class Workspace:
     reconciled: ReconcileReport  # what the start-up reconcile of a killed purge did
     exports: Exports
     register: Register
+    clock_ack: ClockAck
 
     @classmethod
     async def open(cls, config: Config, *, clock: Clock | None = None,
                    create: bool = False) -> Workspace:
-        clock = clock or SystemClock(config.tz)
+        """Open this installation's data folder. `create` (callrec init, the demo): make the
+        database when there is none. Nothing is written before the database and the key files
+        are known to belong together (services/identity.py)."""
+        clock = clock or SystemClock()  # Japan time, whatever the recorder's names are read in
+        store = await asyncio.to_thread(identity.peek, config.database, create=create)
         if create:
-            init_data_folder(config)
-        db = await Database.open(config.database, create=create)
+            init_data_folder(config, new_keys=store is None)  # never a new key for a chain
+        keys.check_folder(config.keys_dir)
+        key_files = {name: keys.load_key(config.keys_dir, name) for name in keys.KEY_NAMES}
+        if store is not None:
+            identity.check(store, key_files, config.keys_dir, config.database)
+        db = await Database.open(config.database, create=store is None)
         try:
-            audit = AuditLog(db, keys.load_key(config.keys_dir, "audit"))
-            auth = Auth(db, audit, keys.load_key(config.keys_dir, "pepper"), clock,
-                        lock_path=config.data / "pin.lock")
+            audit = AuditLog(db, key_files["audit"])
+            if store is None or not store.fingerprints:
+                await identity.record(db, audit, clock, key_files, adopted=store is not None)
+            auth = Auth(db, audit, key_files["pepper"], clock, lock_path=config.data / "pin.lock")
             await note_config_change(db, audit, config, clock)
         except BaseException:
             await db.close()
@@ -78,18 +89,19 @@ class Workspace:
         )
         lease = Lease(config.data / "indexer.lock")
         instructions = Instructions(db, audit, clock)
-        calls = CallStore(db, config.tz)
+        calls = CallStore(db, clock.tz)
         exports = Exports(db, audit, clock, calls, instructions, config)
         register = Register(db, audit, clock, instructions, exports)
         holds = Holds(db, audit, clock)
         retention = RetentionStatus(db, clock, config.raw_grace_days, register=register)
         purge = Purge(db, audit, instructions, retention, spool=config.spool,
                       lock_path=config.data / "purge.lock", grace_days=config.raw_grace_days,
-                      clock=SystemClock(config.tz))
+                      clock=SystemClock())
         return cls(config, clock, db, audit, auth, calls, indexer, lease,
                    instructions, reports=Reports(db, audit, clock), holds=holds, retention=retention,
                    purge=purge, deletions=DeletionRecords(db, audit, clock, config),
-                   reconciled=await purge.reconcile_at_start(), exports=exports, register=register)
+                   reconciled=await purge.reconcile_at_start(), exports=exports, register=register,
+                   clock_ack=ClockAck(db, audit, clock))
 
     async def close(self) -> None:
         self.indexer_lease.release()
@@ -168,14 +180,16 @@ async def note_config_change(db: Database, audit: AuditLog, config: Config, cloc
                            subject=str(config.source), detail={"changed": changed})
 
 
-def init_data_folder(config: Config) -> None:
-    """Create the data folder layout and its keys (never overwriting a key)."""
+def init_data_folder(config: Config, *, new_keys: bool = True) -> None:
+    """Create the data folder layout and (`new_keys`, for a new database) any key file missing;
+    a key is never overwritten."""
     try:
         config.data.mkdir(parents=True, exist_ok=True)
         os.chmod(config.data, 0o750)
         for sub in (config.exports_dir, config.journals_dir):
             sub.mkdir(exist_ok=True)
-        keys.create_keys(config.keys_dir)
+        if new_keys:
+            keys.create_keys(config.keys_dir)
     except OSError as exc:
         raise StorageError(f"{config.data}: {exc.strerror}", path=str(config.data)) from exc
 

@@ -38,12 +38,18 @@ async def verify(args: argparse.Namespace, ws: Workspace) -> int:
     result = await ws.audit.verify(args.anchor)
     data = {"ok": result.ok, "entries": result.entries,
             "head": str(result.head) if result.head else None,
-            "first_bad": result.first_bad, "problem": result.problem}
+            "first_bad": result.first_bad, "problem": result.problem,
+            "backwards": [{"seq": b.seq, "at": b.at, "before": b.before} for b in result.backwards]}
+    # The clock going back between entries is a warning: the chain may verify all the same.
+    warnings = [t("cli.audit.backwards", seq=b.seq, at=visible(b.at), prev=b.seq - 1,
+                  before=visible(b.before)) for b in result.backwards]
     if result.ok:
-        emit(args, data, lambda: t("cli.audit.ok", n=result.entries, head=result.head))
+        emit(args, data, lambda: "\n".join(
+            [t("cli.audit.ok", n=result.entries, head=result.head), *warnings]))
         return 0
-    emit(args, data, lambda: t("cli.audit.broken", seq=result.first_bad,
-                                    problem=visible(str(result.problem))))
+    emit(args, data, lambda: "\n".join(
+        [t("cli.audit.broken", seq=result.first_bad, problem=visible(str(result.problem))),
+         *warnings]))
     return 1
 
 

@@ -93,12 +93,12 @@ def _refuse_as_of(args: argparse.Namespace) -> None:
 def parse_as_of(text: str, ws: Workspace) -> datetime:
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(0), ws.config.tz)
+            return datetime.combine(date.fromisoformat(text), time(0), ws.clock.tz)  # Japan time
         at = datetime.fromisoformat(text)
     except ValueError:
         raise CallrecError(f"--as-of: not a date or time: {visible(text)!r} (use YYYY-MM-DD)",
                            code="bad_date") from None
-    return at.replace(tzinfo=ws.config.tz) if at.tzinfo is None else at
+    return at.replace(tzinfo=ws.clock.tz) if at.tzinfo is None else at
 
 
 def describe_preview(p: Preview, purgeable_shown: int) -> str:

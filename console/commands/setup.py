@@ -9,6 +9,7 @@ from pathlib import Path
 from console.commands.common import add_pin, load_config, read_pin, with_workspace
 from console.i18n import t
 from services import config as config_mod
+from services import identity
 from services.audit import Action
 from services.duties import Role
 from services.errors import ConfigError, PinError
@@ -45,6 +46,7 @@ def init(args: argparse.Namespace) -> int:
         pattern=args.pattern, language=args.language,
     )
     config_mod.parse(_as_doc(cfg), path)  # validate exactly as a load would
+    identity.peek(cfg.database, create=True)  # an emptied or foreign database: refused, nothing written
     config_mod.write(cfg, path)
 
     async def create() -> None:

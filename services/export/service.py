@@ -47,6 +47,7 @@ from services.export.records import (
 from services.export.writer import ChangeMedium
 from services.instructions import Instruction, Instructions, Kind, State
 from services.lease import Lease
+from services.retention import local_day
 
 T = TypeVar("T")
 
@@ -173,7 +174,7 @@ class Exports:
 
     def _documents(self, ins: Instruction, calls: Sequence[Call], now: datetime, head: str,
                    export: dict[str, Any], *, is_disc: bool) -> Documents:
-        written_on = now.astimezone(self.config.tz).date()
+        written_on = local_day(now)  # the day 第4条6(2) counts from: Japan's
         return Documents(ins, tuple(calls), self.config.centre, self.config.tz, written_on, head,
                          export, is_disc, self.config.spool)
 
