@@ -26,8 +26,9 @@ def numbers(cfg: Config) -> dict[int, tuple[str, str]]:
 
 def audit_rows(cfg: Config, action: str) -> list[tuple[str, str, str]]:
     with sqlite3.connect(cfg.database) as db:
-        return db.execute("SELECT actor, subject, detail FROM audit WHERE action = ? ORDER BY seq",
-                          (action,)).fetchall()
+        return db.execute(
+            "SELECT actor, subject, detail FROM audit WHERE action = ? ORDER BY seq", (action,)
+        ).fetchall()
 
 
 def assert_no_full_number(text: str, calls: dict[int, tuple[str, str]]) -> None:
@@ -47,8 +48,9 @@ def prepared(cli: CliRunner, cfg: Config, samples: list[Path]) -> dict[int, tupl
     return calls
 
 
-def test_listings_are_masked_in_text_and_json(cli: CliRunner, ws: Workspace, cfg: Config,
-                                              samples: list[Path]) -> None:
+def test_listings_are_masked_in_text_and_json(
+    cli: CliRunner, ws: Workspace, cfg: Config, samples: list[Path]
+) -> None:
     calls = prepared(cli, cfg, samples)
     text = cli("calls", "--limit", "1000", check=True).stdout
     assert_no_full_number(text, calls)
@@ -67,19 +69,19 @@ def test_listings_are_masked_in_text_and_json(cli: CliRunner, ws: Workspace, cfg
             assert_no_full_number(out, calls)
         assert "•••-••••-4444 から情報公開請求" in shown
     preview = json.loads(cli("retention", "--as-of", "2099-01-01", "--json", check=True).stdout)
-    assert preview["purgeable"] and all("•" in c["path"] for c in preview["purgeable"]
-                                        if c["id"] in calls)
-    entries = cli("audit", "list", "--limit", "1000", "--json", "--pin-stdin", input="1111\n",
-                  check=True).stdout
+    assert preview["purgeable"] and all("•" in c["path"] for c in preview["purgeable"] if c["id"] in calls)
+    entries = cli(
+        "audit", "list", "--limit", "1000", "--json", "--pin-stdin", input="1111\n", check=True
+    ).stdout
     assert_no_full_number(entries, calls)
     assert audit_rows(cfg, "number.revealed") == []  # nothing was shown in full
 
 
-def test_reveal_with_the_pin_shows_numbers_and_is_audited(cli: CliRunner, ws: Workspace,
-                                                          cfg: Config, samples: list[Path]) -> None:
+def test_reveal_with_the_pin_shows_numbers_and_is_audited(
+    cli: CliRunner, ws: Workspace, cfg: Config, samples: list[Path]
+) -> None:
     calls = prepared(cli, cfg, samples)
-    proc = cli("calls", "--limit", "1000", "--json", "--reveal", "--pin-stdin", input="2222\n",
-               check=True)
+    proc = cli("calls", "--limit", "1000", "--json", "--reveal", "--pin-stdin", input="2222\n", check=True)
     by_id = {c["id"]: c for c in json.loads(proc.stdout)}
     for call_id, (path, digits) in calls.items():
         assert (by_id[call_id]["other_number"], by_id[call_id]["path"]) == (digits, path)
@@ -89,16 +91,18 @@ def test_reveal_with_the_pin_shows_numbers_and_is_audited(cli: CliRunner, ws: Wo
         with_number = db.execute("SELECT id, path FROM calls WHERE other_number IS NOT NULL")
         expected = sorted(("operator", path, {"call_id": call_id}) for call_id, path in with_number)
     assert sorted((a, s, json.loads(d)) for a, s, d in revealed) == expected
-    text = cli("calls", "--limit", "1000", "--reveal", "manager", "--pin-stdin", input="1111\n",
-               check=True).stdout
+    text = cli(
+        "calls", "--limit", "1000", "--reveal", "manager", "--pin-stdin", input="1111\n", check=True
+    ).stdout
     assert all(phone.display(d) in text for _, d in calls.values())
     assert [r for r in audit_rows(cfg, "number.revealed") if r[0] == "manager"]
     holds = cli("holds", "--reveal", "--pin-stdin", input="2222\n", check=True).stdout
     assert HOLD_REASON in holds
 
 
-def test_a_wrong_pin_reveals_nothing_and_counts(cli: CliRunner, ws: Workspace, cfg: Config,
-                                                samples: list[Path]) -> None:
+def test_a_wrong_pin_reveals_nothing_and_counts(
+    cli: CliRunner, ws: Workspace, cfg: Config, samples: list[Path]
+) -> None:
     calls = prepared(cli, cfg, samples)
     proc = cli("calls", "--json", "--reveal", "--pin-stdin", input="9999\n")
     assert proc.returncode == 1 and proc.stdout == ""
@@ -113,8 +117,9 @@ def test_a_wrong_pin_reveals_nothing_and_counts(cli: CliRunner, ws: Workspace, c
     assert_no_full_number(no_pin.stderr, calls)
 
 
-def test_audit_list_asks_the_managers_pin(cli: CliRunner, ws: Workspace, cfg: Config,
-                                          samples: list[Path]) -> None:
+def test_audit_list_asks_the_managers_pin(
+    cli: CliRunner, ws: Workspace, cfg: Config, samples: list[Path]
+) -> None:
     calls = prepared(cli, cfg, samples)
     cli("calls", "--reveal", "--pin-stdin", input="2222\n", check=True)  # entries naming calls
     asked = cli("audit", "list")
@@ -126,8 +131,9 @@ def test_audit_list_asks_the_managers_pin(cli: CliRunner, ws: Workspace, cfg: Co
     assert_no_full_number(masked.stdout, calls)
     assert "hold.set" in masked.stdout and "number.revealed" in masked.stdout
     before = len(audit_rows(cfg, "number.revealed"))
-    shown = cli("audit", "list", "--limit", "1000", "--json", "--reveal", "--pin-stdin",
-                input="1111\n", check=True)
+    shown = cli(
+        "audit", "list", "--limit", "1000", "--json", "--reveal", "--pin-stdin", input="1111\n", check=True
+    )
     entries = json.loads(shown.stdout)
     held = next(e for e in entries if e["action"] == "hold.set")
     assert held["subject"] == calls[held["detail"]["call_id"]][0]
@@ -136,13 +142,27 @@ def test_audit_list_asks_the_managers_pin(cli: CliRunner, ws: Workspace, cfg: Co
     assert len(after) > before and all(r[0] == "manager" for r in after[before:])
 
 
-def test_the_export_plan_masks_file_names(cli: CliRunner, ws: Workspace, cfg: Config,
-                                          samples: list[Path], tmp_path: Path) -> None:
+def test_the_export_plan_masks_file_names(
+    cli: CliRunner, ws: Workspace, cfg: Config, samples: list[Path], tmp_path: Path
+) -> None:
     calls = prepared(cli, cfg, samples)
     picked = sorted(calls)[1:4]
-    ins = json.loads(cli("instruct", "export", "--purpose", "undue-pressure", "--medium", "usb",
-                         *[a for c in picked for a in ("--call", str(c))], "--yes", "--json",
-                         "--pin-stdin", input="1111\n", check=True).stdout)
+    ins = json.loads(
+        cli(
+            "instruct",
+            "export",
+            "--purpose",
+            "undue-pressure",
+            "--medium",
+            "usb",
+            *[a for c in picked for a in ("--call", str(c))],
+            "--yes",
+            "--json",
+            "--pin-stdin",
+            input="1111\n",
+            check=True,
+        ).stdout
+    )
     out = tmp_path / "usb"
     out.mkdir()
     # no terminal to confirm on: the plan is printed, then nothing is written

@@ -53,7 +53,8 @@ def when(text: str) -> str:
         value = date.fromisoformat(raw) if len(raw) == 10 else datetime.fromisoformat(raw).date()
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"not a date or time: {_shown(text)} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)") from None
+            f"not a date or time: {_shown(text)} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)"
+        ) from None
     _in_range(value, text)
     return raw
 
@@ -70,8 +71,7 @@ def _whole(text: str) -> int:
 
 def _in_range(value: date, text: str) -> date:
     if not FIRST_DAY <= value <= LAST_DAY:
-        raise argparse.ArgumentTypeError(
-            f"out of range: {_shown(text)} (from {FIRST_DAY} to {LAST_DAY})")
+        raise argparse.ArgumentTypeError(f"out of range: {_shown(text)} (from {FIRST_DAY} to {LAST_DAY})")
     return value
 
 

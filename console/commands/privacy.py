@@ -17,9 +17,14 @@ from services.workspace import Workspace
 
 
 def add_reveal(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--reveal", nargs="?", const=Role.OPERATOR.value, choices=[r.value for r in Role],
-                   metavar="ROLE", help="show the numbers in full (asks the role's PIN, default the"
-                   " operator's; audited)")
+    p.add_argument(
+        "--reveal",
+        nargs="?",
+        const=Role.OPERATOR.value,
+        choices=[r.value for r in Role],
+        metavar="ROLE",
+        help="show the numbers in full (asks the role's PIN, default the operator's; audited)",
+    )
     if not any("--pin-stdin" in a.option_strings for a in p._actions):
         add_pin(p)
 
@@ -101,7 +106,7 @@ async def numbers_of(ws: Workspace, ids: Iterable[int]) -> dict[int, Shown]:
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
         rows = await ws.db.fetchall(
-            f"SELECT id, path, other_number FROM calls WHERE id IN ({','.join('?' * len(chunk))})",
-            chunk)
+            f"SELECT id, path, other_number FROM calls WHERE id IN ({','.join('?' * len(chunk))})", chunk
+        )
         out.update({r["id"]: Shown(r["id"], r["path"], r["other_number"]) for r in rows})
     return out
