@@ -11,6 +11,7 @@ import contextlib
 import io
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from services.clock import JST
 SKIPPED = {("indexer",)}
 NOW = datetime(2026, 11, 24, 18, 30, tzinfo=JST)
 MOST_LINES_ON_ERROR = 3
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def leaves(
@@ -182,13 +184,13 @@ def throwaway(template: Path) -> Iterator[Path]:
             os.chdir(before)
 
 
-def run(argv: list[str], stdin: str = "") -> tuple[int, str, str]:
-    """`main(argv)` in this process, stdin no terminal (empty unless given): exit code, stdout,
-    stderr."""
+def run(argv: list[str], stdin: str | None = "") -> tuple[int, str, str]:
+    """`main(argv)` in this process, stdin no terminal (empty unless given; None: closed, as
+    Python has it when file descriptor 0 is): exit code, stdout, stderr."""
     out, err = io.StringIO(), io.StringIO()
     common._stdin_lines = None  # what an earlier example read from stdin
     saved = sys.stdin
-    sys.stdin = io.StringIO(stdin)
+    sys.stdin = io.StringIO(stdin) if stdin is not None else None  # type: ignore[assignment]
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
@@ -215,11 +217,11 @@ def assert_clean(argv: list[str], code: int, err: str) -> None:
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(argv=command_lines())
-def test_every_subcommand_fails_in_one_line(template: Path, argv: list[str]) -> None:
+@given(argv=command_lines(), stdin=st.sampled_from(["", None]))
+def test_every_subcommand_fails_in_one_line(template: Path, argv: list[str], stdin: str | None) -> None:
     with throwaway(template) as config:
         full = ["--config", str(config), *argv]
-        code, _, err = run(full)
+        code, _, err = run(full, stdin)
         assert_clean(full, code, err)
 
 
@@ -287,3 +289,27 @@ def test_a_deeply_nested_configuration_is_one_line(tmp_path: Path, nested: str) 
         assert code == 1 and out == ""
         assert err.splitlines() == [f"callrec: {config}: not valid TOML: {err.split('TOML: ')[1].strip()}"]
         assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["calls", "--reveal"],
+        ["audit", "list"],
+        ["purge", "2", "--pin-stdin"],
+        ["dispose", "1", "--method", "x", "--witness", "y"],
+    ],
+)
+def test_a_closed_stdin_is_no_terminal(template: Path, args: list[str]) -> None:
+    """The real command with file descriptor 0 closed: the PIN cannot be asked, one line."""
+    with throwaway(template) as config:
+        proc = subprocess.run(
+            [sys.executable, "-m", "console.cli", "--lang", "en", "--config", str(config), *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+            preexec_fn=lambda: os.close(0),
+        )
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert len(proc.stderr.splitlines()) == 1 and "PIN" in proc.stderr

@@ -12,6 +12,7 @@ from console.commands.common import (
     add_json,
     add_pin,
     add_yes,
+    at_terminal,
     cells,
     confirm,
     emit,
@@ -147,7 +148,7 @@ async def export(args: argparse.Namespace, ws: Workspace) -> int:
     actor = await ws.auth.authorize(Role.OPERATOR, read_pin(args, Role.OPERATOR),
                                     Duty.EXECUTE_INSTRUCTION)
     target = ws.exports.target(out=args.out, device=args.device, folder=args.dir)
-    interactive = sys.stdin.isatty() and not args.pin_stdin
+    interactive = at_terminal() and not args.pin_stdin
     plan = await ws.exports.prepare(actor, args.instruction, target, split=args.split,
                                     can_change_medium=interactive)
     info = sys.stderr if args.json else sys.stdout

@@ -252,7 +252,7 @@ def _typed_confirmation(args: argparse.Namespace, plan: PurgePlan) -> int:
     if args.pin_stdin:
         print(prompt, file=sys.stderr)
         answer = common._next_stdin_line()  # the line after the PIN
-    elif sys.stdin.isatty():
+    elif common.at_terminal():
         answer = input(prompt)
     else:
         raise CallrecError("confirmation needed and no terminal: use --yes", code="confirm_no_tty")
