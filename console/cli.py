@@ -77,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         what = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         fail(t("unexpected.storage", what=f"{where}{what}"))
         return 1
+    except Exception as exc:  # the last resort: one line, never a traceback
+        # Only the kind of failure: its message may hold a number, a path or a PIN.
+        fail(t("unexpected.internal", kind=type(exc).__name__))
+        return 70  # EX_SOFTWARE
 
 
 if __name__ == "__main__":

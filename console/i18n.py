@@ -50,7 +50,7 @@ def load_language(lang: str, locale_dir: Path = LOCALE_DIR) -> dict[str, str]:
     for path in sorted(folder.glob("*.toml")):
         try:
             doc = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise CatalogueError(f"{path}: {exc}") from exc
         _flatten(doc, "", out, path)
     return out
@@ -154,7 +154,7 @@ def configured_language(config_file: Path | None) -> str | None:
         return None
     try:
         doc = tomllib.loads(config_file.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError):
         return None
     console = doc.get("console")
     value = console.get("language") if isinstance(console, dict) else None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from services.audit import Action
 from services.auth import Actor
-from services.calls import Call
 from services.duties import Duty, Role
 from services.workspace import Workspace
 
@@ -37,8 +37,18 @@ async def quit_console(ws: Workspace, by: str, reason: str) -> None:
                           detail={"reason": reason})
 
 
-async def number_revealed(ws: Workspace, actor: Actor, call: Call) -> None:
-    """The other party's number of one call was shown in full (the PIN was just checked)."""
+class ShownCall(Protocol):
+    """A call as a view or a listing shows it (services.calls.Call or less)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def path(self) -> str: ...
+
+
+async def number_revealed(ws: Workspace, actor: Actor, call: ShownCall) -> None:
+    """The other party's number of one call was shown in full (the PIN was just checked): the
+    console's reveal and the command line's --reveal write the same entry."""
     actor.require(Duty.REVEAL_NUMBER)
     await ws.audit.record(at=ws.clock.now(), actor=actor.role.value, action=Action.NUMBER_REVEALED,
                           subject=call.path, detail={"call_id": call.id})

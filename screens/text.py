@@ -162,20 +162,9 @@ def role_name(role: str) -> str:
 
 
 def mask_digits_in(text: str, digits: str | None, keep: int = 4) -> str:
-    """`text` (a file name) with the other party's number masked like phone.masked does:
-    the file name carries the number too, as the recorder wrote it (national, +81..., or an
-    international number without the 010 prefix)."""
-    if not digits or len(digits) <= keep:
-        return text
-    forms = {digits}
-    if digits.startswith("010"):
-        forms.add(digits[3:])
-    elif digits.startswith("0"):
-        forms.add("81" + digits[1:])
-    for form in sorted(forms, key=len, reverse=True):
-        if len(form) > keep:
-            text = text.replace(form, "•" * (len(form) - keep) + form[-keep:])
-    return text
+    """`text` (a file name) with the other party's number masked (phone.mask_in: the one rule,
+    shared with the command line)."""
+    return phone.mask_in(text, digits, keep)
 
 
 def wrap_cells(text: str, width: int) -> list[str]:

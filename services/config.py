@@ -140,6 +140,9 @@ def load(path: Path) -> Config:
         doc = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", path=str(path)) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: tables or arrays nested too deeply",
+                          path=str(path)) from None
     return parse(doc, path)
 
 

@@ -304,8 +304,10 @@ class Instructions:
 
     async def get(self, ref: str | int) -> Instruction:
         text = str(ref).strip()
-        if text.isdigit():
-            row = await self.db.fetchone("SELECT * FROM instructions WHERE id = ?", (int(text),))
+        if text.isdigit():  # an id: one SQLite can hold (a longer one names no instruction)
+            wanted = int(text) if len(text) <= 19 else None
+            row = (await self.db.fetchone("SELECT * FROM instructions WHERE id = ?", (wanted,))
+                   if wanted is not None and wanted < 2**63 else None)
         else:
             row = await self.db.fetchone("SELECT * FROM instructions WHERE number = ?", (text,))
         if row is None:

@@ -96,7 +96,10 @@ def display(digits: str | None) -> str:
 
 def masked(digits: str | None, keep: int = 4) -> str:
     """The display form with every digit but the last `keep` replaced by •."""
-    shown = display(digits)
+    return _hide_digits(display(digits), keep)
+
+
+def _hide_digits(shown: str, keep: int) -> str:
     total = sum(ch.isdigit() for ch in shown)
     out: list[str] = []
     seen = 0
@@ -107,3 +110,30 @@ def masked(digits: str | None, keep: int = 4) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def mask_in(text: str, digits: str | None, keep: int = 4) -> str:
+    """`text` (a file name, a path) with the other party's number masked like `masked` does:
+    the file name carries the number too, as the recorder wrote it (national, +81..., or an
+    international number without the 010 prefix)."""
+    if not digits or len(digits) <= keep:
+        return text
+    forms = {digits}
+    if digits.startswith("010"):
+        forms.add(digits[3:])
+    elif digits.startswith("0"):
+        forms.add("81" + digits[1:])
+    for form in sorted(forms, key=len, reverse=True):
+        if len(form) > keep:
+            text = text.replace(form, "•" * (len(form) - keep) + form[-keep:])
+    return text
+
+
+# What looks like a telephone number in free text (an audit detail, a hold's reason): 10 to 15
+# digits in a row, or a hyphenated national number. Masks more than needed rather than less.
+_NUMBER_LIKE = re.compile(r"(?<![0-9A-Za-z])(?:\+?\d{10,15}|\+?0\d{0,4}-\d{1,4}-\d{3,4})(?![0-9A-Za-z])")
+
+
+def mask_any_in(text: str, keep: int = 4) -> str:
+    """Every number-like run in `text` masked but for its last `keep` digits."""
+    return _NUMBER_LIKE.sub(lambda m: _hide_digits(m.group(0), keep), text)

@@ -106,7 +106,8 @@ def test_index_and_calls_json(setup: Path, tmp_path: Path) -> None:
     text = callrec("--config", str(setup), "index")
     assert text.returncode == 0 and "hidden 1" in text.stdout and "not_regular 1" in text.stdout
 
-    proc = callrec("--config", str(setup), "calls", "--json", "--limit", "100")
+    proc = callrec("--config", str(setup), "calls", "--json", "--limit", "100", "--reveal",
+                   "--pin-stdin", input="2222\n")
     calls = json.loads(proc.stdout)
     assert len(calls) == 45
     for c in calls:
@@ -125,7 +126,8 @@ def test_index_and_calls_json(setup: Path, tmp_path: Path) -> None:
     assert (withheld["other_number"], withheld["caller_id"]) == (None, "withheld")
 
     proc = callrec("--config", str(setup), "calls", "--json", "--number", "090-1234",
-                   "--from", "2026-10-01", "--to", "2026-10-31", "--limit", "2")
+                   "--from", "2026-10-01", "--to", "2026-10-31", "--limit", "2", "--reveal",
+                   "--pin-stdin", input="2222\n")
     picked = json.loads(proc.stdout)
     assert len(picked) == 2
     assert all("0901234" in (c["other_number"] or "") for c in picked)
@@ -141,7 +143,8 @@ def test_vanished_file_then_index(setup: Path, tmp_path: Path) -> None:
     report = json.loads(callrec("--config", str(setup), "index", "--json").stdout)
     assert (report["missing"], report["missing_total"]) == (1, 1)
     states = {c["path"]: c["state"] for c in json.loads(
-        callrec("--config", str(setup), "calls", "--json", "--state", "missing").stdout)}
+        callrec("--config", str(setup), "calls", "--json", "--state", "missing", "--reveal",
+                "--pin-stdin", input="2222\n").stdout)}
     assert states == {str(victim.relative_to(tmp_path / "spool")): "missing"}
 
 
@@ -227,7 +230,8 @@ def test_configuration_edited_by_hand_is_audited(setup: Path) -> None:
                      encoding="utf-8")
     assert callrec("--config", str(setup), "calls").returncode == 0
     assert callrec("--config", str(setup), "calls").returncode == 0  # recorded once
-    entries = json.loads(callrec("--config", str(setup), "audit", "list", "--json").stdout)
+    entries = json.loads(callrec("--config", str(setup), "audit", "list", "--json",
+                                 "--pin-stdin", input="1111\n").stdout)
     changed = [e for e in entries if e["action"] == "config.changed"]
     assert len(changed) == 1
     assert changed[0]["detail"]["changed"] == {"idle_lock_minutes": {"was": 5.0, "now": 10.0}}

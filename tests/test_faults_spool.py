@@ -39,7 +39,8 @@ def test_hostile_names_index_and_print_as_plain_text(cfg: Config, spool: Path, w
     assert report["skipped"] == {"bad_encoding": 1}
     assert report["unknown"] == 1  # audio under a name no layout reads: still recording data
 
-    listed = json.loads(cli("calls", "--json", "--limit", "50", check=True).stdout)
+    listed = json.loads(cli("calls", "--json", "--limit", "50", "--reveal", "--pin-stdin",
+                            input="2222\n", check=True).stdout)
     paths = {c["path"] for c in listed}
     for i, uid in enumerate(HOSTILE_UNIQUEIDS.values()):
         assert f"{DAY}/{spool_name(f'{uid}.{i}')}" in paths  # stored exactly, not mangled
@@ -47,7 +48,7 @@ def test_hostile_names_index_and_print_as_plain_text(cfg: Config, spool: Path, w
     assert f"{DAY}/[bold]not a recording.wav" in paths
     text = cli("calls", "--limit", "50", check=True).stdout
     assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
-    audit = cli("audit", "list", "--limit", "20", check=True).stdout
+    audit = cli("audit", "list", "--limit", "20", "--pin-stdin", input="1111\n", check=True).stdout
     assert "\x1b" not in audit and "\xff" not in audit
     assert_intact(cfg, cli, before)
 

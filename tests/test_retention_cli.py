@@ -98,7 +98,7 @@ def test_destructive_commands_refuse_as_of(cli: CliRunner, ws: Workspace, spool:
     preview = run_json(cli, "retention", "--as-of", "2099-01-01")
     assert preview["as_of"].startswith("2099-01-01T00:00:00+09:00")
     proc = cli("retention", "--as-of", "tomorrow")
-    assert proc.returncode == 1 and "not a date" in proc.stderr
+    assert proc.returncode == 2 and "not a date" in proc.stderr  # a usage error
 
 
 def test_roles_at_the_command_line(cli: CliRunner, ws: Workspace, spool: Path) -> None:

@@ -56,10 +56,16 @@ def with_workspace(handler: Handler) -> Callable[[argparse.Namespace], int]:
 _stdin_lines: list[str] | None = None
 
 
+def at_terminal() -> bool:
+    """Whether stdin is a terminal to ask at (False when it is closed: `callrec ... <&-`)."""
+    return sys.stdin is not None and not sys.stdin.closed and sys.stdin.isatty()
+
+
 def _next_stdin_line() -> str:
     global _stdin_lines
     if _stdin_lines is None:
-        _stdin_lines = sys.stdin.read().splitlines()
+        closed = sys.stdin is None or sys.stdin.closed
+        _stdin_lines = [] if closed else sys.stdin.read().splitlines()
     if not _stdin_lines:
         raise PinError("no PIN on standard input", code="pin_missing")
     return _stdin_lines.pop(0)
@@ -70,7 +76,7 @@ def read_pin(args: argparse.Namespace, role: Role, ask: str = "cli.pin") -> str:
     (`ask`: the prompt's catalogue key)."""
     if getattr(args, "pin_stdin", False):
         return _next_stdin_line()
-    if not sys.stdin.isatty():
+    if not at_terminal():
         raise PinError("no terminal to ask for the PIN: use --pin-stdin", code="pin_no_tty")
     return getpass.getpass(t(ask, role=t(f"role.{role.value}")))
 
@@ -79,7 +85,7 @@ def confirm(args: argparse.Namespace, question: str) -> bool:
     """A yes/no question at the terminal (already answered yes by --yes)."""
     if getattr(args, "yes", False):
         return True
-    if not sys.stdin.isatty():
+    if not at_terminal():
         raise CallrecError("confirmation needed and no terminal: use --yes", code="confirm_no_tty")
     answer = input(f"{question} {t('cli.yes_no')} ").strip().lower()
     return answer in ("y", "yes", "はい")

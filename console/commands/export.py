@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from datetime import date
 from typing import TextIO
 
+from console.commands import bounded
 from console.commands.common import (
     add_json,
     add_pin,
     add_yes,
+    at_terminal,
     cells,
     confirm,
     emit,
@@ -24,7 +25,7 @@ from services import units
 from services.duties import Duty, Role
 from services.errors import CallrecError
 from services.export import CancelToken, ExportPlan, Progress
-from services.phone import display, masked
+from services.phone import display, mask_in, masked
 from services.register import COUNTED_FROM, RegisterEntry
 from services.text import visible
 from services.workspace import Workspace
@@ -61,8 +62,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g.set_defaults(func=with_workspace(show_register))
 
     e = sub.add_parser("extend", help="keep registered output data longer, with a reason (manager)")
-    e.add_argument("entry", type=int, metavar="REG_ID")
-    e.add_argument("--until", required=True, type=date.fromisoformat, metavar="DATE")
+    e.add_argument("entry", type=bounded.ident, metavar="REG_ID")
+    e.add_argument("--until", required=True, type=bounded.day, metavar="DATE")
     e.add_argument("--reason", required=True, metavar="TEXT")
     add_pin(e)
     add_yes(e)
@@ -70,10 +71,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     e.set_defaults(func=with_workspace(extend))
 
     d = sub.add_parser("dispose", help="record the disposal of registered output data (manager)")
-    d.add_argument("entry", type=int, metavar="REG_ID")
+    d.add_argument("entry", type=bounded.ident, metavar="REG_ID")
     d.add_argument("--method", required=True, metavar="TEXT", help="e.g. 破砕 (shredded)")
     d.add_argument("--witness", required=True, metavar="NAME")
-    d.add_argument("--on", type=date.fromisoformat, metavar="DATE", help="default: today")
+    d.add_argument("--on", type=bounded.day, metavar="DATE", help="default: today")
     add_pin(d)
     add_yes(d)
     add_json(d)
@@ -101,12 +102,18 @@ def plan_lines(plan: ExportPlan) -> list[str]:
         if n > 1:
             lines.append(t("cli.export.plan_disc", seq=v.seq, n=n, calls=len(v.calls),
                            size=units.size(v.size), location=visible(v.location)))
+    described = ins.described.other if ins.described is not None else None
     for c in plan.calls:
-        other = masked(c.other_number) if c.other_number else c.caller_id
+        # As the console's plan: the number the manager described is shown whole (it is in the
+        # instruction, the operator checks the calls against it); any other stays masked.
+        whole = described is not None and c.other_number == described
+        other = ((display if whole else masked)(c.other_number) if c.other_number
+                 else c.caller_id)
+        name = c.name if whole else mask_in(c.name, c.other_number)
         kind = term("calltype", c.type)
         lines.append(f"  {c.id:>7}  {c.started_at:%Y-%m-%d %H:%M:%S}  {cells(kind, 8)}"
                      f" {display(c.city_number):<14} {cells(visible(other), 16)} {units.size(c.size):>9}"
-                     f"  {visible(c.name)}")
+                     f"  {visible(name)}")
     return lines
 
 
@@ -141,7 +148,7 @@ async def export(args: argparse.Namespace, ws: Workspace) -> int:
     actor = await ws.auth.authorize(Role.OPERATOR, read_pin(args, Role.OPERATOR),
                                     Duty.EXECUTE_INSTRUCTION)
     target = ws.exports.target(out=args.out, device=args.device, folder=args.dir)
-    interactive = sys.stdin.isatty() and not args.pin_stdin
+    interactive = at_terminal() and not args.pin_stdin
     plan = await ws.exports.prepare(actor, args.instruction, target, split=args.split,
                                     can_change_medium=interactive)
     info = sys.stderr if args.json else sys.stdout

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-from collections.abc import Callable
-from datetime import date
 
+from console.commands import bounded
 from console.commands.common import add_json, cells, emit, listed, term, with_workspace
+from console.commands.privacy import Privacy, add_reveal
 from console.i18n import t
 from services.calls import CallFilter, CallState
 from services.errors import SpoolError
@@ -27,28 +27,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=with_workspace(indexer))
 
     p = sub.add_parser("calls", help="list calls from the index (metadata only; no audio)")
-    p.add_argument("--from", dest="date_from", type=date.fromisoformat, metavar="DATE")
-    p.add_argument("--to", dest="date_to", type=date.fromisoformat, metavar="DATE")
+    p.add_argument("--from", dest="date_from", type=bounded.day, metavar="DATE")
+    p.add_argument("--to", dest="date_to", type=bounded.day, metavar="DATE")
     p.add_argument("--number", default="", metavar="DIGITS", help="digits found in either number")
     p.add_argument("--type", action="append", choices=[t.value for t in CallType], default=[])
     p.add_argument("--state", action="append", choices=[s.value for s in CallState], default=[])
-    p.add_argument("--limit", type=_count(1), default=100, help="at most this many (default 100)")
-    p.add_argument("--offset", type=_count(0), default=0, help="skip this many first")
+    p.add_argument("--limit", type=bounded.count(1), default=100,
+                   help="at most this many (default 100)")
+    p.add_argument("--offset", type=bounded.count(0), default=0, help="skip this many first")
+    add_reveal(p)
     add_json(p)
     p.set_defaults(func=with_workspace(calls))
-
-
-def _count(least: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if value < least:
-            raise argparse.ArgumentTypeError(f"must be at least {least}")
-        return value
-
-    return parse
 
 
 async def index(args: argparse.Namespace, ws: Workspace) -> int:
@@ -91,12 +80,14 @@ async def indexer(args: argparse.Namespace, ws: Workspace) -> int:
 async def calls(args: argparse.Namespace, ws: Workspace) -> int:
     f = CallFilter(number=args.number, date_from=args.date_from, date_to=args.date_to,
                    types=tuple(args.type), states=tuple(args.state))
+    privacy = await Privacy.ask(args, ws)
     rows = await ws.calls.page(f, limit=args.limit, offset=args.offset)
+    await privacy.record(rows)
 
     def text() -> str:
         lines = []
         for c in rows:
-            other = display(c.other_number) or c.caller_id
+            other = privacy.shown(c.other_number) or c.caller_id
             duration = f"{c.duration_s:7.1f}s" if c.duration_s is not None else "      -"
             kind = term("calltype", c.type)
             lines.append(f"{c.id:>8}  {c.started_at:%Y-%m-%d %H:%M:%S}  {duration}  {cells(kind, 8)}"
@@ -105,5 +96,6 @@ async def calls(args: argparse.Namespace, ws: Workspace) -> int:
                          f" {c.raw_retention_until}")
         return "\n".join(lines) if lines else t("cli.index.no_calls")
 
-    emit(args, [c.to_json() for c in rows], text)
+    emit(args, [c.to_json() | {"path": privacy.path(c.path, c.other_number),
+                               "other_number": privacy.number(c.other_number)} for c in rows], text)
     return 0

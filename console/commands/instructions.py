@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from console.commands import bounded
 from console.commands.common import (
     add_json,
     add_pin,
@@ -30,11 +31,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     e = kinds.add_parser("export", help="instruct the operator to create output data")
     e.add_argument("--purpose", required=True, choices=list(PURPOSES))
     e.add_argument("--medium", required=True, choices=MEDIA)
-    e.add_argument("--call", dest="calls", type=int, action="append", default=[], metavar="ID",
+    e.add_argument("--call", dest="calls", type=bounded.ident, action="append", default=[], metavar="ID",
                    help="a call picked from the index (repeat for more)")
-    e.add_argument("--from", dest="date_from", metavar="WHEN",
+    e.add_argument("--from", dest="date_from", type=bounded.when, metavar="WHEN",
                    help="or describe the calls: from DATE or DATE'T'HH:MM (Japan time)")
-    e.add_argument("--to", dest="date_to", metavar="WHEN", help="to DATE (the whole day) or DATE'T'HH:MM")
+    e.add_argument("--to", dest="date_to", type=bounded.when, metavar="WHEN",
+                   help="to DATE (the whole day) or DATE'T'HH:MM")
     e.add_argument("--city", metavar="NUMBER", help="the city-side number of the described calls")
     e.add_argument("--other", metavar="NUMBER", help="the other party's number of the described calls")
     e.add_argument("--note", default="")

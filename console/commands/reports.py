@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from pathlib import Path
 
+from console.commands import bounded
 from console.commands.common import add_pin, load_config, read_pin, with_workspace
 from console.i18n import t
 from services import backup, notice, reports
@@ -20,8 +20,8 @@ _RENDER = {"text": reports.to_text, "csv": reports.to_csv, "json": reports.to_js
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r = sub.add_parser("report", help="the report to the manager for a period (第3条5)")
-    r.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True, metavar="DATE")
-    r.add_argument("--to", dest="date_to", type=date.fromisoformat, required=True, metavar="DATE")
+    r.add_argument("--from", dest="date_from", type=bounded.day, required=True, metavar="DATE")
+    r.add_argument("--to", dest="date_to", type=bounded.day, required=True, metavar="DATE")
     r.add_argument("--format", choices=list(_RENDER), default="text",
                    help="html is a print-ready A4 page")
     r.add_argument("--role", choices=[x.value for x in Role], default=Role.MANAGER.value,

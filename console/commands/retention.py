@@ -7,7 +7,7 @@ import sys
 from datetime import date, datetime, time
 from pathlib import Path
 
-from console.commands import common
+from console.commands import bounded, common
 from console.commands.common import (
     add_json,
     add_pin,
@@ -18,6 +18,7 @@ from console.commands.common import (
     term,
     with_workspace,
 )
+from console.commands.privacy import Privacy, add_reveal, numbers_of
 from console.i18n import t
 from services import units
 from services.deletion_record import DeletionRecord
@@ -25,7 +26,7 @@ from services.duties import Duty, Role
 from services.errors import CallrecError
 from services.holds import Hold
 from services.purge import PurgePlan, PurgeProgress, PurgeResult
-from services.retention_status import Preview
+from services.retention_status import BlockedCall, Preview
 from services.text import visible
 from services.workspace import Workspace
 
@@ -34,27 +35,30 @@ TEXT_LIST_LIMIT = 20  # purgeable calls listed in the text output unless --limit
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("retention", help="what a purge would delete now, what is blocked and why")
-    p.add_argument("--as-of", metavar="DATE", help="preview as of a day (YYYY-MM-DD) or time;"
+    p.add_argument("--as-of", type=bounded.when, metavar="DATE",
+                   help="preview as of a day (YYYY-MM-DD) or time;"
                    " previews only: a purge always uses the real clock")
-    p.add_argument("--limit", type=int, default=None, metavar="N",
+    p.add_argument("--limit", type=bounded.count(0), default=None, metavar="N",
                    help="list at most N purgeable calls (default: 20 as text, all with --json;"
                    " the counts are always complete)")
+    add_reveal(p)
     add_json(p)
     p.set_defaults(func=with_workspace(retention))
 
     h = sub.add_parser("hold", help="keep a call beyond its retention date (manager, with a reason)")
-    h.add_argument("call_id", type=int, metavar="CALL_ID")
+    h.add_argument("call_id", type=bounded.ident, metavar="CALL_ID")
     h.add_argument("--reason", required=True)
     _destructive(h)
     h.set_defaults(func=with_workspace(hold))
 
     r = sub.add_parser("release", help="release a hold; the normal schedule applies again (manager)")
-    r.add_argument("call_id", type=int, metavar="CALL_ID")
+    r.add_argument("call_id", type=bounded.ident, metavar="CALL_ID")
     r.add_argument("--reason", required=True)
     _destructive(r)
     r.set_defaults(func=with_workspace(release))
 
     ls = sub.add_parser("holds", help="list the calls held now")
+    add_reveal(ls)
     add_json(ls)
     ls.set_defaults(func=with_workspace(list_holds))
 
@@ -66,9 +70,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pg.set_defaults(func=with_workspace(purge))
 
     d = sub.add_parser("deletions", help="the deletion record (削除記録) for a period")
-    d.add_argument("--from", dest="date_from", required=True, type=date.fromisoformat,
-                   metavar="DATE")
-    d.add_argument("--to", dest="date_to", required=True, type=date.fromisoformat, metavar="DATE")
+    d.add_argument("--from", dest="date_from", required=True, type=bounded.day, metavar="DATE")
+    d.add_argument("--to", dest="date_to", required=True, type=bounded.day, metavar="DATE")
     d.add_argument("--html", type=Path, metavar="FILE", help="also write the print-ready A4 page")
     d.add_argument("--role", choices=[r.value for r in Role], default=Role.MANAGER.value,
                    help="whose PIN produces it (default: manager)")
@@ -81,7 +84,7 @@ def _destructive(p: argparse.ArgumentParser) -> None:
     add_pin(p)
     add_json(p)
     # Accepted only to refuse it with a clear line: changes always use the real clock.
-    p.add_argument("--as-of", help=argparse.SUPPRESS)
+    p.add_argument("--as-of", type=bounded.when, help=argparse.SUPPRESS)
 
 
 def _refuse_as_of(args: argparse.Namespace) -> None:
@@ -101,7 +104,7 @@ def parse_as_of(text: str, ws: Workspace) -> datetime:
     return at.replace(tzinfo=ws.clock.tz) if at.tzinfo is None else at
 
 
-def describe_preview(p: Preview, purgeable_shown: int) -> str:
+def describe_preview(p: Preview, purgeable_shown: int, privacy: Privacy) -> str:
     s = p.purgeable
     lines = [t("cli.retention.as_of", at=f"{p.as_of:%Y-%m-%d %H:%M %Z}", cutoff=p.cutoff)]
     if p.grace_days:
@@ -117,7 +120,7 @@ def describe_preview(p: Preview, purgeable_shown: int) -> str:
         why = listed(term("reason", r.value) for r in b.reasons)
         extra = []
         if b.hold:
-            extra.append(t("cli.retention.blocked_hold", reason=visible(b.hold.reason)))
+            extra.append(t("cli.retention.blocked_hold", reason=visible(privacy.text(b.hold.reason))))
         if b.instructions:
             extra.append(t("cli.retention.blocked_instructions", numbers=", ".join(b.instructions)))
         tail = (t("cli.retention.blocked_tail", extras=t("cli.retention.blocked_sep").join(extra))
@@ -127,7 +130,8 @@ def describe_preview(p: Preview, purgeable_shown: int) -> str:
     if p.held_ahead:
         lines.append(t("cli.retention.held_ahead", n=len(p.held_ahead)))
         for b in p.held_ahead:
-            hold = t("cli.retention.blocked_hold", reason=visible(b.hold.reason)) if b.hold else ""
+            hold = (t("cli.retention.blocked_hold", reason=visible(privacy.text(b.hold.reason)))
+                    if b.hold else "")
             lines.append(t("cli.retention.held_ahead_line", id=b.id,
                            at=f"{b.started_at:%Y-%m-%d %H:%M}", kept=b.raw_retention_until,
                            state=term("state", b.state), hold=hold))
@@ -152,16 +156,29 @@ async def retention(args: argparse.Namespace, ws: Workspace) -> int:
     preview = await ws.retention.preview(as_of)
     limit = args.limit if args.limit is not None or args.json else TEXT_LIST_LIMIT
     items = [c async for c in ws.retention.purgeable_calls(preview.as_of, limit=limit)]
+    privacy = await Privacy.ask(args, ws)
+    listed_calls = [*items, *preview.blocked, *preview.held_ahead]
+    shown = await numbers_of(ws, (c.id for c in listed_calls))
+    await privacy.record(shown.values())
+
+    def path(call_id: int, raw: str) -> str:
+        return privacy.path(raw, shown[call_id].other_number if call_id in shown else None)
+
+    def blocked(b: BlockedCall) -> dict[str, object]:
+        data = b.to_json()
+        return data | {"path": path(b.id, b.path), "hold_reason": privacy.text(data["hold_reason"])}
+
     data = preview.to_json() | {
-        "purgeable": [c.to_json() for c in items],
-        "blocked": [b.to_json() for b in preview.blocked],
-        "held_ahead": [b.to_json() for b in preview.held_ahead],
+        "purgeable": [c.to_json() | {"path": path(c.id, c.path)} for c in items],
+        "blocked": [blocked(b) for b in preview.blocked],
+        "held_ahead": [blocked(b) for b in preview.held_ahead],
     }
 
     def text() -> str:
-        head = describe_preview(preview, len(items))
+        head = describe_preview(preview, len(items), privacy)
         listing = [t("cli.retention.purgeable_line", id=c.id, at=f"{c.started_at:%Y-%m-%d %H:%M}",
-                     kept=c.raw_retention_until, size=units.size(c.size), path=visible(c.path))
+                     kept=c.raw_retention_until, size=units.size(c.size),
+                     path=visible(path(c.id, c.path)))
                    for c in items]
         title = t("cli.retention.purgeable_title")
         return head + (f"\n{title}\n" + "\n".join(listing) if listing else "")
@@ -170,13 +187,18 @@ async def retention(args: argparse.Namespace, ws: Workspace) -> int:
     return 0
 
 
-def describe_hold(h: Hold) -> str:
+def describe_hold(h: Hold, privacy: Privacy | None = None) -> str:
+    """A hold's line; in a listing (`privacy`) numbers in its reasons are masked unless revealed."""
+
+    def shown(text: str) -> str:
+        return visible(privacy.text(text) if privacy else text)
+
     if h.active:
         return t("cli.retention.held", id=h.call_id, at=f"{h.set_at:%Y-%m-%d %H:%M}",
-                 reason=visible(h.reason))
+                 reason=shown(h.reason))
     assert h.released_at is not None
     return t("cli.retention.released", id=h.call_id, at=f"{h.released_at:%Y-%m-%d %H:%M}",
-             release_reason=visible(h.release_reason or ""), reason=visible(h.reason))
+             release_reason=shown(h.release_reason or ""), reason=shown(h.reason))
 
 
 async def hold(args: argparse.Namespace, ws: Workspace) -> int:
@@ -199,9 +221,12 @@ async def release(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 async def list_holds(args: argparse.Namespace, ws: Workspace) -> int:
+    privacy = await Privacy.ask(args, ws)
     items = await ws.holds.active(limit=100000)
-    emit(args, [h.to_json() for h in items],
-         lambda: "\n".join(describe_hold(h) for h in items) or t("cli.retention.no_holds"))
+    await privacy.record((await numbers_of(ws, (h.call_id for h in items))).values())
+    emit(args, [h.to_json() | {"reason": privacy.text(h.reason),
+                               "release_reason": privacy.text(h.release_reason)} for h in items],
+         lambda: "\n".join(describe_hold(h, privacy) for h in items) or t("cli.retention.no_holds"))
     return 0
 
 
@@ -227,7 +252,7 @@ def _typed_confirmation(args: argparse.Namespace, plan: PurgePlan) -> int:
     if args.pin_stdin:
         print(prompt, file=sys.stderr)
         answer = common._next_stdin_line()  # the line after the PIN
-    elif sys.stdin.isatty():
+    elif common.at_terminal():
         answer = input(prompt)
     else:
         raise CallrecError("confirmation needed and no terminal: use --yes", code="confirm_no_tty")
