@@ -124,8 +124,9 @@ def mask_in(text: str, digits: str | None, keep: int = 4) -> str:
     elif digits.startswith("0"):
         forms.add("81" + digits[1:])
     for form in sorted(forms, key=len, reverse=True):
-        if len(form) > keep:
-            text = text.replace(form, "•" * (len(form) - keep) + form[-keep:])
+        if len(form) > keep:  # as written, perhaps with hyphens between the digits (090-1234-5678)
+            written = re.compile("[-. ]?".join(re.escape(d) for d in form))
+            text = written.sub(lambda m: _hide_digits(m.group(0), keep), text)
     return text
 
 
