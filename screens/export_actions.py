@@ -340,18 +340,18 @@ async def form1(app: CallrecApp, ins: Instruction) -> None:
     if ins.kind != Kind.EXPORT:
         return
     try:
-        calls = await app.ws.calls.get_many(list(ins.call_ids)) if ins.call_ids else []
+        text = await app.ws.exports.form1(ins)
+        page = await app.ws.exports.form1(ins, html=True)
     except CallrecError as exc:
         app.say_error(exc)
         return
-    ctx = forms.FormContext(ins, calls, app.ws.config.centre, app.ws.config.tz)
 
     def save() -> Path:
         path = _forms_folder(app) / f"{ins.number}-form1.html"
-        path.write_text(forms.form1_html(ctx), encoding="utf-8")
+        path.write_text(page, encoding="utf-8")
         return path
 
-    await app.push_screen_wait(TextViewer(forms.FORM1_TITLE, forms.form1_text(ctx), save=save))
+    await app.push_screen_wait(TextViewer(forms.FORM1_TITLE, text, save=save))
 
 
 async def form2(app: CallrecApp, ins: Instruction) -> None:

@@ -331,6 +331,7 @@ class Action:
     CALL_REAPPEARED = "call.reappeared"
     CALL_ANOMALY = "call.anomaly"  # a name's date not believed: kept from the latest date
     INDEX_UNKNOWN = "index.unknown"  # audio no layout reads, indexed as unknown
+    CALLS_REDERIVED = "calls.rederived"  # an upgrade re-read the parties from the names
     INDEX_SKIPPED = "index.skipped"
     NUMBER_REVEALED = "number.revealed"
     SESSION_UNLOCKED = "session.unlocked"

@@ -275,6 +275,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE calls ADD COLUMN anomaly TEXT;
         CREATE INDEX calls_anomaly ON calls (anomaly) WHERE anomaly IS NOT NULL;
         CREATE INDEX calls_unknown ON calls (id) WHERE type = 'unknown';
+        -- 様式第1号 exactly as issued, kept when an upgrade re-derives the parties of calls it
+        -- names (services/rederive.py): a form already issued stays as it was issued.
+        CREATE TABLE issued_forms (
+            instruction_id INTEGER PRIMARY KEY REFERENCES instructions (id),
+            form_text TEXT NOT NULL,
+            form_html TEXT NOT NULL,
+            kept_at INTEGER NOT NULL
+        );
         """,
     ),
     (

@@ -30,6 +30,7 @@ from services.layouts import make_layout
 from services.lease import Lease
 from services.purge import Purge
 from services.purge_journal import ReconcileReport
+from services.rederive import rederive
 from services.register import Register
 from services.reports import Reports
 from services.retention_status import RetentionStatus
@@ -91,6 +92,8 @@ class Workspace:
         instructions = Instructions(db, audit, clock)
         calls = CallStore(db, clock.tz)
         exports = Exports(db, audit, clock, calls, instructions, config)
+        with contextlib.suppress(sqlite3.OperationalError):  # read-only for now: on a later open
+            await rederive(db, audit, indexer.layout, clock, exports.rendered_form1)
         register = Register(db, audit, clock, instructions, exports)
         holds = Holds(db, audit, clock)
         retention = RetentionStatus(db, clock, config.raw_grace_days, register=register)

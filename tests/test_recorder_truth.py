@@ -12,7 +12,9 @@ import pytest
 
 from demo_data.synth import wav_header
 from services.audit import Action
+from services.auth import Role
 from services.clock import JST
+from services.config import Config
 from services.workspace import Workspace
 from tests.conftest import CliRunner
 from tests.test_indexer_watch import eventually, following
@@ -153,3 +155,48 @@ async def test_the_console_lists_them_and_the_status_view_counts_them(ws: Worksp
         await until(pilot, lambda: "名前不明" in screen_text(app)
                     and "日付異常" in screen_text(app), what="the status view's counts")
         assert app.is_running
+
+
+async def test_an_upgrade_re_derives_stored_parties_and_keeps_issued_forms(
+        cfg: Config, spool: Path, cli: CliRunner) -> None:
+    external = "2026/10/14/external-2003-0488291234-20261014-101010-1791940210.1.wav"
+    put(spool, external, mtime=datetime(2026, 10, 14, 10, 11, tzinfo=JST).timestamp())
+    put(spool, f"{DAY}/in-0488291111-0312345678-20261109-110000-1794189600.1.wav")
+    ws = await Workspace.open(cfg, create=True)
+    try:
+        await ws.auth.set_pin(Role.MANAGER, "1111")
+        await ws.indexer.scan()
+        call_id = (await row(ws, external))["id"]
+        # What the previous release stored: an external call's parties the wrong way round.
+        async with ws.db.transaction() as conn:
+            await conn.execute("UPDATE calls SET city_number = '0488291234', other_number = '2003',"
+                               " numbers = '0488291234 2003' WHERE id = ?", (call_id,))
+            await conn.execute("DELETE FROM meta WHERE key = 'party_rules'")
+    finally:
+        await ws.close()
+    ins = json.loads(cli("instruct", "export", "--purpose", "crime-prevention", "--medium", "usb",
+                         "--call", str(call_id), "--pin-stdin", "--yes", "--json",
+                         input="1111\n", check=True).stdout)
+    issued = cli("instructions", "show", ins["number"], check=True).stdout
+    issued_page = cli("instructions", "show", ins["number"], "--form", "html", check=True).stdout
+    ws = await Workspace.open(cfg)  # the upgrade: the next open re-derives
+    try:
+        r = await row(ws, external)
+        assert (r["city_number"], r["other_number"], r["numbers"]) == (
+            "2003", "0488291234", "2003 0488291234")
+        entries = await ws.db.fetchall("SELECT detail FROM audit WHERE action = ?",
+                                       (Action.CALLS_REDERIVED,))
+        assert [json.loads(e[0])["count"] for e in entries] == [1]
+        assert json.loads(entries[0][0])["by_type"] == {"external": 1}
+        assert (await ws.audit.verify()).ok
+    finally:
+        await ws.close()
+    assert cli("instructions", "show", ins["number"], check=True).stdout == issued
+    assert cli("instructions", "show", ins["number"], "--form", "html",
+               check=True).stdout == issued_page
+    ws = await Workspace.open(cfg)  # once only
+    try:
+        assert await ws.db.scalar("SELECT count(*) FROM audit WHERE action = ?",
+                                  (Action.CALLS_REDERIVED,)) == 1
+    finally:
+        await ws.close()

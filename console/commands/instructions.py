@@ -134,9 +134,7 @@ async def show_instruction(args: argparse.Namespace, ws: Workspace) -> int:
     if ins.kind != Kind.EXPORT:
         raise NotFound(f"instruction {ins.number} is a purge instruction: it has no 様式第1号",
                        code="no_form")
-    calls = await ws.calls.get_many(list(ins.call_ids)) if ins.call_ids else []
-    ctx = forms.FormContext(ins, calls, ws.config.centre, ws.config.tz)
-    body = forms.form1_html(ctx) if args.form == "html" else forms.form1_text(ctx)
+    body = await ws.exports.form1(ins, html=args.form == "html")
     history = [r.to_json() for r in await ws.exports.history(ins.id)]
     emit(args, ins.to_json() | {"form": body, "exports": history}, lambda: body)
     return 0

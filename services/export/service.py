@@ -75,6 +75,24 @@ class Exports:
     def close(self) -> None:
         self._worker.shutdown(wait=True)
 
+    # -- 様式第1号 --------------------------------------------------------------------------------
+
+    async def form1(self, ins: Instruction, *, html: bool = False) -> str:
+        """An export instruction's 様式第1号: as kept when an upgrade changed its calls' parties,
+        else from the calls as indexed."""
+        kept = await self.db.fetchone(
+            "SELECT form_text, form_html FROM issued_forms WHERE instruction_id = ?", (ins.id,))
+        if kept is not None:
+            return str(kept[1] if html else kept[0])
+        calls = await self.calls.get_many(list(ins.call_ids)) if ins.call_ids else []
+        ctx = forms.FormContext(ins, calls, self.config.centre, self.config.tz)
+        return forms.form1_html(ctx) if html else forms.form1_text(ctx)
+
+    async def rendered_form1(self, instruction_id: int) -> tuple[str, str]:
+        """(text, page) of an instruction's 様式第1号 as it reads now (services/rederive.py)."""
+        ins = await self.instructions.get(instruction_id)
+        return await self.form1(ins), await self.form1(ins, html=True)
+
     # -- what there is to do -------------------------------------------------------------------
 
     async def pending(self) -> list[Instruction]:
