@@ -2,8 +2,9 @@
 
 Export:  issued -> in_progress -> submitted -> received      (or -> cancelled before execution)
 Purge:   issued -> in_progress -> done                       (or -> cancelled before execution)
-An instruction is open while issued or in progress; a call named by an open instruction is never
-purged. Execution that fails or is cancelled returns the instruction to issued.
+An instruction is open while issued or in progress. From the moment it is issued until it is received
+or cancelled, a call it names or describes is never purged (services/described.py). Execution that
+fails or is cancelled returns the instruction to issued.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import aiosqlite
 
+from services import described as desc
 from services.audit import Action, AuditLog
 from services.auth import Actor
 from services.calls import PRESENT_STATES
@@ -188,6 +190,10 @@ class Instructions:
             "INSERT INTO instruction_calls (instruction_id, call_id) VALUES (?, ?)",
             [(instruction_id, c) for c in call_ids],
         )
+        if criteria:
+            found = Criteria.from_json(criteria)
+            await desc.store(conn, instruction_id, to_epoch(found.start), to_epoch(found.end),
+                             found.city, found.other)
         await self.audit.append(
             conn, at=at, actor=actor.role.value, action=Action.INSTRUCTION_ISSUED, subject=number,
             detail={"kind": kind.value, "purpose": purpose, "medium": medium,
@@ -292,14 +298,14 @@ class Instructions:
 
     async def resolve(self, criteria: Criteria) -> list[int]:
         """The ids of the calls a description matches (purged ones excluded), oldest first."""
-        clauses = ["started_at BETWEEN ? AND ?", "state != 'purged'"]
-        params: list[Any] = [to_epoch(criteria.start), to_epoch(criteria.end)]
-        for column, digits in (("city_number", criteria.city), ("other_number", criteria.other)):
-            if digits:
-                clauses.append(f"{column} = ?")
-                params.append(digits)
-        rows = await self.db.fetchall(
-            f"SELECT id FROM calls WHERE {' AND '.join(clauses)} ORDER BY started_at, id", params)
+        rows = await self.db.fetchall(desc.RESOLVE_GIVEN, (
+            to_epoch(criteria.start), to_epoch(criteria.end), criteria.city, criteria.other))
+        return [r[0] for r in rows]
+
+    async def resolve_described(self, ins: Instruction) -> list[int]:
+        """The same for an issued instruction's description, as stored when it was issued: the
+        calls that the retention preview and the purge block for it."""
+        rows = await self.db.fetchall(desc.RESOLVE_STORED, (ins.id,))
         return [r[0] for r in rows]
 
     async def get(self, ref: str | int) -> Instruction:

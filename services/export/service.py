@@ -158,7 +158,7 @@ class Exports:
     async def _calls_of(self, ins: Instruction) -> tuple[list[Call], bool]:
         described = ins.described
         if described is not None:
-            ids = await self.instructions.resolve(described)
+            ids = await self.instructions.resolve_described(ins)
             if not ids:
                 raise NotFound(f"no call in the index matches the description of {ins.number}",
                                code="no_match", number=ins.number)
