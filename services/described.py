@@ -55,11 +55,17 @@ RESOLVE_STORED = (
 )
 
 
-async def store(conn: aiosqlite.Connection, instruction_id: int, start_at: int, end_at: int,
-                city: str | None, other: str | None) -> None:
+async def store(
+    conn: aiosqlite.Connection,
+    instruction_id: int,
+    start_at: int,
+    end_at: int,
+    city: str | None,
+    other: str | None,
+) -> None:
     """Record an instruction's description, in the caller's (issuing) transaction."""
     await conn.execute(
         "INSERT INTO instruction_described (instruction_id, start_at, end_at, city, other)"
-        " VALUES (?, ?, ?, ?, ?)", (instruction_id, start_at, end_at, city, other),
+        " VALUES (?, ?, ?, ?, ?)",
+        (instruction_id, start_at, end_at, city, other),
     )
-
