@@ -221,14 +221,14 @@ class Instructions:
             new_id = await self._insert(conn, actor, Kind.EXPORT, purpose=purpose, medium=medium,
                                         note=note, criteria=criteria.to_json() if criteria else None,
                                         call_ids=ids)
-        return await self.get(new_id)
+        return await self.get(new_id, fresh=True)
 
     async def issue_purge(self, actor: Actor, *, note: str = "") -> Instruction:
         actor.require(Duty.ISSUE_INSTRUCTION)
         async with self.db.transaction() as conn:
             new_id = await self._insert(conn, actor, Kind.PURGE, purpose=None, medium=None,
                                         note=note, criteria=None, call_ids=())
-        return await self.get(new_id)
+        return await self.get(new_id, fresh=True)
 
     async def _check_calls_present(self, conn: aiosqlite.Connection, ids: Sequence[int]) -> None:
         cur = await conn.execute(
@@ -243,14 +243,14 @@ class Instructions:
 
     async def cancel(self, actor: Actor, ref: str | int, reason: str = "") -> Instruction:
         actor.require(Duty.CANCEL_INSTRUCTION)
-        ins = await self.get(ref)
+        ins = await self.get(ref, fresh=True)  # e.g. an export just recovered: issued again
         if ins.state != State.ISSUED:
             raise Conflict(f"instruction {ins.number} is {ins.state} and can no longer be cancelled",
                            code="not_cancellable", number=ins.number, state=ins.state)
         async with self.db.transaction() as conn:
             await self.transition(conn, ins, State.CANCELLED, actor.role.value, Action.INSTRUCTION_CANCELLED,
                                   {"reason": reason})
-        return await self.get(ins.id)
+        return await self.get(ins.id, fresh=True)
 
     async def transition(self, conn: aiosqlite.Connection, ins: Instruction, to: State, actor: str,
                          action: str, detail: dict[str, Any] | None = None) -> None:
@@ -308,20 +308,23 @@ class Instructions:
         rows = await self.db.fetchall(desc.RESOLVE_STORED, (ins.id,))
         return [r[0] for r in rows]
 
-    async def get(self, ref: str | int) -> Instruction:
+    async def get(self, ref: str | int, *, fresh: bool = False) -> Instruction:
+        """By id or number; `fresh` right after this process changed it (services/db.py)."""
         text = str(ref).strip()
         if text.isdigit():
-            row = await self.db.fetchone("SELECT * FROM instructions WHERE id = ?", (int(text),))
+            row = await self.db.fetchone("SELECT * FROM instructions WHERE id = ?", (int(text),),
+                                         fresh=fresh)
         else:
-            row = await self.db.fetchone("SELECT * FROM instructions WHERE number = ?", (text,))
+            row = await self.db.fetchone("SELECT * FROM instructions WHERE number = ?", (text,),
+                                         fresh=fresh)
         if row is None:
             raise NotFound(f"no instruction {text}", code="instruction_unknown", ref=text)
-        return await self._load(row)
+        return await self._load(row, fresh=fresh)
 
-    async def _load(self, row: Any) -> Instruction:
+    async def _load(self, row: Any, *, fresh: bool = False) -> Instruction:
         ids = await self.db.fetchall(
             "SELECT call_id FROM instruction_calls WHERE instruction_id = ? ORDER BY call_id",
-            (row["id"],),
+            (row["id"],), fresh=fresh,
         )
         tz = self.clock.tz
         return Instruction(
