@@ -10,6 +10,10 @@ instruction is issued, in the index's terms (unix seconds, digits as services/ph
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from typing import Any, Protocol
+
 import aiosqlite
 
 # An instruction keeps the calls it names or describes from a purge from the moment it is issued
@@ -69,3 +73,23 @@ async def store(
         " VALUES (?, ?, ?, ?, ?)",
         (instruction_id, start_at, end_at, city, other),
     )
+
+
+class Reader(Protocol):
+    async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]: ...
+
+
+async def protecting(db: Reader, call_ids: Sequence[int]) -> dict[int, list[str]]:
+    """call id -> the numbers of the instructions that name or describe it and protect it now."""
+    rows = await db.fetchall(
+        "WITH wanted (id) AS (SELECT value FROM json_each(:ids))"
+        " SELECT ic.call_id, i.number FROM instruction_calls ic JOIN instructions i"
+        f" ON i.id = ic.instruction_id WHERE i.state IN ({PROTECTING}) AND ic.call_id IN wanted"
+        f" UNION SELECT call_id, number FROM ({DESCRIBED_CALLS} AND c.id IN wanted)"
+        " ORDER BY 2",
+        {"ids": json.dumps(list(call_ids))},
+    )
+    out: dict[int, list[str]] = {}
+    for r in rows:
+        out.setdefault(r[0], []).append(r[1])
+    return out

@@ -354,12 +354,7 @@ class Instructions:
         )
         return [await self._load(r) for r in rows]
 
-    async def open_instructions_naming(self, call_ids: Sequence[int]) -> dict[int, str]:
-        """call id -> number of an open instruction that names it."""
-        rows = await self.db.fetchall(
-            "SELECT ic.call_id, i.number FROM instruction_calls ic JOIN instructions i"
-            " ON i.id = ic.instruction_id WHERE i.state IN (?, ?)"
-            " AND ic.call_id IN (SELECT value FROM json_each(?))",
-            (*OPEN_STATES, json.dumps(list(call_ids))),
-        )
-        return {r[0]: r[1] for r in rows}
+    async def protecting(self, call_ids: Sequence[int]) -> dict[int, list[str]]:
+        """call id -> the numbers of the instructions that name or describe it and keep it from
+        a purge now (from issue until received or cancelled)."""
+        return await desc.protecting(self.db, call_ids)

@@ -7,7 +7,6 @@ the same text inside its marking transaction.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any, Protocol
 from services.calls import CallState
 from services.clock import Clock, from_epoch
 from services.db import Database
-from services.described import DESCRIBED, DESCRIBED_CALLS, PROTECTING
+from services.described import DESCRIBED, DESCRIBED_CALLS, PROTECTING, protecting
 from services.holds import Hold, active_holds
 from services.retention import deletable_from, last_expired_day
 
@@ -266,7 +265,7 @@ class RetentionStatus:
             return []
         ids = [r["id"] for r in rows]
         holds = await active_holds(self.db, self.tz, ids)
-        named = await self._instructions_naming(ids)
+        named = await protecting(self.db, ids)
         out = []
         for r in rows:
             reasons = []
@@ -282,22 +281,6 @@ class RetentionStatus:
                 size=r["size"], reasons=tuple(reasons), hold=holds.get(r["id"]),
                 instructions=tuple(named.get(r["id"], ())),
             ))
-        return out
-
-    async def _instructions_naming(self, ids: list[int]) -> dict[int, list[str]]:
-        """call id -> the numbers of the instructions that name or describe it and protect it."""
-        rows = await self.db.fetchall(
-            "WITH wanted (id) AS (SELECT value FROM json_each(:ids))"
-            " SELECT ic.call_id, i.number FROM instruction_calls ic JOIN instructions i"
-            f" ON i.id = ic.instruction_id WHERE i.state IN ({PROTECTING})"
-            " AND ic.call_id IN wanted"
-            f" UNION SELECT call_id, number FROM ({DESCRIBED_CALLS} AND c.id IN wanted)"
-            " ORDER BY 2",
-            {"ids": json.dumps(ids)},
-        )
-        out: dict[int, list[str]] = {}
-        for r in rows:
-            out.setdefault(r[0], []).append(r[1])
         return out
 
     async def purgeable_calls(self, as_of: datetime | None = None, *,

@@ -183,6 +183,8 @@ async def test_a_hold_and_a_description_both_named(ws: Workspace, calls: dict[st
         boss, purpose="crime-prevention", medium="usb", criteria=Criteria.parse(FROM, TO, tz=JST)
     )
     await ws.holds.set(await manager(ws), a, "情報公開請求")
+    # what the call's detail in the console names: the same instructions as the preview
+    assert await ws.instructions.protecting([a, calls["d"][0]]) == {a: [ins.number]}
     first = (await ws.retention.preview()).blocked[0]
     assert (first.id, [r.value for r in first.reasons], first.instructions) == (
         a,
