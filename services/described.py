@@ -29,21 +29,22 @@ DESCRIBED_MATCH = (
     " AND (d.other IS NULL OR c.other_number = d.other)"
 )
 
-# The descriptions of the instructions that protect their calls now, as `i` and `d`: the few such
-# instructions first (CROSS JOIN keeps that order), from the state index.
-_PROTECTING_DESCRIPTIONS = (
-    "instructions i CROSS JOIN instruction_described d ON d.instruction_id = i.id"
-    f" WHERE i.state IN ({PROTECTING})"
+# The descriptions of the instructions that protect their calls now, as `i` and `d`, from the
+# partial index holding just those instructions (schema 0008: its condition is this one, and a
+# query it could not serve is refused, so the two cannot drift apart unnoticed).
+_PROTECTING_FROM = (
+    "instructions i INDEXED BY instructions_described"
+    " CROSS JOIN instruction_described d ON d.instruction_id = i.id"
 )
+_PROTECTING_WHERE = f"i.criteria IS NOT NULL AND i.state IN ({PROTECTING})"
 
 # True for a call `c` that an instruction protecting its calls describes.
-DESCRIBED = f"EXISTS (SELECT 1 FROM {_PROTECTING_DESCRIPTIONS} AND {DESCRIBED_MATCH})"
+DESCRIBED = f"EXISTS (SELECT 1 FROM {_PROTECTING_FROM} WHERE {_PROTECTING_WHERE} AND {DESCRIBED_MATCH})"
 
 # (call_id, number): each call described by an instruction protecting its calls, with its number.
 DESCRIBED_CALLS = (
-    "SELECT c.id AS call_id, i.number AS number FROM instructions i"
-    " CROSS JOIN instruction_described d ON d.instruction_id = i.id"
-    f" CROSS JOIN calls c ON {DESCRIBED_MATCH} WHERE i.state IN ({PROTECTING})"
+    f"SELECT c.id AS call_id, i.number AS number FROM {_PROTECTING_FROM}"
+    f" CROSS JOIN calls c ON {DESCRIBED_MATCH} WHERE {_PROTECTING_WHERE}"
 )
 
 # The ids of the calls a description matches that have not been purged, oldest first: one given

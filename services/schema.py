@@ -286,6 +286,10 @@ MIGRATIONS: list[tuple[str, str]] = [
                    unixepoch(json_extract(criteria, '$.to')),
                    json_extract(criteria, '$.city'), json_extract(criteria, '$.other')
             FROM instructions WHERE criteria IS NOT NULL;
+        -- The described instructions that protect their calls now (services/described.py
+        -- PROTECTING_STATES): the few rows a purge looks at for every call it marks.
+        CREATE INDEX instructions_described ON instructions (id)
+            WHERE criteria IS NOT NULL AND state IN ('issued', 'in_progress', 'submitted');
         """,
     ),
 ]

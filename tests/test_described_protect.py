@@ -282,6 +282,7 @@ async def test_the_migration_copies_existing_descriptions(
     await ws.close()
     with sqlite3.connect(cfg.database) as db:  # the database as it was before the migration
         db.execute("DROP TABLE instruction_described")
+        db.execute("DROP INDEX instructions_described")
         db.execute("DELETE FROM migrations WHERE name = '0008_described'")
     reopened = await Workspace.open(cfg)
     try:
