@@ -521,12 +521,12 @@ class CallsView(DutyKeys, Vertical):
             detail.show(None, revealed=False)
             return
         try:
-            named = await self.capp.ws.instructions.open_instructions_naming([call.id])
+            named = await self.capp.ws.instructions.protecting([call.id])
         except CallrecError:
             named = {}
         if lst.selected is not call:
             return
-        numbers = sorted({n for n in named.values()})
+        numbers = named.get(call.id, [])
         detail.show(call, revealed=call.id == lst.revealed, instructions=numbers)
 
     # -- picking calls for an export instruction (screens/export_actions.py) -----------------

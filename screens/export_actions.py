@@ -147,6 +147,10 @@ async def cancel(app: CallrecApp, ins: Instruction) -> bool:
     """Cancel an instruction that has not been executed (export or purge), with a reason."""
     if not entitled(app, Duty.CANCEL_INSTRUCTION):
         return False
+    if ins.state == State.IN_PROGRESS:
+        # perhaps only because the export running it was killed: recovered as `x` recovers it
+        await app.recover_exports()
+        ins = await app.ws.instructions.get(ins.id, fresh=True)
     if ins.state != State.ISSUED:
         app.say(t("export.cancel.not_cancellable", number=ins.number,
                   state=t(f"ins.state.{ins.state}")), severity="warning")
@@ -286,7 +290,7 @@ async def execute(app: CallrecApp, ins: Instruction) -> bool:
         # perhaps only because the process running it died a moment ago: cleaned up at once
         # here rather than at the next periodic round
         await app.recover_exports()
-        ins = await app.ws.instructions.get(ins.id)
+        ins = await app.ws.instructions.get(ins.id, fresh=True)
     if ins.state != State.ISSUED:
         app.say(t("export.run.not_open", number=ins.number, state=t(f"ins.state.{ins.state}")),
                 severity="warning")

@@ -1,7 +1,8 @@
 """SQLite through aiosqlite: WAL, forward migrations, one serialised writer per connection.
 
 Each Database holds two connections: one for writes, whose transactions are serialised by a lock so
-that concurrent tasks never share one, and one for reads, which in WAL mode sees committed data only.
+that concurrent tasks never share one, and one for reads, which in WAL mode sees committed data only
+(a read that must see this process's own latest commit asks for a `fresh` one, made on the writer).
 Other processes (a second console, the CLI) wait on busy_timeout instead of failing.
 """
 
@@ -113,11 +114,25 @@ class Database:
                     with suppress(sqlite3.Error, ValueError):
                         await conn.execute("PRAGMA synchronous = NORMAL")
 
-    async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+    async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = (), *,
+                       fresh: bool = False) -> list[Any]:
+        """Rows from the reader; `fresh`: see `fetchone`."""
+        if fresh:
+            async with self._lock, self._writer.execute(sql, params) as cur:
+                return list(await cur.fetchall())
         async with self._reader.execute(sql, params) as cur:
             return list(await cur.fetchall())
 
-    async def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+    async def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = (), *,
+                       fresh: bool = False) -> Any:
+        """One row from the reader, which may not see a commit just made: a statement of another
+        task still stepping on it (a list being fetched) keeps its older snapshot open, and every
+        read on that connection shares it. A read that must see what this process has just
+        written passes `fresh`: it is made on the writer, between transactions (never inside
+        one: the writer's lock is not re-entrant)."""
+        if fresh:
+            async with self._lock, self._writer.execute(sql, params) as cur:
+                return await cur.fetchone()
         async with self._reader.execute(sql, params) as cur:
             return await cur.fetchone()
 

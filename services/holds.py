@@ -112,7 +112,7 @@ class Holds:
             await self.audit.append(conn, at=at, actor=actor.role.value, action=Action.HOLD_SET,
                                     subject=path, detail={"call_id": call_id, "hold_id": hold_id,
                                                           "reason": text})
-        return await self.get(hold_id)
+        return await self.get(hold_id, fresh=True)
 
     async def release(self, actor: Actor, call_id: int, reason: str) -> Hold:
         actor.require(Duty.HOLD)
@@ -132,10 +132,11 @@ class Holds:
             await self.audit.append(conn, at=at, actor=actor.role.value,
                                     action=Action.HOLD_RELEASED, subject=path,
                                     detail={"call_id": call_id, "hold_id": hold_id, "reason": text})
-        return await self.get(hold_id)
+        return await self.get(hold_id, fresh=True)
 
-    async def get(self, hold_id: int | None) -> Hold:
-        row = await self.db.fetchone("SELECT * FROM holds WHERE id = ?", (hold_id,))
+    async def get(self, hold_id: int | None, *, fresh: bool = False) -> Hold:
+        """`fresh` right after this process wrote it (services/db.py)."""
+        row = await self.db.fetchone("SELECT * FROM holds WHERE id = ?", (hold_id,), fresh=fresh)
         if row is None:
             raise NotFound(f"no hold {hold_id}", code="hold_unknown")
         return self._from_row(row)

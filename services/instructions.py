@@ -2,8 +2,9 @@
 
 Export:  issued -> in_progress -> submitted -> received      (or -> cancelled before execution)
 Purge:   issued -> in_progress -> done                       (or -> cancelled before execution)
-An instruction is open while issued or in progress; a call named by an open instruction is never
-purged. Execution that fails or is cancelled returns the instruction to issued.
+An instruction is open while issued or in progress. From the moment it is issued until it is received
+or cancelled, a call it names or describes is never purged (services/described.py). Execution that
+fails or is cancelled returns the instruction to issued.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import aiosqlite
 
+from services import described as desc
 from services.audit import Action, AuditLog
 from services.auth import Actor
 from services.calls import PRESENT_STATES
@@ -188,6 +190,10 @@ class Instructions:
             "INSERT INTO instruction_calls (instruction_id, call_id) VALUES (?, ?)",
             [(instruction_id, c) for c in call_ids],
         )
+        if criteria:
+            found = Criteria.from_json(criteria)
+            await desc.store(conn, instruction_id, to_epoch(found.start), to_epoch(found.end),
+                             found.city, found.other)
         await self.audit.append(
             conn, at=at, actor=actor.role.value, action=Action.INSTRUCTION_ISSUED, subject=number,
             detail={"kind": kind.value, "purpose": purpose, "medium": medium,
@@ -215,14 +221,14 @@ class Instructions:
             new_id = await self._insert(conn, actor, Kind.EXPORT, purpose=purpose, medium=medium,
                                         note=note, criteria=criteria.to_json() if criteria else None,
                                         call_ids=ids)
-        return await self.get(new_id)
+        return await self.get(new_id, fresh=True)
 
     async def issue_purge(self, actor: Actor, *, note: str = "") -> Instruction:
         actor.require(Duty.ISSUE_INSTRUCTION)
         async with self.db.transaction() as conn:
             new_id = await self._insert(conn, actor, Kind.PURGE, purpose=None, medium=None,
                                         note=note, criteria=None, call_ids=())
-        return await self.get(new_id)
+        return await self.get(new_id, fresh=True)
 
     async def _check_calls_present(self, conn: aiosqlite.Connection, ids: Sequence[int]) -> None:
         cur = await conn.execute(
@@ -237,14 +243,14 @@ class Instructions:
 
     async def cancel(self, actor: Actor, ref: str | int, reason: str = "") -> Instruction:
         actor.require(Duty.CANCEL_INSTRUCTION)
-        ins = await self.get(ref)
+        ins = await self.get(ref, fresh=True)  # e.g. an export just recovered: issued again
         if ins.state != State.ISSUED:
             raise Conflict(f"instruction {ins.number} is {ins.state} and can no longer be cancelled",
                            code="not_cancellable", number=ins.number, state=ins.state)
         async with self.db.transaction() as conn:
             await self.transition(conn, ins, State.CANCELLED, actor.role.value, Action.INSTRUCTION_CANCELLED,
                                   {"reason": reason})
-        return await self.get(ins.id)
+        return await self.get(ins.id, fresh=True)
 
     async def transition(self, conn: aiosqlite.Connection, ins: Instruction, to: State, actor: str,
                          action: str, detail: dict[str, Any] | None = None) -> None:
@@ -292,32 +298,35 @@ class Instructions:
 
     async def resolve(self, criteria: Criteria) -> list[int]:
         """The ids of the calls a description matches (purged ones excluded), oldest first."""
-        clauses = ["started_at BETWEEN ? AND ?", "state != 'purged'"]
-        params: list[Any] = [to_epoch(criteria.start), to_epoch(criteria.end)]
-        for column, digits in (("city_number", criteria.city), ("other_number", criteria.other)):
-            if digits:
-                clauses.append(f"{column} = ?")
-                params.append(digits)
-        rows = await self.db.fetchall(
-            f"SELECT id FROM calls WHERE {' AND '.join(clauses)} ORDER BY started_at, id", params)
+        rows = await self.db.fetchall(desc.RESOLVE_GIVEN, (
+            to_epoch(criteria.start), to_epoch(criteria.end), criteria.city, criteria.other))
         return [r[0] for r in rows]
 
-    async def get(self, ref: str | int) -> Instruction:
+    async def resolve_described(self, ins: Instruction) -> list[int]:
+        """The same for an issued instruction's description, as stored when it was issued: the
+        calls that the retention preview and the purge block for it."""
+        rows = await self.db.fetchall(desc.RESOLVE_STORED, (ins.id,))
+        return [r[0] for r in rows]
+
+    async def get(self, ref: str | int, *, fresh: bool = False) -> Instruction:
+        """By id or number; `fresh` right after this process changed it (services/db.py)."""
         text = str(ref).strip()
         if text.isdigit():  # an id: one SQLite can hold (a longer one names no instruction)
             wanted = int(text) if len(text) <= 19 else None
-            row = (await self.db.fetchone("SELECT * FROM instructions WHERE id = ?", (wanted,))
+            row = (await self.db.fetchone("SELECT * FROM instructions WHERE id = ?", (wanted,),
+                                          fresh=fresh)
                    if wanted is not None and wanted < 2**63 else None)
         else:
-            row = await self.db.fetchone("SELECT * FROM instructions WHERE number = ?", (text,))
+            row = await self.db.fetchone("SELECT * FROM instructions WHERE number = ?", (text,),
+                                         fresh=fresh)
         if row is None:
             raise NotFound(f"no instruction {text}", code="instruction_unknown", ref=text)
-        return await self._load(row)
+        return await self._load(row, fresh=fresh)
 
-    async def _load(self, row: Any) -> Instruction:
+    async def _load(self, row: Any, *, fresh: bool = False) -> Instruction:
         ids = await self.db.fetchall(
             "SELECT call_id FROM instruction_calls WHERE instruction_id = ? ORDER BY call_id",
-            (row["id"],),
+            (row["id"],), fresh=fresh,
         )
         tz = self.clock.tz
         return Instruction(
@@ -347,12 +356,7 @@ class Instructions:
         )
         return [await self._load(r) for r in rows]
 
-    async def open_instructions_naming(self, call_ids: Sequence[int]) -> dict[int, str]:
-        """call id -> number of an open instruction that names it."""
-        rows = await self.db.fetchall(
-            "SELECT ic.call_id, i.number FROM instruction_calls ic JOIN instructions i"
-            " ON i.id = ic.instruction_id WHERE i.state IN (?, ?)"
-            " AND ic.call_id IN (SELECT value FROM json_each(?))",
-            (*OPEN_STATES, json.dumps(list(call_ids))),
-        )
-        return {r[0]: r[1] for r in rows}
+    async def protecting(self, call_ids: Sequence[int]) -> dict[int, list[str]]:
+        """call id -> the numbers of the instructions that name or describe it and keep it from
+        a purge now (from issue until received or cancelled)."""
+        return await desc.protecting(self.db, call_ids)

@@ -156,7 +156,7 @@ class Register:
                         "media": len(export.media), "custodian": custodian.strip()})
             testpoints.pause("receipt_in_tx")
         testpoints.pause("receipt_after_commit")
-        return await self.get(reg_id)
+        return await self.get(reg_id, fresh=True)
 
     async def extend(self, actor: Actor, reg_id: int, *, until: date, reason: str) -> RegisterEntry:
         """Keep the output data longer (第4条6(2) ただし書), with a reason."""
@@ -186,7 +186,7 @@ class Register:
                 subject=str(reg_id),
                 detail={"instruction": entry.number, "previous": entry.kept_through.isoformat(),
                         "until": until.isoformat(), "reason": reason})
-        return await self.get(reg_id)
+        return await self.get(reg_id, fresh=True)
 
     async def dispose(self, actor: Actor, reg_id: int, *, method: str, witness: str,
                       on: date | None = None) -> RegisterEntry:
@@ -213,7 +213,7 @@ class Register:
                 detail={"instruction": entry.number, "disposed_on": day.isoformat(),
                         "method": method, "witness": witness,
                         "kept_through": entry.kept_through.isoformat()})
-        return await self.get(reg_id)
+        return await self.get(reg_id, fresh=True)
 
     def check_extendable(self, entry: RegisterEntry) -> None:
         """Refused for an entry disposed of (asked before the form, and again when extending)."""
@@ -238,13 +238,14 @@ class Register:
                            from_day=first.isoformat())
         return day
 
-    async def get(self, reg_id: int) -> RegisterEntry:
+    async def get(self, reg_id: int, *, fresh: bool = False) -> RegisterEntry:
+        """`fresh` right after this process wrote it (services/db.py)."""
         row = await self.db.fetchone(
             "SELECT r.*, i.number FROM register r JOIN instructions i ON i.id = r.instruction_id"
-            " WHERE r.id = ?", (reg_id,))
+            " WHERE r.id = ?", (reg_id,), fresh=fresh)
         if row is None:
             raise NotFound(f"no register entry {visible(reg_id)}", code="register_unknown")
-        return await self._load(row)
+        return await self._load(row, fresh=fresh)
 
     async def list(self, *, include_disposed: bool = True) -> list[RegisterEntry]:
         """Entries still kept first, by the date they are kept through; disposed ones last."""
@@ -259,10 +260,11 @@ class Register:
         at = now or self.clock.now()
         return [e for e in await self.list(include_disposed=False) if e.status(at) is Status.DUE]
 
-    async def _load(self, row: Any) -> RegisterEntry:
+    async def _load(self, row: Any, *, fresh: bool = False) -> RegisterEntry:
         tz = self.clock.tz
         ext = await self.db.fetchall(
-            "SELECT * FROM register_extensions WHERE register_id = ? ORDER BY id", (row["id"],))
+            "SELECT * FROM register_extensions WHERE register_id = ? ORDER BY id", (row["id"],),
+            fresh=fresh)
         return RegisterEntry(
             id=row["id"], instruction_id=row["instruction_id"], number=row["number"],
             export_id=row["export_id"], purpose=row["purpose"], medium=row["medium"],

@@ -7,7 +7,6 @@ the same text inside its marking transaction.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -18,20 +17,21 @@ from typing import Any, Protocol
 from services.calls import CallState
 from services.clock import Clock, from_epoch
 from services.db import Database
+from services.described import DESCRIBED, DESCRIBED_CALLS, PROTECTING, protecting
 from services.holds import Hold, active_holds
-from services.instructions import OPEN_STATES
 from services.retention import deletable_from, last_expired_day
 
-_OPEN = ", ".join(f"'{s}'" for s in OPEN_STATES)
 HELD = "EXISTS (SELECT 1 FROM holds h WHERE h.call_id = c.id AND h.released_at IS NULL)"
 NAMED = (
     "EXISTS (SELECT 1 FROM instruction_calls ic JOIN instructions i ON i.id = ic.instruction_id"
-    f" WHERE ic.call_id = c.id AND i.state IN ({_OPEN}))"
+    f" WHERE ic.call_id = c.id AND i.state IN ({PROTECTING}))"
 )
 # A call `c` is deleted by a purge when it is complete, its retention (grace included) ended on or
-# before :cutoff, no hold keeps it, and no open instruction names it.
+# before :cutoff, no hold keeps it, and no instruction names or describes it from its issue until
+# it is received or cancelled (services/described.py).
 ELIGIBLE = (
     f"c.state = 'complete' AND c.raw_retention_until <= :cutoff AND NOT {HELD} AND NOT {NAMED}"
+    f" AND NOT {DESCRIBED}"
 )
 
 
@@ -41,7 +41,7 @@ _EXPIRY = "INDEXED BY calls_expiry"
 
 class BlockReason(StrEnum):
     HOLD = "hold"  # the manager holds it
-    INSTRUCTION = "instruction"  # an open instruction names it
+    INSTRUCTION = "instruction"  # an instruction names or describes it (not yet received)
     RECORDING = "recording"  # still being written by the recorder
 
 
@@ -238,7 +238,8 @@ class RetentionStatus:
             "WITH b (id) AS ("
             " SELECT call_id FROM holds WHERE released_at IS NULL"
             " UNION SELECT ic.call_id FROM instruction_calls ic JOIN instructions i"
-            f"  ON i.id = ic.instruction_id WHERE i.state IN ({_OPEN})"
+            f"  ON i.id = ic.instruction_id WHERE i.state IN ({PROTECTING})"
+            f" UNION SELECT call_id FROM ({DESCRIBED_CALLS})"
             " UNION SELECT id FROM calls WHERE state = 'recording')"
             " SELECT c.id, c.path, c.started_at, c.raw_retention_until, c.state, c.size"
             " FROM b JOIN calls c ON c.id = b.id"
@@ -264,7 +265,7 @@ class RetentionStatus:
             return []
         ids = [r["id"] for r in rows]
         holds = await active_holds(self.db, self.tz, ids)
-        named = await self._instructions_naming(ids)
+        named = await protecting(self.db, ids)
         out = []
         for r in rows:
             reasons = []
@@ -280,18 +281,6 @@ class RetentionStatus:
                 size=r["size"], reasons=tuple(reasons), hold=holds.get(r["id"]),
                 instructions=tuple(named.get(r["id"], ())),
             ))
-        return out
-
-    async def _instructions_naming(self, ids: list[int]) -> dict[int, list[str]]:
-        rows = await self.db.fetchall(
-            "SELECT ic.call_id, i.number FROM instruction_calls ic JOIN instructions i"
-            f" ON i.id = ic.instruction_id WHERE i.state IN ({_OPEN})"
-            " AND ic.call_id IN (SELECT value FROM json_each(?)) ORDER BY i.number",
-            (json.dumps(ids),),
-        )
-        out: dict[int, list[str]] = {}
-        for r in rows:
-            out.setdefault(r[0], []).append(r[1])
         return out
 
     async def purgeable_calls(self, as_of: datetime | None = None, *,

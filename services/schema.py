@@ -293,4 +293,29 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX audit_clock_ack ON audit (seq) WHERE action = 'clock.acknowledged';
         """,
     ),
+    (
+        "0009_described",
+        """
+        -- The description of an export instruction that describes its calls (様式第1号) rather
+        -- than names them, in the index's terms: the calls it matches are kept from a purge while
+        -- the instruction protects its calls (services/described.py). The criteria JSON of the
+        -- instruction stays its text of record; existing ones are copied here.
+        CREATE TABLE instruction_described (
+            instruction_id INTEGER PRIMARY KEY REFERENCES instructions (id),
+            start_at INTEGER NOT NULL,          -- unix seconds, included
+            end_at INTEGER NOT NULL,            -- unix seconds, included
+            city TEXT,                          -- digits as in calls.city_number; NULL: any
+            other TEXT                          -- digits as in calls.other_number; NULL: any
+        );
+        INSERT INTO instruction_described (instruction_id, start_at, end_at, city, other)
+            SELECT id, unixepoch(json_extract(criteria, '$.from')),
+                   unixepoch(json_extract(criteria, '$.to')),
+                   json_extract(criteria, '$.city'), json_extract(criteria, '$.other')
+            FROM instructions WHERE criteria IS NOT NULL;
+        -- The described instructions that protect their calls now (services/described.py
+        -- PROTECTING_STATES): the few rows a purge looks at for every call it marks.
+        CREATE INDEX instructions_described ON instructions (id)
+            WHERE criteria IS NOT NULL AND state IN ('issued', 'in_progress', 'submitted');
+        """,
+    ),
 ]

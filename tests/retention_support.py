@@ -20,13 +20,13 @@ from services.workspace import Workspace
 
 
 def write_call(spool: Path, when: datetime, seq: int, *, size: int = 2048, kind: str = "in",
-               other: str = "09012345678", settled: bool = True) -> Path:
+               other: str = "09012345678", settled: bool = True, city: str = "0488291111") -> Path:
     """One FreePBX-named recording of `size` bytes, recorded at `when` (Japan time)."""
     local = when.astimezone(JST)
     folder = spool / f"{local:%Y/%m/%d}"
     folder.mkdir(parents=True, exist_ok=True)
     epoch = int(local.timestamp())
-    path = folder / f"{kind}-0488291111-{other}-{local:%Y%m%d-%H%M%S}-{epoch}.{seq}.wav"
+    path = folder / f"{kind}-{city}-{other}-{local:%Y%m%d-%H%M%S}-{epoch}.{seq}.wav"
     body = seq.to_bytes(8, "little") * ((size - 44) // 8 + 1)
     path.write_bytes(wav_header(size - 44) + body[: size - 44])
     if settled:

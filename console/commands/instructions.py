@@ -152,6 +152,7 @@ async def list_instructions(args: argparse.Namespace, ws: Workspace) -> int:
 async def cancel(args: argparse.Namespace, ws: Workspace) -> int:
     actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, Role.MANAGER),
                                     Duty.CANCEL_INSTRUCTION)
+    await ws.exports.recover_interrupted()  # an export killed midway: its instruction issued again
     ins = await ws.instructions.cancel(actor, args.instruction, args.reason)
     emit(args, ins.to_json(), lambda: describe(ins))
     return 0

@@ -177,7 +177,7 @@ class Exports:
     async def _calls_of(self, ins: Instruction) -> tuple[list[Call], bool]:
         described = ins.described
         if described is not None:
-            ids = await self.instructions.resolve(described)
+            ids = await self.instructions.resolve_described(ins)
             if not ids:
                 raise NotFound(f"no call in the index matches the description of {ins.number}",
                                code="no_match", number=ins.number)
@@ -350,7 +350,7 @@ class Exports:
                 detail={"export": export_id, "media": [m.to_json() for m in media],
                         "written_on": docs.written_on.isoformat(),
                         "kept_through": docs.kept_through.isoformat()})
-        return await self.get(export_id)
+        return await self.get(export_id, fresh=True)
 
     async def _abort(self, export_id: int, ins: Instruction, outputs: list[str],
                      exc: BaseException, actor: str) -> None:
@@ -427,16 +427,17 @@ class Exports:
 
     # -- what was done ---------------------------------------------------------------------------
 
-    async def get(self, export_id: int) -> ExportRecord:
+    async def get(self, export_id: int, *, fresh: bool = False) -> ExportRecord:
+        """`fresh` right after this process wrote it (services/db.py)."""
         row = await self.db.fetchone(f"SELECT {RECORD_COLUMNS} FROM exports WHERE id = ?",
-                                     (export_id,))
+                                     (export_id,), fresh=fresh)
         if row is None:
             raise NotFound(f"no export {export_id}", code="export_unknown")
-        return await self._load(row)
+        return await self._load(row, fresh=fresh)
 
-    async def _load(self, row: Any) -> ExportRecord:
+    async def _load(self, row: Any, *, fresh: bool = False) -> ExportRecord:
         media = await self.db.fetchall("SELECT * FROM media WHERE export_id = ? ORDER BY seq",
-                                       (row["id"],))
+                                       (row["id"],), fresh=fresh)
         return load_record(row, media, self.config.tz)
 
     async def history(self, ref: str | int) -> list[ExportRecord]:
