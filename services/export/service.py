@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +49,7 @@ from services.export.writer import ChangeMedium
 from services.instructions import Instruction, Instructions, Kind, State
 from services.lease import Lease
 from services.retention import local_day
+from services.text import visible
 
 T = TypeVar("T")
 
@@ -108,13 +110,27 @@ class Exports:
             raise CallrecError("give exactly one destination: an image file, a device or a folder",
                                code="destination_choice")
         if out is not None:
-            return Target(TargetKind.IMAGE, str(Path(out).expanduser().absolute()))
+            return Target(TargetKind.IMAGE, self._outside_our_folders(out))
         if folder is not None:
-            return Target(TargetKind.FOLDER, str(Path(folder).expanduser().absolute()))
+            return Target(TargetKind.FOLDER, self._outside_our_folders(folder))
         dev = device or self.config.media_device
         if dev.startswith("stdio:"):
-            dev = "stdio:" + str(Path(dev.removeprefix("stdio:")).expanduser().absolute())
+            dev = "stdio:" + self._outside_our_folders(dev.removeprefix("stdio:"))
         return Target(TargetKind.DEVICE, dev)
+
+    def _outside_our_folders(self, given: str) -> str:
+        """An absolute destination, refused when it is, by its real path, inside the spool (the
+        next index would take the copies for new calls, and a purge would delete them) or the
+        data folder."""
+        path = Path(given).expanduser().absolute()
+        real = Path(os.path.realpath(path))
+        for name, folder in (("spool", self.config.spool), ("data", self.config.data)):
+            if real.is_relative_to(os.path.realpath(folder)):
+                raise CallrecError(
+                    f"{visible(str(path))}: inside the {name} folder ({visible(str(folder))});"
+                    " output data goes elsewhere", code="destination_inside", path=str(path),
+                    folder=str(folder), which=name)
+        return str(path)
 
     # -- planning --------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import stat
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -137,7 +138,7 @@ def prefetch(paths: Sequence[Path]) -> None:
     """Ask the kernel to start reading these files now (they are next)."""
     for path in paths:
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             continue  # the reader of that file will say what is wrong
         try:
@@ -301,10 +302,15 @@ class HashingReader:
         spec = self.spec
         assert spec.source is not None
         try:
-            self._fd = os.open(spec.source, os.O_RDONLY | os.O_NOFOLLOW)
+            # O_NONBLOCK: a recording replaced by a FIFO must fail here, not wait for a writer.
+            self._fd = os.open(spec.source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError as exc:
             raise self._changed(f"cannot be read ({exc.strerror})") from exc
-        size = os.fstat(self._fd).st_size
+        st = os.fstat(self._fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise self._changed("is no longer a regular file")
+        os.set_blocking(self._fd, True)
+        size = st.st_size
         if size != spec.size:
             raise self._changed(f"is {size} bytes, indexed as {spec.size}")
         prefetch([spec.source, *self.then])
