@@ -84,7 +84,7 @@ class FileDeleter:
         proc = self._proc
         if proc is None or proc.stdin is None:
             raise HelperFailed("the deleting process is not running")
-        request = {"paths": [m.path for m in marked],
+        request = {"paths": [m.path for m in marked], "sizes": [m.size for m in marked],
                    "journal": os.fspath(self.journal) if self.journal else None}
         try:
             proc.stdin.write(json.dumps(request).encode() + b"\n")
@@ -130,7 +130,8 @@ class FileDeleter:
 def delete_here(spool: Path, marked: Sequence[Marked], journal: Path | None = None) -> Outcome:
     """The same deletions in this process (run in a thread, when no helper could be started)."""
     return outcome_of(marked, delete_files(os.fspath(spool), [m.path for m in marked],
-                                           os.fspath(journal) if journal else None))
+                                           os.fspath(journal) if journal else None,
+                                           [m.size for m in marked]))
 
 
 def outcome_of(marked: Sequence[Marked], done: Deleted) -> Outcome:

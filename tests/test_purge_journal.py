@@ -229,4 +229,5 @@ def test_the_helper_runs_without_the_project_installed() -> None:
     source = purge_files.HELPER.read_text()
     imports = {line.split()[1] for line in source.splitlines()
                if line.startswith(("import ", "from ")) and "__future__" not in line}
-    assert imports <= {"json", "os", "sys", "time", "collections.abc", "services", "testpoints"}
+    assert imports <= {"errno", "json", "os", "stat", "sys", "time", "collections.abc", "services",
+                       "testpoints"}  # the standard library only
