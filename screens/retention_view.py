@@ -395,8 +395,11 @@ class RetentionView(Vertical):
             self.load()
             return
         key = "retention.purge.done" if result.state == "finished" else "retention.purge.stopped"
-        app.say(t(key, n=fmt.count(result.deleted), size=fmt.size(result.deleted_bytes),
-                  number=result.instruction.number))
+        said = t(key, n=fmt.count(result.deleted), size=fmt.size(result.deleted_bytes),
+                 number=result.instruction.number)
+        if result.refused:
+            said += " " + t("retention.purge.refused", n=fmt.count(result.refused))
+        app.say(said)
         self.load()
 
     @staticmethod

@@ -72,7 +72,7 @@ class StatusView(DutyKeys, Vertical, can_focus=True):
         self._loaded_at = -1.0
         self._present: int | None = None
         self._skipped: int | None = None
-        self._flagged = (0, 0)
+        self._flagged = (0, 0, 0)
         self._outlook: status.PurgeOutlook | None = None
         self.clock_gap: ClockGap | None = None  # the clock reads earlier than the audit log
 
@@ -246,7 +246,8 @@ class StatusView(DutyKeys, Vertical, can_focus=True):
         if self._skipped:
             rows.append(("status.skipped", Text(t("status.n_files", n=fmt.count(self._skipped)),
                                                 style="yellow")))
-        for key, n in zip(("status.unknown", "status.anomalies"), self._flagged, strict=True):
+        flagged = ("status.unknown", "status.anomalies", "status.purge_kept")
+        for key, n in zip(flagged, self._flagged, strict=True):
             if n:
                 rows.append((key, Text(t("status.n_files", n=fmt.count(n)), style="yellow")))
         if health.problem is not None:

@@ -357,6 +357,7 @@ class Action:
     PURGE_DELETED = "purge.deleted"
     PURGE_FINISHED = "purge.finished"
     PURGE_INTERRUPTED = "purge.interrupted"
+    PURGE_KEPT = "purge.kept"  # a file not provably its call's recording: kept, the call marked
     REPORT_PRODUCED = "report.produced"
     STORE_ADOPTED = "store.adopted"
     CLOCK_ACKNOWLEDGED = "clock.acknowledged"

@@ -19,6 +19,8 @@ class Digest:
     head: bytes
     mtime_ns: int = 0  # as the open file says after hashing
     steady: bool = True  # False when the file was written to while it was being hashed
+    dev: int | None = None  # which file was hashed (device, inode), for a purge to recognise it
+    ino: int | None = None
 
 
 def digest_file(path: str | os.PathLike[str]) -> Digest:
@@ -40,5 +42,5 @@ def digest_file(path: str | os.PathLike[str]) -> Digest:
         after = os.fstat(fd)
     steady = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) and (
         size == after.st_size)
-    return Digest(h.hexdigest(), size, head, after.st_mtime_ns, steady)
+    return Digest(h.hexdigest(), size, head, after.st_mtime_ns, steady, after.st_dev, after.st_ino)
 

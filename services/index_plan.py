@@ -63,7 +63,7 @@ class Ops:
 
     inserts: list[tuple[Any, ...]] = field(default_factory=list)  # INSERT_COLUMNS order
     flagged: list[tuple[Any, ...]] = field(default_factory=list)  # the same, unknown or anomalous
-    completes: list[tuple[Any, ...]] = field(default_factory=list)  # sha, size, mtime, dur, id
+    completes: list[tuple[Any, ...]] = field(default_factory=list)  # sha, size, mtime, dev, ino, dur, at, id
     grown: list[tuple[int, int, int]] = field(default_factory=list)  # size, mtime_ns, id
     changed: list[Changed] = field(default_factory=list)
     missing: list[tuple[int, str]] = field(default_factory=list)  # id, rel
@@ -101,7 +101,7 @@ class Ops:
 INSERT_COLUMNS = (
     "path", "dir", "started_at", "type", "city_number", "other_number", "caller_id", "numbers",
     "uniqueid", "fmt", "size", "mtime_ns", "duration_s", "sha256", "state", "raw_retention_until",
-    "indexed_at", "completed_at", "anomaly",
+    "indexed_at", "completed_at", "anomaly", "dev", "ino",
 )
 _STATE = INSERT_COLUMNS.index("state")
 _TYPE = INSERT_COLUMNS.index("type")
@@ -141,11 +141,12 @@ class Planner:
             size, mtime, sha, state, completed = (
                 digest.size, digest.mtime_ns, digest.sha256, _COMPLETE, now)
             duration = audioinfo.duration_seconds(digest.head, parsed.fmt, digest.size)
+        dev, ino = (digest.dev, digest.ino) if digest is not None else (None, None)
         return (
             e.rel, e.dir, int(started.timestamp()), parsed.type, city, other,
             parsed.caller_id.value, numbers, parsed.uniqueid, parsed.fmt, size, mtime, duration,
             sha, state, _kept_through(started.astimezone(JST).date()), now, completed,
-            dated.anomaly,
+            dated.anomaly, dev, ino,
         )
 
     def parse(self, e: Entry) -> ParsedName | None:
@@ -195,8 +196,8 @@ class Planner:
         elif old.state == _RECORDING:
             digest = self._hash_if_steady(e) if settled(e) else None
             if digest is not None:
-                ops.completes.append((digest.sha256, digest.size, digest.mtime_ns,
-                                      self._duration(e, digest), now, old.id))
+                ops.completes.append((digest.sha256, digest.size, digest.mtime_ns, digest.dev,
+                                      digest.ino, self._duration(e, digest), now, old.id))
                 ops.resolved.append(e.rel)
                 return
             if (e.size, e.mtime_ns) != (old.size, old.mtime_ns):

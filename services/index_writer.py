@@ -106,8 +106,8 @@ async def apply(conn: aiosqlite.Connection, ops: Ops, audit: AuditLog, at: datet
             done.added_complete += max(cur.rowcount, 0)
     if ops.completes:
         cur = await conn.executemany(
-            "UPDATE calls SET sha256 = ?, size = ?, mtime_ns = ?, duration_s = ?, state = 'complete',"
-            " completed_at = ? WHERE id = ? AND state = 'recording'",
+            "UPDATE calls SET sha256 = ?, size = ?, mtime_ns = ?, dev = ?, ino = ?, duration_s = ?,"
+            " state = 'complete', completed_at = ? WHERE id = ? AND state = 'recording'",
             ops.completes,
         )
         done.completed = max(cur.rowcount, 0)
@@ -189,15 +189,16 @@ async def _reappeared(conn: aiosqlite.Connection, r: Reappeared, at: datetime, n
         # It vanished while still recording: it completes now, hashed for the first time.
         same = True
         await conn.execute(
-            "UPDATE calls SET state = 'complete', sha256 = ?, size = ?, mtime_ns = ?,"
-            " duration_s = ?, completed_at = ? WHERE id = ?",
-            (d.sha256, d.size, d.mtime_ns, r.duration_s, now, r.id),
+            "UPDATE calls SET state = 'complete', sha256 = ?, size = ?, mtime_ns = ?, dev = ?,"
+            " ino = ?, duration_s = ?, completed_at = ? WHERE id = ?",
+            (d.sha256, d.size, d.mtime_ns, d.dev, d.ino, r.duration_s, now, r.id),
         )
     else:
         same = d.sha256 == r.ingest_sha256
         await conn.execute(
-            "UPDATE calls SET state = 'complete', size = ?, mtime_ns = ?, changed_at = ? WHERE id = ?",
-            (d.size, d.mtime_ns, row[0] if same or row[0] is not None else now, r.id),
+            "UPDATE calls SET state = 'complete', size = ?, mtime_ns = ?, dev = ?, ino = ?,"
+            " changed_at = ? WHERE id = ?",
+            (d.size, d.mtime_ns, d.dev, d.ino, row[0] if same or row[0] is not None else now, r.id),
         )
     done.reappeared += 1
     entries.append(Entry(at, SYSTEM, Action.CALL_REAPPEARED, r.rel,

@@ -164,6 +164,7 @@ class PurgeResult:
     absent: int = 0  # already gone when reached (counted in deleted)
     skipped: int = 0
     kept: int = 0  # could not be deleted (permissions...): still there, still indexed
+    refused: int = 0  # not provably the indexed recording: kept, the call marked (purge.kept)
     folders_removed: int = 0
     problem: str = ""
     started_at: datetime | None = None
@@ -182,6 +183,7 @@ class PurgeResult:
             "absent": self.absent,
             "skipped": self.skipped,
             "kept": self.kept,
+            "refused": self.refused,
             "folders_removed": self.folders_removed,
             "problem": self.problem,
             "started_at": self.started_at.isoformat(timespec="seconds") if self.started_at else None,
@@ -281,7 +283,7 @@ class Purge:
         total = 0
         oldest = newest = None
         async for c in self.status.purgeable_calls(now):
-            targets.append(Marked(c.id, c.path, c.size))
+            targets.append(Marked(c.id, c.path, c.size, c.mtime_ns, c.sha256, c.dev, c.ino))
             total += c.size
             oldest = oldest or c.started_at
             newest = c.started_at
@@ -541,6 +543,7 @@ class Purge:
             result.deleted_bytes += sum(m.size for m in (*outcome.gone, *outcome.absent))
             result.absent += len(outcome.absent)
             result.kept += len(outcome.kept)
+            result.refused += len(outcome.refused)
             counts.done += d.marked.planned
         counts.deleted, counts.deleted_bytes = result.deleted, result.deleted_bytes
         counts.skipped = result.skipped
@@ -580,7 +583,7 @@ class Purge:
             )
             detail = {"run": run.id, "planned": result.planned, "deleted": result.deleted,
                       "deleted_bytes": result.deleted_bytes, "skipped": result.skipped,
-                      "absent": result.absent, "kept": result.kept}
+                      "absent": result.absent, "kept": result.kept, "refused": result.refused}
             current = await self.instructions.get(ins.id)
             if finished:
                 await self.audit.append(conn, at=at, actor=run.actor, action=Action.PURGE_FINISHED,

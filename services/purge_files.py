@@ -84,7 +84,7 @@ class FileDeleter:
         proc = self._proc
         if proc is None or proc.stdin is None:
             raise HelperFailed("the deleting process is not running")
-        request = {"paths": [m.path for m in marked], "sizes": [m.size for m in marked],
+        request = {"paths": [m.path for m in marked], "known": [m.known for m in marked],
                    "journal": os.fspath(self.journal) if self.journal else None}
         try:
             proc.stdin.write(json.dumps(request).encode() + b"\n")
@@ -106,6 +106,7 @@ class FileDeleter:
         answer = json.loads(line)
         done = Deleted()
         done.absent, done.kept, done.seconds = answer["absent"], answer["kept"], answer["seconds"]
+        done.refused = answer["refused"]
         return outcome_of(marked, done)
 
     async def delete(self, marked: Sequence[Marked]) -> Outcome:
@@ -131,16 +132,19 @@ def delete_here(spool: Path, marked: Sequence[Marked], journal: Path | None = No
     """The same deletions in this process (run in a thread, when no helper could be started)."""
     return outcome_of(marked, delete_files(os.fspath(spool), [m.path for m in marked],
                                            os.fspath(journal) if journal else None,
-                                           [m.size for m in marked]))
+                                           [m.known for m in marked]))
 
 
 def outcome_of(marked: Sequence[Marked], done: Deleted) -> Outcome:
     absent = set(done.absent)
     kept = dict(done.kept)
+    refused = dict(done.refused)
     out = Outcome(seconds=done.seconds)
     for i, m in enumerate(marked):
         if i in absent:
             out.absent.append(m)
+        elif i in refused:
+            out.refused.append((m, refused[i]))
         elif i in kept:
             out.kept.append(m)
             out.problem = out.problem or f"{m.path}: {kept[i]}"

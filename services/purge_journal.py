@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from services import testpoints
-from services.audit import SYSTEM, Action, AuditLog, Head
+from services.audit import SYSTEM, Action, AuditLog, Entry, Head
 from services.clock import Clock, to_epoch
 from services.db import BUSY_TIMEOUT_MS, Database
 from services.holds import PENDING_IDS
@@ -48,6 +48,15 @@ class Marked:
     id: int
     path: str
     size: int
+    # which file it is (purge_unlinker.is_indexed); unknown for calls marked before a crash
+    mtime_ns: int = 0
+    sha256: str | None = None
+    dev: int | None = None
+    ino: int | None = None
+
+    @property
+    def known(self) -> tuple[Any, ...]:
+        return (self.size, self.mtime_ns, self.sha256, self.dev, self.ino)
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,8 @@ class Outcome:
     gone: list[Marked] = field(default_factory=list)  # unlinked now
     absent: list[Marked] = field(default_factory=list)  # already not there
     kept: list[Marked] = field(default_factory=list)  # still there (could not be deleted)
+    # still there: not provably the indexed recording (purge_unlinker.REFUSED code)
+    refused: list[tuple[Marked, str]] = field(default_factory=list)
     problem: str = ""
     seconds: float = 0.0  # spent deleting
 
@@ -211,6 +222,8 @@ class JournalWriter:
                 began = time.perf_counter()
                 self.audit.insert_sealed_sync(conn, rows)
                 deleted = sum(self._settled(conn, run, b, o) for b, o in settle)
+                if outcome.refused:
+                    self._refused(conn, run, outcome.refused, at, actor)
                 times.recording += time.perf_counter() - began
                 testpoints.pause("in_settle_tx")
             conn.execute("COMMIT")
@@ -250,16 +263,29 @@ class JournalWriter:
         )
         return Batch(cur.lastrowid, marked)
 
+    def _refused(self, conn: sqlite3.Connection, run: Run, refused: Sequence[tuple[Marked, str]],
+                 at: datetime, actor: str) -> None:
+        """Calls whose file was kept as not provably theirs: marked (calls.purge_kept), one
+        purge.kept entry each. _settled has made them 'complete' again."""
+        conn.executemany("UPDATE calls SET purge_kept = ? WHERE id = ?",
+                         [(why, m.id) for m, why in refused])
+        rows, _ = self.audit.seal(self.audit.head_sync(conn), [
+            Entry(at, actor, Action.PURGE_KEPT, m.path,
+                  {"call_id": m.id, "instruction": run.number, "run": run.id, "reason": why})
+            for m, why in refused])
+        self.audit.insert_sealed_sync(conn, rows)
+
     @staticmethod
     def _settled(conn: sqlite3.Connection, run: Run, batch: Batch, outcome: Outcome) -> int:
         """Step 3 after the audit entries: calls still there are 'complete' again, the journal row
         goes, the run counts the deletions. Returns their number."""
-        if outcome.kept:
+        still = [*outcome.kept, *(m for m, _ in outcome.refused)]
+        if still:
             conn.execute(
                 "UPDATE calls NOT INDEXED SET state = 'complete', purged_at = NULL,"
                 " purged_by = NULL, purge_instruction_id = NULL"
                 " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'purged'",
-                (json.dumps([m.id for m in outcome.kept]),),
+                (json.dumps([m.id for m in still]),),
             )
         if batch.journal_id is not None:
             conn.execute("DELETE FROM purge_journal WHERE id = ?", (batch.journal_id,))
@@ -281,6 +307,7 @@ def joined(outcomes: Sequence[Outcome]) -> Outcome:
         out.gone += o.gone
         out.absent += o.absent
         out.kept += o.kept
+        out.refused += o.refused
     return out
 
 

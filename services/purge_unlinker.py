@@ -1,9 +1,10 @@
 """Deleting one batch of a purge's files, and the helper process that does it (purge_files.py).
 
 Standard library only: the helper runs as `python -E -S purge_unlinker.py SPOOL PARENT_PID`, says
-it is ready, then reads one batch per line ({"paths": [...], "sizes": [...], "journal": path}:
-files relative to the spool, their indexed sizes; the file to sync first) and answers one line
-per batch: {"absent": [index...], "kept": [[index, reason]...], "seconds": s}. It ends when its
+it is ready, then reads one batch per line ({"paths": [...], "known": [...], "journal": path}:
+files relative to the spool, their indexed identities (Known); the file to sync first) and answers
+one line per batch: {"absent": [index...], "kept": [[index, reason]...], "refused": [[index,
+code]...], "seconds": s}. It ends when its
 input ends, and dies with the purge process (Linux: PR_SET_PDEATHSIG). Syncing the folders
 afterwards, and removing those emptied, is `after_deletion`'s, run by the purge process beside the
 helper's next batch.
@@ -12,12 +13,14 @@ helper's next batch.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import stat
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 try:
     from services import testpoints
@@ -29,24 +32,40 @@ READY = b"ready\n"
 
 
 class Deleted:
-    """What happened to a batch: indexes of the paths already absent, and of those that could not
-    be deleted (with the reason); every other path was deleted."""
+    """What happened to a batch: indexes of the paths already absent, of those that could not be
+    deleted (with the reason: the purge stops), and of those refused because the file there is
+    not provably the indexed recording (with a code of REFUSED: kept, the purge goes on); every
+    other path was deleted."""
 
-    __slots__ = ("absent", "kept", "seconds")
+    __slots__ = ("absent", "kept", "refused", "seconds")
 
     def __init__(self) -> None:
         self.absent: list[int] = []
         self.kept: list[tuple[int, str]] = []
+        self.refused: list[tuple[int, str]] = []
         self.seconds = 0.0
 
 
+# Why a file was refused: what a purge records on the call (calls.purge_kept) and in the audit log.
+REFUSED = {
+    "symlink": "a symbolic link on its path",
+    "not_regular": "not a regular file",
+    "size": "not the indexed size",
+    "other_file": "another file: neither the indexed file nor its bytes",
+}
+
+# The indexed identity of a file: size, mtime_ns, sha256 (None: not known), dev, ino (None: not
+# recorded, for calls indexed before the index kept them).
+Known = Sequence[Any]
+
+
 def delete_files(root: str, paths: Sequence[str], journal: str | None = None,
-                 sizes: Sequence[int] | None = None) -> Deleted:
+                 known: Sequence[Known] | None = None) -> Deleted:
     """First make the journal durable: fsync `journal` (the database's write-ahead log, where the
     purge committed the batch's mark without waiting for the disk) before any file goes; if that
     fails, nothing is deleted. Then unlink the files, each reached from `root` without following a
-    symbolic link at any step, and only if it is still a regular file of the indexed size
-    (`sizes`). Never raises for a file: what failed or was not the recording stays, reported."""
+    symbolic link at any step, and only while it is the indexed recording (`known`, see
+    `is_indexed`). Never raises for a file: what failed or was not the recording stays, reported."""
     began = time.perf_counter()
     out = Deleted()
     if journal is not None:
@@ -70,25 +89,62 @@ def delete_files(root: str, paths: Sequence[str], journal: str | None = None,
             try:
                 dir_fd = folders.open(folder)
                 st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-                if not stat.S_ISREG(st.st_mode):
-                    out.kept.append((i, "not a regular file any more: kept"))
-                    continue
-                if sizes is not None and st.st_size != sizes[i]:
-                    out.kept.append((i, f"{st.st_size} bytes, indexed as {sizes[i]}: not the"
-                                        " indexed recording, kept"))
+                refused = is_indexed(dir_fd, name, st, known[i] if known is not None else None)
+                if refused:
+                    out.refused.append((i, refused))
                     continue
                 os.unlink(name, dir_fd=dir_fd)
             except FileNotFoundError:
                 out.absent.append(i)
             except OSError as exc:
                 if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                    out.kept.append((i, "a folder on its path is a symbolic link: kept"))
+                    out.refused.append((i, "symlink"))
                 else:
                     out.kept.append((i, exc.strerror or str(exc)))
     finally:
         folders.close()
     out.seconds = time.perf_counter() - began
     return out
+
+
+def is_indexed(dir_fd: int, name: str, st: os.stat_result, known: Known | None) -> str:
+    """"" when the file `name` (lstat `st`) is the indexed recording, else a code of REFUSED. It
+    is when it is the same file as indexed (device, inode, size, modification time), or, that
+    failing (a restored spool has new inodes), when its bytes are the indexed ones (SHA-256)."""
+    if stat.S_ISLNK(st.st_mode):
+        return "symlink"
+    if not stat.S_ISREG(st.st_mode):
+        return "not_regular"
+    if known is None:
+        return ""
+    size, mtime_ns, sha256, dev, ino = known
+    if st.st_size != size:
+        return "size"
+    if (st.st_dev, st.st_ino, st.st_mtime_ns) == (dev, ino, mtime_ns):
+        return ""
+    if sha256 and _sha256_at(dir_fd, name, st) == sha256:
+        return ""
+    return "other_file"
+
+
+def _sha256_at(dir_fd: int, name: str, st: os.stat_result) -> str:
+    """The SHA-256 of the regular file `name` if it is still the file `st` describes, else ""."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError:
+        return ""
+    try:
+        now = os.fstat(fd)
+        if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISREG(now.st_mode):
+            return ""
+        h = hashlib.sha256()
+        while chunk := os.read(fd, 1 << 20):
+            h.update(chunk)
+        return h.hexdigest()
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
 
 
 class _Folders:
@@ -199,9 +255,9 @@ def main() -> None:
     sys.stdout.flush()
     for line in sys.stdin.buffer:
         batch = json.loads(line)
-        done = delete_files(root, batch["paths"], batch["journal"], batch.get("sizes"))
+        done = delete_files(root, batch["paths"], batch["journal"], batch["known"])
         sys.stdout.write(json.dumps({"absent": done.absent, "kept": done.kept,
-                                     "seconds": done.seconds}) + "\n")
+                                     "refused": done.refused, "seconds": done.seconds}) + "\n")
         sys.stdout.flush()
 
 

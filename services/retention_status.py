@@ -63,6 +63,10 @@ class PurgeableCall:
     started_at: datetime
     raw_retention_until: date
     size: int
+    mtime_ns: int = 0  # which file it is, for the purge to recognise it (Marked)
+    sha256: str | None = None
+    dev: int | None = None
+    ino: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "path": self.path,
@@ -287,7 +291,8 @@ class RetentionStatus:
                               limit: int | None = None) -> AsyncIterator[PurgeableCall]:
         """The calls a purge would delete at `as_of`, oldest first, streamed."""
         cutoff = self.cutoff(as_of or self.clock.now())
-        sql = (f"SELECT c.id, c.path, c.started_at, c.raw_retention_until, c.size FROM calls c"
+        sql = ("SELECT c.id, c.path, c.started_at, c.raw_retention_until, c.size, c.mtime_ns,"
+               f" c.sha256, c.dev, c.ino FROM calls c"
                f" WHERE {ELIGIBLE} ORDER BY c.started_at, c.id")
         params: dict[str, Any] = {"cutoff": cutoff.isoformat()}
         if limit is not None:
@@ -299,4 +304,5 @@ class RetentionStatus:
 
 def _purgeable(r: sqlite3.Row, tz: tzinfo) -> PurgeableCall:
     return PurgeableCall(r["id"], r["path"], from_epoch(r["started_at"], tz),
-                         date.fromisoformat(r["raw_retention_until"]), r["size"])
+                         date.fromisoformat(r["raw_retention_until"]), r["size"], r["mtime_ns"],
+                         r["sha256"], r["dev"], r["ino"])

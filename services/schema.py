@@ -318,4 +318,17 @@ MIGRATIONS: list[tuple[str, str]] = [
             WHERE criteria IS NOT NULL AND state IN ('issued', 'in_progress', 'submitted');
         """,
     ),
+    (
+        "0010_file_identity",
+        """
+        -- Which file on disk a call is (device and inode as the indexer hashed it; NULL for calls
+        -- indexed before this): a purge deletes a file only while it is that file, or provably its
+        -- bytes (services/purge_unlinker.py). purge_kept says why the last purge left a call's
+        -- file in place (a symbolic link on its path, another file under its name...).
+        ALTER TABLE calls ADD COLUMN dev INTEGER;
+        ALTER TABLE calls ADD COLUMN ino INTEGER;
+        ALTER TABLE calls ADD COLUMN purge_kept TEXT;
+        CREATE INDEX calls_purge_kept ON calls (id) WHERE purge_kept IS NOT NULL;
+        """,
+    ),
 ]

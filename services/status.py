@@ -91,13 +91,16 @@ async def skipped_count(db: Database) -> int:
     return int(await db.scalar("SELECT count(*) FROM skipped"))
 
 
-async def flagged_counts(db: Database) -> tuple[int, int]:
-    """(recordings no layout names, recordings whose name's date was not believed), present ones."""
-    unknown = await db.scalar("SELECT count(*) FROM calls WHERE type = 'unknown'"
-                              " AND state IN ('recording', 'complete')")
-    odd = await db.scalar("SELECT count(*) FROM calls WHERE anomaly IS NOT NULL"
-                          " AND state IN ('recording', 'complete')")
-    return int(unknown), int(odd)
+async def flagged_counts(db: Database) -> tuple[int, int, int]:
+    """Present recordings someone should look at: (those no layout names, those whose name's
+    date was not believed, those a purge kept as not provably the indexed file). Each through
+    its partial index: few calls have one."""
+    present = " AND state IN ('recording', 'complete')"
+    return (
+        int(await db.scalar("SELECT count(*) FROM calls WHERE type = 'unknown'" + present)),
+        int(await db.scalar("SELECT count(*) FROM calls WHERE anomaly IS NOT NULL" + present)),
+        int(await db.scalar("SELECT count(*) FROM calls WHERE purge_kept IS NOT NULL" + present)),
+    )
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ process that deletes the files; and the journal settles what an earlier design l
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -102,13 +103,23 @@ def test_the_purges_audit_rows_are_the_ordinary_ones(reconciled: bool) -> None:
     assert rows == log.seal(Head(4, "ef" * 32), entries)[0]
 
 
+def identified(spool: Path, i: int, path: str) -> Marked:
+    """A call as a purge marks it: the identity of the file indexed at its path."""
+    file = spool / path
+    if not file.is_file():
+        return Marked(i, path, 1)
+    st = file.stat()
+    return Marked(i, path, st.st_size, st.st_mtime_ns, hashlib.sha256(file.read_bytes()).hexdigest(),
+                  st.st_dev, st.st_ino)
+
+
 async def test_the_helper_deletes_and_answers(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     for name in ("a/1.wav", "a/2.wav", "3.wav"):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "a" / "stuck.wav").mkdir()
-    (tmp_path / "a" / "stuck.wav" / "f").write_bytes(b"x")  # unlink fails (EISDIR)
-    marked = [Marked(i, p, 1) for i, p in
+    (tmp_path / "a" / "stuck.wav" / "f").write_bytes(b"x")  # not the recording: refused
+    marked = [identified(tmp_path, i, p) for i, p in
               enumerate(["a/1.wav", "a/gone.wav", "a/stuck.wav", "3.wav", "a/2.wav"])]
     (tmp_path / "b" / "c").mkdir(parents=True)
     (tmp_path / "d").mkdir()
@@ -124,7 +135,8 @@ async def test_the_helper_deletes_and_answers(tmp_path: Path) -> None:
         assert [m.path for m in first.gone] == ["a/1.wav"]
         assert [m.path for m in first.absent] == ["a/gone.wav"]
         assert [m.path for m in out.gone] == ["3.wav", "a/2.wav"]
-        assert [m.path for m in out.kept] == ["a/stuck.wav"] and "a/stuck.wav" in out.problem
+        assert out.kept == [] and [(m.path, why) for m, why in out.refused] == [
+            ("a/stuck.wav", "not_regular")]
         assert (await deleter.delete([])).gone == []
     finally:
         await deleter.close()
@@ -229,5 +241,5 @@ def test_the_helper_runs_without_the_project_installed() -> None:
     source = purge_files.HELPER.read_text()
     imports = {line.split()[1] for line in source.splitlines()
                if line.startswith(("import ", "from ")) and "__future__" not in line}
-    assert imports <= {"errno", "json", "os", "stat", "sys", "time", "collections.abc", "services",
-                       "testpoints"}  # the standard library only
+    assert imports <= {"errno", "hashlib", "json", "os", "stat", "sys", "time", "typing",
+                       "collections.abc", "services", "testpoints"}  # the standard library only

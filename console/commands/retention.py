@@ -270,6 +270,8 @@ def describe_result(r: PurgeResult) -> str:
         lines.append(t("cli.retention.result_skipped", n=r.skipped))
     if r.absent:
         lines.append(t("cli.retention.result_absent", n=r.absent))
+    if r.refused:
+        lines.append(t("cli.retention.result_refused", n=r.refused))
     if r.folders_removed:
         lines.append(t("cli.retention.result_folders", n=r.folders_removed))
     return "\n".join(lines)
