@@ -55,6 +55,8 @@ SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "changed_files": (Action.CALL_CHANGED,),
         "failed_exports": (Action.EXPORT_FAILED,),
         "skipped_entries": (Action.INDEX_SKIPPED,),
+        "odd_dates": (Action.CALL_ANOMALY,),
+        "kept_by_purges": (Action.PURGE_KEPT,),
     },
 }
 
@@ -66,6 +68,7 @@ LABELS_JA: dict[str, str] = {
     "pins": "暗証番号", "failures": "誤入力", "lockouts": "ロックアウト",
     "anomalies": "異常", "missing_files": "消失したファイル", "changed_files": "変更されたファイル",
     "failed_exports": "失敗した出力", "skipped_entries": "索引対象外の項目",
+    "odd_dates": "名前の日付が異常な録音", "kept_by_purges": "削除せず保持した録音",
 }
 
 

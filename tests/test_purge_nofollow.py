@@ -68,6 +68,9 @@ async def test_a_day_folder_replaced_by_a_symlink_is_not_followed(ws: Workspace,
     assert await kept_entries(ws) == dict.fromkeys(in_day, "symlink")
     assert (await status.flagged_counts(ws.db))[2] == len(in_day)
     assert (await ws.audit.verify()).ok
+    today = ws.clock.now().date()
+    report = await ws.reports.build(await manager(ws, Duty.REPORT), today, today)
+    assert report.sections["anomalies"]["kept_by_purges"] == len(in_day)
 
 
 async def test_files_that_are_not_the_indexed_ones_are_kept(ws: Workspace, spool: Path,

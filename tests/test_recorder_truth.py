@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from demo_data.synth import wav_header
+from services import reports
 from services.audit import Action
 from services.auth import Role
 from services.clock import JST
 from services.config import Config
+from services.duties import Duty
 from services.workspace import Workspace
 from tests.conftest import CliRunner
 from tests.export_support import manager
@@ -100,6 +102,10 @@ async def test_an_odd_date_is_flagged_and_never_shortens_retention(
                                     (Action.CALL_ANOMALY,))
     assert entry[0] == f"{DAY}/{name}" and json.loads(entry[1])["anomaly"] == r["anomaly"]
     assert (await ws.audit.verify()).ok
+    today = ws.clock.now().date()
+    report = await ws.reports.build(await manager(ws, Duty.REPORT), today, today)
+    assert report.sections["anomalies"]["odd_dates"] == 1
+    assert "名前の日付が異常な録音" in reports.to_text(report)
 
 
 async def test_a_name_a_day_off_its_folder_is_believed(ws: Workspace, spool: Path) -> None:
