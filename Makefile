@@ -19,7 +19,8 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check console screens services demo_data tests
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto -m "not serial"
+	$(PY) -m pytest -m serial
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check console screens services demo_data tests

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from demo_data import SAMPLE_SPOOL
 from services import config as config_mod
@@ -19,6 +20,10 @@ from services.workspace import Workspace
 MANAGER_PIN = "1111"
 OPERATOR_PIN = "2222"
 ROOT = Path(__file__).resolve().parent.parent
+
+# The same examples on every run, and no deadline: the suite runs in parallel on loaded machines.
+settings.register_profile("callrec", deadline=None, derandomize=True)
+settings.load_profile("callrec")
 
 
 @pytest.fixture

@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from services.config import Config
 from services.workspace import Workspace
 from tests import busy_hour
 from tests.conftest import MANAGER_PIN
+
+# Consoles in pseudo-terminals and wall-clock waits: run alone, after the parallel tests.
+pytestmark = pytest.mark.serial
 
 
 async def test_two_consoles_and_the_indexer_under_load(ws: Workspace, cfg: Config, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,15 @@ from tests.fault_support import Said
 NO_HOLD = "その保留の記録はありません"
 
 
-async def set_hold(pilot: Any, call_id: int) -> None:
+async def set_hold(pilot: Any, call_id: int, submitting: Callable[[], object] = lambda: None) -> None:
+    """Set a hold through its prompts; `submitting()` runs just before the PIN is entered."""
     await pilot.press("h")
     await until(pilot, lambda: isinstance(pilot.app.screen, ReasonModal), what="the reason")
     await pilot.press(*str(call_id), "enter", *"request", "enter")
     await until(pilot, lambda: isinstance(pilot.app.screen, PinPrompt), what="the PIN")
-    await pilot.press(*"1111", "enter")
+    await pilot.press(*"1111")
+    submitting()
+    await pilot.press("enter")
 
 
 async def test_a_hold_set_is_shown_although_a_read_was_under_way(ws: Workspace, spool: Path) -> None:
@@ -85,21 +89,30 @@ async def test_holds_set_while_the_reader_keeps_reading(ws: Workspace, spool: Pa
 
     app = make_app(ws)
     said = Said(app)
+    readers: list[asyncio.Future[None]] = []
+
+    def start_reading() -> None:
+        stop.clear()
+        readers.append(asyncio.ensure_future(keep_reading()))
+
+    # The reader runs from the PIN's Enter until the hold is reported: the prompts before it are
+    # typed on an idle loop, as Pilot needs to see each key handled.
     async with app.run_test(size=(100, 30)) as pilot:
         await unlock(pilot)
         await show_retention(pilot)
-        reader = asyncio.ensure_future(keep_reading())
         try:
             for call_id in ids:
-                await set_hold(pilot, call_id)
+                await set_hold(pilot, call_id, start_reading)
                 await until(
                     pilot,
                     lambda c=call_id: f"通話 {c} を保留しました。" in said or NO_HOLD in said,
                     what="the hold reported",
                 )
+                stop.set()
+                await readers[-1]
         finally:
             stop.set()
-            await reader
+            await asyncio.gather(*readers)
         assert NO_HOLD not in said and not said.errors()
     active = await ws.db.fetchall("SELECT call_id FROM holds WHERE released_at IS NULL")
     assert sorted(r[0] for r in active) == sorted(ids)

@@ -23,6 +23,9 @@ from services.duties import Duty, Role
 from services.text import visible
 from services.workspace import Workspace
 
+# Consoles in pseudo-terminals and wall-clock waits: run alone, after the parallel tests.
+pytestmark = pytest.mark.serial
+
 
 def recording_name(at: datetime, uid: str, other: str = "09099998888") -> str:
     return f"in-0488291111-{other}-{at:%Y%m%d-%H%M%S}-{uid}.wav"

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from retention_support import make_calls
 from test_console_kit import (
     answer,
@@ -40,6 +41,9 @@ from services.config import Config
 from services.instructions import State
 from services.workspace import Workspace
 from tests.fault_support import Said, assert_intact_ws, fingerprint
+
+# Consoles in pseudo-terminals and wall-clock waits: run alone, after the parallel tests.
+pytestmark = pytest.mark.serial
 
 WITHIN = 2.0  # seconds: what one console does, the other shows
 

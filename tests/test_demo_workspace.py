@@ -21,6 +21,9 @@ from services.duties import Duty
 from services.errors import CallrecError
 from services.workspace import Workspace
 
+# Consoles in pseudo-terminals and wall-clock waits: run alone, after the parallel tests.
+pytestmark = pytest.mark.serial
+
 NOW = datetime(2026, 11, 24, 18, 30, tzinfo=JST)
 
 

@@ -31,6 +31,9 @@ from tests.conftest import ROOT, CliRunner
 from tests.export_support import fill, tmpfs
 from tests.fault_support import assert_intact, fingerprint, one_line
 
+# Consoles in pseudo-terminals and wall-clock waits: run alone, after the parallel tests.
+pytestmark = pytest.mark.serial
+
 UNPRIVILEGED = ("setpriv", "--inh-caps=-dac_override,-dac_read_search",
                 "--bounding-set=-dac_override,-dac_read_search")
 

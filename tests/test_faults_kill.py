@@ -54,6 +54,9 @@ from tests.conftest import MANAGER_PIN, CliRunner
 from tests.export_support import recording
 from tests.fault_support import Said, assert_intact_ws, fingerprint, kill_at_pause, one_line, start_paused
 
+# Consoles in pseudo-terminals and wall-clock waits: run alone, after the parallel tests.
+pytestmark = pytest.mark.serial
+
 RECEIPT_STEPS = ["receipt_before_tx", "receipt_in_tx", "receipt_after_commit"]
 
 
