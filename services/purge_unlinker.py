@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from typing import Any
 
 try:
-    from services import testpoints
+    from services import beneath, testpoints
 except ImportError:  # run as the helper: this folder is the first on the path
+    import beneath  # type: ignore[import-not-found,no-redef]
     import testpoints  # type: ignore[import-not-found,no-redef]
 
 
@@ -161,17 +162,9 @@ class _Folders:
         if folder == self.folder:
             return self.fd
         self._drop()
-        fd = os.dup(self.root)
-        try:
-            for part in folder.split("/") if folder else ():
-                child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-                os.close(fd)
-                fd = child
-        except BaseException:
-            os.close(fd)
-            raise
-        self.folder, self.fd = folder, fd
-        return fd
+        self.fd = beneath.open_folder(self.root, folder)
+        self.folder = folder
+        return self.fd
 
     def _drop(self) -> None:
         if self.fd >= 0:

@@ -77,3 +77,28 @@ async def test_a_recording_replaced_by_a_fifo_fails_at_once_and_can_be_retried(
     done = export(cli, number, "--out", str(out / "x.iso"))
     assert done.returncode == 0, done.stderr
     assert (out / "x.iso").is_file()
+
+
+async def test_a_recording_reached_through_a_symlinked_folder_is_not_read(
+        ws: Workspace, cfg: Config, cli: CliRunner, tmp_path: Path) -> None:
+    """Even with the very same bytes there (a copy of the day folder), the export does not leave
+    the spool: it fails in one line, and succeeds once the folder is back."""
+    number = await issue(ws, "dvd-r")
+    ins = await ws.instructions.get(number)
+    day = (cfg.spool / (await ws.calls.get(ins.call_ids[0])).path).parent
+    copy = tmp_path / "copy"
+    shutil.copytree(day, copy)
+    moved = tmp_path / "moved"
+    day.rename(moved)
+    day.symlink_to(copy, target_is_directory=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = export(cli, number, "--out", str(out / "x.iso"))
+    assert proc.returncode != 0
+    assert len(proc.stderr.strip().splitlines()) == 1 and "symbolic link" in proc.stderr, proc.stderr
+    assert leftovers(out) == []
+    assert (await ws.instructions.get(number, fresh=True)).state == State.ISSUED
+    day.unlink()
+    moved.rename(day)
+    done = export(cli, number, "--out", str(out / "x.iso"))
+    assert done.returncode == 0, done.stderr

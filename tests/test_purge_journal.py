@@ -242,4 +242,4 @@ def test_the_helper_runs_without_the_project_installed() -> None:
     imports = {line.split()[1] for line in source.splitlines()
                if line.startswith(("import ", "from ")) and "__future__" not in line}
     assert imports <= {"errno", "hashlib", "json", "os", "stat", "sys", "time", "typing",
-                       "collections.abc", "services", "testpoints"}  # the standard library only
+                       "collections.abc", "services", "beneath", "testpoints"}  # the standard library only

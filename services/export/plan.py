@@ -123,7 +123,7 @@ def volume_files(docs: Documents, calls: Sequence[Call], seq: int, count: int, l
                  summary: list[dict[str, Any]]) -> tuple[list[FileSpec], dict[str, dict[str, str]]]:
     """The files of one volume and, for a disc, each file's names in the image's trees."""
     recs = [FileSpec(recording_path(c), c.size, c.sha256 or "", source=docs.spool / c.path,
-                     call_id=c.id) for c in calls]
+                     spool=docs.spool, call_id=c.id) for c in calls]
     media_note = f"{count}枚のうち{seq}枚目" if count > 1 else ""
     form1 = forms.FormContext(docs.instruction, docs.calls, docs.centre, docs.tz)
     form2 = forms.FormContext(docs.instruction, calls, docs.centre, docs.tz, docs.written_on,

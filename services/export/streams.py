@@ -25,6 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from services import beneath
 from services.errors import CallrecError
 from services.export.progress import Meter
 from services.text import visible
@@ -47,6 +48,7 @@ class FileSpec:
     size: int
     sha256: str                # the ingest hash of a recording; the hash of generated data
     source: Path | None = None
+    spool: Path | None = None  # the folder `source` is under, reached without following symlinks
     data: bytes | None = None
     call_id: int | None = None
     iso_hint: str | None = None
@@ -303,8 +305,14 @@ class HashingReader:
         assert spec.source is not None
         try:
             # O_NONBLOCK: a recording replaced by a FIFO must fail here, not wait for a writer.
-            self._fd = os.open(spec.source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            if spec.spool is None:
+                self._fd = os.open(spec.source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            else:
+                self._fd = beneath.open_file(str(spec.spool),
+                                             spec.source.relative_to(spec.spool).as_posix())
         except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise self._changed("is reached through a symbolic link: not read") from exc
             raise self._changed(f"cannot be read ({exc.strerror})") from exc
         st = os.fstat(self._fd)
         if not stat.S_ISREG(st.st_mode):
