@@ -161,13 +161,14 @@ class CallrecApp(App[int]):
         if self.start_indexer:
             self.run_worker(self._index(), name="indexer", group="indexer", exit_on_error=False)
         if self.recorder is not None:
-            self.run_worker(self.recorder(self.stop), name="recorder", group="recorder",
-                            exit_on_error=False)
+            self.run_worker(self.recorder(self.stop), name="recorder", group="recorder", exit_on_error=False)
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
-        handlers: dict[int, Callable[[], None]] = {signal.SIGHUP: self._on_hangup,
-                                                   signal.SIGTERM: self._on_hangup}
+        handlers: dict[int, Callable[[], None]] = {
+            signal.SIGHUP: self._on_hangup,
+            signal.SIGTERM: self._on_hangup,
+        }
         if self.kiosk:
             # Raw mode already turns ^C ^Z ^\ into keys; these cover a signal sent anyway.
             handlers.update({sig: _ignore for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP)})
@@ -185,8 +186,7 @@ class CallrecApp(App[int]):
 
     def _recover(self) -> None:
         if not self._quitting:
-            self.run_worker(self.recover_exports, group="recover", exclusive=True,
-                            exit_on_error=False)
+            self.run_worker(self.recover_exports, group="recover", exclusive=True, exit_on_error=False)
 
     async def recover_exports(self) -> None:
         """An export whose process died (this console killed, or another's) leaves its instruction
@@ -280,8 +280,9 @@ class CallrecApp(App[int]):
 
     @work(exclusive=True, group="quit")
     async def _kiosk_quit(self) -> None:
-        actor = await self.push_screen_wait(PinPrompt(Duty.QUIT_KIOSK, t("quit.purpose"),
-                                                      roles=[Role.OPERATOR, Role.MANAGER]))
+        actor = await self.push_screen_wait(
+            PinPrompt(Duty.QUIT_KIOSK, t("quit.purpose"), roles=[Role.OPERATOR, Role.MANAGER])
+        )
         if actor is not None:
             await self.shutdown(0, "kiosk", actor.role.value)
 
@@ -290,8 +291,7 @@ class CallrecApp(App[int]):
             self.push_screen(HelpScreen(self.screen))
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown,
-                              events.MouseScrollUp)):
+        if isinstance(event, (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)):
             self._last_input = time.monotonic()
         await super().on_event(event)
 
@@ -379,8 +379,9 @@ class CallrecApp(App[int]):
 
     # -- what views use ----------------------------------------------------------------------
 
-    async def ask_pin(self, duty: Duty, purpose: str, *, role: Role | None = None,
-                      roles: Sequence[Role] | None = None) -> Actor | None:
+    async def ask_pin(
+        self, duty: Duty, purpose: str, *, role: Role | None = None, roles: Sequence[Role] | None = None
+    ) -> Actor | None:
         """The acting role's PIN (from a worker). role=None: the session's role if it may do
         `duty`, else the role(s) that may (the manager's PIN for a manager's duty on the
         operator's console: the manager at the floor terminal acts as the manager)."""
@@ -388,13 +389,27 @@ class CallrecApp(App[int]):
             role = self.session.role
         return await self.push_screen_wait(PinPrompt(duty, purpose, role=role, roles=roles))
 
-    async def confirm(self, title: str, lines: Sequence[str | Text], *, action: str | None = None,
-                      typed: str | None = None, danger: bool = False) -> bool:
-        return bool(await self.push_screen_wait(
-            ConfirmModal(title, lines, action=action, typed=typed, danger=danger)))
+    async def confirm(
+        self,
+        title: str,
+        lines: Sequence[str | Text],
+        *,
+        action: str | None = None,
+        typed: str | None = None,
+        danger: bool = False,
+    ) -> bool:
+        return bool(
+            await self.push_screen_wait(ConfirmModal(title, lines, action=action, typed=typed, danger=danger))
+        )
 
-    async def run_job(self, title: str, work_fn: Callable[[Job], Awaitable[T]], *,
-                      unit: str = "bytes", cancellable: bool = True) -> T:
+    async def run_job(
+        self,
+        title: str,
+        work_fn: Callable[[Job], Awaitable[T]],
+        *,
+        unit: str = "bytes",
+        cancellable: bool = True,
+    ) -> T:
         job = Job(title, unit=unit, cancellable=cancellable)
         self.jobs.append(job)
         if self.session is not None:  # else the unlock shows it
@@ -431,8 +446,9 @@ def _ignore() -> None:
     """A signal that must not stop the kiosk console."""
 
 
-async def run_app(cfg: Config, *, lang: str, demo: bool, kiosk: bool,
-                  recorder: Recorder | None = None) -> int:
+async def run_app(
+    cfg: Config, *, lang: str, demo: bool, kiosk: bool, recorder: Recorder | None = None
+) -> int:
     ws = await Workspace.open(cfg)
     try:
         app = CallrecApp(ws, lang=lang, demo=demo, kiosk=kiosk, recorder=recorder)
@@ -455,8 +471,9 @@ def run(args: argparse.Namespace) -> int:
         with demo_session(Path(args.workspace) if args.workspace else None, announce) as (cfg, recorder):
             return asyncio.run(run_app(cfg, lang=lang, demo=True, kiosk=False, recorder=recorder))
     if args.workspace:
-        raise CallrecError("--workspace is for the demo only (use it with --demo)",
-                           code="workspace_without_demo")
+        raise CallrecError(
+            "--workspace is for the demo only (use it with --demo)", code="workspace_without_demo"
+        )
     cfg = config_mod.load(config_mod.resolve_path(args.config))
     lang = i18n.active().lang
     if cfg.kiosk:

@@ -48,8 +48,7 @@ def run_console(args: argparse.Namespace) -> int:
 
 def language(args: argparse.Namespace) -> str:
     """--lang, then the configuration's console.language, then the locale, then Japanese."""
-    return i18n.choose_language(
-        args.lang, i18n.configured_language(config_mod.resolve_path(args.config)))
+    return i18n.choose_language(args.lang, i18n.configured_language(config_mod.resolve_path(args.config)))
 
 
 def fail(line: str) -> None:

@@ -161,8 +161,9 @@ def configured_language(config_file: Path | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def choose_language(flag: str | None, configured: str | None,
-                    environ: Mapping[str, str] | None = None) -> str:
+def choose_language(
+    flag: str | None, configured: str | None, environ: Mapping[str, str] | None = None
+) -> str:
     """--lang wins, then the configuration's console.language, then the locale, then Japanese."""
     for candidate in (flag, configured, language_from_env(environ)):
         if candidate in LANGUAGES:

@@ -90,8 +90,13 @@ def uniqueid(epoch: int, seq: int, system: str | None = None) -> str:
 
 
 def recording_path(
-    call: Call, start: datetime, uid: str, fmt: str = "wav", folder: datetime | None = None,
-    *, epoch: str = "",
+    call: Call,
+    start: datetime,
+    uid: str,
+    fmt: str = "wav",
+    folder: datetime | None = None,
+    *,
+    epoch: str = "",
 ) -> PurePosixPath:
     """Relative path `YYYY/MM/DD/<type>-<dest>-<source>-YYYYMMDD-HHMMSS-<uid>.<fmt>`, named as
     FreePBX names it (services/layouts.py; a conference, type "", names its room twice).
@@ -99,6 +104,7 @@ def recording_path(
     `start` is the local (Japan) time in the name; `folder` (default `start`) picks the day folder.
     """
     day = folder or start
-    name = FreePBXName(call.type, call.dest, call.source, f"{start:%Y%m%d}", f"{start:%H%M%S}",
-                       uid, fmt, epoch).format()
+    name = FreePBXName(
+        call.type, call.dest, call.source, f"{start:%Y%m%d}", f"{start:%H%M%S}", uid, fmt, epoch
+    ).format()
     return PurePosixPath(f"{day:%Y/%m/%d}", name)

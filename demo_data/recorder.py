@@ -58,9 +58,7 @@ def _finish(f: BinaryIO, data_bytes: int) -> None:
     f.close()
 
 
-async def _record_call(
-    path: Path, seconds: float, audio: bytes, offset: int, stop: asyncio.Event
-) -> None:
+async def _record_call(path: Path, seconds: float, audio: bytes, offset: int, stop: asyncio.Event) -> None:
     """Grow one recording in real time for `seconds`, then finish its header."""
     opening = asyncio.ensure_future(asyncio.to_thread(_open_new, path))
     try:

@@ -122,8 +122,9 @@ def build_demo_spool(
         epoch = int(start.timestamp())
         prefix = sample.uniqueid.rpartition("-")[0]
         uid = f"{prefix}-{epoch}.{seq}" if prefix else f"{epoch}.{seq}"
-        path = dest / recording_path(call, start, uid, sample.fmt, folder,
-                                     epoch=str(epoch) if sample.epoch else "")
+        path = dest / recording_path(
+            call, start, uid, sample.fmt, folder, epoch=str(epoch) if sample.epoch else ""
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(sample.path, path)
         end = epoch + sample.duration

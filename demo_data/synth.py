@@ -1,6 +1,6 @@
 """Fast generator of large synthetic spools (FreePBX layout) for benchmarks.
 
-    python -m demo_data.synth ROOT --count 100000 [--seed 0] [--size 2048]
+python -m demo_data.synth ROOT --count 100000 [--seed 0] [--size 2048]
 """
 
 from __future__ import annotations
@@ -85,10 +85,7 @@ def generate_spool(
         if folder not in made:
             folder.mkdir(parents=True, exist_ok=True)
             made.add(folder)
-        name = (
-            f"{call.type}-{call.dest}-{call.source}-{when:%Y%m%d-%H%M%S}-"
-            f"{system}{epoch}.{seq}.wav"
-        )
+        name = f"{call.type}-{call.dest}-{call.source}-{when:%Y%m%d-%H%M%S}-{system}{epoch}.{seq}.wav"
         offset = rng.randrange(4096) & ~1
         data = noise[offset : offset + data_len]
         if data_len >= 8:
@@ -119,8 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     try:
         n = generate_spool(
-            args.root, args.count, start=start, span_days=args.span_days,
-            seed=args.seed, size=args.size,
+            args.root,
+            args.count,
+            start=start,
+            span_days=args.span_days,
+            seed=args.seed,
+            size=args.size,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

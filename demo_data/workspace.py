@@ -34,6 +34,7 @@ DEMO_PINS = {Role.MANAGER: "1111", Role.OPERATOR: "2222"}
 RECORDER_INTERVAL = 6.0
 SETTLE_SECONDS = 2.0
 
+
 async def _issue_instructions(ws: Workspace) -> None:
     """Some open instructions (export and purge) and one cancelled, so the view has content."""
     manager = await ws.auth.authorize(Role.MANAGER, DEMO_PINS[Role.MANAGER], Duty.ISSUE_INSTRUCTION)
@@ -42,22 +43,39 @@ async def _issue_instructions(ws: Workspace) -> None:
     today = ws.clock.now().date()
     if len(with_number) >= 4:
         await ws.instructions.issue_export(
-            manager, purpose="undue-pressure", medium="dvd-r",
+            manager,
+            purpose="undue-pressure",
+            medium="dvd-r",
             call_ids=[c.id for c in with_number[:3]],
             note="窓口への同一人物からの繰り返しの要求について、事実確認のため",
         )
         cancelled = await ws.instructions.issue_export(
-            manager, purpose="proper-conduct", medium="cd-r", call_ids=[with_number[3].id],
+            manager,
+            purpose="proper-conduct",
+            medium="cd-r",
+            call_ids=[with_number[3].id],
             note="案内内容の確認",
         )
         await ws.instructions.cancel(manager, cancelled.id, reason="対象通話の誤り")
     # A description the operator can resolve: the last fortnight's calls with one caller.
-    caller = next((c.other_number for c in with_number
-                   if (today - c.started_at.astimezone(ws.config.tz).date()).days <= 14), None)
+    caller = next(
+        (
+            c.other_number
+            for c in with_number
+            if (today - c.started_at.astimezone(ws.config.tz).date()).days <= 14
+        ),
+        None,
+    )
     await ws.instructions.issue_export(
-        manager, purpose="crime-prevention", medium="usb",
-        criteria=Criteria.parse((today - timedelta(days=14)).isoformat(), today.isoformat(),
-                                other=caller or "090-0000-0000", tz=ws.config.tz),
+        manager,
+        purpose="crime-prevention",
+        medium="usb",
+        criteria=Criteria.parse(
+            (today - timedelta(days=14)).isoformat(),
+            today.isoformat(),
+            other=caller or "090-0000-0000",
+            tz=ws.config.tz,
+        ),
         note="警察からの照会に関連する通話（運営受託者が特定して確認する）",
     )
     await ws.instructions.issue_purge(manager, note="保存期間（翌月末）を過ぎた通話録音データの削除")
@@ -76,8 +94,12 @@ async def _deliver_output_data(ws: Workspace, media: Path) -> None:
         if not calls:
             return
         ins = await ws.instructions.issue_export(
-            manager, purpose="undue-pressure" if n == 0 else "proper-conduct", medium="usb",
-            call_ids=[c.id for c in calls], note=note)
+            manager,
+            purpose="undue-pressure" if n == 0 else "proper-conduct",
+            medium="usb",
+            call_ids=[c.id for c in calls],
+            note=note,
+        )
         folder = media / f"usb-{ins.number}"
         folder.mkdir(parents=True)
         plan = await ws.exports.prepare(operator, ins.id, ws.exports.target(folder=str(folder)))
@@ -93,8 +115,9 @@ async def _hold_one(ws: Workspace) -> None:
         await ws.holds.set(manager, call.id, "情報公開請求（受付第118号）の対象のため、決定まで削除しない")
 
 
-async def build(root: Path, *, today: date | None = None, now: datetime | None = None,
-                calls: int = 150) -> Config:
+async def build(
+    root: Path, *, today: date | None = None, now: datetime | None = None, calls: int = 150
+) -> Config:
     """Build a fresh demo workspace in `root` (an empty or new folder)."""
     now = (now or datetime.now(JST)).astimezone(JST)
     today = today or now.date()
@@ -102,8 +125,9 @@ async def build(root: Path, *, today: date | None = None, now: datetime | None =
     spool = root / "spool"
     build_demo_spool(spool, today, now=now, calls=calls)
     path = root / "config.toml"
-    config_mod.write(Config(spool=spool, data=root / "data", kiosk=False,
-                            settle_seconds=SETTLE_SECONDS), path)
+    config_mod.write(
+        Config(spool=spool, data=root / "data", kiosk=False, settle_seconds=SETTLE_SECONDS), path
+    )
     cfg = config_mod.load(path)
     ws = await Workspace.open(cfg, create=True)
     try:
@@ -124,8 +148,11 @@ async def prepare(root: Path) -> Config:
     if (root / MARKER).exists():
         return config_mod.load(root / "config.toml")
     if root.exists() and any(root.iterdir()):
-        raise CallrecError(f"{root}: not empty and not a demo workspace; give a new folder",
-                           code="demo_folder_busy", path=str(root))
+        raise CallrecError(
+            f"{root}: not empty and not a demo workspace; give a new folder",
+            code="demo_folder_busy",
+            path=str(root),
+        )
     return await build(root)
 
 
@@ -139,8 +166,10 @@ def recorder_for(cfg: Config) -> Callable[[asyncio.Event], Awaitable[None]]:
 
 
 @contextmanager
-def demo_session(root: Path | None, announce: Callable[[Path], None] | None = None,
-                 ) -> Iterator[tuple[Config, Callable[[asyncio.Event], Awaitable[None]]]]:
+def demo_session(
+    root: Path | None,
+    announce: Callable[[Path], None] | None = None,
+) -> Iterator[tuple[Config, Callable[[asyncio.Event], Awaitable[None]]]]:
     """(configuration, recorder) of a demo workspace; a temporary one is removed afterwards."""
     temporary = root is None
     base = Path(tempfile.mkdtemp(prefix="callrec-demo-")) if root is None else root.resolve()

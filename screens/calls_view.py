@@ -142,8 +142,7 @@ class CallList(VirtualTable):
         other = fmt.number(call.other_number, masked=call.id != self.revealed, caller=call.caller_id)
         mark = "✓" if call.id in self.marked else ""  # after the time (its column has room)
         cells: list[Cell] = [
-            (started.strftime("%Y-%m-%d %H:%M:%S" if wide else "%m-%d %H:%M") + mark,
-             "bold" if mark else ""),
+            (started.strftime("%Y-%m-%d %H:%M:%S" if wide else "%m-%d %H:%M") + mark, "bold" if mark else ""),
             (length, ""),
             (fmt.call_type(call.type), ""),
             (fmt.number(call.city_number), ""),
@@ -323,21 +322,31 @@ class CallDetail(Static):
             party = t("calls.detail.other", number=other, callerid=callerid)
         else:
             party = t("calls.detail.other_none", callerid=fmt.caller_id(call.caller_id))
-        out.line("calls.detail.parties",
-                 Text(party, style="bold" if revealed else ""),
-                 t("calls.detail.city", number=fmt.number(call.city_number)),
-                 fmt.call_type(call.type))
-        out.line("calls.detail.recording",
-                 t("calls.detail.started", at=fmt.moment(call.started_at)),
-                 t("calls.detail.length", length=elapsed(call, app.ws.clock.now())),
-                 t("calls.detail.size", size=f"{call.size:,}"),
-                 plain(call.fmt))
+        out.line(
+            "calls.detail.parties",
+            Text(party, style="bold" if revealed else ""),
+            t("calls.detail.city", number=fmt.number(call.city_number)),
+            fmt.call_type(call.type),
+        )
+        out.line(
+            "calls.detail.recording",
+            t("calls.detail.started", at=fmt.moment(call.started_at)),
+            t("calls.detail.length", length=elapsed(call, app.ws.clock.now())),
+            t("calls.detail.size", size=f"{call.size:,}"),
+            plain(call.fmt),
+        )
         out.line("calls.detail.sha256", call.sha256 or t("calls.detail.no_hash"))
         deletable = deletable_from(call.raw_retention_until, tz, grace)
-        kept = t("calls.detail.kept", date=call.raw_retention_until.isoformat(),
-                 deletable=fmt.moment(deletable, seconds=False))
-        out.line("calls.detail.retention", kept, Text(fmt.call_state(call.state),
-                                                      style=STATE_STYLE.get(call.state, "")))
+        kept = t(
+            "calls.detail.kept",
+            date=call.raw_retention_until.isoformat(),
+            deletable=fmt.moment(deletable, seconds=False),
+        )
+        out.line(
+            "calls.detail.retention",
+            kept,
+            Text(fmt.call_state(call.state), style=STATE_STYLE.get(call.state, "")),
+        )
         if instructions:
             out.line("calls.detail.instructions", t("calls.detail.named_by", numbers=", ".join(instructions)))
         self.update(out.text())
@@ -365,8 +374,12 @@ class CallsView(DutyKeys, Vertical):
         types = [(fmt.call_type(c.value), c.value) for c in CallType]
         states = [(t(f"calls.filter.state.{k}"), k) for k in STATE_CHOICES]
         with Horizontal(id="call-filter"):
-            yield Field(id="f-number", placeholder=t("calls.filter.number"),
-                        restrict=r"[0-9０-９+\-－ー ()]*", max_length=20)
+            yield Field(
+                id="f-number",
+                placeholder=t("calls.filter.number"),
+                restrict=r"[0-9０-９+\-－ー ()]*",
+                max_length=20,
+            )
             yield Field(id="f-from", placeholder=t("calls.filter.from"), max_length=12)
             yield Static("〜", classes="filter-sep")
             yield Field(id="f-to", placeholder=t("calls.filter.to"), max_length=12)
@@ -505,8 +518,11 @@ class CallsView(DutyKeys, Vertical):
         if lst.row_count == 0 and lst.exact:
             text = t("calls.summary.none")
         else:
-            total = fmt.count(lst.row_count) if lst.exact else t("calls.summary.counting",
-                                                                      known=fmt.count(lst.row_count - 1))
+            total = (
+                fmt.count(lst.row_count)
+                if lst.exact
+                else t("calls.summary.counting", known=fmt.count(lst.row_count - 1))
+            )
             text = t("calls.summary.position", index=fmt.count(lst.cursor + 1), total=total)
         if lst.marked:  # calls picked for an export instruction (m), until it is issued (i)
             text += "   " + t("export.issue.marked", n=fmt.count(len(lst.marked)))
@@ -564,8 +580,10 @@ class CallsView(DutyKeys, Vertical):
     @work(exclusive=True, group="reveal")
     async def reveal(self, call: Call) -> None:
         app = self.capp
-        which = (f"{call.started_at:%Y-%m-%d %H:%M}  {fmt.call_type(call.type)}  "
-                 f"{fmt.number(call.other_number, masked=True)}")
+        which = (
+            f"{call.started_at:%Y-%m-%d %H:%M}  {fmt.call_type(call.type)}  "
+            f"{fmt.number(call.other_number, masked=True)}"
+        )
         actor = await app.ask_pin(Duty.REVEAL_NUMBER, t("calls.reveal.purpose", call=which))
         if actor is None:
             return

@@ -21,8 +21,15 @@ if TYPE_CHECKING:
     from console.app import CallrecApp
 
 _KEY_NAMES = {
-    "question_mark": "?", "slash": "/", "escape": "Esc", "enter": "Enter", "space": "Space",
-    "pageup": "PgUp", "pagedown": "PgDn", "delete": "Del", "tab": "Tab",
+    "question_mark": "?",
+    "slash": "/",
+    "escape": "Esc",
+    "enter": "Enter",
+    "space": "Space",
+    "pageup": "PgUp",
+    "pagedown": "PgDn",
+    "delete": "Del",
+    "tab": "Tab",
 }
 
 

@@ -65,10 +65,12 @@ class PeriodModal(DismissOnLock, ModalScreen[tuple[date, date] | None]):
         with Vertical(classes="dialog"):
             yield Static(plain(t("record.period.title"), "bold"), classes="dialog-title")
             yield Static(plain(t("record.period.body")), classes="dialog-body")
-            yield field_row(t("record.period.from"),
-                            Field(self.first.isoformat(), max_length=20, id="record-from"))
-            yield field_row(t("record.period.to"),
-                            Field(self.last.isoformat(), max_length=20, id="record-to"))
+            yield field_row(
+                t("record.period.from"), Field(self.first.isoformat(), max_length=20, id="record-from")
+            )
+            yield field_row(
+                t("record.period.to"), Field(self.last.isoformat(), max_length=20, id="record-to")
+            )
             yield Static("", id="record-message", classes="dialog-message", markup=False)
             yield Static(plain(t("record.period.hint"), "dim"), classes="dialog-hint")
 
@@ -135,8 +137,9 @@ class DeletedList(VirtualTable):
             "instruction": (c.instruction, ""),
             "sha256": ((c.sha256 or "-")[:16], "dim"),
         }
-        return [cells[col.key] for col in self.columns(self.scrollable_content_region.width
-                                                       or self.size.width)]
+        return [
+            cells[col.key] for col in self.columns(self.scrollable_content_region.width or self.size.width)
+        ]
 
 
 class DeletionRecordScreen(DismissOnLock, ModalScreen[None]):
@@ -168,8 +171,16 @@ class DeletionRecordScreen(DismissOnLock, ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(plain(t("record.title", first=self.record.date_from.isoformat(),
-                                 last=self.record.date_to.isoformat())), id="record-title")
+            yield Static(
+                plain(
+                    t(
+                        "record.title",
+                        first=self.record.date_from.isoformat(),
+                        last=self.record.date_to.isoformat(),
+                    )
+                ),
+                id="record-title",
+            )
             yield Static(self._head(), id="record-head")
             yield DeletedList(self.record.calls)
             yield Static(plain(t("record.hint"), "dim"), id="record-hint")
@@ -180,10 +191,19 @@ class DeletionRecordScreen(DismissOnLock, ModalScreen[None]):
     def _head(self) -> Text:
         r = self.record
         out = LabelledLines(12)
-        out.line("record.produced", t("record.produced_value", at=fmt.moment(r.produced_at, seconds=False),
-                                      role=fmt.role_name(r.produced_by)))
-        out.line("record.deleted", t("record.deleted_value", n=fmt.count(len(r.calls)),
-                                     size=fmt.size(r.total_bytes)), style="bold" if r.calls else "")
+        out.line(
+            "record.produced",
+            t(
+                "record.produced_value",
+                at=fmt.moment(r.produced_at, seconds=False),
+                role=fmt.role_name(r.produced_by),
+            ),
+        )
+        out.line(
+            "record.deleted",
+            t("record.deleted_value", n=fmt.count(len(r.calls)), size=fmt.size(r.total_bytes)),
+            style="bold" if r.calls else "",
+        )
         if r.grace_days:
             out.line("record.grace", t("record.grace_value", days=r.grace_days))
         if not r.runs:
@@ -193,10 +213,18 @@ class DeletionRecordScreen(DismissOnLock, ModalScreen[None]):
             if run.ended_at is not None:
                 same_day = run.ended_at.date() == run.started_at.date()
                 ended = run.ended_at.strftime("%H:%M" if same_day else "%m-%d %H:%M")
-            out.line("record.runs" if i == 0 else "record.blank", t(
-                "record.run", number=run.instruction, state=t(f"record.run_state.{run.state}"),
-                started=run.started_at.strftime("%m-%d %H:%M"),
-                ended=ended, n=fmt.count(run.deleted), skipped=fmt.count(run.skipped)))
+            out.line(
+                "record.runs" if i == 0 else "record.blank",
+                t(
+                    "record.run",
+                    number=run.instruction,
+                    state=t(f"record.run_state.{run.state}"),
+                    started=run.started_at.strftime("%m-%d %H:%M"),
+                    ended=ended,
+                    n=fmt.count(run.deleted),
+                    skipped=fmt.count(run.skipped),
+                ),
+            )
         if len(r.runs) > RUNS_SHOWN:
             out.line("record.blank", t("record.runs_more", n=len(r.runs) - RUNS_SHOWN), style="dim")
         out.line("record.meaning", t("record.meaning_value"), style="dim")

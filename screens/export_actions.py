@@ -57,8 +57,9 @@ def entitled(app: CallrecApp, duty: Duty) -> bool:
     return True
 
 
-async def _form(app: CallrecApp, title: str, lines: Sequence[str], fields: list[FieldSpec],
-                error: str = "") -> dict[str, str] | None:
+async def _form(
+    app: CallrecApp, title: str, lines: Sequence[str], fields: list[FieldSpec], error: str = ""
+) -> dict[str, str] | None:
     return await app.push_screen_wait(FieldsForm(title, lines, fields, error=error))
 
 
@@ -67,8 +68,13 @@ def _kept(fields: list[FieldSpec], values: dict[str, str]) -> list[FieldSpec]:
     return [replace(f, value=values.get(f.key, f.value)) for f in fields]
 
 
-async def _ask_until_valid(app: CallrecApp, title: str, lines: Sequence[str], fields: list[FieldSpec],
-                           parse: Callable[[dict[str, str]], T]) -> tuple[dict[str, str], T] | None:
+async def _ask_until_valid(
+    app: CallrecApp,
+    title: str,
+    lines: Sequence[str],
+    fields: list[FieldSpec],
+    parse: Callable[[dict[str, str]], T],
+) -> tuple[dict[str, str], T] | None:
     """Ask with the form until `parse` takes what was typed: its complaint (a CallrecError) is said
     on the form, asked again with what was typed kept. The values and what `parse` made of them;
     None when cancelled."""
@@ -85,16 +91,15 @@ async def _ask_until_valid(app: CallrecApp, title: str, lines: Sequence[str], fi
 
 # -- 様式第1号: the manager instructs --------------------------------------------------------------
 
+
 async def issue(app: CallrecApp, call_ids: Sequence[int]) -> Instruction | None:
     """An export instruction for the picked calls (or, with none picked, described ones)."""
     if not entitled(app, Duty.ISSUE_INSTRUCTION):
         return None
     ids = sorted(set(call_ids))
     fields = [
-        FieldSpec("purpose", "export.issue.purpose",
-                  options=[(t(f"purpose.{p}"), p) for p in PURPOSES]),
-        FieldSpec("medium", "export.issue.medium", "dvd-r",
-                  options=[(t(f"medium.{m}"), m) for m in MEDIA]),
+        FieldSpec("purpose", "export.issue.purpose", options=[(t(f"purpose.{p}"), p) for p in PURPOSES]),
+        FieldSpec("medium", "export.issue.medium", "dvd-r", options=[(t(f"medium.{m}"), m) for m in MEDIA]),
     ]
     if ids:
         shown = ", ".join(str(i) for i in ids[:12]) + (" …" if len(ids) > 12 else "")
@@ -114,8 +119,13 @@ async def issue(app: CallrecApp, call_ids: Sequence[int]) -> Instruction | None:
             raise CallrecError("purpose", code="bad_purpose")
         if values["medium"] not in MEDIA:
             raise CallrecError("medium", code="bad_medium")
-        return None if ids else Criteria.parse(values["from"], values["to"], city=values["city"],
-                                               other=values["other"], tz=app.ws.clock.tz)
+        return (
+            None
+            if ids
+            else Criteria.parse(
+                values["from"], values["to"], city=values["city"], other=values["other"], tz=app.ws.clock.tz
+            )
+        )
 
     answer = await _ask_until_valid(app, t("export.issue.title"), lines, fields, parse)
     if answer is None:
@@ -124,8 +134,14 @@ async def issue(app: CallrecApp, call_ids: Sequence[int]) -> Instruction | None:
     actor = await app.ask_pin(Duty.ISSUE_INSTRUCTION, t("export.issue.why"))
     if actor is None:
         return None
-    body = [t("export.issue.confirm_body", purpose=t(f"purpose.{values['purpose']}"),
-              medium=t(f"medium.{values['medium']}")), *lines]
+    body = [
+        t(
+            "export.issue.confirm_body",
+            purpose=t(f"purpose.{values['purpose']}"),
+            medium=t(f"medium.{values['medium']}"),
+        ),
+        *lines,
+    ]
     if criteria is not None:
         body += [f"{label}　{value}" for label, value in forms.describe_criteria(criteria, app.ws.clock.tz)]
     if values["note"].strip():
@@ -134,8 +150,13 @@ async def issue(app: CallrecApp, call_ids: Sequence[int]) -> Instruction | None:
         return None
     try:
         ins = await app.ws.instructions.issue_export(
-            actor, purpose=values["purpose"], medium=values["medium"], call_ids=ids,
-            criteria=criteria, note=values["note"])
+            actor,
+            purpose=values["purpose"],
+            medium=values["medium"],
+            call_ids=ids,
+            criteria=criteria,
+            note=values["note"],
+        )
     except CallrecError as exc:
         app.say_error(exc)
         return None
@@ -152,14 +173,23 @@ async def cancel(app: CallrecApp, ins: Instruction) -> bool:
         await app.recover_exports()
         ins = await app.ws.instructions.get(ins.id, fresh=True)
     if ins.state != State.ISSUED:
-        app.say(t("export.cancel.not_cancellable", number=ins.number,
-                  state=t(f"ins.state.{ins.state}")), severity="warning")
+        app.say(
+            t("export.cancel.not_cancellable", number=ins.number, state=t(f"ins.state.{ins.state}")),
+            severity="warning",
+        )
         return False
-    what = t("export.cancel.what", number=ins.number, kind=t(f"ins.kind.{ins.kind}"),
-             issued=fmt.moment(ins.issued_at, seconds=False))
-    values = await _form(app, t("export.cancel.title", number=ins.number), [what],
-                         [FieldSpec("reason", "export.cancel.reason",
-                                    placeholder=t("export.cancel.reason_hint"))])
+    what = t(
+        "export.cancel.what",
+        number=ins.number,
+        kind=t(f"ins.kind.{ins.kind}"),
+        issued=fmt.moment(ins.issued_at, seconds=False),
+    )
+    values = await _form(
+        app,
+        t("export.cancel.title", number=ins.number),
+        [what],
+        [FieldSpec("reason", "export.cancel.reason", placeholder=t("export.cancel.reason_hint"))],
+    )
     if values is None:
         return False
     actor = await app.ask_pin(Duty.CANCEL_INSTRUCTION, t("export.cancel.why", number=ins.number))
@@ -168,8 +198,9 @@ async def cancel(app: CallrecApp, ins: Instruction) -> bool:
     body = [what]
     if values["reason"].strip():
         body.append(t("export.cancel.confirm_reason", reason=values["reason"].strip()))
-    if not await app.confirm(t("export.cancel.confirm_title", number=ins.number), body,
-                             action=t("export.cancel.go"), danger=True):
+    if not await app.confirm(
+        t("export.cancel.confirm_title", number=ins.number), body, action=t("export.cancel.go"), danger=True
+    ):
         return False
     try:
         await app.ws.instructions.cancel(actor, ins.id, values["reason"].strip())
@@ -182,15 +213,22 @@ async def cancel(app: CallrecApp, ins: Instruction) -> bool:
 
 # -- execution: the operator writes the output data -------------------------------------------
 
+
 def _target_fields(app: CallrecApp, ins: Instruction) -> list[FieldSpec]:
     if ins.medium == "usb":
         return [FieldSpec("where", "export.run.location", placeholder=t("export.run.folder_hint"))]
-    kinds = [(t("export.run.device"), TargetKind.DEVICE.value),
-             (t("export.run.image"), TargetKind.IMAGE.value)]
-    per_kind = {TargetKind.DEVICE.value: (app.ws.config.media_device, t("export.run.device_hint")),
-                TargetKind.IMAGE.value: ("", t("export.run.image_hint", number=ins.number))}
-    return [FieldSpec("kind", "export.run.target", TargetKind.DEVICE.value, options=kinds),
-            FieldSpec("where", "export.run.location", follows="kind", per_choice=per_kind)]
+    kinds = [
+        (t("export.run.device"), TargetKind.DEVICE.value),
+        (t("export.run.image"), TargetKind.IMAGE.value),
+    ]
+    per_kind = {
+        TargetKind.DEVICE.value: (app.ws.config.media_device, t("export.run.device_hint")),
+        TargetKind.IMAGE.value: ("", t("export.run.image_hint", number=ins.number)),
+    }
+    return [
+        FieldSpec("kind", "export.run.target", TargetKind.DEVICE.value, options=kinds),
+        FieldSpec("where", "export.run.location", follows="kind", per_choice=per_kind),
+    ]
 
 
 def _target(app: CallrecApp, ins: Instruction, values: dict[str, str]) -> Target:
@@ -207,9 +245,14 @@ def _target(app: CallrecApp, ins: Instruction, values: dict[str, str]) -> Target
 def plan_lines(plan: ExportPlan) -> list[str]:
     medium = t(f"medium.{plan.medium.code}")
     lines = [
-        t("export.run.confirm_calls" if plan.medium.is_disc else "export.run.confirm_calls_folder",
-          n=fmt.count(len(plan.calls)), bytes=fmt.size(plan.recordings_bytes),
-          medium=medium, volumes=len(plan.volumes), total=fmt.size(plan.total_bytes)),
+        t(
+            "export.run.confirm_calls" if plan.medium.is_disc else "export.run.confirm_calls_folder",
+            n=fmt.count(len(plan.calls)),
+            bytes=fmt.size(plan.recordings_bytes),
+            medium=medium,
+            volumes=len(plan.volumes),
+            total=fmt.size(plan.total_bytes),
+        ),
         t("export.run.confirm_target", target=fmt.fit_tail(plan.target.location, 48)),
     ]
     if plan.described:
@@ -218,18 +261,17 @@ def plan_lines(plan: ExportPlan) -> list[str]:
     for c in plan.calls[:8]:
         # The number the manager described is shown whole (it is in the instruction): the
         # operator checks the calls against it. Any other stays masked.
-        shown = described is not None and described.other is not None and (
-            c.other_number == described.other)
+        shown = described is not None and described.other is not None and (c.other_number == described.other)
         other = fmt.number(c.other_number, masked=not shown, caller=c.caller_id)
-        lines.append(f"{c.id:>6}  {c.started_at:%Y-%m-%d %H:%M}  {fmt.fit(fmt.number(c.city_number), 12)}"
-                     f"  {other}")
+        lines.append(
+            f"{c.id:>6}  {c.started_at:%Y-%m-%d %H:%M}  {fmt.fit(fmt.number(c.city_number), 12)}  {other}"
+        )
     if len(plan.calls) > 8:
         lines.append(t("ins.detail.more", n=len(plan.calls) - 8))
     return lines
 
 
-async def _prepare(app: CallrecApp, actor: Actor, ins: Instruction,
-                   target: Target) -> ExportPlan | None:
+async def _prepare(app: CallrecApp, actor: Actor, ins: Instruction, target: Target) -> ExportPlan | None:
     """The plan, asking first whether to split an export that needs several discs (None: the
     operator would not). Raises CallrecError for anything else."""
     exports = app.ws.exports
@@ -238,18 +280,28 @@ async def _prepare(app: CallrecApp, actor: Actor, ins: Instruction,
     except CallrecError as exc:
         if exc.code != "needs_split":
             raise
-        question = t("export.run.split_body", needed=fmt.size(exc.params["needed"]),
-                     medium=t(f"medium.{ins.medium}"), capacity=fmt.size(exc.params["capacity"]),
-                     volumes=exc.params["volumes"])
-        if not await app.confirm(t("export.run.split_title"), [question],
-                                 action=t("export.run.split_go")):
+        question = t(
+            "export.run.split_body",
+            needed=fmt.size(exc.params["needed"]),
+            medium=t(f"medium.{ins.medium}"),
+            capacity=fmt.size(exc.params["capacity"]),
+            volumes=exc.params["volumes"],
+        )
+        if not await app.confirm(t("export.run.split_title"), [question], action=t("export.run.split_go")):
             return None
     return await exports.prepare(actor, ins.id, target, split=True, can_change_medium=True)
 
 
 # Failures that are about where the output goes: the destination form is shown again, with them.
-_DESTINATION = ("destination_", "drive_", "medium_not_blank", "medium_too_small", "target_medium",
-                "needs_medium_change", "xorriso_missing")
+_DESTINATION = (
+    "destination_",
+    "drive_",
+    "medium_not_blank",
+    "medium_too_small",
+    "target_medium",
+    "needs_medium_change",
+    "xorriso_missing",
+)
 
 
 async def _plan(app: CallrecApp, ins: Instruction) -> tuple[Actor, ExportPlan] | None:
@@ -265,8 +317,7 @@ async def _plan(app: CallrecApp, ins: Instruction) -> tuple[Actor, ExportPlan] |
         try:
             target = _target(app, ins, values)
             if actor is None:
-                actor = await app.ask_pin(Duty.EXECUTE_INSTRUCTION,
-                                          t("export.run.why", number=ins.number))
+                actor = await app.ask_pin(Duty.EXECUTE_INSTRUCTION, t("export.run.why", number=ins.number))
                 if actor is None:
                     return None
             plan = await _prepare(app, actor, ins, target)
@@ -292,33 +343,52 @@ async def execute(app: CallrecApp, ins: Instruction) -> bool:
         await app.recover_exports()
         ins = await app.ws.instructions.get(ins.id, fresh=True)
     if ins.state != State.ISSUED:
-        app.say(t("export.run.not_open", number=ins.number, state=t(f"ins.state.{ins.state}")),
-                severity="warning")
+        app.say(
+            t("export.run.not_open", number=ins.number, state=t(f"ins.state.{ins.state}")), severity="warning"
+        )
         return False
     planned = await _plan(app, ins)
     if planned is None:
         return False
     actor, plan = planned
-    if not await app.confirm(t("export.run.confirm_title", number=ins.number), plan_lines(plan),
-                             action=t("export.run.go"), typed=ins.number):
+    if not await app.confirm(
+        t("export.run.confirm_title", number=ins.number),
+        plan_lines(plan),
+        action=t("export.run.go"),
+        typed=ins.number,
+    ):
         return False
 
     async def change_medium(seq: int, count: int, device: str) -> bool:
-        return await app.confirm(t("export.run.change_title"),
-                                 [t("export.run.change_body", seq=seq, count=count, device=device)],
-                                 action=t("export.run.change_go"))
+        return await app.confirm(
+            t("export.run.change_title"),
+            [t("export.run.change_body", seq=seq, count=count, device=device)],
+            action=t("export.run.change_go"),
+        )
 
     async def work(job: Job) -> object:
         def progress(p: Progress) -> None:
             volume = f"{p.volume}/{p.volumes}" if p.volumes > 1 else ""
             phase = t(f"export.phase.{p.phase.value}")
             room = NOTE_CELLS - fmt.width_of(t("export.run.note", phase=phase, volume=volume, file=""))
-            job.update(p.done, p.total, note=t("export.run.note", phase=phase, volume=volume,
-                                               file=fmt.fit(p.current.rpartition("/")[2], room)))
+            job.update(
+                p.done,
+                p.total,
+                note=t(
+                    "export.run.note",
+                    phase=phase,
+                    volume=volume,
+                    file=fmt.fit(p.current.rpartition("/")[2], room),
+                ),
+            )
 
-        return await app.ws.exports.run(actor, plan, progress=progress,
-                                        cancel=CancelToken(when=job.cancelled.is_set),
-                                        change_medium=change_medium)
+        return await app.ws.exports.run(
+            actor,
+            plan,
+            progress=progress,
+            cancel=CancelToken(when=job.cancelled.is_set),
+            change_medium=change_medium,
+        )
 
     try:
         await app.run_job(t("export.run.job", number=ins.number), work, unit="bytes")
@@ -333,6 +403,7 @@ async def execute(app: CallrecApp, ins: Instruction) -> bool:
 
 
 # -- the forms --------------------------------------------------------------------------------
+
 
 def _forms_folder(app: CallrecApp) -> Path:
     folder = app.ws.config.data / "forms"
@@ -376,6 +447,7 @@ async def form2(app: CallrecApp, ins: Instruction) -> None:
 
 # -- receipt and the register: the manager ----------------------------------------------------
 
+
 async def receive(app: CallrecApp, ins: Instruction) -> RegisterEntry | None:
     if not entitled(app, Duty.RECEIVE_OUTPUT):
         return None
@@ -385,19 +457,28 @@ async def receive(app: CallrecApp, ins: Instruction) -> RegisterEntry | None:
         app.say_error(exc)
         return None
     assert export.written_on is not None and export.kept_through is not None
-    media = t("export.receive.media", medium=t(f"medium.{export.medium}"), count=len(export.media),
-              labels=", ".join(m.label for m in export.media))
+    media = t(
+        "export.receive.media",
+        medium=t(f"medium.{export.medium}"),
+        count=len(export.media),
+        labels=", ".join(m.label for m in export.media),
+    )
     what = [media, t("export.receive.calls", calls=fmt.count(export.calls))]
-    values = await _form(app, t("export.receive.title", number=ins.number), what,
-                         [FieldSpec("custodian", "export.receive.custodian",
-                                    placeholder=t("export.receive.custodian_hint"))])
+    values = await _form(
+        app,
+        t("export.receive.title", number=ins.number),
+        what,
+        [FieldSpec("custodian", "export.receive.custodian", placeholder=t("export.receive.custodian_hint"))],
+    )
     if values is None:
         return None
     actor = await app.ask_pin(Duty.RECEIVE_OUTPUT, t("export.receive.why"))
     if actor is None:
         return None
-    body = [*what, t("export.receive.kept", kept=export.kept_through.isoformat(),
-                     written=export.written_on.isoformat())]
+    body = [
+        *what,
+        t("export.receive.kept", kept=export.kept_through.isoformat(), written=export.written_on.isoformat()),
+    ]
     if values["custodian"].strip():
         body.append(t("export.receive.confirm_custodian", custodian=values["custodian"].strip()))
     if not await app.confirm(t("export.receive.confirm_title", number=ins.number), body):
@@ -429,18 +510,27 @@ async def extend(app: CallrecApp, entry: RegisterEntry) -> RegisterEntry | None:
     except CallrecError as exc:
         app.say_error(exc)
         return None
-    fields = [FieldSpec("until", "export.extend.until", placeholder=t("export.extend.until_hint")),
-              FieldSpec("reason", "export.extend.reason", placeholder=t("export.extend.reason_hint"))]
-    answer = await _ask_until_valid(app, t("export.extend.title", id=entry.id), [], fields,
-                                    lambda values: _day(values["until"]))
+    fields = [
+        FieldSpec("until", "export.extend.until", placeholder=t("export.extend.until_hint")),
+        FieldSpec("reason", "export.extend.reason", placeholder=t("export.extend.reason_hint")),
+    ]
+    answer = await _ask_until_valid(
+        app, t("export.extend.title", id=entry.id), [], fields, lambda values: _day(values["until"])
+    )
     if answer is None:
         return None
     values, until = answer
     actor = await app.ask_pin(Duty.EXTEND_RETENTION, t("export.extend.why"))
     if actor is None:
         return None
-    body = [t("export.extend.confirm_body", kept=entry.kept_through.isoformat(), until=until.isoformat(),
-              reason=values["reason"])]
+    body = [
+        t(
+            "export.extend.confirm_body",
+            kept=entry.kept_through.isoformat(),
+            until=until.isoformat(),
+            reason=values["reason"],
+        )
+    ]
     if not await app.confirm(t("export.extend.confirm_title", id=entry.id), body):
         return None
     try:
@@ -461,28 +551,40 @@ async def dispose(app: CallrecApp, entry: RegisterEntry) -> RegisterEntry | None
         app.say_error(exc)
         return None
     today = app.ws.clock.now().date()
-    fields = [FieldSpec("on", "export.dispose.on", today.isoformat()),
-              FieldSpec("method", "export.dispose.method", placeholder=t("export.dispose.method_hint")),
-              FieldSpec("witness", "export.dispose.witness")]
-    answer = await _ask_until_valid(app, t("export.dispose.title", id=entry.id), [], fields,
-                                    lambda values: _day(values["on"], today))
+    fields = [
+        FieldSpec("on", "export.dispose.on", today.isoformat()),
+        FieldSpec("method", "export.dispose.method", placeholder=t("export.dispose.method_hint")),
+        FieldSpec("witness", "export.dispose.witness"),
+    ]
+    answer = await _ask_until_valid(
+        app, t("export.dispose.title", id=entry.id), [], fields, lambda values: _day(values["on"], today)
+    )
     if answer is None:
         return None
     values, on = answer
     actor = await app.ask_pin(Duty.DISPOSE_OUTPUT, t("export.dispose.why"))
     if actor is None:
         return None
-    body = [t("export.dispose.confirm_body", media=entry.media_label, number=entry.number,
-              on=on.isoformat(), method=values["method"], witness=values["witness"])]
-    if not await app.confirm(t("export.dispose.confirm_title", id=entry.id), body,
-                             typed=str(entry.id), danger=True):
+    body = [
+        t(
+            "export.dispose.confirm_body",
+            media=entry.media_label,
+            number=entry.number,
+            on=on.isoformat(),
+            method=values["method"],
+            witness=values["witness"],
+        )
+    ]
+    if not await app.confirm(
+        t("export.dispose.confirm_title", id=entry.id), body, typed=str(entry.id), danger=True
+    ):
         return None
     try:
-        done = await app.ws.register.dispose(actor, entry.id, method=values["method"],
-                                             witness=values["witness"], on=on)
+        done = await app.ws.register.dispose(
+            actor, entry.id, method=values["method"], witness=values["witness"], on=on
+        )
     except CallrecError as exc:
         app.say_error(exc)
         return None
     app.say(t("export.dispose.done", id=done.id))
     return done
-

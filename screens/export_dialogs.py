@@ -52,8 +52,9 @@ class FieldsForm(DismissOnLock, ModalScreen[dict[str, str] | None]):
         Binding("ctrl+s", "submit", "key.submit"),
     ]
 
-    def __init__(self, title: str, lines: Sequence[str], fields: Sequence[FieldSpec], *,
-                 error: str = "") -> None:
+    def __init__(
+        self, title: str, lines: Sequence[str], fields: Sequence[FieldSpec], *, error: str = ""
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.lines = list(lines)
@@ -66,8 +67,7 @@ class FieldsForm(DismissOnLock, ModalScreen[dict[str, str] | None]):
     """
 
     def compose(self) -> ComposeResult:
-        label_width = min(LABEL_MAX, max([LABEL_MIN, *(width_of(t(f.label_key)) + 1
-                                                      for f in self.fields)]))
+        label_width = min(LABEL_MAX, max([LABEL_MIN, *(width_of(t(f.label_key)) + 1 for f in self.fields)]))
         with Vertical(classes="dialog"):
             yield Static(plain(self.title_text, "bold"), classes="dialog-title")
             for line in self.lines:
@@ -76,9 +76,14 @@ class FieldsForm(DismissOnLock, ModalScreen[dict[str, str] | None]):
                 widget: Widget
                 if spec.options:
                     # Compact: one line, so that a form of seven fields fits 80x24.
-                    widget = Select(list(spec.options), id=f"ff-{spec.key}",
-                                    value=spec.value if spec.value else Select.NULL,
-                                    prompt=t("export.form.choose"), allow_blank=True, compact=True)
+                    widget = Select(
+                        list(spec.options),
+                        id=f"ff-{spec.key}",
+                        value=spec.value if spec.value else Select.NULL,
+                        prompt=t("export.form.choose"),
+                        allow_blank=True,
+                        compact=True,
+                    )
                 else:
                     value, hint = self._following(spec)
                     widget = Field(value=value, placeholder=hint, id=f"ff-{spec.key}")
@@ -173,8 +178,11 @@ class TextViewer(DismissOnLock, ModalScreen[None]):
         with Vertical(classes="dialog"):
             yield Static(plain(self.title_text, "bold"), classes="dialog-title")
             with VerticalScroll(id="viewer-scroll", can_focus=True):
-                yield Static(Text("\n".join(visible(line) for line in self.text.splitlines()), end=""),
-                             markup=False, id="viewer-body")
+                yield Static(
+                    Text("\n".join(visible(line) for line in self.text.splitlines()), end=""),
+                    markup=False,
+                    id="viewer-body",
+                )
             yield Static("", id="viewer-message", classes="dialog-message", markup=False)
             yield Static(plain(t("export.form.viewer_hint"), "dim"), classes="dialog-hint")
 

@@ -49,8 +49,12 @@ class HelpScreen(DismissOnLock, ModalScreen[None]):
             yield self._section(SECTIONS[0])
             text = Text(end="")
             text.append(t("help.keys") + "\n", style="bold underline")
-            extra = [("1-9 ^← ^→", t("key.views")), ("↑ ↓ PgUp PgDn Home End", t("help.move")),
-                     ("Tab", t("help.tab")), ("Esc", t("help.escape"))]
+            extra = [
+                ("1-9 ^← ^→", t("key.views")),
+                ("↑ ↓ PgUp PgDn Home End", t("help.move")),
+                ("Tab", t("help.tab")),
+                ("Esc", t("help.escape")),
+            ]
             rows = self.keys + extra
             width = max((width_of(k) for k, _ in rows), default=4) + 2
             for keys, label in rows:

@@ -79,8 +79,10 @@ class InstructionList(ItemTable[Instruction]):
         if wide:
             medium = t(f"medium.{ins.medium}") if ins.medium else "-"
             cells += [(fmt.role_name(ins.issued_by), ""), (medium, "")]
-        cells += [(fmt.count(len(ins.call_ids)) if ins.call_ids else "-", ""),
-                  (purpose_label(ins.purpose) if ins.kind == "export" else t("ins.kind.purge_note"), "")]
+        cells += [
+            (fmt.count(len(ins.call_ids)) if ins.call_ids else "-", ""),
+            (purpose_label(ins.purpose) if ins.kind == "export" else t("ins.kind.purge_note"), ""),
+        ]
         return cells
 
 
@@ -93,12 +95,19 @@ class InstructionDetail(ItemDetail[Instruction]):
             self.update(plain(t("ins.detail.none"), "dim"))
             return
         out = LabelledLines(16)
-        out.line("ins.detail.number", t("ins.detail.number_value", number=ins.number,
-                                        kind=t(f"ins.kind.{ins.kind}")))
+        out.line(
+            "ins.detail.number",
+            t("ins.detail.number_value", number=ins.number, kind=t(f"ins.kind.{ins.kind}")),
+        )
         out.line("ins.detail.state", Text(state_label(ins.state), style=STATE_STYLE.get(ins.state, "")))
-        out.line("ins.detail.issued", t("ins.detail.issued_value",
-                                        at=fmt.moment(ins.issued_at, seconds=False),
-                                        role=fmt.role_name(ins.issued_by)))
+        out.line(
+            "ins.detail.issued",
+            t(
+                "ins.detail.issued_value",
+                at=fmt.moment(ins.issued_at, seconds=False),
+                role=fmt.role_name(ins.issued_by),
+            ),
+        )
         if ins.updated_at != ins.issued_at:
             out.line("ins.detail.updated", fmt.moment(ins.updated_at, seconds=False))
         if ins.kind == "export":
@@ -111,8 +120,13 @@ class InstructionDetail(ItemDetail[Instruction]):
         described = ins.described
         if described is not None:
             tz = self.app.ws.clock.tz  # type: ignore[attr-defined]
-            parts = [t("ins.criteria.range", start=described.start.astimezone(tz).strftime(MOMENT),
-                       end=described.end.astimezone(tz).strftime(MOMENT))]
+            parts = [
+                t(
+                    "ins.criteria.range",
+                    start=described.start.astimezone(tz).strftime(MOMENT),
+                    end=described.end.astimezone(tz).strftime(MOMENT),
+                )
+            ]
             for key, digits in (("city", described.city), ("other", described.other)):
                 if digits:
                     parts.append(t(f"ins.criteria.{key}", number=fmt.number(digits)))

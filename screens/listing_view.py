@@ -94,8 +94,9 @@ class ListingView(DutyKeys, Vertical, Generic[Item]):
         if event.table is self.list:
             self.query_one(self.DETAIL).show(self.list.selected)
 
-    async def act_on_selected(self, act: Callable[[CallrecApp, Item], Awaitable[object]], *,
-                              reload: bool = True) -> None:
+    async def act_on_selected(
+        self, act: Callable[[CallrecApp, Item], Awaitable[object]], *, reload: bool = True
+    ) -> None:
         """Run an action on the selected item, if any; read the list again if it did something."""
         item = self.list.selected
         if item is not None and await act(self.capp, item) and reload:

@@ -41,10 +41,19 @@ class LockScreen(Screen[None]):
             yield Static(plain(app.centre_name, "bold"), id="lock-centre")
             yield Static(plain(t("lock.title")), id="lock-title")
             yield Static(plain(t(self.reason) if self.reason else ""), id="lock-reason")
-            yield field_row(t("lock.role"), RolePicker(list(Role)[::-1], Role(app.ws.config.default_role),
-                                                       id="lock-role"))
-            yield field_row(t("lock.pin"), Field(password=True, restrict=PIN_CHARS, max_length=12,
-                                                 id="lock-pin", placeholder=t("lock.pin_placeholder")))
+            yield field_row(
+                t("lock.role"), RolePicker(list(Role)[::-1], Role(app.ws.config.default_role), id="lock-role")
+            )
+            yield field_row(
+                t("lock.pin"),
+                Field(
+                    password=True,
+                    restrict=PIN_CHARS,
+                    max_length=12,
+                    id="lock-pin",
+                    placeholder=t("lock.pin_placeholder"),
+                ),
+            )
             yield Static("", id="lock-message", markup=False)
             yield Static(lines(t("lock.hint"), "dim"), id="lock-hint")
             if app.demo:

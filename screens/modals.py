@@ -104,8 +104,9 @@ class PinPrompt(DismissOnLock, ModalScreen[Actor | None]):
         Binding("tab,up,down", "switch_role", "key.switch_role", show=False),
     ]
 
-    def __init__(self, duty: Duty, purpose: str, *, role: Role | None = None,
-                 roles: Sequence[Role] | None = None) -> None:
+    def __init__(
+        self, duty: Duty, purpose: str, *, role: Role | None = None, roles: Sequence[Role] | None = None
+    ) -> None:
         super().__init__()
         self.duty = duty
         self.purpose = purpose
@@ -117,8 +118,7 @@ class PinPrompt(DismissOnLock, ModalScreen[Actor | None]):
 
     def compose(self) -> ComposeResult:
         app: CallrecApp = self.app  # type: ignore[assignment]
-        preferred = self._preferred or (app.session.role if app.session else
-                                         Role(app.ws.config.default_role))
+        preferred = self._preferred or (app.session.role if app.session else Role(app.ws.config.default_role))
         chosen = preferred if preferred in self.roles else (self.roles[0] if self.roles else Role.OPERATOR)
         with Vertical(classes="dialog"):
             yield Static(plain(t("pin.title"), "bold"), classes="dialog-title")
@@ -127,8 +127,16 @@ class PinPrompt(DismissOnLock, ModalScreen[Actor | None]):
                 yield Static(plain(t("pin.no_role"), "bold red"), classes="dialog-message")
                 return
             yield field_row(t("pin.role"), RolePicker(self.roles, chosen, id="pin-role"))
-            yield field_row(t("pin.pin"), Field(password=True, restrict=PIN_CHARS, max_length=12,
-                                                id="pin-input", placeholder=t("pin.placeholder")))
+            yield field_row(
+                t("pin.pin"),
+                Field(
+                    password=True,
+                    restrict=PIN_CHARS,
+                    max_length=12,
+                    id="pin-input",
+                    placeholder=t("pin.placeholder"),
+                ),
+            )
             yield Static("", id="pin-message", classes="dialog-message", markup=False)
             hint = "pin.hint_roles" if len(self.roles) > 1 else "pin.hint"
             yield Static(plain(t(hint), "dim"), classes="dialog-hint")
@@ -183,8 +191,15 @@ class ConfirmModal(DismissOnLock, ModalScreen[bool]):
         Binding("escape", "cancel", "key.cancel"),
     ]
 
-    def __init__(self, title: str, lines: Sequence[str | Text], *, action: str | None = None,
-                 typed: str | None = None, danger: bool = False) -> None:
+    def __init__(
+        self,
+        title: str,
+        lines: Sequence[str | Text],
+        *,
+        action: str | None = None,
+        typed: str | None = None,
+        danger: bool = False,
+    ) -> None:
         super().__init__(classes="danger" if danger else "")
         self.title_text = title
         self.lines = list(lines)

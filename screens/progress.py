@@ -125,8 +125,11 @@ class ProgressModal(ModalScreen[None]):
     @work(exclusive=True)
     async def ask_cancel(self) -> None:
         ok = await self.app.push_screen_wait(
-            ConfirmModal(t("progress.cancel_title"), [t("progress.cancel_body", title=self.job.title)],
-                         action=t("progress.cancel_go"))
+            ConfirmModal(
+                t("progress.cancel_title"),
+                [t("progress.cancel_body", title=self.job.title)],
+                action=t("progress.cancel_go"),
+            )
         )
         if ok:
             self.job.cancel()

@@ -70,8 +70,12 @@ class RegisterList(ItemTable[RegisterEntry]):
         if self.size.width >= WIDE:
             cells.append((t(f"purpose.{e.purpose}"), ""))
         medium = t(f"medium.{e.medium}") + (f" ×{e.media_count}" if e.media_count > 1 else "")
-        cells += [(medium, ""), (e.written_on.isoformat(), ""), (e.kept_through.isoformat(), ""),
-                  (t(f"register.status.{status.value}"), STATUS_STYLE.get(status, ""))]
+        cells += [
+            (medium, ""),
+            (e.written_on.isoformat(), ""),
+            (e.kept_through.isoformat(), ""),
+            (t(f"register.status.{status.value}"), STATUS_STYLE.get(status, "")),
+        ]
         return cells
 
 
@@ -84,23 +88,45 @@ class RegisterDetail(ItemDetail[RegisterEntry]):
             self.update(plain(t("register.none"), "dim"))
             return
         out = LabelledLines(LABEL)
-        out.line("register.label.instruction", t("register.instruction", number=entry.number,
-                                                  purpose=t(f"purpose.{entry.purpose}")))
-        out.line("register.label.media", t("register.media", media=entry.media_label,
-                                            written=entry.written_on.isoformat()))
+        out.line(
+            "register.label.instruction",
+            t("register.instruction", number=entry.number, purpose=t(f"purpose.{entry.purpose}")),
+        )
+        out.line(
+            "register.label.media",
+            t("register.media", media=entry.media_label, written=entry.written_on.isoformat()),
+        )
         out.line("register.label.received", fmt.moment(entry.received_at, seconds=False))
-        out.line("register.label.kept", t("register.kept", kept=entry.kept_through.isoformat(),
-                                           counted=t("register.counted",
-                                                     written=entry.written_on.isoformat())))
+        out.line(
+            "register.label.kept",
+            t(
+                "register.kept",
+                kept=entry.kept_through.isoformat(),
+                counted=t("register.counted", written=entry.written_on.isoformat()),
+            ),
+        )
         for x in entry.extensions:
-            out.line("register.label.extended", t("register.extended", previous=x.previous.isoformat(),
-                                                   until=x.until.isoformat(), reason=x.reason))
+            out.line(
+                "register.label.extended",
+                t(
+                    "register.extended",
+                    previous=x.previous.isoformat(),
+                    until=x.until.isoformat(),
+                    reason=x.reason,
+                ),
+            )
         if entry.custodian:
             out.line("register.label.custodian", entry.custodian)
         if entry.disposed_on is not None:
-            out.line("register.label.disposed", t("register.disposed", on=entry.disposed_on.isoformat(),
-                                                   method=entry.disposal_method or "",
-                                                   witness=entry.disposal_witness or ""))
+            out.line(
+                "register.label.disposed",
+                t(
+                    "register.disposed",
+                    on=entry.disposed_on.isoformat(),
+                    method=entry.disposal_method or "",
+                    witness=entry.disposal_witness or "",
+                ),
+            )
         self.update(out.text())
 
 
@@ -116,8 +142,7 @@ class RegisterView(ListingView[RegisterEntry]):
         Binding("f", "form2", "key.form2"),
         *refusals(("e", "extend"), ("d", "dispose")),
     ]
-    DUTIES: ClassVar[dict[str, Duty]] = {"extend": Duty.EXTEND_RETENTION,
-                                         "dispose": Duty.DISPOSE_OUTPUT}
+    DUTIES: ClassVar[dict[str, Duty]] = {"extend": Duty.EXTEND_RETENTION, "dispose": Duty.DISPOSE_OUTPUT}
     DEFAULT_CSS = """
     #register-summary { height: auto; padding: 0 1; margin-top: 1; color: $text-muted; }
     #register-list { height: 1fr; }

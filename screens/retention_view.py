@@ -106,11 +106,11 @@ class ReasonModal(DismissOnLock, ModalScreen[tuple[int, str] | None]):
             yield Static(plain(self.title_text, "bold"), classes="dialog-title")
             yield Static(plain(self.body), classes="dialog-body")
             if self.call_id is None:
-                yield field_row(t("retention.form.call"),
-                                Field(restrict=r"[0-9０-９]*", max_length=12, id="reason-call"))
+                yield field_row(
+                    t("retention.form.call"), Field(restrict=r"[0-9０-９]*", max_length=12, id="reason-call")
+                )
             else:
-                yield Static(plain(t("retention.form.call_value", id=self.call_id)),
-                             classes="dialog-body")
+                yield Static(plain(t("retention.form.call_value", id=self.call_id)), classes="dialog-body")
             yield field_row(t("retention.form.reason"), Field(max_length=500, id="reason-text"))
             yield Static("", id="reason-message", classes="dialog-message", markup=False)
             yield Static(plain(t("retention.form.hint"), "dim"), classes="dialog-hint")
@@ -186,8 +186,7 @@ class RetentionView(Vertical):
         if self._status is None:
             ws = self.capp.ws
             side = self.capp.side or ws.db
-            self._status = RetentionStatus(side, ws.clock, ws.config.raw_grace_days,
-                                           register=ws.register)
+            self._status = RetentionStatus(side, ws.clock, ws.config.raw_grace_days, register=ws.register)
         return self._status
 
     def on_mount(self) -> None:
@@ -222,25 +221,48 @@ class RetentionView(Vertical):
 
     def _summary(self, p: Preview, instruction: Instruction | None) -> Text:
         out = LabelledLines(14)
-        out.line("retention.as_of", t("retention.as_of_value", at=fmt.moment(p.as_of, seconds=False),
-                                      cutoff=p.cutoff.isoformat()))
+        out.line(
+            "retention.as_of",
+            t("retention.as_of_value", at=fmt.moment(p.as_of, seconds=False), cutoff=p.cutoff.isoformat()),
+        )
         if p.grace_days:
-            out.line("retention.grace", t("retention.grace_value", days=p.grace_days,
-                                          n=fmt.count(p.in_grace.count)))
-        oldest = (t("retention.oldest", day=p.purgeable.oldest.date().isoformat())
-                  if p.purgeable.oldest else "")
-        out.line("retention.purgeable", Text(
-            t("retention.purgeable_value", n=fmt.count(p.purgeable.count),
-              size=fmt.size(p.purgeable.bytes)) + oldest,
-            style="bold yellow" if p.purgeable.count else ""))
+            out.line(
+                "retention.grace",
+                t("retention.grace_value", days=p.grace_days, n=fmt.count(p.in_grace.count)),
+            )
+        oldest = (
+            t("retention.oldest", day=p.purgeable.oldest.date().isoformat()) if p.purgeable.oldest else ""
+        )
+        out.line(
+            "retention.purgeable",
+            Text(
+                t(
+                    "retention.purgeable_value",
+                    n=fmt.count(p.purgeable.count),
+                    size=fmt.size(p.purgeable.bytes),
+                )
+                + oldest,
+                style="bold yellow" if p.purgeable.count else "",
+            ),
+        )
         if p.next_deletable_from is not None:
-            out.line("retention.next", t("retention.next_value",
-                                         day=fmt.day_label(p.next_deletable_from.date()),
-                                         n=fmt.count(p.next_count), size=fmt.size(p.next_bytes)))
+            out.line(
+                "retention.next",
+                t(
+                    "retention.next_value",
+                    day=fmt.day_label(p.next_deletable_from.date()),
+                    n=fmt.count(p.next_count),
+                    size=fmt.size(p.next_bytes),
+                ),
+            )
         else:
             out.line("retention.next", t("retention.next_none"))
-        out.line("retention.instruction", t("retention.instruction_value", number=instruction.number)
-                 if instruction else t("retention.instruction_none"))
+        out.line(
+            "retention.instruction",
+            t("retention.instruction_value", number=instruction.number)
+            if instruction
+            else t("retention.instruction_none"),
+        )
         return out.text()
 
     def _register(self, p: Preview) -> Text:
@@ -250,9 +272,18 @@ class RetentionView(Vertical):
         out.append(t("retention.register_title", n=fmt.count(len(p.register_due))), style="bold")
         for entry in p.register_due[:4]:
             out.append("\n  ")
-            out.append_text(plain(t("retention.register_entry", id=entry["id"],
-                                    number=entry["instruction"], medium=t(f"medium.{entry['medium']}"),
-                                    written=entry["written_on"], kept=entry["kept_through"])))
+            out.append_text(
+                plain(
+                    t(
+                        "retention.register_entry",
+                        id=entry["id"],
+                        number=entry["instruction"],
+                        medium=t(f"medium.{entry['medium']}"),
+                        written=entry["written_on"],
+                        kept=entry["kept_through"],
+                    )
+                )
+            )
         if len(p.register_due) > 4:
             out.append("\n  ")
             out.append(t("retention.register_more", n=len(p.register_due) - 4), style="dim")
@@ -301,22 +332,26 @@ class RetentionView(Vertical):
         if period is None:
             return
         first, last = period
-        record = await self._as_manager(Duty.REPORT, t("record.pin", first=first.isoformat(),
-                                                       last=last.isoformat()),
-                                        lambda actor: app.ws.deletions.build(actor, first, last))
+        record = await self._as_manager(
+            Duty.REPORT,
+            t("record.pin", first=first.isoformat(), last=last.isoformat()),
+            lambda actor: app.ws.deletions.build(actor, first, last),
+        )
         if record is not None:
             await app.push_screen_wait(DeletionRecordScreen(record))
 
     @work(exclusive=True, group="retention-action")
     async def hold(self) -> None:
         app = self.capp
-        answer = await app.push_screen_wait(ReasonModal(t("retention.hold.title"),
-                                                        t("retention.hold.body")))
+        answer = await app.push_screen_wait(ReasonModal(t("retention.hold.title"), t("retention.hold.body")))
         if answer is None:
             return
         call_id, reason = answer
-        held = await self._as_manager(Duty.HOLD, t("retention.hold.pin", id=call_id),
-                                      lambda actor: app.ws.holds.set(actor, call_id, reason))
+        held = await self._as_manager(
+            Duty.HOLD,
+            t("retention.hold.pin", id=call_id),
+            lambda actor: app.ws.holds.set(actor, call_id, reason),
+        )
         if held is not None:
             app.say(t("retention.hold.done", id=held.call_id))
             self.load()
@@ -326,13 +361,17 @@ class RetentionView(Vertical):
         app = self.capp
         chosen = self.query_one(BlockedList).selected
         call_id = chosen.id if chosen is not None and chosen.hold is not None else None
-        answer = await app.push_screen_wait(ReasonModal(t("retention.release.title"),
-                                                        t("retention.release.body"), call_id))
+        answer = await app.push_screen_wait(
+            ReasonModal(t("retention.release.title"), t("retention.release.body"), call_id)
+        )
         if answer is None:
             return
         call_id, reason = answer
-        released = await self._as_manager(Duty.HOLD, t("retention.release.pin", id=call_id),
-                                          lambda actor: app.ws.holds.release(actor, call_id, reason))
+        released = await self._as_manager(
+            Duty.HOLD,
+            t("retention.release.pin", id=call_id),
+            lambda actor: app.ws.holds.release(actor, call_id, reason),
+        )
         if released is not None:
             app.say(t("retention.release.done", id=call_id))
             self.load()
@@ -340,11 +379,13 @@ class RetentionView(Vertical):
     @work(exclusive=True, group="retention-action")
     async def issue(self) -> None:
         app = self.capp
-        if not await app.confirm(t("retention.issue.title"), [t("retention.issue.body")],
-                                 action=t("retention.issue.go")):
+        if not await app.confirm(
+            t("retention.issue.title"), [t("retention.issue.body")], action=t("retention.issue.go")
+        ):
             return
-        ins = await self._as_manager(Duty.ISSUE_INSTRUCTION, t("retention.issue.pin"),
-                                     app.ws.instructions.issue_purge)
+        ins = await self._as_manager(
+            Duty.ISSUE_INSTRUCTION, t("retention.issue.pin"), app.ws.instructions.issue_purge
+        )
         if ins is not None:
             app.say(t("retention.issue.done", number=ins.number))
             self.load()
@@ -365,12 +406,17 @@ class RetentionView(Vertical):
         if not plan.count:
             app.say(t("retention.purge.nothing"), severity="warning")
             return
-        if not await app.confirm(t("retention.purge.title", number=plan.instruction.number),
-                                 self._plan_lines(plan), typed=str(plan.count), danger=True,
-                                 action=t("retention.purge.go")):
+        if not await app.confirm(
+            t("retention.purge.title", number=plan.instruction.number),
+            self._plan_lines(plan),
+            typed=str(plan.count),
+            danger=True,
+            action=t("retention.purge.go"),
+        ):
             return
-        actor = await app.ask_pin(Duty.EXECUTE_INSTRUCTION, t("retention.purge.pin", n=plan.count),
-                                  role=Role.OPERATOR)
+        actor = await app.ask_pin(
+            Duty.EXECUTE_INSTRUCTION, t("retention.purge.pin", n=plan.count), role=Role.OPERATOR
+        )
         if actor is None:
             return
 
@@ -378,25 +424,36 @@ class RetentionView(Vertical):
             token = CancelToken()
 
             def progress(p: PurgeProgress) -> None:
-                job.update(p.done, p.total, note=t("retention.purge.progress", n=fmt.count(p.deleted),
-                                                   size=fmt.size(p.deleted_bytes)))
+                job.update(
+                    p.done,
+                    p.total,
+                    note=t(
+                        "retention.purge.progress", n=fmt.count(p.deleted), size=fmt.size(p.deleted_bytes)
+                    ),
+                )
                 if job.cancelled.is_set():
                     token.cancel()
 
             job.update(0, plan.count)
-            return await ws.purge.execute(actor, plan, typed_count=plan.count, progress=progress,
-                                          cancel=token)
+            return await ws.purge.execute(
+                actor, plan, typed_count=plan.count, progress=progress, cancel=token
+            )
 
         try:
-            result = await app.run_job(t("retention.purge.job", number=plan.instruction.number),
-                                       work_fn, unit="items")
+            result = await app.run_job(
+                t("retention.purge.job", number=plan.instruction.number), work_fn, unit="items"
+            )
         except CallrecError as exc:
             app.say_error(exc)
             self.load()
             return
         key = "retention.purge.done" if result.state == "finished" else "retention.purge.stopped"
-        said = t(key, n=fmt.count(result.deleted), size=fmt.size(result.deleted_bytes),
-                 number=result.instruction.number)
+        said = t(
+            key,
+            n=fmt.count(result.deleted),
+            size=fmt.size(result.deleted_bytes),
+            number=result.instruction.number,
+        )
         if result.refused:
             said += " " + t("retention.purge.refused", n=fmt.count(result.refused))
         app.say(said)
@@ -406,8 +463,13 @@ class RetentionView(Vertical):
     def _plan_lines(plan: PurgePlan) -> list[str]:
         lines = [t("retention.purge.count", n=fmt.count(plan.count), size=fmt.size(plan.bytes))]
         if plan.oldest and plan.newest:
-            lines.append(t("retention.purge.span", first=plan.oldest.date().isoformat(),
-                           last=plan.newest.date().isoformat()))
+            lines.append(
+                t(
+                    "retention.purge.span",
+                    first=plan.oldest.date().isoformat(),
+                    last=plan.newest.date().isoformat(),
+                )
+            )
         lines.append(t("retention.purge.rule", cutoff=plan.cutoff.isoformat()))
         if plan.grace_days:
             lines.append(t("retention.purge.grace", days=plan.grace_days))

@@ -36,8 +36,7 @@ VERIFY_EVERY_SECONDS = 600.0
 MOMENT = "%Y-%m-%d %H:%M:%S"
 
 
-def panel(title_key: str, rows: list[tuple[str, Text | str]], label_width: int = 12,
-          width: int = 0) -> Text:
+def panel(title_key: str, rows: list[tuple[str, Text | str]], label_width: int = 12, width: int = 0) -> Text:
     """A titled block of label/value lines; a line too long for the panel (`width` cells) is cut
     with an ellipsis, never wrapped (so the panels keep their places at 80x24)."""
     out = Text(end="", no_wrap=True, overflow="ellipsis")
@@ -136,9 +135,11 @@ class StatusView(DutyKeys, Vertical, can_focus=True):
         if gap is None:
             app.say(t("status.clock_nothing"))
             return
-        actor = await app.ask_pin(Duty.ACKNOWLEDGE_CLOCK, t(
-            "status.clock_pin", latest=f"{gap.latest:{MOMENT}}", now=f"{gap.now:{MOMENT}}"),
-            role=Role.MANAGER)
+        actor = await app.ask_pin(
+            Duty.ACKNOWLEDGE_CLOCK,
+            t("status.clock_pin", latest=f"{gap.latest:{MOMENT}}", now=f"{gap.now:{MOMENT}}"),
+            role=Role.MANAGER,
+        )
         if actor is None:
             return
         try:
@@ -178,19 +179,32 @@ class StatusView(DutyKeys, Vertical, can_focus=True):
             disk, disk_error = None, app.error_text(exc)
 
         calls_box = self.query_one("#st-calls", Static)
-        calls_box.update(panel("status.calls", width=calls_box.size.width, rows=[
-            ("status.today", t("status.n_calls", n=fmt.count(figures.today))),
-            ("status.month", t("status.n_calls", n=fmt.count(figures.this_month))),
-            ("status.recording", Text(t("status.n_calls", n=fmt.count(figures.recording)),
-                                      style="bold red" if figures.recording else "")),
-            ("status.present", t("status.n_calls", n=fmt.count(self._present))),
-        ]))
+        calls_box.update(
+            panel(
+                "status.calls",
+                width=calls_box.size.width,
+                rows=[
+                    ("status.today", t("status.n_calls", n=fmt.count(figures.today))),
+                    ("status.month", t("status.n_calls", n=fmt.count(figures.this_month))),
+                    (
+                        "status.recording",
+                        Text(
+                            t("status.n_calls", n=fmt.count(figures.recording)),
+                            style="bold red" if figures.recording else "",
+                        ),
+                    ),
+                    ("status.present", t("status.n_calls", n=fmt.count(self._present))),
+                ],
+            )
+        )
         if disk is not None:
             pct = f"{disk.used_fraction * 100:.0f}%"
             style = "bold red" if disk.used_fraction > 0.9 else ""
             disk_rows: list[tuple[str, Text | str]] = [
-                ("status.disk_used", Text(t("status.disk_used_value", used=fmt.size(disk.used), pct=pct),
-                                          style=style)),
+                (
+                    "status.disk_used",
+                    Text(t("status.disk_used_value", used=fmt.size(disk.used), pct=pct), style=style),
+                ),
                 ("status.disk_free", fmt.size(disk.free)),
                 ("status.disk_total", fmt.size(disk.total)),
             ]
@@ -203,7 +217,8 @@ class StatusView(DutyKeys, Vertical, can_focus=True):
 
         peak = max(hourly) if hourly else 0
         self.query_one("#st-spark-title", Static).update(
-            plain(t("status.per_hour", hours=HOURS, peak=peak), "bold underline"))
+            plain(t("status.per_hour", hours=HOURS, peak=peak), "bold underline")
+        )
         self.query_one("#st-spark", Sparkline).data = [float(v) for v in hourly]
         first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=HOURS - 1)
         left = t("status.axis_hour", day=first.strftime("%m-%d"), hour=first.hour)
@@ -213,15 +228,31 @@ class StatusView(DutyKeys, Vertical, can_focus=True):
         axis.update(plain(left + " " * gap + right, "dim"))
 
         purge_rows: list[tuple[str, Text | str]] = [
-            ("status.expired", Text(t("status.expired_value", n=fmt.count(outlook.expired),
-                                      size=fmt.size(outlook.expired_bytes)),
-                                    style="bold yellow" if outlook.expired else "")),
+            (
+                "status.expired",
+                Text(
+                    t(
+                        "status.expired_value",
+                        n=fmt.count(outlook.expired),
+                        size=fmt.size(outlook.expired_bytes),
+                    ),
+                    style="bold yellow" if outlook.expired else "",
+                ),
+            ),
         ]
         if outlook.oldest:
             purge_rows.append(("status.oldest", outlook.oldest.isoformat()))
         if outlook.next_day:
-            purge_rows.append(("status.next", t("status.next_value", day=fmt.day_label(outlook.next_day),
-                                                 n=fmt.count(outlook.next_count))))
+            purge_rows.append(
+                (
+                    "status.next",
+                    t(
+                        "status.next_value",
+                        day=fmt.day_label(outlook.next_day),
+                        n=fmt.count(outlook.next_count),
+                    ),
+                )
+            )
         if ws.config.raw_grace_days:
             purge_rows.append(("status.grace", t("status.grace_value", days=ws.config.raw_grace_days)))
         purge_box = self.query_one("#st-purge", Static)
@@ -244,8 +275,9 @@ class StatusView(DutyKeys, Vertical, can_focus=True):
             ("status.errors", Text(fmt.count(health.errors), style="bold red" if health.errors else "")),
         ]
         if self._skipped:
-            rows.append(("status.skipped", Text(t("status.n_files", n=fmt.count(self._skipped)),
-                                                style="yellow")))
+            rows.append(
+                ("status.skipped", Text(t("status.n_files", n=fmt.count(self._skipped)), style="yellow"))
+            )
         flagged = ("status.unknown", "status.anomalies", "status.purge_kept")
         for key, n in zip(flagged, self._flagged, strict=True):
             if n:
@@ -272,14 +304,18 @@ class StatusView(DutyKeys, Vertical, can_focus=True):
                     head = f"{result.head.seq}:{result.head.mac[:16]}…"
                     out.append("  " + t("status.audit_head", head=head))
             else:
-                out.append(t("status.audit_bad", first=result.first_bad or "?", problem=result.problem),
-                           style="bold red")
+                out.append(
+                    t("status.audit_bad", first=result.first_bad or "?", problem=result.problem),
+                    style="bold red",
+                )
             if result.backwards:
                 out.append("  " + t("status.backwards", n=len(result.backwards)), style="yellow")
         gap = self.clock_gap
         if gap is not None:
-            out.append("\n" + t("status.clock_behind", latest=f"{gap.latest:{MOMENT}}",
-                                 now=f"{gap.now:{MOMENT}}"), style="bold red")
+            out.append(
+                "\n" + t("status.clock_behind", latest=f"{gap.latest:{MOMENT}}", now=f"{gap.now:{MOMENT}}"),
+                style="bold red",
+            )
             out.append("  " + t("status.clock_hint"), style="dim")
         self.query_one("#st-audit", Static).update(out)
 

@@ -201,8 +201,15 @@ class VirtualTable(ScrollView, can_focus=True):
             style = self._styles[spec] = Style.parse(spec) if spec else Style()
         return style
 
-    def _segments(self, cells: Sequence[tuple[str, str]], cols: Sequence[Column],
-                  base: Style, width: int, *, override: bool = False) -> Strip:
+    def _segments(
+        self,
+        cells: Sequence[tuple[str, str]],
+        cols: Sequence[Column],
+        base: Style,
+        width: int,
+        *,
+        override: bool = False,
+    ) -> Strip:
         segments: list[Segment] = []
         used = 0
         last = len(cols) - 1

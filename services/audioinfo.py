@@ -35,9 +35,7 @@ def _wav_duration(head: bytes, size: int) -> float | None:
         (chunk_size,) = struct.unpack_from("<I", head, pos + 4)
         body = pos + 8
         if chunk_id == b"fmt " and body + 16 <= len(head):
-            _tag, _channels, sample_rate, byte_rate, block_align = struct.unpack_from(
-                "<HHIIH", head, body
-            )
+            _tag, _channels, sample_rate, byte_rate, block_align = struct.unpack_from("<HHIIH", head, body)
         elif chunk_id == b"fact" and body + 4 <= len(head):
             (fact_samples,) = struct.unpack_from("<I", head, body)
         elif chunk_id == b"data":

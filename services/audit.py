@@ -83,8 +83,7 @@ _DETAIL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", 
 _quote = json.encoder.encode_basestring
 
 
-def _mac(key: bytes, prev: str, seq: int, ts: str, actor: str, action: str, subject: str,
-         detail: str) -> str:
+def _mac(key: bytes, prev: str, seq: int, ts: str, actor: str, action: str, subject: str, detail: str) -> str:
     body = _BODY.encode([seq, ts, actor, action, subject, detail])
     return hmac.new(key, prev.encode() + body.encode(), hashlib.sha256).hexdigest()
 
@@ -92,8 +91,7 @@ def _mac(key: bytes, prev: str, seq: int, ts: str, actor: str, action: str, subj
 def opens_chain(key: bytes, first: Sequence[Any]) -> bool:
     """Whether the first entry (seq, ts, actor, action, subject, detail, mac) was sealed with `key`."""
     seq, ts, actor, action, subject, detail, mac = first
-    return seq == 1 and hmac.compare_digest(
-        _mac(key, GENESIS, seq, ts, actor, action, subject, detail), mac)
+    return seq == 1 and hmac.compare_digest(_mac(key, GENESIS, seq, ts, actor, action, subject, detail), mac)
 
 
 def _earlier(ts: str, before: str) -> bool:
@@ -121,8 +119,7 @@ class _Chainer:
         """The inner and outer hashes with the key's pads in: copy each, then update."""
         return self._inner, self._outer
 
-    def mac(self, prev: str, seq: int, ts: str, actor: str, action: str, subject: str,
-            detail: str) -> str:
+    def mac(self, prev: str, seq: int, ts: str, actor: str, action: str, subject: str, detail: str) -> str:
         q = _quote
         try:
             body = f"[{seq:d},{q(ts)},{q(actor)},{q(action)},{q(subject)},{q(detail)}]"
@@ -137,8 +134,7 @@ class _Chainer:
 
 
 _HEAD_SQL = "SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1"
-_INSERT_SQL = ("INSERT INTO audit (seq, ts, actor, action, subject, detail, mac)"
-               " VALUES (?, ?, ?, ?, ?, ?, ?)")
+_INSERT_SQL = "INSERT INTO audit (seq, ts, actor, action, subject, detail, mac) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
 class AuditLog:
@@ -201,8 +197,9 @@ class AuditLog:
             rows.append((seq, ts, e.actor, e.action, e.subject, detail_text, mac))
         return rows, Head(seq, mac)
 
-    def seal_uniform(self, head: Head, at: datetime, actor: str, action: str,
-                     items: Sequence[tuple[str, str]]) -> tuple[list[tuple[Any, ...]], Head]:
+    def seal_uniform(
+        self, head: Head, at: datetime, actor: str, action: str, items: Sequence[tuple[str, str]]
+    ) -> tuple[list[tuple[Any, ...]], Head]:
         """`seal` for many entries of one time, actor and action, given as (subject, detail)
         pairs with the detail as canonical() text: the same rows, made faster (a purge writes
         one entry per deleted call)."""
@@ -253,8 +250,9 @@ class AuditLog:
         if ack is None:
             ts = await self.db.scalar("SELECT max(ts) FROM audit")
         else:
-            ts = await self.db.scalar("SELECT ts FROM audit INDEXED BY audit_ts WHERE seq >= ?"
-                                      " ORDER BY ts DESC LIMIT 1", (ack,))
+            ts = await self.db.scalar(
+                "SELECT ts FROM audit INDEXED BY audit_ts WHERE seq >= ? ORDER BY ts DESC LIMIT 1", (ack,)
+            )
         return datetime.fromisoformat(ts) if ts else None
 
     async def clock_behind(self, now: datetime) -> datetime | None:
@@ -271,13 +269,13 @@ class AuditLog:
                 f"the clock ({now:%Y-%m-%d %H:%M:%S}) is earlier than the newest audit entry"
                 f" ({latest:%Y-%m-%d %H:%M:%S}); fix the clock, or if it was set right, the"
                 " manager acknowledges it (callrec clock ack)",
-                code="clock_behind", now=now.isoformat(), latest=latest.isoformat(),
+                code="clock_behind",
+                now=now.isoformat(),
+                latest=latest.isoformat(),
             )
 
     async def verify(self, anchor: Head | None = None) -> VerifyResult:
-        rows = self.db.stream(
-            "SELECT seq, ts, actor, action, subject, detail, mac FROM audit ORDER BY seq"
-        )
+        rows = self.db.stream("SELECT seq, ts, actor, action, subject, detail, mac FROM audit ORDER BY seq")
         async with aclosing(rows):
             return await self._walk(rows, anchor)
 
@@ -291,15 +289,13 @@ class AuditLog:
         backwards: list[Backstep] = []
         async for seq, ts, actor, action, subject, detail, mac in rows:
             if seq != expected:
-                return VerifyResult(False, count, last, expected,
-                                    f"entry {expected} is missing")
+                return VerifyResult(False, count, last, expected, f"entry {expected} is missing")
             good = _mac(self._key, prev, seq, ts, actor, action, subject, detail)
             if not hmac.compare_digest(good, mac):
                 return VerifyResult(False, count, last, seq, f"entry {seq} does not match")
             if anchor is not None and seq == anchor.seq:
                 if not hmac.compare_digest(mac, anchor.mac):
-                    return VerifyResult(False, count, last, seq,
-                                        f"entry {seq} differs from the anchor")
+                    return VerifyResult(False, count, last, seq, f"entry {seq} differs from the anchor")
                 anchor_seen = True
             if ts != before and before and _earlier(ts, before):
                 backwards.append(Backstep(seq, ts, before))
@@ -309,9 +305,14 @@ class AuditLog:
             count += 1
         if not anchor_seen:
             assert anchor is not None
-            return VerifyResult(False, count, last, count + 1,
-                                f"entries after {count} up to the anchor {anchor.seq} were removed",
-                                tuple(backwards))
+            return VerifyResult(
+                False,
+                count,
+                last,
+                count + 1,
+                f"entries after {count} up to the anchor {anchor.seq} were removed",
+                tuple(backwards),
+            )
         return VerifyResult(True, count, last, backwards=tuple(backwards))
 
 

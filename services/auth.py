@@ -73,8 +73,9 @@ class LockState:
 
 
 class Auth:
-    def __init__(self, db: Database, audit: AuditLog, pepper: bytes, clock: Clock,
-                 lock_path: Path | None = None) -> None:
+    def __init__(
+        self, db: Database, audit: AuditLog, pepper: bytes, clock: Clock, lock_path: Path | None = None
+    ) -> None:
         """lock_path: a file whose flock serialises PIN checks across processes (the data folder's
         pin.lock), so parallel guesses cannot all start before the lockout is written."""
         self.db = db
@@ -93,8 +94,7 @@ class Auth:
             try:
                 fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
             except OSError as exc:
-                raise StorageError(f"{self._lock_path}: {exc.strerror}",
-                                   path=str(self._lock_path)) from None
+                raise StorageError(f"{self._lock_path}: {exc.strerror}", path=str(self._lock_path)) from None
             try:
                 while True:
                     try:
@@ -110,12 +110,10 @@ class Auth:
         return bool(await self.db.scalar("SELECT 1 FROM pins WHERE role = ?", (role.value,)))
 
     async def _matches(self, role: Role, pin: str) -> bool:
-        row = await self.db.fetchone("SELECT hash, salt, params FROM pins WHERE role = ?",
-                                     (role.value,))
+        row = await self.db.fetchone("SELECT hash, salt, params FROM pins WHERE role = ?", (role.value,))
         if row is None:
             return False
-        digest = await asyncio.to_thread(_hash, pin, row["salt"], self._pepper,
-                                         json.loads(row["params"]))
+        digest = await asyncio.to_thread(_hash, pin, row["salt"], self._pepper, json.loads(row["params"]))
         return hmac.compare_digest(digest, row["hash"])
 
     async def set_pin(self, role: Role, pin: str, *, by: str = SYSTEM, reset: bool = False) -> None:
@@ -127,8 +125,9 @@ class Auth:
         digest = await asyncio.to_thread(_hash, pin, salt, self._pepper, _SCRYPT)
         now = self.clock.now()
         async with self.db.transaction() as conn:
-            existed = await (await conn.execute("SELECT 1 FROM pins WHERE role = ?",
-                                                (role.value,))).fetchone()
+            existed = await (
+                await conn.execute("SELECT 1 FROM pins WHERE role = ?", (role.value,))
+            ).fetchone()
             await conn.execute(
                 "INSERT INTO pins (role, hash, salt, params, set_at) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (role) DO UPDATE SET hash = excluded.hash, salt = excluded.salt,"
@@ -161,8 +160,11 @@ class Auth:
         if state.locked_until and now < state.locked_until:
             raise self._locked(role, state.locked_until)
         if not await self.is_set(role):
-            raise NotFound(f"no PIN is set for the {role} (run `callrec pin set {role}`)",
-                           code="pin_unset", role=role.value)
+            raise NotFound(
+                f"no PIN is set for the {role} (run `callrec pin set {role}`)",
+                code="pin_unset",
+                role=role.value,
+            )
         try:
             pin = normalize_pin(pin)
             ok = await self._matches(role, pin)
@@ -171,8 +173,9 @@ class Auth:
         if ok:
             async with self.db.transaction() as conn:
                 await conn.execute("DELETE FROM pin_attempts WHERE role = ?", (role.value,))
-                await self.audit.append(conn, at=now, actor=role.value, action=Action.PIN_OK,
-                                        subject=role.value)
+                await self.audit.append(
+                    conn, at=now, actor=role.value, action=Action.PIN_OK, subject=role.value
+                )
             return Actor(role, now, _MINT)
         async with self.db.transaction() as conn:
             cur = await conn.execute(
@@ -193,19 +196,22 @@ class Auth:
                 " locked_until = excluded.locked_until, lockouts = excluded.lockouts",
                 (role.value, failures, to_epoch(locked_until) if locked_until else None, lockouts),
             )
-            await self.audit.append(conn, at=now, actor=role.value, action=Action.PIN_FAILED,
-                                    subject=role.value)
+            await self.audit.append(
+                conn, at=now, actor=role.value, action=Action.PIN_FAILED, subject=role.value
+            )
             if locked_until:
                 await self.audit.append(
-                    conn, at=now, actor=SYSTEM, action=Action.PIN_LOCKOUT, subject=role.value,
-                    detail={"until": locked_until.isoformat(timespec="seconds"),
-                            "lockouts": lockouts},
+                    conn,
+                    at=now,
+                    actor=SYSTEM,
+                    action=Action.PIN_LOCKOUT,
+                    subject=role.value,
+                    detail={"until": locked_until.isoformat(timespec="seconds"), "lockouts": lockouts},
                 )
         if locked_until:
             raise self._locked(role, locked_until)
         left = MAX_FAILURES - failures
-        raise WrongPin(f"wrong PIN for the {role} ({left} attempts left)", role=role.value,
-                       remaining=left)
+        raise WrongPin(f"wrong PIN for the {role} ({left} attempts left)", role=role.value, remaining=left)
 
     async def authorize(self, role: Role | str, pin: str, duty: Duty) -> Actor:
         """The duty is checked before the PIN, so a role never spends an attempt on a refusal."""

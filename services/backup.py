@@ -36,7 +36,8 @@ async def backup(cfg: Config, db: Database, audit: AuditLog, clock: Clock, dest:
             os.chmod(target, 0o600)
         files = {
             str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()
+            for p in sorted(folder.rglob("*"))
+            if p.is_file()
         }
         head = await audit.head()
         lines = [f"{digest}  {name}" for name, digest in files.items()]

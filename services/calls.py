@@ -59,7 +59,6 @@ CALL_COLUMNS = (
 )
 
 
-
 @dataclass(frozen=True, slots=True)
 class Call:
     id: int
@@ -177,8 +176,7 @@ class CallStore:
             return "calls c INDEXED BY calls_state"
         return "calls c INDEXED BY calls_browse"
 
-    async def _sample(self, f: CallFilter, clauses: list[str], params: list[Any],
-                      digits: str) -> _Sample:
+    async def _sample(self, f: CallFilter, clauses: list[str], params: list[Any], digits: str) -> _Sample:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         row = await self.db.fetchone(
             f"SELECT count(*), coalesce(sum(instr(numbers, ?) > 0), 0),"
@@ -193,10 +191,12 @@ class CallStore:
         clauses, params = self._where(f, "c")
         digits = f.digits
         if digits:
-            if len(digits) >= 3 and (await self._sample(f, clauses, params, digits)).trigrams_for(
-                    wanted):
-                return ("calls_fts CROSS JOIN calls c ON c.id = calls_fts.rowid",
-                        ["calls_fts MATCH ?", *clauses], [f'"{digits}"', *params])
+            if len(digits) >= 3 and (await self._sample(f, clauses, params, digits)).trigrams_for(wanted):
+                return (
+                    "calls_fts CROSS JOIN calls c ON c.id = calls_fts.rowid",
+                    ["calls_fts MATCH ?", *clauses],
+                    [f'"{digits}"', *params],
+                )
             clauses.append("instr(c.numbers, ?) > 0")
             params.append(digits)
         return self._walk(f), clauses, params
@@ -223,10 +223,12 @@ class CallStore:
                 return sample.hits  # the sample held every call the other filters let through
             if len(digits) >= 3 and sample.trigrams_for(None):
                 where = " AND ".join(["calls_fts MATCH ?", *clauses])
-                source = "calls_fts CROSS JOIN calls c ON c.id = calls_fts.rowid" if clauses \
-                    else "calls_fts"
-                return int(await self.db.scalar(f"SELECT count(*) FROM {source} WHERE {where}",
-                                                [f'"{digits}"', *params]))
+                source = "calls_fts CROSS JOIN calls c ON c.id = calls_fts.rowid" if clauses else "calls_fts"
+                return int(
+                    await self.db.scalar(
+                        f"SELECT count(*) FROM {source} WHERE {where}", [f'"{digits}"', *params]
+                    )
+                )
             clauses.append("instr(c.numbers, ?) > 0")
             params.append(digits)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""

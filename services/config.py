@@ -70,8 +70,7 @@ class Config:
     def numbers(self) -> NumberPlan:
         """The centre's own side, as the layouts need it to tell the parties of a call apart."""
         own = [phone.normalize(n)[0] for n in (*self.own_numbers, self.centre.phone)]
-        return NumberPlan(tuple(n for n in own if n), self.extension_pattern,
-                          self.outside_line_prefix)
+        return NumberPlan(tuple(n for n in own if n), self.extension_pattern, self.outside_line_prefix)
 
     @property
     def database(self) -> Path:
@@ -141,8 +140,9 @@ def load(path: Path) -> Config:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", path=str(path)) from None
     except RecursionError:
-        raise ConfigError(f"{path}: not valid TOML: tables or arrays nested too deeply",
-                          path=str(path)) from None
+        raise ConfigError(
+            f"{path}: not valid TOML: tables or arrays nested too deeply", path=str(path)
+        ) from None
     return parse(doc, path)
 
 
@@ -197,7 +197,7 @@ def parse(doc: dict[str, Any], path: Path) -> Config:
     pattern = take("pattern", str)
     if layout == "pattern":
         if not pattern:
-            raise fail("spool.pattern", "required when layout = \"pattern\"")
+            raise fail("spool.pattern", 'required when layout = "pattern"')
         _check_pattern(pattern, fail)
     own_numbers = take("own_numbers", list, [])
     for number in own_numbers:
@@ -252,8 +252,7 @@ def parse(doc: dict[str, Any], path: Path) -> Config:
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-             list: "a list"}
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list"}
     if isinstance(kind, tuple):
         return " or ".join(names[k] for k in kind if k is not int or float not in kind)
     return names[kind]

@@ -54,9 +54,7 @@ class Database:
     @classmethod
     async def open(cls, path: Path, *, create: bool = False) -> Database:
         if not create and not path.exists():
-            raise StorageError(
-                f"{path}: no database (run `callrec init`)", code="db_missing", path=str(path)
-            )
+            raise StorageError(f"{path}: no database (run `callrec init`)", code="db_missing", path=str(path))
         opened: list[aiosqlite.Connection] = []
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,8 +112,9 @@ class Database:
                     with suppress(sqlite3.Error, ValueError):
                         await conn.execute("PRAGMA synchronous = NORMAL")
 
-    async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = (), *,
-                       fresh: bool = False) -> list[Any]:
+    async def fetchall(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = (), *, fresh: bool = False
+    ) -> list[Any]:
         """Rows from the reader; `fresh`: see `fetchone`."""
         if fresh:
             async with self._lock, self._writer.execute(sql, params) as cur:
@@ -123,8 +122,9 @@ class Database:
         async with self._reader.execute(sql, params) as cur:
             return list(await cur.fetchall())
 
-    async def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = (), *,
-                       fresh: bool = False) -> Any:
+    async def fetchone(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = (), *, fresh: bool = False
+    ) -> Any:
         """One row from the reader, which may not see a commit just made: a statement of another
         task still stepping on it (a list being fetched) keeps its older snapshot open, and every
         read on that connection shares it. A read that must see what this process has just
@@ -140,9 +140,7 @@ class Database:
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
 
-    async def stream(
-        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
-    ) -> AsyncIterator[Any]:
+    async def stream(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> AsyncIterator[Any]:
         async with self._reader.execute(sql, params) as cur:
             async for row in cur:
                 yield row
@@ -166,13 +164,16 @@ class Database:
 def _write_error(path: Path, exc: sqlite3.OperationalError) -> StorageError:
     """A write that failed: another process holding the database too long, or the data folder."""
     if any(word in str(exc).lower() for word in ("locked", "busy")):
-        return StorageError(f"{path}: the database is in use by another process (waited"
-                            f" {BUSY_TIMEOUT_MS / 1000:g} s); try again", code="db_busy", path=str(path))
+        return StorageError(
+            f"{path}: the database is in use by another process (waited"
+            f" {BUSY_TIMEOUT_MS / 1000:g} s); try again",
+            code="db_busy",
+            path=str(path),
+        )
     return storage_error(path, exc, doing="cannot write to the database")
 
 
-def storage_error(path: Path, exc: BaseException, *,
-                  doing: str = "cannot open the database") -> StorageError:
+def storage_error(path: Path, exc: BaseException, *, doing: str = "cannot open the database") -> StorageError:
     """One line that says what is wrong with the data folder, not just SQLite's words."""
     try:
         st = os.statvfs(path.parent)
@@ -181,8 +182,9 @@ def storage_error(path: Path, exc: BaseException, *,
     except OSError:
         readonly = full = False
     if readonly or getattr(exc, "errno", None) == errno.EROFS:
-        return StorageError(f"{path.parent}: the data folder is read-only", code="data_readonly",
-                            path=str(path))
+        return StorageError(
+            f"{path.parent}: the data folder is read-only", code="data_readonly", path=str(path)
+        )
     if full or "full" in str(exc) or getattr(exc, "errno", None) == errno.ENOSPC:
         return StorageError(f"{path.parent}: the data folder is full", code="data_full", path=str(path))
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -221,9 +223,7 @@ async def migrate(conn: aiosqlite.Connection) -> None:
                 continue
             for statement in _statements(sql):
                 await conn.execute(statement)
-            await conn.execute(
-                "INSERT INTO migrations VALUES (?, datetime('now'))", (name,)
-            )
+            await conn.execute("INSERT INTO migrations VALUES (?, datetime('now'))", (name,))
         await conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
         await conn.execute("COMMIT")
     except BaseException:

@@ -27,10 +27,17 @@ from services.phone import display, masked
 from services.text import visible
 
 _CALLER_ID = {"withheld": "非通知", "unavailable": "通知不可"}
-_RUN_STATE = {"running": "実行中", "finished": "完了", "cancelled": "中止", "failed": "失敗",
-              "interrupted": "中断"}
-MEANING = ("「削除」は、録音ファイルを装置のファイルシステムから削除（unlink）したことを示します。"
-           "各通話のメタデータと SHA-256 は、この記録のために索引に残しています。")
+_RUN_STATE = {
+    "running": "実行中",
+    "finished": "完了",
+    "cancelled": "中止",
+    "failed": "失敗",
+    "interrupted": "中断",
+}
+MEANING = (
+    "「削除」は、録音ファイルを装置のファイルシステムから削除（unlink）したことを示します。"
+    "各通話のメタデータと SHA-256 は、この記録のために索引に残しています。"
+)
 
 
 @dataclass(frozen=True)
@@ -56,14 +63,20 @@ class DeletedCall:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "started_at": self.started_at.isoformat(timespec="seconds"),
-            "type": self.type, "city_number": self.city_number,
+            "id": self.id,
+            "started_at": self.started_at.isoformat(timespec="seconds"),
+            "type": self.type,
+            "city_number": self.city_number,
             "other_number_masked": masked(self.other_number) if self.other_number else None,
-            "caller_id": self.caller_id, "uniqueid": self.uniqueid, "size": self.size,
-            "duration_s": self.duration_s, "sha256": self.sha256,
+            "caller_id": self.caller_id,
+            "uniqueid": self.uniqueid,
+            "size": self.size,
+            "duration_s": self.duration_s,
+            "sha256": self.sha256,
             "raw_retention_until": self.raw_retention_until.isoformat(),
             "deleted_at": self.purged_at.isoformat(timespec="seconds"),
-            "deleted_by": self.purged_by, "instruction": self.instruction,
+            "deleted_by": self.purged_by,
+            "instruction": self.instruction,
         }
 
 
@@ -84,11 +97,18 @@ class RunSummary:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "instruction": self.instruction, "state": self.state,
-            "actor": self.actor, "started_at": self.started_at.isoformat(timespec="seconds"),
+            "id": self.id,
+            "instruction": self.instruction,
+            "state": self.state,
+            "actor": self.actor,
+            "started_at": self.started_at.isoformat(timespec="seconds"),
             "ended_at": self.ended_at.isoformat(timespec="seconds") if self.ended_at else None,
-            "grace_days": self.grace_days, "planned": self.planned, "deleted": self.deleted,
-            "deleted_bytes": self.deleted_bytes, "skipped": self.skipped, "problem": self.problem,
+            "grace_days": self.grace_days,
+            "planned": self.planned,
+            "deleted": self.deleted,
+            "deleted_bytes": self.deleted_bytes,
+            "skipped": self.skipped,
+            "problem": self.problem,
         }
 
 
@@ -110,11 +130,16 @@ class DeletionRecord:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "from": self.date_from.isoformat(), "to": self.date_to.isoformat(),
+            "from": self.date_from.isoformat(),
+            "to": self.date_to.isoformat(),
             "produced_at": self.produced_at.isoformat(timespec="seconds"),
-            "produced_by": self.produced_by, "centre": self.centre, "grace_days": self.grace_days,
-            "count": len(self.calls), "bytes": self.total_bytes,
-            "runs": [r.to_json() for r in self.runs], "calls": [c.to_json() for c in self.calls],
+            "produced_by": self.produced_by,
+            "centre": self.centre,
+            "grace_days": self.grace_days,
+            "count": len(self.calls),
+            "bytes": self.total_bytes,
+            "runs": [r.to_json() for r in self.runs],
+            "calls": [c.to_json() for c in self.calls],
             "audit_head": str(self.audit_head) if self.audit_head else None,
         }
 
@@ -136,13 +161,18 @@ class DeletionRecord:
             out.append("  なし")
         for r in self.runs:
             ended = f"{r.ended_at:%Y-%m-%d %H:%M}" if r.ended_at else "-"
-            out.append(f"  指示 {r.instruction}  {_RUN_STATE.get(r.state, r.state)}  実行者 {r.actor}"
-                       f"  {r.started_at:%Y-%m-%d %H:%M} - {ended}  削除 {r.deleted}件"
-                       f" {units.size(r.deleted_bytes)}  対象外 {r.skipped}件"
-                       + (f"  ({visible(r.problem)})" if r.problem else ""))
-        out += ["", "削除した録音 (deleted recordings):",
-                "  No.  通話日時            種別      市役所側番号    相手方番号        "
-                "サイズ      削除日時          指示       SHA-256"]
+            out.append(
+                f"  指示 {r.instruction}  {_RUN_STATE.get(r.state, r.state)}  実行者 {r.actor}"
+                f"  {r.started_at:%Y-%m-%d %H:%M} - {ended}  削除 {r.deleted}件"
+                f" {units.size(r.deleted_bytes)}  対象外 {r.skipped}件"
+                + (f"  ({visible(r.problem)})" if r.problem else "")
+            )
+        out += [
+            "",
+            "削除した録音 (deleted recordings):",
+            "  No.  通話日時            種別      市役所側番号    相手方番号        "
+            "サイズ      削除日時          指示       SHA-256",
+        ]
         for n, c in enumerate(self.calls, 1):
             out.append(
                 f"  {n:>4} {c.started_at:%Y-%m-%d %H:%M:%S} {c.type:<8}  {display(c.city_number):<15}"
@@ -156,25 +186,51 @@ class DeletionRecord:
 
     def html(self) -> str:
         e = html.escape
-        runs = "".join(
-            "<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in (
-                r.instruction, _RUN_STATE.get(r.state, r.state), r.actor,
-                f"{r.started_at:%Y-%m-%d %H:%M}",
-                f"{r.ended_at:%Y-%m-%d %H:%M}" if r.ended_at else "-",
-                f"{r.deleted}", units.size(r.deleted_bytes), f"{r.skipped}", visible(r.problem),
-            )) + "</tr>"
-            for r in self.runs
-        ) or '<tr><td colspan="9">なし</td></tr>'
-        rows = "".join(
-            "<tr>" + "".join(f"<td>{e(str(v))}</td>" for v in (
-                n, f"{c.started_at:%Y-%m-%d %H:%M:%S}", c.type, display(c.city_number),
-                visible(c.other_shown), units.size(c.size), f"{c.purged_at:%Y-%m-%d %H:%M}",
-                c.instruction,
-            )) + f'<td class="hash">{e(c.sha256 or "-")}</td></tr>'
-            for n, c in enumerate(self.calls, 1)
-        ) or '<tr><td colspan="9">この期間に削除した録音はありません。</td></tr>'
+        runs = (
+            "".join(
+                "<tr>"
+                + "".join(
+                    f"<td>{e(str(v))}</td>"
+                    for v in (
+                        r.instruction,
+                        _RUN_STATE.get(r.state, r.state),
+                        r.actor,
+                        f"{r.started_at:%Y-%m-%d %H:%M}",
+                        f"{r.ended_at:%Y-%m-%d %H:%M}" if r.ended_at else "-",
+                        f"{r.deleted}",
+                        units.size(r.deleted_bytes),
+                        f"{r.skipped}",
+                        visible(r.problem),
+                    )
+                )
+                + "</tr>"
+                for r in self.runs
+            )
+            or '<tr><td colspan="9">なし</td></tr>'
+        )
+        rows = (
+            "".join(
+                "<tr>"
+                + "".join(
+                    f"<td>{e(str(v))}</td>"
+                    for v in (
+                        n,
+                        f"{c.started_at:%Y-%m-%d %H:%M:%S}",
+                        c.type,
+                        display(c.city_number),
+                        visible(c.other_shown),
+                        units.size(c.size),
+                        f"{c.purged_at:%Y-%m-%d %H:%M}",
+                        c.instruction,
+                    )
+                )
+                + f'<td class="hash">{e(c.sha256 or "-")}</td></tr>'
+                for n, c in enumerate(self.calls, 1)
+            )
+            or '<tr><td colspan="9">この期間に削除した録音はありません。</td></tr>'
+        )
         header = "".join(f"<p>{e(line)}</p>" for line in self._header_lines())
-        head = f"<p class=\"anchor\">監査ログ: {e(str(self.audit_head))}</p>" if self.audit_head else ""
+        head = f'<p class="anchor">監査ログ: {e(str(self.audit_head))}</p>' if self.audit_head else ""
         return f"""<!DOCTYPE html>
 <html lang="ja"><head><meta charset="utf-8"><title>削除記録 {self.date_from} - {self.date_to}</title>
 <style>
@@ -236,7 +292,8 @@ class DeletionRecords:
             " LEFT JOIN instructions i ON i.id = c.purge_instruction_id"
             " WHERE c.purged_at >= ? AND c.purged_at < ? AND c.state = 'purged'"
             f" AND c.id NOT IN ({PENDING_IDS})"  # a running purge's, not yet confirmed deleted
-            " ORDER BY c.purged_at, c.started_at, c.id", (lo, hi),
+            " ORDER BY c.purged_at, c.started_at, c.id",
+            (lo, hi),
         )
         runs = await self.db.fetchall(
             "SELECT r.*, i.number FROM purge_runs r JOIN instructions i ON i.id = r.instruction_id"
@@ -246,15 +303,22 @@ class DeletionRecords:
         now = self.clock.now()
         async with self.db.transaction() as conn:
             head = await self.audit.append(
-                conn, at=now, actor=actor.role.value, action=Action.REPORT_PRODUCED,
+                conn,
+                at=now,
+                actor=actor.role.value,
+                action=Action.REPORT_PRODUCED,
                 subject="deletion_record",
-                detail={"from": date_from.isoformat(), "to": date_to.isoformat(),
-                        "count": len(rows)},
+                detail={"from": date_from.isoformat(), "to": date_to.isoformat(), "count": len(rows)},
             )
         return DeletionRecord(
-            date_from=date_from, date_to=date_to, produced_at=now, produced_by=actor.role.value,
-            centre=self.config.centre.name, grace_days=self.config.raw_grace_days,
-            calls=[self._call(r) for r in rows], runs=[self._run(r) for r in runs],
+            date_from=date_from,
+            date_to=date_to,
+            produced_at=now,
+            produced_by=actor.role.value,
+            centre=self.config.centre.name,
+            grace_days=self.config.raw_grace_days,
+            calls=[self._call(r) for r in rows],
+            runs=[self._run(r) for r in runs],
             audit_head=head,
         )
 
@@ -262,31 +326,48 @@ class DeletionRecords:
         """Write the record's print-ready A4 page: to `path`, or into the data folder's reports
         (deletion-record-FROM-TO.html, where the console saves the report too)."""
         if path is None:
-            path = self.config.data / "reports" / (
-                f"deletion-record-{record.date_from}-{record.date_to}.html")
+            path = (
+                self.config.data / "reports" / (f"deletion-record-{record.date_from}-{record.date_to}.html")
+            )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(record.html(), encoding="utf-8")
         except OSError as exc:
-            raise StorageError(f"{path}: {exc.strerror or exc}", code="write_failed",
-                               path=str(path)) from None
+            raise StorageError(
+                f"{path}: {exc.strerror or exc}", code="write_failed", path=str(path)
+            ) from None
         return path
 
     def _call(self, r: sqlite3.Row) -> DeletedCall:
         return DeletedCall(
-            id=r["id"], started_at=from_epoch(r["started_at"], self.tz), type=r["type"],
-            city_number=r["city_number"], other_number=r["other_number"], caller_id=r["caller_id"],
-            uniqueid=r["uniqueid"], size=r["size"], duration_s=r["duration_s"], sha256=r["sha256"],
+            id=r["id"],
+            started_at=from_epoch(r["started_at"], self.tz),
+            type=r["type"],
+            city_number=r["city_number"],
+            other_number=r["other_number"],
+            caller_id=r["caller_id"],
+            uniqueid=r["uniqueid"],
+            size=r["size"],
+            duration_s=r["duration_s"],
+            sha256=r["sha256"],
             raw_retention_until=date.fromisoformat(r["raw_retention_until"]),
-            purged_at=from_epoch(r["purged_at"], self.tz), purged_by=r["purged_by"] or "",
+            purged_at=from_epoch(r["purged_at"], self.tz),
+            purged_by=r["purged_by"] or "",
             instruction=r["number"],
         )
 
     def _run(self, r: sqlite3.Row) -> RunSummary:
         return RunSummary(
-            id=r["id"], instruction=r["number"], state=r["state"], actor=r["actor"],
+            id=r["id"],
+            instruction=r["number"],
+            state=r["state"],
+            actor=r["actor"],
             started_at=from_epoch(r["started_at"], self.tz),
             ended_at=from_epoch(r["ended_at"], self.tz) if r["ended_at"] else None,
-            grace_days=r["grace_days"], planned=r["planned"], deleted=r["deleted"],
-            deleted_bytes=r["deleted_bytes"], skipped=r["skipped"], problem=r["problem"],
+            grace_days=r["grace_days"],
+            planned=r["planned"],
+            deleted=r["deleted"],
+            deleted_bytes=r["deleted_bytes"],
+            skipped=r["skipped"],
+            problem=r["problem"],
         )

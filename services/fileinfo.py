@@ -41,6 +41,6 @@ def digest_file(path: str | os.PathLike[str]) -> Digest:
             size += len(chunk)
         after = os.fstat(fd)
     steady = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) and (
-        size == after.st_size)
+        size == after.st_size
+    )
     return Digest(h.hexdigest(), size, head, after.st_mtime_ns, steady, after.st_dev, after.st_ino)
-

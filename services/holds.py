@@ -61,7 +61,9 @@ def check_reason(reason: str) -> str:
 
 def hold_from_row(row: sqlite3.Row, tz: tzinfo) -> Hold:
     return Hold(
-        id=row["id"], call_id=row["call_id"], reason=row["reason"],
+        id=row["id"],
+        call_id=row["call_id"],
+        reason=row["reason"],
         set_at=from_epoch(row["set_at"], tz),
         released_at=from_epoch(row["released_at"], tz) if row["released_at"] else None,
         release_reason=row["release_reason"],
@@ -71,8 +73,8 @@ def hold_from_row(row: sqlite3.Row, tz: tzinfo) -> Hold:
 async def active_holds(db: Database, tz: tzinfo, call_ids: Sequence[int]) -> dict[int, Hold]:
     """The active hold of each of these calls that has one (reads only: any connection)."""
     rows = await db.fetchall(
-        "SELECT * FROM holds WHERE released_at IS NULL"
-        " AND call_id IN (SELECT value FROM json_each(?))", (json.dumps(list(call_ids)),),
+        "SELECT * FROM holds WHERE released_at IS NULL AND call_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(call_ids)),),
     )
     return {r["call_id"]: hold_from_row(r, tz) for r in rows}
 
@@ -95,23 +97,31 @@ class Holds:
             if state in (CallState.PURGING, CallState.PURGED):
                 cur = await conn.execute(f"SELECT ? IN ({PENDING_IDS})", (call_id,))
                 pending = state == CallState.PURGING or (await cur.fetchone())[0]
-                raise Conflict(f"call {call_id} is being deleted by a purge right now" if pending
-                               else f"call {call_id} has been deleted",
-                               code="call_deleted", call_id=call_id)
+                raise Conflict(
+                    f"call {call_id} is being deleted by a purge right now"
+                    if pending
+                    else f"call {call_id} has been deleted",
+                    code="call_deleted",
+                    call_id=call_id,
+                )
             cur = await conn.execute(
                 "SELECT id FROM holds WHERE call_id = ? AND released_at IS NULL", (call_id,)
             )
             if await cur.fetchone():
-                raise Conflict(f"call {call_id} is already held", code="already_held",
-                               call_id=call_id)
+                raise Conflict(f"call {call_id} is already held", code="already_held", call_id=call_id)
             cur = await conn.execute(
                 "INSERT INTO holds (call_id, reason, set_at) VALUES (?, ?, ?)",
                 (call_id, text, to_epoch(at)),
             )
             hold_id = cur.lastrowid
-            await self.audit.append(conn, at=at, actor=actor.role.value, action=Action.HOLD_SET,
-                                    subject=path, detail={"call_id": call_id, "hold_id": hold_id,
-                                                          "reason": text})
+            await self.audit.append(
+                conn,
+                at=at,
+                actor=actor.role.value,
+                action=Action.HOLD_SET,
+                subject=path,
+                detail={"call_id": call_id, "hold_id": hold_id, "reason": text},
+            )
         return await self.get(hold_id, fresh=True)
 
     async def release(self, actor: Actor, call_id: int, reason: str) -> Hold:
@@ -129,9 +139,14 @@ class Holds:
             if row is None:
                 raise NotFound(f"call {call_id} is not held", code="not_held", call_id=call_id)
             hold_id = row[0]
-            await self.audit.append(conn, at=at, actor=actor.role.value,
-                                    action=Action.HOLD_RELEASED, subject=path,
-                                    detail={"call_id": call_id, "hold_id": hold_id, "reason": text})
+            await self.audit.append(
+                conn,
+                at=at,
+                actor=actor.role.value,
+                action=Action.HOLD_RELEASED,
+                subject=path,
+                detail={"call_id": call_id, "hold_id": hold_id, "reason": text},
+            )
         return await self.get(hold_id, fresh=True)
 
     async def get(self, hold_id: int | None, *, fresh: bool = False) -> Hold:
@@ -144,8 +159,8 @@ class Holds:
     async def active(self, *, limit: int = 1000, offset: int = 0) -> list[Hold]:
         """Active holds, newest first."""
         rows = await self.db.fetchall(
-            "SELECT * FROM holds WHERE released_at IS NULL ORDER BY set_at DESC, id DESC"
-            " LIMIT ? OFFSET ?", (limit, offset),
+            "SELECT * FROM holds WHERE released_at IS NULL ORDER BY set_at DESC, id DESC LIMIT ? OFFSET ?",
+            (limit, offset),
         )
         return [self._from_row(r) for r in rows]
 
@@ -153,9 +168,7 @@ class Holds:
         return await active_holds(self.db, self.clock.tz, call_ids)
 
     async def history(self, call_id: int) -> list[Hold]:
-        rows = await self.db.fetchall(
-            "SELECT * FROM holds WHERE call_id = ? ORDER BY set_at, id", (call_id,)
-        )
+        rows = await self.db.fetchall("SELECT * FROM holds WHERE call_id = ? ORDER BY set_at, id", (call_id,))
         return [self._from_row(r) for r in rows]
 
 

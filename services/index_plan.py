@@ -79,9 +79,11 @@ class Ops:
             getattr(self, f.name).extend(getattr(other, f.name))
 
     def writes(self) -> int:
-        return sum(len(getattr(self, f.name)) for f in fields(self)
-                   if f.name not in ("pending", "resolved", "encoded")) + sum(
-                       rows for _, rows, _ in self.encoded)
+        return sum(
+            len(getattr(self, f.name))
+            for f in fields(self)
+            if f.name not in ("pending", "resolved", "encoded")
+        ) + sum(rows for _, rows, _ in self.encoded)
 
     def encode_inserts(self) -> None:
         """Turn the rows to insert into the JSON text SQLite unpacks (services/index_writer.py),
@@ -90,8 +92,9 @@ class Ops:
         for recording in (False, True):
             rows = [r for r in self.inserts if is_recording_row(r) == recording]
             if rows:
-                self.encoded.append((json.dumps(rows, ensure_ascii=False, separators=(",", ":")),
-                                     len(rows), recording))
+                self.encoded.append(
+                    (json.dumps(rows, ensure_ascii=False, separators=(",", ":")), len(rows), recording)
+                )
         self.inserts = []
 
     def __bool__(self) -> bool:
@@ -99,9 +102,27 @@ class Ops:
 
 
 INSERT_COLUMNS = (
-    "path", "dir", "started_at", "type", "city_number", "other_number", "caller_id", "numbers",
-    "uniqueid", "fmt", "size", "mtime_ns", "duration_s", "sha256", "state", "raw_retention_until",
-    "indexed_at", "completed_at", "anomaly", "dev", "ino",
+    "path",
+    "dir",
+    "started_at",
+    "type",
+    "city_number",
+    "other_number",
+    "caller_id",
+    "numbers",
+    "uniqueid",
+    "fmt",
+    "size",
+    "mtime_ns",
+    "duration_s",
+    "sha256",
+    "state",
+    "raw_retention_until",
+    "indexed_at",
+    "completed_at",
+    "anomaly",
+    "dev",
+    "ino",
 )
 _STATE = INSERT_COLUMNS.index("state")
 _TYPE = INSERT_COLUMNS.index("type")
@@ -135,18 +156,33 @@ class Planner:
         dated = date_recording(parsed, e.dir, e.mtime_ns, tz, from_epoch(now, tz))
         started = dated.started_at
         if digest is None:
-            size, mtime, duration, sha, state, completed = (
-                e.size, e.mtime_ns, None, None, _RECORDING, None)
+            size, mtime, duration, sha, state, completed = (e.size, e.mtime_ns, None, None, _RECORDING, None)
         else:
-            size, mtime, sha, state, completed = (
-                digest.size, digest.mtime_ns, digest.sha256, _COMPLETE, now)
+            size, mtime, sha, state, completed = (digest.size, digest.mtime_ns, digest.sha256, _COMPLETE, now)
             duration = audioinfo.duration_seconds(digest.head, parsed.fmt, digest.size)
         dev, ino = (digest.dev, digest.ino) if digest is not None else (None, None)
         return (
-            e.rel, e.dir, int(started.timestamp()), parsed.type, city, other,
-            parsed.caller_id.value, numbers, parsed.uniqueid, parsed.fmt, size, mtime, duration,
-            sha, state, _kept_through(started.astimezone(JST).date()), now, completed,
-            dated.anomaly, dev, ino,
+            e.rel,
+            e.dir,
+            int(started.timestamp()),
+            parsed.type,
+            city,
+            other,
+            parsed.caller_id.value,
+            numbers,
+            parsed.uniqueid,
+            parsed.fmt,
+            size,
+            mtime,
+            duration,
+            sha,
+            state,
+            _kept_through(started.astimezone(JST).date()),
+            now,
+            completed,
+            dated.anomaly,
+            dev,
+            ino,
         )
 
     def parse(self, e: Entry) -> ParsedName | None:
@@ -163,8 +199,9 @@ class Planner:
             return d
         return None
 
-    def plan(self, entries: Iterable[Entry], known: dict[str, Known], now: int,
-             settled: Callable[[Entry], bool]) -> Ops:
+    def plan(
+        self, entries: Iterable[Entry], known: dict[str, Known], now: int, settled: Callable[[Entry], bool]
+    ) -> Ops:
         """The writes for `entries`, given the calls `known` for their paths (keyed by path).
 
         `settled(e)`: whether the file has been still for the settle time, so it may be hashed.
@@ -177,8 +214,9 @@ class Planner:
                 continue  # vanished or unreadable this instant; the next event or scan sees it
         return ops
 
-    def _plan_one(self, e: Entry, old: Known | None, now: int,
-                  settled: Callable[[Entry], bool], ops: Ops) -> None:
+    def _plan_one(
+        self, e: Entry, old: Known | None, now: int, settled: Callable[[Entry], bool], ops: Ops
+    ) -> None:
         if old is None:
             parsed = self.parse(e)
             if parsed is None:
@@ -196,8 +234,18 @@ class Planner:
         elif old.state == _RECORDING:
             digest = self._hash_if_steady(e) if settled(e) else None
             if digest is not None:
-                ops.completes.append((digest.sha256, digest.size, digest.mtime_ns, digest.dev,
-                                      digest.ino, self._duration(e, digest), now, old.id))
+                ops.completes.append(
+                    (
+                        digest.sha256,
+                        digest.size,
+                        digest.mtime_ns,
+                        digest.dev,
+                        digest.ino,
+                        self._duration(e, digest),
+                        now,
+                        old.id,
+                    )
+                )
                 ops.resolved.append(e.rel)
                 return
             if (e.size, e.mtime_ns) != (old.size, old.mtime_ns):
@@ -208,8 +256,7 @@ class Planner:
             if digest is None:
                 ops.pending.append((e.rel, e.size, e.mtime_ns))
                 return
-            ops.reappeared.append(Reappeared(old.id, e.rel, digest, self._duration(e, digest),
-                                             old.sha256))
+            ops.reappeared.append(Reappeared(old.id, e.rel, digest, self._duration(e, digest), old.sha256))
             ops.resolved.append(e.rel)
         elif (e.size, e.mtime_ns) != (old.size, old.mtime_ns):
             ops.changed.append(Changed(old.id, e.rel, e.size, e.mtime_ns, old.size))

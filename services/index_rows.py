@@ -27,7 +27,8 @@ class IndexRows:
     async def known_paths(self, rels: Iterable[str]) -> dict[str, Known]:
         """The calls at these paths, by path."""
         rows = await self.db.fetchall(
-            f"{_KNOWN} WHERE path IN (SELECT value FROM json_each(?))", (json_list(rels),))
+            f"{_KNOWN} WHERE path IN (SELECT value FROM json_each(?))", (json_list(rels),)
+        )
         return {r[1]: Known(r[0], r[2], r[3], r[4], r[5]) for r in rows}
 
     async def present_at_or_under(self, paths: list[str]) -> list[tuple[int, str]]:
@@ -83,8 +84,7 @@ class IndexRows:
 
     async def recording(self) -> list[tuple[str, int, int]]:
         """(path, size, mtime_ns) of every call still recording."""
-        rows = await self.db.fetchall(
-            "SELECT path, size, mtime_ns FROM calls WHERE state = 'recording'")
+        rows = await self.db.fetchall("SELECT path, size, mtime_ns FROM calls WHERE state = 'recording'")
         return [(r[0], r[1], r[2]) for r in rows]
 
     async def skipped_paths(self, *, more_than: int) -> list[str]:
@@ -95,5 +95,7 @@ class IndexRows:
 
     async def forget_skipped(self, paths: list[str]) -> None:
         async with self.db.transaction() as conn:
-            await conn.execute("DELETE FROM skipped WHERE path IN (SELECT value FROM json_each(?))",
-                               (json.dumps(paths, ensure_ascii=False),))
+            await conn.execute(
+                "DELETE FROM skipped WHERE path IN (SELECT value FROM json_each(?))",
+                (json.dumps(paths, ensure_ascii=False),),
+            )

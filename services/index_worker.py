@@ -54,8 +54,7 @@ def plan_folder(job: Job) -> Folder:
     planner = job.planner
     out = Folder(job.rel_dir)
     try:
-        listing = list_folder(planner.spool, job.rel_dir,
-                              lambda name: planner.layout.parse(name) is not None)
+        listing = list_folder(planner.spool, job.rel_dir, lambda name: planner.layout.parse(name) is not None)
     except OSError as exc:
         out.error = exc.strerror or str(exc)
         return out
@@ -68,8 +67,9 @@ def plan_folder(job: Job) -> Folder:
     out.ops = planner.plan(listing.files, job.known, job.now, settled)
     out.ops.skipped[:0] = [(rel, reason.value) for rel, reason in listing.skipped]
     listed = {e.rel for e in listing.files}
-    out.ops.missing.extend((k.id, rel) for rel, k in job.known.items()
-                           if rel not in listed and k.state in PRESENT_STATES)
+    out.ops.missing.extend(
+        (k.id, rel) for rel, k in job.known.items() if rel not in listed and k.state in PRESENT_STATES
+    )
     return out
 
 
@@ -123,8 +123,11 @@ class WorkerPool:
     async def _start(self) -> None:
         for _ in range(self.size):
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "services.index_worker",
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                sys.executable,
+                "-m",
+                "services.index_worker",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.DEVNULL,  # never onto the console's screen
             )
             worker = _Worker(proc)

@@ -67,10 +67,14 @@ def storable(text: str) -> str:
 def _encode(items: list[Any]) -> str:
     # Piece by piece: json.dumps holds the GIL from start to end, and a whole batch at once would
     # stall the event loop (and the console's screen) for tens of milliseconds.
-    return "[" + ",".join(
-        json.dumps(items[i : i + _PIECE], ensure_ascii=False, separators=(",", ":"))[1:-1]
-        for i in range(0, len(items), _PIECE)
-    ) + "]"
+    return (
+        "["
+        + ",".join(
+            json.dumps(items[i : i + _PIECE], ensure_ascii=False, separators=(",", ":"))[1:-1]
+            for i in range(0, len(items), _PIECE)
+        )
+        + "]"
+    )
 
 
 async def dumps(items: list[Any]) -> str:
@@ -127,14 +131,20 @@ async def apply(conn: aiosqlite.Connection, ops: Ops, audit: AuditLog, at: datet
         if row is None:
             continue  # another indexer got there first
         await conn.execute(
-            "UPDATE calls SET size = ?, mtime_ns = ?, changed_at = coalesce(changed_at, ?)"
-            " WHERE id = ?",
+            "UPDATE calls SET size = ?, mtime_ns = ?, changed_at = coalesce(changed_at, ?) WHERE id = ?",
             (c.size, c.mtime_ns, now, c.id),
         )
         done.changed += 1
         if row[0] is None:
-            entries.append(Entry(at, SYSTEM, Action.CALL_CHANGED, c.rel, {
-                "call_id": c.id, "size": c.size, "was": c.was_size, "mtime_ns": c.mtime_ns}))
+            entries.append(
+                Entry(
+                    at,
+                    SYSTEM,
+                    Action.CALL_CHANGED,
+                    c.rel,
+                    {"call_id": c.id, "size": c.size, "was": c.was_size, "mtime_ns": c.mtime_ns},
+                )
+            )
     if ops.missing:
         cur = await conn.execute(
             "UPDATE calls SET state = 'missing' WHERE id IN (SELECT value FROM json_each(?))"
@@ -144,8 +154,9 @@ async def apply(conn: aiosqlite.Connection, ops: Ops, audit: AuditLog, at: datet
         gone = sorted(await cur.fetchall(), key=lambda r: r[1])
         done.missing = len(gone)
         done.missing_paths = [r[1] for r in gone]
-        entries.extend(Entry(at, SYSTEM, Action.CALL_MISSING, path, {"call_id": call_id})
-                       for call_id, path in gone)
+        entries.extend(
+            Entry(at, SYSTEM, Action.CALL_MISSING, path, {"call_id": call_id}) for call_id, path in gone
+        )
     for r in ops.reappeared:
         await _reappeared(conn, r, at, now, done, entries)
     if ops.skipped:
@@ -154,10 +165,10 @@ async def apply(conn: aiosqlite.Connection, ops: Ops, audit: AuditLog, at: datet
     return done
 
 
-async def _flagged(conn: aiosqlite.Connection, rows: list[tuple[Any, ...]], at: datetime,
-                   done: Applied, entries: list[Entry]) -> None:
-    cur = await conn.execute(_INSERT + " RETURNING id, path, type, anomaly, state",
-                             (await dumps(rows),))
+async def _flagged(
+    conn: aiosqlite.Connection, rows: list[tuple[Any, ...]], at: datetime, done: Applied, entries: list[Entry]
+) -> None:
+    cur = await conn.execute(_INSERT + " RETURNING id, path, type, anomaly, state", (await dumps(rows),))
     added = sorted(await cur.fetchall(), key=lambda r: r[1])
     unknown = [r for r in added if r[2] == CallType.UNKNOWN.value]
     for call_id, path, _type, anomaly, state in added:
@@ -167,20 +178,29 @@ async def _flagged(conn: aiosqlite.Connection, rows: list[tuple[Any, ...]], at: 
             done.added_complete += 1
         if anomaly is not None:
             done.anomalies += 1
-            entries.append(Entry(at, SYSTEM, Action.CALL_ANOMALY, path,
-                                 {"call_id": call_id, "anomaly": anomaly}))
+            entries.append(
+                Entry(at, SYSTEM, Action.CALL_ANOMALY, path, {"call_id": call_id, "anomaly": anomaly})
+            )
     done.unknown += len(unknown)
     if unknown:
-        entries.append(Entry(at, SYSTEM, Action.INDEX_UNKNOWN, "", {
-            "count": len(unknown),
-            "examples": [visible(r[1]) for r in unknown[:SAMPLE_PATHS]],
-        }))
+        entries.append(
+            Entry(
+                at,
+                SYSTEM,
+                Action.INDEX_UNKNOWN,
+                "",
+                {
+                    "count": len(unknown),
+                    "examples": [visible(r[1]) for r in unknown[:SAMPLE_PATHS]],
+                },
+            )
+        )
 
 
-async def _reappeared(conn: aiosqlite.Connection, r: Reappeared, at: datetime, now: int,
-                      done: Applied, entries: list[Entry]) -> None:
-    cur = await conn.execute("SELECT changed_at FROM calls WHERE id = ? AND state = 'missing'",
-                             (r.id,))
+async def _reappeared(
+    conn: aiosqlite.Connection, r: Reappeared, at: datetime, now: int, done: Applied, entries: list[Entry]
+) -> None:
+    cur = await conn.execute("SELECT changed_at FROM calls WHERE id = ? AND state = 'missing'", (r.id,))
     row = await cur.fetchone()
     if row is None:
         return  # another indexer got there first
@@ -201,16 +221,34 @@ async def _reappeared(conn: aiosqlite.Connection, r: Reappeared, at: datetime, n
             (d.size, d.mtime_ns, d.dev, d.ino, row[0] if same or row[0] is not None else now, r.id),
         )
     done.reappeared += 1
-    entries.append(Entry(at, SYSTEM, Action.CALL_REAPPEARED, r.rel,
-                         {"call_id": r.id, "sha256": d.sha256, "same_content": same}))
+    entries.append(
+        Entry(
+            at,
+            SYSTEM,
+            Action.CALL_REAPPEARED,
+            r.rel,
+            {"call_id": r.id, "sha256": d.sha256, "same_content": same},
+        )
+    )
     if not same and row[0] is None:
-        entries.append(Entry(at, SYSTEM, Action.CALL_CHANGED, r.rel, {
-            "call_id": r.id, "size": d.size, "sha256": d.sha256,
-            "ingest_sha256": r.ingest_sha256}))
+        entries.append(
+            Entry(
+                at,
+                SYSTEM,
+                Action.CALL_CHANGED,
+                r.rel,
+                {"call_id": r.id, "size": d.size, "sha256": d.sha256, "ingest_sha256": r.ingest_sha256},
+            )
+        )
 
 
-async def _skipped(conn: aiosqlite.Connection, skipped: list[tuple[str, str]], at: datetime,
-                   done: Applied, entries: list[Entry]) -> None:
+async def _skipped(
+    conn: aiosqlite.Connection,
+    skipped: list[tuple[str, str]],
+    at: datetime,
+    done: Applied,
+    entries: list[Entry],
+) -> None:
     for _rel, reason in skipped:
         done.skipped[reason] += 1
     cur = await conn.execute(
@@ -224,7 +262,15 @@ async def _skipped(conn: aiosqlite.Connection, skipped: list[tuple[str, str]], a
         return
     counts = Counter(reason for _path, reason in new)
     done.new_skipped.update(counts)
-    entries.append(Entry(at, SYSTEM, Action.INDEX_SKIPPED, "", {
-        "counts": dict(sorted(counts.items())),
-        "examples": [visible(path) for path, _reason in new[:SAMPLE_PATHS]],
-    }))
+    entries.append(
+        Entry(
+            at,
+            SYSTEM,
+            Action.INDEX_SKIPPED,
+            "",
+            {
+                "counts": dict(sorted(counts.items())),
+                "examples": [visible(path) for path, _reason in new[:SAMPLE_PATHS]],
+            },
+        )
+    )

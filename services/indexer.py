@@ -78,8 +78,7 @@ class ScanReport:
     @property
     def changes(self) -> int:
         """Rows that changed: what a live view needs to refresh for."""
-        return (self.added + self.completed + self.grown + self.missing + self.reappeared
-                + self.changed)
+        return self.added + self.completed + self.grown + self.missing + self.reappeared + self.changed
 
     def add(self, a: Applied) -> None:
         self.added += a.added_complete + a.added_recording
@@ -95,8 +94,18 @@ class ScanReport:
         self.anomalies += a.anomalies
 
     def merge(self, other: ScanReport) -> None:
-        for name in ("seen", "added", "completed", "recording", "grown", "missing", "reappeared",
-                     "changed", "unknown", "anomalies"):
+        for name in (
+            "seen",
+            "added",
+            "completed",
+            "recording",
+            "grown",
+            "missing",
+            "reappeared",
+            "changed",
+            "unknown",
+            "anomalies",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.skipped.update(other.skipped)
         self.new_skipped.update(other.new_skipped)
@@ -216,16 +225,22 @@ class Indexer:
 
     # -- scanning ----------------------------------------------------------------------------
 
-    async def _plan(self, entries: list[Entry], known: dict[str, Known], now: int,
-                    settled: Callable[[Entry], bool]) -> Ops:
-        if (self._threads == 1 or len(entries) < _PARALLEL_MIN_FILES
-                or sum(e.size for e in entries) < _PARALLEL_MIN_AVG_BYTES * len(entries)):
+    async def _plan(
+        self, entries: list[Entry], known: dict[str, Known], now: int, settled: Callable[[Entry], bool]
+    ) -> Ops:
+        if (
+            self._threads == 1
+            or len(entries) < _PARALLEL_MIN_FILES
+            or sum(e.size for e in entries) < _PARALLEL_MIN_AVG_BYTES * len(entries)
+        ):
             return await self._in_pool(self._planner.plan, entries, known, now, settled)
         step = -(-len(entries) // self._threads)
-        parts = await asyncio.gather(*(
-            self._in_pool(self._planner.plan, entries[i : i + step], known, now, settled)
-            for i in range(0, len(entries), step)
-        ))
+        parts = await asyncio.gather(
+            *(
+                self._in_pool(self._planner.plan, entries[i : i + step], known, now, settled)
+                for i in range(0, len(entries), step)
+            )
+        )
         ops = Ops()
         for part in parts:
             ops.extend(part)
@@ -260,8 +275,14 @@ class Indexer:
                     if rel_dir is None:
                         more = False
                         break
-                    job = Job(self._planner, rel_dir, await self.rows.known_in(rel_dir),
-                              to_epoch(self.clock.now()), wall, self.settle_seconds)
+                    job = Job(
+                        self._planner,
+                        rel_dir,
+                        await self.rows.known_in(rel_dir),
+                        to_epoch(self.clock.now()),
+                        wall,
+                        self.settle_seconds,
+                    )
                     running.append((self._submit(job, workers), job))
                 if not running:
                     break
@@ -291,17 +312,24 @@ class Indexer:
             # Folders the index has calls in that the walk did not find: those calls are missing
             # (but not where a folder could not be read: what is in it is unknown).
             blind = [rel for rel, _ in unreadable]
-            lost = [d for d in await self.rows.dirs_under(top)
-                    if d not in seen and not any(_within(d, b) for b in blind)]
+            lost = [
+                d
+                for d in await self.rows.dirs_under(top)
+                if d not in seen and not any(_within(d, b) for b in blind)
+            ]
             if lost:
                 gone = await self.rows.present_in_dirs(lost)
                 if gone and not top and report.seen == 0 and not unreadable:
                     # Nothing at all where the index holds recordings: an unmounted disk leaves
                     # its empty mount point. Calling every call missing would flood the audit log
                     # and re-hash them all when it is back: say so instead, and wait.
-                    raise SpoolError(f"{self.spool}: spool folder is empty while the index holds"
-                                     f" {len(gone)} recordings (is its disk mounted?)",
-                                     code="spool_empty", path=str(self.spool), n=len(gone))
+                    raise SpoolError(
+                        f"{self.spool}: spool folder is empty while the index holds"
+                        f" {len(gone)} recordings (is its disk mounted?)",
+                        code="spool_empty",
+                        path=str(self.spool),
+                        n=len(gone),
+                    )
                 await writer.put(Ops(missing=gone))
             await writer.close()
         except BaseException:
@@ -359,8 +387,9 @@ class Indexer:
     def _sort_events(self, changes: Changes) -> _Events:
         """What the paths named by watch events are now (in a worker thread: a copy into the
         spool can name tens of thousands at once)."""
-        rels = sorted({r for _change, path in changes
-                       if (r := spool_listing.relative(self.spool, path)) is not None})
+        rels = sorted(
+            {r for _change, path in changes if (r := spool_listing.relative(self.spool, path)) is not None}
+        )
         out = _Events()
         folders: list[str] = []
         for rel in rels:
@@ -379,8 +408,7 @@ class Indexer:
         # reported. Its files seen in events are left to that scan.
         out.new_folders = [f for f in folders if not any(_within(f, o) and f != o for o in folders)]
         if out.new_folders:
-            out.files = [e for e in out.files
-                         if not any(_within(e.rel, t) for t in out.new_folders)]
+            out.files = [e for e in out.files if not any(_within(e.rel, t) for t in out.new_folders)]
         return out
 
     async def settle(self) -> int:
@@ -393,8 +421,9 @@ class Indexer:
         if not self._pending:
             return 0
         snapshot = list(self._pending.items())
-        ready, vanished, moved = await self._in_pool(_sort_pending, self.spool, snapshot,
-                                                     now_mono, self.settle_seconds)
+        ready, vanished, moved = await self._in_pool(
+            _sort_pending, self.spool, snapshot, now_mono, self.settle_seconds
+        )
         for rel, size, mtime_ns in moved:
             self._pending[rel] = _Pending(size, mtime_ns, now_mono)
         for rel in vanished:
@@ -407,8 +436,7 @@ class Indexer:
             ops = await self._plan(entries, known, to_epoch(self.clock.now()), _always)
             await self._apply(ops, report, fresh=False)
         for paths in _chunks(vanished):
-            await self._apply(Ops(missing=await self.rows.present_at_or_under(paths)), report,
-                              fresh=False)
+            await self._apply(Ops(missing=await self.rows.present_at_or_under(paths)), report, fresh=False)
         return report.changes
 
     async def _adopt_recording(self) -> None:
@@ -420,8 +448,14 @@ class Indexer:
         self._track(new, fresh=False)
         self.health.pending = len(self._pending)
 
-    async def follow(self, stop: asyncio.Event, on_change: Callable[[], None] | None = None,
-                     *, debounce_ms: int = 50, scan_first: bool = False) -> None:
+    async def follow(
+        self,
+        stop: asyncio.Event,
+        on_change: Callable[[], None] | None = None,
+        *,
+        debounce_ms: int = 50,
+        scan_first: bool = False,
+    ) -> None:
         """Apply watch events and settle pending files until `stop` is set.
 
         scan_first: reconcile once the watcher is set up, so nothing written meanwhile is missed.
@@ -448,8 +482,11 @@ class Indexer:
                     # Unmounted, renamed or replaced, the folder watched is no longer the spool:
                     # no event says so. The caller starts over (scan, new watcher) when it is back.
                     if await self._in_pool(_identity, self.spool) != identity:
-                        raise SpoolError(f"{self.spool}: spool folder gone or replaced",
-                                         code="spool_replaced", path=str(self.spool))
+                        raise SpoolError(
+                            f"{self.spool}: spool folder gone or replaced",
+                            code="spool_replaced",
+                            path=str(self.spool),
+                        )
         finally:
             await watcher.stop()
 
@@ -474,8 +511,12 @@ def _always(_e: Entry) -> bool:
     return True
 
 
-def _sort_pending(spool: Path, pending: list[tuple[str, _Pending]], now: float, settle: float,
-                  ) -> tuple[list[Entry], list[str], list[tuple[str, int, int]]]:
+def _sort_pending(
+    spool: Path,
+    pending: list[tuple[str, _Pending]],
+    now: float,
+    settle: float,
+) -> tuple[list[Entry], list[str], list[tuple[str, int, int]]]:
     """(still for the settle time, gone, written to again) among the pending files."""
     ready: list[Entry] = []
     vanished: list[str] = []

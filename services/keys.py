@@ -45,9 +45,7 @@ def load_key(keys_dir: Path, name: str) -> bytes:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise KeyFileError(
-            f"{path}: key file missing (restore it from the backup)", path=str(path)
-        ) from None
+        raise KeyFileError(f"{path}: key file missing (restore it from the backup)", path=str(path)) from None
     except OSError as exc:
         raise KeyFileError(f"{path}: cannot read key file: {exc.strerror}", path=str(path)) from None
     if len(data) != _KEY_BYTES:
@@ -70,14 +68,23 @@ def check_folder(keys_dir: Path) -> None:
     try:
         st = os.stat(keys_dir)
     except FileNotFoundError:
-        raise KeyFileError(f"{keys_dir}: keys folder missing (restore it from the backup)",
-                           path=str(keys_dir)) from None
+        raise KeyFileError(
+            f"{keys_dir}: keys folder missing (restore it from the backup)", path=str(keys_dir)
+        ) from None
     except OSError as exc:
-        raise KeyFileError(f"{keys_dir}: cannot read the keys folder: {exc.strerror}",
-                           path=str(keys_dir)) from None
+        raise KeyFileError(
+            f"{keys_dir}: cannot read the keys folder: {exc.strerror}", path=str(keys_dir)
+        ) from None
     if st.st_uid != os.geteuid():
-        raise KeyFileError(f"{keys_dir}: the keys folder belongs to another user (uid {st.st_uid})",
-                           code="keys_dir_owner", path=str(keys_dir), uid=st.st_uid)
+        raise KeyFileError(
+            f"{keys_dir}: the keys folder belongs to another user (uid {st.st_uid})",
+            code="keys_dir_owner",
+            path=str(keys_dir),
+            uid=st.st_uid,
+        )
     if st.st_mode & 0o022:
-        raise KeyFileError(f"{keys_dir}: others can write to the keys folder (chmod 700 it)",
-                           code="keys_dir_mode", path=str(keys_dir))
+        raise KeyFileError(
+            f"{keys_dir}: others can write to the keys folder (chmod 700 it)",
+            code="keys_dir_mode",
+            path=str(keys_dir),
+        )

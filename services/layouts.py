@@ -135,9 +135,7 @@ def timestamp(date_digits: str, time_digits: str, tz: tzinfo) -> datetime | None
     if len(d) != 8 or len(t) != 6 or int(d[:4]) not in YEARS:
         return None
     try:
-        return datetime(
-            int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]), int(t[4:]), tzinfo=tz
-        )
+        return datetime(int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]), int(t[4:]), tzinfo=tz)
     except ValueError:
         return None
 
@@ -173,27 +171,27 @@ class FreePBXName:
     def match(cls, name: str) -> FreePBXName | None:
         m = _TYPED.fullmatch(name)
         if m is not None:
-            return cls(m["type"], m["first"], m["second"], m["date"], m["time"], m["uniqueid"],
-                       m["fmt"])
+            return cls(m["type"], m["first"], m["second"], m["date"], m["time"], m["uniqueid"], m["fmt"])
         m = _CONFERENCE.fullmatch(name)
         if m is not None:
-            return cls("", m["first"], m["second"], m["date"], m["time"], m["uniqueid"], m["fmt"],
-                       m["epoch"] or "")
+            return cls(
+                "", m["first"], m["second"], m["date"], m["time"], m["uniqueid"], m["fmt"], m["epoch"] or ""
+            )
         return None
 
     def format(self) -> str:
         head = f"{self.type}-{self.first}" if self.type else f"{self.first}-{self.first}"
         epoch = f"-{self.epoch}" if self.epoch else ""
-        return (f"{head}-{self.second}-{self.date}-{self.time}-{self.uniqueid}{epoch}"
-                f".{self.fmt}")
+        return f"{head}-{self.second}-{self.date}-{self.time}-{self.uniqueid}{epoch}.{self.fmt}"
 
     @property
     def call_type(self) -> CallType:
         return CallType(self.type) if self.type else CallType.CONF
 
 
-def city_and_other(kind: CallType, first: str, second: str,
-                   plan: NumberPlan) -> tuple[str | None, str | None, CallerId]:
+def city_and_other(
+    kind: CallType, first: str, second: str, plan: NumberPlan
+) -> tuple[str | None, str | None, CallerId]:
     """(city number, other number, caller-ID status of the other side) for a name's two fields."""
     side = PARTIES.get(kind, Side.FIRST)
     if side is Side.ROOM:
@@ -223,8 +221,14 @@ class FreePBXLayout:
         kind = fields.call_type
         city, other, caller_id = city_and_other(kind, fields.first, fields.second, self.numbers)
         return ParsedName(
-            timestamp(fields.date, fields.time, self.tz), f"{fields.date}-{fields.time}",
-            kind.value, city, other, caller_id, fields.uniqueid, fields.fmt,
+            timestamp(fields.date, fields.time, self.tz),
+            f"{fields.date}-{fields.time}",
+            kind.value,
+            city,
+            other,
+            caller_id,
+            fields.uniqueid,
+            fields.fmt,
         )
 
 
@@ -266,8 +270,7 @@ class PatternLayout:
 Layout = FreePBXLayout | PatternLayout
 
 
-def make_layout(name: str, pattern: str | None, tz: tzinfo,
-                numbers: NumberPlan | None = None) -> Layout:
+def make_layout(name: str, pattern: str | None, tz: tzinfo, numbers: NumberPlan | None = None) -> Layout:
     if name == "pattern":
         if not pattern:
             raise ValueError("pattern layout needs a pattern")

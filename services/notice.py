@@ -31,8 +31,11 @@ def notice_ja(cfg: Config) -> str:
     c = cfg.centre
     published = date.fromisoformat(c.published)
     purposes = "\n".join(f"　・{text}" for text in PURPOSES.values())
-    grace = (f"（装置の仕様により当日の削除が困難な場合は、その後{cfg.raw_grace_days}日以内に削除します。）"
-             if cfg.raw_grace_days else "")
+    grace = (
+        f"（装置の仕様により当日の削除が困難な場合は、その後{cfg.raw_grace_days}日以内に削除します。）"
+        if cfg.raw_grace_days
+        else ""
+    )
     return f"""{c.name}における通話録音の実施について
 
 {c.name}（電話 {c.phone}）では、{_wareki(published)}から、センターでの通話を録音しています。
@@ -67,8 +70,11 @@ def notice_ja(cfg: Config) -> str:
 def notice_en(cfg: Config) -> str:
     c = cfg.centre
     purposes = "\n".join(f"  - {text}" for text in PURPOSES_EN.values())
-    grace = (f" Where the device cannot delete on that day, within {cfg.raw_grace_days} days after it."
-             if cfg.raw_grace_days else "")
+    grace = (
+        f" Where the device cannot delete on that day, within {cfg.raw_grace_days} days after it."
+        if cfg.raw_grace_days
+        else ""
+    )
     return f"""Recording of calls at the {c.name_en}
 
 Since {c.published}, calls to and from the {c.name_en} (tel. {c.phone}) are recorded.

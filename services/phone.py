@@ -39,7 +39,8 @@ def _parsed(text: str) -> phonenumbers.PhoneNumber | None:
 
 def _as_dialled_from_japan(number: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.normalize_digits_only(
-        phonenumbers.format_out_of_country_calling_number(number, REGION))
+        phonenumbers.format_out_of_country_calling_number(number, REGION)
+    )
 
 
 def _valid(digits: str) -> bool:
@@ -68,8 +69,8 @@ def normalize(raw: str, *, outside_line_prefix: str = "") -> tuple[str | None, C
         number = _parsed(text)
         return (_as_dialled_from_japan(number) if number else digits), CallerId.NUMBER
     prefix = outside_line_prefix
-    if prefix and digits.startswith(prefix) and not _valid(digits) and _valid(digits[len(prefix):]):
-        digits = digits[len(prefix):]
+    if prefix and digits.startswith(prefix) and not _valid(digits) and _valid(digits[len(prefix) :]):
+        digits = digits[len(prefix) :]
     return digits, CallerId.NUMBER
 
 

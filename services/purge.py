@@ -192,9 +192,19 @@ class PurgeResult:
 
 
 class Purge:
-    def __init__(self, db: Database, audit: AuditLog, instructions: Instructions,
-                 status: RetentionStatus, *, spool: Path, lock_path: Path, grace_days: int,
-                 clock: SystemClock, batch_size: int = BATCH) -> None:
+    def __init__(
+        self,
+        db: Database,
+        audit: AuditLog,
+        instructions: Instructions,
+        status: RetentionStatus,
+        *,
+        spool: Path,
+        lock_path: Path,
+        grace_days: int,
+        clock: SystemClock,
+        batch_size: int = BATCH,
+    ) -> None:
         if not isinstance(clock, SystemClock):
             raise TypeError("a purge runs on the real clock only")
         self.db = db
@@ -263,12 +273,18 @@ class Purge:
     async def _purge_instruction(self, ref: str | int) -> Instruction:
         ins = await self.instructions.get(ref)
         if ins.kind != Kind.PURGE:
-            raise CallrecError(f"instruction {ins.number} is an {ins.kind} instruction, not a purge",
-                               code="not_purge", number=ins.number)
+            raise CallrecError(
+                f"instruction {ins.number} is an {ins.kind} instruction, not a purge",
+                code="not_purge",
+                number=ins.number,
+            )
         if ins.state != State.ISSUED:
-            raise Conflict(f"instruction {ins.number} is {ins.state}; only an issued purge"
-                           " instruction can be executed", code="not_executable",
-                           number=ins.number, state=ins.state)
+            raise Conflict(
+                f"instruction {ins.number} is {ins.state}; only an issued purge instruction can be executed",
+                code="not_executable",
+                number=ins.number,
+                state=ins.state,
+            )
         return ins
 
     async def plan(self, ref: str | int) -> PurgePlan:
@@ -288,22 +304,39 @@ class Purge:
             oldest = oldest or c.started_at
             newest = c.started_at
         blocked = len(await self.status.blocked(now))
-        return PurgePlan(ins, now, last_expired_day(now, self.grace_days, self.clock.tz),
-                         self.grace_days, tuple(targets), total, oldest, newest, blocked)
+        return PurgePlan(
+            ins,
+            now,
+            last_expired_day(now, self.grace_days, self.clock.tz),
+            self.grace_days,
+            tuple(targets),
+            total,
+            oldest,
+            newest,
+            blocked,
+        )
 
     # -- execute -----------------------------------------------------------------------------
 
-    async def execute(self, actor: Actor, plan: PurgePlan, *, typed_count: int,
-                      progress: ProgressCallback | None = None,
-                      cancel: CancelToken | None = None) -> PurgeResult:
+    async def execute(
+        self,
+        actor: Actor,
+        plan: PurgePlan,
+        *,
+        typed_count: int,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> PurgeResult:
         """Delete the plan's calls that are still deletable, batch by batch.
 
         `typed_count` is what the operator typed to confirm; it must be the plan's count."""
         actor.require(Duty.EXECUTE_INSTRUCTION)
         if typed_count != plan.count:
-            raise CallrecError(f"the confirmation does not match: type {plan.count} to delete"
-                               f" {plan.count} recordings", code="confirm_mismatch",
-                               expected=plan.count)
+            raise CallrecError(
+                f"the confirmation does not match: type {plan.count} to delete {plan.count} recordings",
+                code="confirm_mismatch",
+                expected=plan.count,
+            )
         if not plan.count:
             raise CallrecError("nothing to delete now", code="nothing_to_purge")
         lease = Lease(self.lock_path)
@@ -315,19 +348,16 @@ class Purge:
             await self.audit.check_clock(now)
             ins = await self._purge_instruction(plan.instruction.id)
             run = await self._start(actor, ins, plan, now)
-            result = PurgeResult(ins, run.id, "running", plan.count, started_at=now,
-                                 reconciled=reconciled)
+            result = PurgeResult(ins, run.id, "running", plan.count, started_at=now, reconciled=reconciled)
             testpoints.pause("after_start")
             folders: set[str] = set()  # the folders of the deleted files
             removed: set[str] = set()  # of them, removed (empty) as the purge went
-            deleter = FileDeleter(self.spool, journal=wal_of(self.db.path),
-                                  keep_open=(lease.fileno(),))
+            deleter = FileDeleter(self.spool, journal=wal_of(self.db.path), keep_open=(lease.fileno(),))
             try:
                 if not self.in_process:
                     await deleter.start()
                 async with self.journal.writing():
-                    await self._pipeline(run, plan, result, folders, removed, progress, cancel,
-                                         deleter)
+                    await self._pipeline(run, plan, result, folders, removed, progress, cancel, deleter)
             except BaseException as exc:
                 stopped = isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
                 result.state = "cancelled" if stopped else "failed"
@@ -339,41 +369,66 @@ class Purge:
             testpoints.pause("before_finish")
             await self._end(run, ins, result)
             testpoints.pause("after_finish")
-            result.folders_removed = await self._in_thread(remove_empty_folders, self.spool,
-                                                           folders, removed)
+            result.folders_removed = await self._in_thread(remove_empty_folders, self.spool, folders, removed)
             result.instruction = await self.instructions.get(ins.id)
             if result.state == "failed":
-                raise StorageError(f"the purge stopped: {result.problem} ({result.deleted} deleted;"
-                                   f" instruction {ins.number} is open again)",
-                                   code="purge_failed", deleted=result.deleted)
+                raise StorageError(
+                    f"the purge stopped: {result.problem} ({result.deleted} deleted;"
+                    f" instruction {ins.number} is open again)",
+                    code="purge_failed",
+                    deleted=result.deleted,
+                )
             return result
         finally:
             lease.release()
 
     async def _start(self, actor: Actor, ins: Instruction, plan: PurgePlan, now: datetime) -> Run:
         async with self.db.transaction() as conn:
-            await self.instructions.transition(conn, ins, State.IN_PROGRESS, actor.role.value,
-                                               Action.INSTRUCTION_STARTED)
+            await self.instructions.transition(
+                conn, ins, State.IN_PROGRESS, actor.role.value, Action.INSTRUCTION_STARTED
+            )
             cur = await conn.execute(
                 "INSERT INTO purge_runs (instruction_id, state, actor, pid, started_at, grace_days,"
                 " planned, planned_bytes) VALUES (?, 'running', ?, ?, ?, ?, ?, ?)",
-                (ins.id, actor.role.value, os.getpid(), to_epoch(now), self.grace_days,
-                 plan.count, plan.bytes),
+                (
+                    ins.id,
+                    actor.role.value,
+                    os.getpid(),
+                    to_epoch(now),
+                    self.grace_days,
+                    plan.count,
+                    plan.bytes,
+                ),
             )
             run_id = cur.lastrowid
             assert run_id is not None
             await self.audit.append(
-                conn, at=now, actor=actor.role.value, action=Action.PURGE_STARTED,
+                conn,
+                at=now,
+                actor=actor.role.value,
+                action=Action.PURGE_STARTED,
                 subject=ins.number,
-                detail={"run": run_id, "planned": plan.count, "bytes": plan.bytes,
-                        "kept_through_or_before": plan.cutoff.isoformat(),
-                        "grace_days": self.grace_days},
+                detail={
+                    "run": run_id,
+                    "planned": plan.count,
+                    "bytes": plan.bytes,
+                    "kept_through_or_before": plan.cutoff.isoformat(),
+                    "grace_days": self.grace_days,
+                },
             )
         return Run(run_id, ins.id, ins.number, actor.role.value)
 
-    async def _pipeline(self, run: Run, plan: PurgePlan, result: PurgeResult, folders: set[str],
-                        removed: set[str], progress: ProgressCallback | None,
-                        cancel: CancelToken | None, deleter: FileDeleter) -> None:
+    async def _pipeline(
+        self,
+        run: Run,
+        plan: PurgePlan,
+        result: PurgeResult,
+        folders: set[str],
+        removed: set[str],
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+        deleter: FileDeleter,
+    ) -> None:
         """Batches flow through mark -> delete -> settle. Two tasks run side by side: this one
         marks batches (each durable before its files go) and settles those deleted, one
         transaction doing both; the deleting task takes the marked batches in order and has the
@@ -400,13 +455,15 @@ class Purge:
                     if item.sent:  # the helper has it already: its outcome, when it comes
                         outcome = await self._received(deleter, calls)
                     else:
-                        outcome = await self._in_thread(delete_here, self.spool, calls,
-                                                        wal_of(self.db.path))
+                        outcome = await self._in_thread(delete_here, self.spool, calls, wal_of(self.db.path))
                     # the deletions on disk before they are recorded; emptied folders removed
                     gone = {m.path.rpartition("/")[0] for m in outcome.gone}
                     began = time.perf_counter()
-                    removed.update(await self._in_thread(after_deletion, os.fspath(self.spool),
-                                                         sorted(gone), tidy(calls)))
+                    removed.update(
+                        await self._in_thread(
+                            after_deletion, os.fspath(self.spool), sorted(gone), tidy(calls)
+                        )
+                    )
                     result.timings.syncing += time.perf_counter() - began
                     testpoints.pause("after_unlink")
                     result.timings.deleting += outcome.seconds
@@ -504,9 +561,16 @@ class Purge:
 
         return chain
 
-    async def _step(self, run: Run, result: PurgeResult, settle: list[_Deleted],
-                    mark: Sequence[Marked], counts: PurgeProgress,
-                    progress: ProgressCallback | None, started: datetime) -> _Marked | None:
+    async def _step(
+        self,
+        run: Run,
+        result: PurgeResult,
+        settle: list[_Deleted],
+        mark: Sequence[Marked],
+        counts: PurgeProgress,
+        progress: ProgressCallback | None,
+        started: datetime,
+    ) -> _Marked | None:
         """One transaction: settle deleted batches and/or mark the next (made durable before its
         files go: see JournalWriter)."""
         began = time.perf_counter()
@@ -515,17 +579,25 @@ class Purge:
         if mark:
             # checked against the audit log as the purge began; a clock set back since stops it
             if now < started:
-                raise CallrecError(f"the clock went back during the purge ({now:%H:%M:%S} <"
-                                   f" {started:%H:%M:%S}); fix the clock first",
-                                   code="clock_behind", now=now.isoformat(),
-                                   latest=started.isoformat())
+                raise CallrecError(
+                    f"the clock went back during the purge ({now:%H:%M:%S} <"
+                    f" {started:%H:%M:%S}); fix the clock first",
+                    code="clock_behind",
+                    now=now.isoformat(),
+                    latest=started.isoformat(),
+                )
             cutoff = last_expired_day(now, self.grace_days, self.clock.tz)
         times = result.timings.steps
         outcome = joined([d.outcome for d in settle])
         _deleted, marked = await self.journal.step(
-            run, now, settle=[(d.marked.batch, d.outcome) for d in settle], mark=mark,
-            cutoff=cutoff, times=times,
-            chain=self._chain_here(run, outcome, now, times) if settle else None)
+            run,
+            now,
+            settle=[(d.marked.batch, d.outcome) for d in settle],
+            mark=mark,
+            cutoff=cutoff,
+            times=times,
+            chain=self._chain_here(run, outcome, now, times) if settle else None,
+        )
         result.timings.database += time.perf_counter() - began
         if mark:
             result.skipped += len(mark) - len(marked.calls)
@@ -535,8 +607,9 @@ class Purge:
         return _Marked(marked, len(mark)) if mark else None
 
     @staticmethod
-    def _count(result: PurgeResult, counts: PurgeProgress, settled: list[_Deleted],
-               progress: ProgressCallback | None) -> None:
+    def _count(
+        result: PurgeResult, counts: PurgeProgress, settled: list[_Deleted], progress: ProgressCallback | None
+    ) -> None:
         for d in settled:
             outcome = d.outcome
             result.deleted += len(outcome.gone) + len(outcome.absent)
@@ -574,30 +647,50 @@ class Purge:
         finished = result.state == "finished"
         async with self.db.transaction() as conn:
             # the run's counters are the truth (they include batches settled from the disk)
-            cur = await conn.execute("SELECT deleted, deleted_bytes FROM purge_runs WHERE id = ?",
-                                     (run.id,))
+            cur = await conn.execute("SELECT deleted, deleted_bytes FROM purge_runs WHERE id = ?", (run.id,))
             result.deleted, result.deleted_bytes = await cur.fetchone()
             await conn.execute(
-                "UPDATE purge_runs SET state = ?, ended_at = ?, skipped = ?, problem = ?"
-                " WHERE id = ?", (result.state, to_epoch(at), result.skipped, result.problem, run.id),
+                "UPDATE purge_runs SET state = ?, ended_at = ?, skipped = ?, problem = ? WHERE id = ?",
+                (result.state, to_epoch(at), result.skipped, result.problem, run.id),
             )
-            detail = {"run": run.id, "planned": result.planned, "deleted": result.deleted,
-                      "deleted_bytes": result.deleted_bytes, "skipped": result.skipped,
-                      "absent": result.absent, "kept": result.kept, "refused": result.refused}
+            detail = {
+                "run": run.id,
+                "planned": result.planned,
+                "deleted": result.deleted,
+                "deleted_bytes": result.deleted_bytes,
+                "skipped": result.skipped,
+                "absent": result.absent,
+                "kept": result.kept,
+                "refused": result.refused,
+            }
             current = await self.instructions.get(ins.id)
             if finished:
-                await self.audit.append(conn, at=at, actor=run.actor, action=Action.PURGE_FINISHED,
-                                        subject=ins.number, detail=detail)
-                await self.instructions.transition(conn, current, State.DONE, run.actor,
-                                                   Action.INSTRUCTION_DONE, {"run": run.id})
-            else:
                 await self.audit.append(
-                    conn, at=at, actor=run.actor, action=Action.PURGE_INTERRUPTED,
-                    subject=ins.number, detail={**detail, "reason": result.state,
-                                                "problem": result.problem},
+                    conn,
+                    at=at,
+                    actor=run.actor,
+                    action=Action.PURGE_FINISHED,
+                    subject=ins.number,
+                    detail=detail,
                 )
                 await self.instructions.transition(
-                    conn, current, State.ISSUED, run.actor, Action.INSTRUCTION_REOPENED,
+                    conn, current, State.DONE, run.actor, Action.INSTRUCTION_DONE, {"run": run.id}
+                )
+            else:
+                await self.audit.append(
+                    conn,
+                    at=at,
+                    actor=run.actor,
+                    action=Action.PURGE_INTERRUPTED,
+                    subject=ins.number,
+                    detail={**detail, "reason": result.state, "problem": result.problem},
+                )
+                await self.instructions.transition(
+                    conn,
+                    current,
+                    State.ISSUED,
+                    run.actor,
+                    Action.INSTRUCTION_REOPENED,
                     {"reason": f"purge {result.state}", "run": run.id},
                 )
 
@@ -663,8 +756,11 @@ def _alive(pid: int) -> bool:
 
 
 def _running(holder: str) -> Conflict:
-    return Conflict(f"another purge is running (process {holder}); wait until it has finished",
-                    code="purge_running", pid=holder)
+    return Conflict(
+        f"another purge is running (process {holder}); wait until it has finished",
+        code="purge_running",
+        pid=holder,
+    )
 
 
 def _describe(exc: BaseException) -> str:

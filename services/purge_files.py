@@ -42,8 +42,7 @@ class HelperFailed(Exception):
 class FileDeleter:
     """One helper process for one purge: `delete(batch)` one batch at a time, then `close()`."""
 
-    def __init__(self, spool: Path, *, journal: Path | None = None,
-                 keep_open: Sequence[int] = ()) -> None:
+    def __init__(self, spool: Path, *, journal: Path | None = None, keep_open: Sequence[int] = ()) -> None:
         self.spool = spool
         self.journal = journal  # synced before each batch's files go (delete_files)
         self.keep_open = tuple(keep_open)
@@ -58,9 +57,16 @@ class FileDeleter:
         try:
             # -E -S: no PYTHON* variables, no site packages (it needs neither, and starts faster)
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-E", "-S", str(HELPER), str(self.spool), str(os.getpid()),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                pass_fds=self.keep_open, limit=1 << 24,
+                sys.executable,
+                "-E",
+                "-S",
+                str(HELPER),
+                str(self.spool),
+                str(os.getpid()),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                pass_fds=self.keep_open,
+                limit=1 << 24,
             )
         except (OSError, ValueError, NotImplementedError):
             return False
@@ -84,8 +90,11 @@ class FileDeleter:
         proc = self._proc
         if proc is None or proc.stdin is None:
             raise HelperFailed("the deleting process is not running")
-        request = {"paths": [m.path for m in marked], "known": [m.known for m in marked],
-                   "journal": os.fspath(self.journal) if self.journal else None}
+        request = {
+            "paths": [m.path for m in marked],
+            "known": [m.known for m in marked],
+            "journal": os.fspath(self.journal) if self.journal else None,
+        }
         try:
             proc.stdin.write(json.dumps(request).encode() + b"\n")
         except (OSError, RuntimeError) as exc:
@@ -130,9 +139,15 @@ class FileDeleter:
 
 def delete_here(spool: Path, marked: Sequence[Marked], journal: Path | None = None) -> Outcome:
     """The same deletions in this process (run in a thread, when no helper could be started)."""
-    return outcome_of(marked, delete_files(os.fspath(spool), [m.path for m in marked],
-                                           os.fspath(journal) if journal else None,
-                                           [m.known for m in marked]))
+    return outcome_of(
+        marked,
+        delete_files(
+            os.fspath(spool),
+            [m.path for m in marked],
+            os.fspath(journal) if journal else None,
+            [m.known for m in marked],
+        ),
+    )
 
 
 def outcome_of(marked: Sequence[Marked], done: Deleted) -> Outcome:

@@ -101,8 +101,13 @@ class ReconcileReport:
         return bool(self.deleted or self.restored or self.runs)
 
     def to_json(self) -> dict[str, Any]:
-        return {"busy": self.busy, "deleted": self.deleted, "restored": self.restored,
-                "runs": self.runs, "problem": self.problem}
+        return {
+            "busy": self.busy,
+            "deleted": self.deleted,
+            "restored": self.restored,
+            "runs": self.runs,
+            "problem": self.problem,
+        }
 
 
 @dataclass
@@ -129,16 +134,20 @@ def disk_outcome(spool: Path, marked: Sequence[Marked]) -> Outcome:
     return out
 
 
-def deleted_detail(call_id: int, instruction: str, run: int, size: int, *, absent: bool = False,
-                   reconciled: bool = False) -> str:
+def deleted_detail(
+    call_id: int, instruction: str, run: int, size: int, *, absent: bool = False, reconciled: bool = False
+) -> str:
     """The detail of a purge.deleted audit entry, laid out as audit.canonical() lays out
     {"call_id", "instruction", "run", "size"[, "absent"][, "reconciled"]} (sorted keys, no
     spaces); written directly because a purge writes one per deleted call. `instruction` is the
     number as JSON (encode it once per run: json.dumps(number, ensure_ascii=False))."""
-    return ("{" + ('"absent":true,' if absent else "")
-            + f'"call_id":{call_id:d},"instruction":{instruction},'
-            + ('"reconciled":true,' if reconciled else "")
-            + f'"run":{run:d},"size":{size:d}}}')
+    return (
+        "{"
+        + ('"absent":true,' if absent else "")
+        + f'"call_id":{call_id:d},"instruction":{instruction},'
+        + ('"reconciled":true,' if reconciled else "")
+        + f'"run":{run:d},"size":{size:d}}}'
+    )
 
 
 # Given the audit log's head in a step's transaction: the step's audit rows, chained elsewhere.
@@ -183,10 +192,19 @@ class JournalWriter:
         if conn is not None:
             conn.close()
 
-    def step(self, run: Run, at: datetime, *, settle: Sequence[tuple[Batch, Outcome]] = (),
-             mark: Sequence[Marked] = (), cutoff: date | None = None, actor: str | None = None,
-             reconciled: bool = False, chain: Chain | None = None,
-             times: StepTimes | None = None) -> tuple[int, Batch]:
+    def step(
+        self,
+        run: Run,
+        at: datetime,
+        *,
+        settle: Sequence[tuple[Batch, Outcome]] = (),
+        mark: Sequence[Marked] = (),
+        cutoff: date | None = None,
+        actor: str | None = None,
+        reconciled: bool = False,
+        chain: Chain | None = None,
+        times: StepTimes | None = None,
+    ) -> tuple[int, Batch]:
         """One transaction: settle batches whose files have been deleted (step 3) and mark the
         next (step 1), or either alone. `chain(head)` has the settled batches' audit entries made
         and chained elsewhere (the purge's event loop: `deleted_rows`) while SQLite marks here;
@@ -234,8 +252,9 @@ class JournalWriter:
         return deleted, marked
 
     @staticmethod
-    def _mark(conn: sqlite3.Connection, run: Run, batch: Sequence[Marked], cutoff: date,
-              at: datetime) -> Batch:
+    def _mark(
+        conn: sqlite3.Connection, run: Run, batch: Sequence[Marked], cutoff: date, at: datetime
+    ) -> Batch:
         """Step 1: re-check every call of the batch (state, date, holds, open instructions);
         those still deletable become tombstones and are listed in one journal row."""
         ids = json.dumps([m.id for m in batch])
@@ -244,16 +263,25 @@ class JournalWriter:
             "UPDATE calls AS c NOT INDEXED SET state = 'purged', purged_at = :at, purged_by = :by,"
             " purge_instruction_id = :ins"
             f" WHERE c.id IN (SELECT value FROM json_each(:ids)) AND {ELIGIBLE}",
-            {"at": to_epoch(at), "by": run.actor, "ins": run.instruction_id, "ids": ids,
-             "cutoff": cutoff.isoformat()},
+            {
+                "at": to_epoch(at),
+                "by": run.actor,
+                "ins": run.instruction_id,
+                "ids": ids,
+                "cutoff": cutoff.isoformat(),
+            },
         )
         if cur.rowcount == len(batch):
             marked = list(batch)
         else:  # some were no longer deletable: which were marked, then
-            chosen = {r[0] for r in conn.execute(
-                "SELECT id FROM calls WHERE id IN (SELECT value FROM json_each(?))"
-                " AND state = 'purged' AND purged_at = ? AND purge_instruction_id = ?",
-                (ids, to_epoch(at), run.instruction_id))}
+            chosen = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM calls WHERE id IN (SELECT value FROM json_each(?))"
+                    " AND state = 'purged' AND purged_at = ? AND purge_instruction_id = ?",
+                    (ids, to_epoch(at), run.instruction_id),
+                )
+            }
             marked = [m for m in batch if m.id in chosen]
         if not marked:
             return Batch(None, [])
@@ -263,16 +291,30 @@ class JournalWriter:
         )
         return Batch(cur.lastrowid, marked)
 
-    def _refused(self, conn: sqlite3.Connection, run: Run, refused: Sequence[tuple[Marked, str]],
-                 at: datetime, actor: str) -> None:
+    def _refused(
+        self,
+        conn: sqlite3.Connection,
+        run: Run,
+        refused: Sequence[tuple[Marked, str]],
+        at: datetime,
+        actor: str,
+    ) -> None:
         """Calls whose file was kept as not provably theirs: marked (calls.purge_kept), one
         purge.kept entry each. _settled has made them 'complete' again."""
-        conn.executemany("UPDATE calls SET purge_kept = ? WHERE id = ?",
-                         [(why, m.id) for m, why in refused])
-        rows, _ = self.audit.seal(self.audit.head_sync(conn), [
-            Entry(at, actor, Action.PURGE_KEPT, m.path,
-                  {"call_id": m.id, "instruction": run.number, "run": run.id, "reason": why})
-            for m, why in refused])
+        conn.executemany("UPDATE calls SET purge_kept = ? WHERE id = ?", [(why, m.id) for m, why in refused])
+        rows, _ = self.audit.seal(
+            self.audit.head_sync(conn),
+            [
+                Entry(
+                    at,
+                    actor,
+                    Action.PURGE_KEPT,
+                    m.path,
+                    {"call_id": m.id, "instruction": run.number, "run": run.id, "reason": why},
+                )
+                for m, why in refused
+            ],
+        )
         self.audit.insert_sealed_sync(conn, rows)
 
     @staticmethod
@@ -292,8 +334,8 @@ class JournalWriter:
         deleted = [*outcome.gone, *outcome.absent]
         if run.id:
             conn.execute(
-                "UPDATE purge_runs SET deleted = deleted + ?, deleted_bytes = deleted_bytes + ?"
-                " WHERE id = ?", (len(deleted), sum(m.size for m in deleted), run.id),
+                "UPDATE purge_runs SET deleted = deleted + ?, deleted_bytes = deleted_bytes + ? WHERE id = ?",
+                (len(deleted), sum(m.size for m in deleted), run.id),
             )
         return len(deleted)
 
@@ -311,19 +353,28 @@ def joined(outcomes: Sequence[Outcome]) -> Outcome:
     return out
 
 
-def deleted_rows(audit: AuditLog, head: Head, run: Run, outcome: Outcome, at: datetime,
-                 actor: str, reconciled: bool = False) -> list[tuple[Any, ...]]:
+def deleted_rows(
+    audit: AuditLog,
+    head: Head,
+    run: Run,
+    outcome: Outcome,
+    at: datetime,
+    actor: str,
+    reconciled: bool = False,
+) -> list[tuple[Any, ...]]:
     """The purge.deleted audit rows for a batch's deleted calls, chained onto `head`."""
     number = json.dumps(run.number, ensure_ascii=False)
     if reconciled:
-        items = [(m.path, deleted_detail(m.id, number, run.id, m.size, reconciled=True))
-                 for m in outcome.gone]
+        items = [
+            (m.path, deleted_detail(m.id, number, run.id, m.size, reconciled=True)) for m in outcome.gone
+        ]
     else:  # the common case, laid out as deleted_detail does, the constant parts once
-        common = ('{"call_id":%d,"instruction":' + number.replace("%", "%%")
-                  + f',"run":{run.id:d},"size":%d}}')
+        common = '{"call_id":%d,"instruction":' + number.replace("%", "%%") + f',"run":{run.id:d},"size":%d}}'
         items = [(m.path, common % (m.id, m.size)) for m in outcome.gone]
-    items += [(m.path, deleted_detail(m.id, number, run.id, m.size, absent=True,
-                                      reconciled=reconciled)) for m in outcome.absent]
+    items += [
+        (m.path, deleted_detail(m.id, number, run.id, m.size, absent=True, reconciled=reconciled))
+        for m in outcome.absent
+    ]
     return audit.seal_uniform(head, at, actor, Action.PURGE_DELETED, items)[0]
 
 
@@ -341,8 +392,7 @@ class Checkpointer:
     def _checkpoint(self) -> None:
         try:
             if self._conn is None:
-                self._conn = sqlite3.connect(self.path, isolation_level=None,
-                                             timeout=BUSY_TIMEOUT_MS / 1000)
+                self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
             self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error:
             pass  # housekeeping: the next checkpoint (anyone's) does it
@@ -354,6 +404,7 @@ class Checkpointer:
 
     async def finish(self) -> None:
         """A last checkpoint after the running one; then the connection is closed."""
+
         def last() -> None:
             self._checkpoint()
             if self._conn is not None:
@@ -365,8 +416,9 @@ class Checkpointer:
 
 
 class PurgeJournal:
-    def __init__(self, db: Database, audit: AuditLog, instructions: Instructions, spool: Path,
-                 clock: Clock) -> None:
+    def __init__(
+        self, db: Database, audit: AuditLog, instructions: Instructions, spool: Path, clock: Clock
+    ) -> None:
         self.db = db
         self.audit = audit
         self.instructions = instructions
@@ -415,7 +467,8 @@ class PurgeJournal:
     async def step(self, run: Run, at: datetime, **kwargs: Any) -> tuple[int, Batch]:
         """JournalWriter.step on the writer's thread, inside `writing()`."""
         assert self._writer is not None and self._checkpointer is not None, (
-            "inside `async with journal.writing()` only")
+            "inside `async with journal.writing()` only"
+        )
         done = await self._in_writer(self._writer.step, run, at, **kwargs)
         self._steps += 1
         if self._steps % CHECKPOINT_EVERY == 0:
@@ -433,21 +486,27 @@ class PurgeJournal:
         )
         out = []
         for r in rows:
-            calls = {c["id"]: c for c in await self.db.fetchall(
-                "SELECT id, path, size FROM calls WHERE id IN (SELECT value FROM json_each(?))"
-                " AND state = 'purged'", (r["calls"],))}
-            marked = [Marked(i, calls[i]["path"], calls[i]["size"])
-                      for i in json.loads(r["calls"]) if i in calls]
-            out.append((Run(r["run"], r["instruction_id"], r["number"], r["actor"]),
-                        Batch(r["id"], marked)))
+            calls = {
+                c["id"]: c
+                for c in await self.db.fetchall(
+                    "SELECT id, path, size FROM calls WHERE id IN (SELECT value FROM json_each(?))"
+                    " AND state = 'purged'",
+                    (r["calls"],),
+                )
+            }
+            marked = [
+                Marked(i, calls[i]["path"], calls[i]["size"]) for i in json.loads(r["calls"]) if i in calls
+            ]
+            out.append((Run(r["run"], r["instruction_id"], r["number"], r["actor"]), Batch(r["id"], marked)))
         return out
 
     async def pending_ids(self) -> set[int]:
         """Every call whose deletion is pending (marked, not yet settled)."""
         return {r[0] for r in await self.db.fetchall(PENDING_IDS)}
 
-    async def settle_pending(self, read_disk: ReadDisk, *, run_id: int | None = None,
-                             reconciled: bool = True) -> tuple[int, int]:
+    async def settle_pending(
+        self, read_disk: ReadDisk, *, run_id: int | None = None, reconciled: bool = True
+    ) -> tuple[int, int]:
         """Settle every pending journal row (of one run, or all) from what the disk says.
         Returns (deletions recorded, calls restored)."""
         deleted = restored = 0
@@ -457,9 +516,13 @@ class PurgeJournal:
         async with self.writing():
             for run, batch in pending:
                 outcome = await read_disk(batch.calls)
-                done, _ = await self.step(run, self.clock.now(), settle=[(batch, outcome)],
-                                          actor=SYSTEM if reconciled else run.actor,
-                                          reconciled=reconciled)
+                done, _ = await self.step(
+                    run,
+                    self.clock.now(),
+                    settle=[(batch, outcome)],
+                    actor=SYSTEM if reconciled else run.actor,
+                    reconciled=reconciled,
+                )
                 deleted += done
                 restored += len(outcome.kept)
         return deleted, restored
@@ -475,30 +538,37 @@ class PurgeJournal:
             at = to_epoch(self.clock.now())
             async with self.db.transaction() as conn:
                 cur = await conn.execute(
-                    "SELECT id, actor FROM purge_runs WHERE instruction_id = ?"
-                    " ORDER BY id DESC LIMIT 1", (r["ins"],))
+                    "SELECT id, actor FROM purge_runs WHERE instruction_id = ? ORDER BY id DESC LIMIT 1",
+                    (r["ins"],),
+                )
                 run = await cur.fetchone()
                 if run is None:  # no run to account it to: put the calls back as they were
                     await conn.execute(
                         "UPDATE calls SET state = 'complete', purge_instruction_id = NULL"
                         " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'purging'",
-                        (r["ids"],))
+                        (r["ids"],),
+                    )
                     continue
                 cur = await conn.execute(
                     "UPDATE calls SET state = 'purged', purged_at = ?, purged_by = ?"
                     " WHERE id IN (SELECT value FROM json_each(?)) AND state = 'purging'"
-                    " RETURNING id", (at, run["actor"], r["ids"]))
+                    " RETURNING id",
+                    (at, run["actor"], r["ids"]),
+                )
                 ids = [x[0] for x in await cur.fetchall()]
                 await conn.execute(
                     "INSERT INTO purge_journal (run_id, calls, marked_at) VALUES (?, ?, ?)",
-                    (run["id"], json.dumps(ids), at))
+                    (run["id"], json.dumps(ids), at),
+                )
 
     async def needs_reconcile(self) -> bool:
-        return bool(await self.db.scalar(
-            "SELECT EXISTS (SELECT 1 FROM purge_journal)"
-            " OR EXISTS (SELECT 1 FROM purge_runs WHERE state = 'running')"
-            " OR EXISTS (SELECT 1 FROM calls WHERE state = 'purging')"
-        ))
+        return bool(
+            await self.db.scalar(
+                "SELECT EXISTS (SELECT 1 FROM purge_journal)"
+                " OR EXISTS (SELECT 1 FROM purge_runs WHERE state = 'running')"
+                " OR EXISTS (SELECT 1 FROM calls WHERE state = 'purging')"
+            )
+        )
 
     async def reconcile_locked(self, *, read_disk: ReadDisk, cutoff: date) -> ReconcileReport:
         """Settle what a killed purge left. The caller holds the purge lease (so no live purge owns
@@ -513,35 +583,62 @@ class PurgeJournal:
             "SELECT r.id, r.instruction_id, r.deleted, r.deleted_bytes FROM purge_runs r"
             " WHERE r.state = 'running' ORDER BY r.id"
         )
-        left = bool(await self.db.scalar(
-            f"SELECT EXISTS (SELECT 1 FROM calls c WHERE {ELIGIBLE})", {"cutoff": cutoff.isoformat()}
-        ))
+        left = bool(
+            await self.db.scalar(
+                f"SELECT EXISTS (SELECT 1 FROM calls c WHERE {ELIGIBLE})", {"cutoff": cutoff.isoformat()}
+            )
+        )
         for r in running:
             ins = await self.instructions.get(r["instruction_id"])
-            detail = {"run": r["id"], "deleted": r["deleted"], "deleted_bytes": r["deleted_bytes"],
-                      "reconciled": True}
+            detail = {
+                "run": r["id"],
+                "deleted": r["deleted"],
+                "deleted_bytes": r["deleted_bytes"],
+                "reconciled": True,
+            }
             async with self.db.transaction() as conn:
                 if left:
                     state, problem = "interrupted", "the process ended before the purge finished"
                     await self.audit.append(
-                        conn, at=at, actor=SYSTEM, action=Action.PURGE_INTERRUPTED,
-                        subject=ins.number, detail={**detail, "reason": "process ended"})
+                        conn,
+                        at=at,
+                        actor=SYSTEM,
+                        action=Action.PURGE_INTERRUPTED,
+                        subject=ins.number,
+                        detail={**detail, "reason": "process ended"},
+                    )
                     if ins.state == State.IN_PROGRESS:
                         await self.instructions.transition(
-                            conn, ins, State.ISSUED, SYSTEM, Action.INSTRUCTION_REOPENED,
-                            {"reason": "purge interrupted", "run": r["id"]})
+                            conn,
+                            ins,
+                            State.ISSUED,
+                            SYSTEM,
+                            Action.INSTRUCTION_REOPENED,
+                            {"reason": "purge interrupted", "run": r["id"]},
+                        )
                 else:
                     state, problem = "finished", "the process ended after the last deletion"
                     await self.audit.append(
-                        conn, at=at, actor=SYSTEM, action=Action.PURGE_FINISHED,
-                        subject=ins.number, detail=detail)
+                        conn,
+                        at=at,
+                        actor=SYSTEM,
+                        action=Action.PURGE_FINISHED,
+                        subject=ins.number,
+                        detail=detail,
+                    )
                     if ins.state == State.IN_PROGRESS:
                         await self.instructions.transition(
-                            conn, ins, State.DONE, SYSTEM, Action.INSTRUCTION_DONE,
-                            {"run": r["id"], "reconciled": True})
+                            conn,
+                            ins,
+                            State.DONE,
+                            SYSTEM,
+                            Action.INSTRUCTION_DONE,
+                            {"run": r["id"], "reconciled": True},
+                        )
                 await conn.execute(
                     "UPDATE purge_runs SET state = ?, ended_at = ?, problem = ?"
-                    " WHERE id = ? AND state = 'running'", (state, to_epoch(at), problem, r["id"]),
+                    " WHERE id = ? AND state = 'running'",
+                    (state, to_epoch(at), problem, r["id"]),
                 )
             report.runs.append(r["id"])
         return report

@@ -60,8 +60,9 @@ REFUSED = {
 Known = Sequence[Any]
 
 
-def delete_files(root: str, paths: Sequence[str], journal: str | None = None,
-                 known: Sequence[Known] | None = None) -> Deleted:
+def delete_files(
+    root: str, paths: Sequence[str], journal: str | None = None, known: Sequence[Known] | None = None
+) -> Deleted:
     """First make the journal durable: fsync `journal` (the database's write-ahead log, where the
     purge committed the batch's mark without waiting for the disk) before any file goes; if that
     fails, nothing is deleted. Then unlink the files, each reached from `root` without following a
@@ -109,7 +110,7 @@ def delete_files(root: str, paths: Sequence[str], journal: str | None = None,
 
 
 def is_indexed(dir_fd: int, name: str, st: os.stat_result, known: Known | None) -> str:
-    """"" when the file `name` (lstat `st`) is the indexed recording, else a code of REFUSED. It
+    """ "" when the file `name` (lstat `st`) is the indexed recording, else a code of REFUSED. It
     is when it is the same file as indexed (device, inode, size, modification time), or, that
     failing (a restored spool has new inodes), when its bytes are the indexed ones (SHA-256)."""
     if stat.S_ISLNK(st.st_mode):
@@ -249,8 +250,12 @@ def main() -> None:
     for line in sys.stdin.buffer:
         batch = json.loads(line)
         done = delete_files(root, batch["paths"], batch["journal"], batch["known"])
-        sys.stdout.write(json.dumps({"absent": done.absent, "kept": done.kept,
-                                     "refused": done.refused, "seconds": done.seconds}) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {"absent": done.absent, "kept": done.kept, "refused": done.refused, "seconds": done.seconds}
+            )
+            + "\n"
+        )
         sys.stdout.flush()
 
 

@@ -62,8 +62,7 @@ def read_head(path: str, dir_fd: int | None = None) -> bytes:
 
 def unknown_recording(name: str) -> ParsedName:
     """An audio file no layout reads: no numbers, no date of its own, its name as its id."""
-    return ParsedName(None, "", CallType.UNKNOWN.value, None, None, CallerId.UNAVAILABLE, name,
-                      suffix(name))
+    return ParsedName(None, "", CallType.UNKNOWN.value, None, None, CallerId.UNAVAILABLE, name, suffix(name))
 
 
 def folder_day(rel_dir: str) -> date | None:
@@ -86,8 +85,7 @@ class Dated:
     anomaly: str | None  # why the name's date was not believed
 
 
-def date_recording(parsed: ParsedName, rel_dir: str, mtime_ns: int, tz: tzinfo,
-                   now: datetime) -> Dated:
+def date_recording(parsed: ParsedName, rel_dir: str, mtime_ns: int, tz: tzinfo, now: datetime) -> Dated:
     """When a recording started, as far as its name, its day folder and its own time agree."""
     day = folder_day(rel_dir)
     folder = datetime.combine(day, time(), tz) if day else None

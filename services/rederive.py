@@ -33,8 +33,9 @@ def _derived(layout: Layout, path: str) -> tuple[Any, ...] | None:
     return parsed.type, city, other, parsed.caller_id.value, numbers
 
 
-async def rederive(db: Database, audit: AuditLog, layout: Layout, clock: Clock,
-                   render_form1: RenderForm) -> int:
+async def rederive(
+    db: Database, audit: AuditLog, layout: Layout, clock: Clock, render_form1: RenderForm
+) -> int:
     """Re-derive type and parties of every call from its path; return how many changed."""
     if await db.scalar("SELECT value FROM meta WHERE key = ?", (_META,)) == PARTY_RULES:
         return 0
@@ -45,7 +46,8 @@ async def rederive(db: Database, audit: AuditLog, layout: Layout, clock: Clock,
         rows = await db.fetchall(
             "SELECT id, path, type, city_number, other_number, caller_id, numbers FROM calls"
             " WHERE id > ? AND type != ? ORDER BY id LIMIT ?",
-            (last, CallType.UNKNOWN.value, _CHUNK))
+            (last, CallType.UNKNOWN.value, _CHUNK),
+        )
         if not rows:
             break
         last = rows[-1][0]
@@ -64,7 +66,9 @@ async def rederive(db: Database, audit: AuditLog, layout: Layout, clock: Clock,
                 "SELECT DISTINCT ic.instruction_id FROM instruction_calls ic"
                 " JOIN instructions i ON i.id = ic.instruction_id WHERE i.kind = 'export'"
                 f" AND ic.call_id IN ({','.join('?' * len(piece))})"
-                " AND ic.instruction_id NOT IN (SELECT instruction_id FROM issued_forms)", piece)
+                " AND ic.instruction_id NOT IN (SELECT instruction_id FROM issued_forms)",
+                piece,
+            )
             affected.update(r[0] for r in found)
         for instruction_id in sorted(affected):
             kept[instruction_id] = await render_form1(instruction_id)
@@ -73,15 +77,29 @@ async def rederive(db: Database, audit: AuditLog, layout: Layout, clock: Clock,
         await conn.executemany(
             "INSERT OR IGNORE INTO issued_forms (instruction_id, form_text, form_html, kept_at)"
             " VALUES (?, ?, ?, ?)",
-            [(i, text, html, to_epoch(at)) for i, (text, html) in kept.items()])
+            [(i, text, html, to_epoch(at)) for i, (text, html) in kept.items()],
+        )
         await conn.executemany(
             "UPDATE calls SET type = ?, city_number = ?, other_number = ?, caller_id = ?,"
-            " numbers = ? WHERE id = ?", changes)
-        await conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key)"
-                           " DO UPDATE SET value = excluded.value", (_META, PARTY_RULES))
+            " numbers = ? WHERE id = ?",
+            changes,
+        )
+        await conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key)"
+            " DO UPDATE SET value = excluded.value",
+            (_META, PARTY_RULES),
+        )
         if changes:
-            await audit.append(conn, at=at, actor=SYSTEM, action=Action.CALLS_REDERIVED,
-                               subject="", detail={"count": len(changes),
-                                                   "by_type": dict(sorted(by_type.items())),
-                                                   "forms_kept": sorted(kept)})
+            await audit.append(
+                conn,
+                at=at,
+                actor=SYSTEM,
+                action=Action.CALLS_REDERIVED,
+                subject="",
+                detail={
+                    "count": len(changes),
+                    "by_type": dict(sorted(by_type.items())),
+                    "forms_kept": sorted(kept),
+                },
+            )
     return len(changes)

@@ -61,14 +61,32 @@ SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 LABELS_JA: dict[str, str] = {
-    "instructions": "指示", "issued": "発行", "executed": "実施", "cancelled": "取消",
-    "output_data": "出力データ", "created": "作成", "received": "受領", "extended": "保存延長",
-    "disposed": "廃棄", "purges": "削除", "runs": "削除実施回数", "calls_deleted": "削除した通話",
-    "interrupted": "中断", "holds": "保全", "set": "設定", "released": "解除",
-    "pins": "暗証番号", "failures": "誤入力", "lockouts": "ロックアウト",
-    "anomalies": "異常", "missing_files": "消失したファイル", "changed_files": "変更されたファイル",
-    "failed_exports": "失敗した出力", "skipped_entries": "索引対象外の項目",
-    "odd_dates": "名前の日付が異常な録音", "kept_by_purges": "削除せず保持した録音",
+    "instructions": "指示",
+    "issued": "発行",
+    "executed": "実施",
+    "cancelled": "取消",
+    "output_data": "出力データ",
+    "created": "作成",
+    "received": "受領",
+    "extended": "保存延長",
+    "disposed": "廃棄",
+    "purges": "削除",
+    "runs": "削除実施回数",
+    "calls_deleted": "削除した通話",
+    "interrupted": "中断",
+    "holds": "保全",
+    "set": "設定",
+    "released": "解除",
+    "pins": "暗証番号",
+    "failures": "誤入力",
+    "lockouts": "ロックアウト",
+    "anomalies": "異常",
+    "missing_files": "消失したファイル",
+    "changed_files": "変更されたファイル",
+    "failed_exports": "失敗した出力",
+    "skipped_entries": "索引対象外の項目",
+    "odd_dates": "名前の日付が異常な録音",
+    "kept_by_purges": "削除せず保持した録音",
 }
 
 
@@ -96,11 +114,14 @@ class Report:
             "period": {"from": self.period_from.isoformat(), "to": self.period_to.isoformat()},
             "produced_at": self.produced_at.isoformat(timespec="seconds"),
             "produced_by": self.produced_by,
-            "calls": {"total": self.calls_total, "by_type": self.calls_by_type,
-                      "by_day": self.calls_by_day},
+            "calls": {"total": self.calls_total, "by_type": self.calls_by_type, "by_day": self.calls_by_day},
             **self.sections,
-            "audit": {"ok": self.audit_ok, "entries": self.audit_entries, "head": self.audit_head,
-                      "problem": self.audit_problem},
+            "audit": {
+                "ok": self.audit_ok,
+                "entries": self.audit_entries,
+                "head": self.audit_head,
+                "problem": self.audit_problem,
+            },
         }
 
 
@@ -134,13 +155,23 @@ class Reports:
         }
         result = await self.audit.verify()
         now = self.clock.now()
-        await self.audit.record(at=now, actor=actor.role.value, action=Action.REPORT_PRODUCED,
-                                subject=f"{period_from}..{period_to}")
+        await self.audit.record(
+            at=now,
+            actor=actor.role.value,
+            action=Action.REPORT_PRODUCED,
+            subject=f"{period_from}..{period_to}",
+        )
         return Report(
-            period_from=period_from, period_to=period_to, produced_at=now,
-            produced_by=actor.role.value, calls_by_type=dict(sorted(by_type.items())),
-            calls_by_day=dict(sorted(by_day.items())), sections=sections, audit_ok=result.ok,
-            audit_entries=result.entries, audit_head=str(result.head) if result.head else None,
+            period_from=period_from,
+            period_to=period_to,
+            produced_at=now,
+            produced_by=actor.role.value,
+            calls_by_type=dict(sorted(by_type.items())),
+            calls_by_day=dict(sorted(by_day.items())),
+            sections=sections,
+            audit_ok=result.ok,
+            audit_entries=result.entries,
+            audit_head=str(result.head) if result.head else None,
             audit_problem=result.problem,
         )
 
@@ -216,8 +247,7 @@ def to_html(r: Report) -> str:
     days = "".join(f"<tr><td>{e(k)}</td><td class=n>{n}</td></tr>" for k, n in r.calls_by_day.items())
     sections = "".join(
         f"<h2>{e(LABELS_JA[name])}</h2><table>"
-        + "".join(f"<tr><td>{e(LABELS_JA[line])}</td><td class=n>{n}</td></tr>"
-                  for line, n in lines.items())
+        + "".join(f"<tr><td>{e(LABELS_JA[line])}</td><td class=n>{n}</td></tr>" for line, n in lines.items())
         + "</table>"
         for name, lines in r.sections.items()
     )

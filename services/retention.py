@@ -56,7 +56,7 @@ def output_kept_through(written_on: date | datetime, tz: tzinfo = JST) -> date:
 
 
 def deletable_from(kept_through: date, tz: tzinfo = JST, grace_days: int = 0) -> datetime:
-    """"Kept through D" means deletable from D+1 00:00 local time; never earlier.
+    """ "Kept through D" means deletable from D+1 00:00 local time; never earlier.
 
     grace_days is the device allowance of 第4条6(1) ただし書: a device that cannot delete on the day
     deletes that many days later.

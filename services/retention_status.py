@@ -52,8 +52,11 @@ class Bucket:
     oldest: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"count": self.count, "bytes": self.bytes,
-                "oldest": self.oldest.isoformat(timespec="seconds") if self.oldest else None}
+        return {
+            "count": self.count,
+            "bytes": self.bytes,
+            "oldest": self.oldest.isoformat(timespec="seconds") if self.oldest else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -69,9 +72,13 @@ class PurgeableCall:
     ino: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "path": self.path,
-                "started_at": self.started_at.isoformat(timespec="seconds"),
-                "raw_retention_until": self.raw_retention_until.isoformat(), "size": self.size}
+        return {
+            "id": self.id,
+            "path": self.path,
+            "started_at": self.started_at.isoformat(timespec="seconds"),
+            "raw_retention_until": self.raw_retention_until.isoformat(),
+            "size": self.size,
+        }
 
 
 @dataclass(frozen=True)
@@ -92,11 +99,14 @@ class BlockedCall:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "path": self.path,
+            "id": self.id,
+            "path": self.path,
             "started_at": self.started_at.isoformat(timespec="seconds"),
             "raw_retention_until": self.raw_retention_until.isoformat(),
-            "state": self.state, "size": self.size,
-            "reason": self.reason, "reasons": [r.value for r in self.reasons],
+            "state": self.state,
+            "size": self.size,
+            "reason": self.reason,
+            "reasons": [r.value for r in self.reasons],
             "hold_reason": self.hold.reason if self.hold else None,
             "held_since": self.hold.set_at.isoformat(timespec="seconds") if self.hold else None,
             "instructions": list(self.instructions),
@@ -131,8 +141,11 @@ class Preview:
             "in_grace": self.in_grace.to_json(),
             "next": {
                 "kept_through": self.next_kept_through.isoformat() if self.next_kept_through else None,
-                "deletable_from": (self.next_deletable_from.isoformat(timespec="seconds")
-                                   if self.next_deletable_from else None),
+                "deletable_from": (
+                    self.next_deletable_from.isoformat(timespec="seconds")
+                    if self.next_deletable_from
+                    else None
+                ),
                 "count": self.next_count,
                 "bytes": self.next_bytes,
             },
@@ -155,8 +168,9 @@ class DisposalSource(Protocol):
 
 
 class RetentionStatus:
-    def __init__(self, db: Database, clock: Clock, grace_days: int,
-                 register: DisposalSource | None = None) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, grace_days: int, register: DisposalSource | None = None
+    ) -> None:
         """Reads only, so `db` may be any connection (the console passes its side reader)."""
         self.db = db
         self.clock = clock
@@ -174,17 +188,20 @@ class RetentionStatus:
         now = as_of or self.clock.now()
         cutoff = self.cutoff(now)
         legal_cutoff = last_expired_day(now, 0, self.tz)
-        expired = await self._bucket("c.state = 'complete' AND c.raw_retention_until <= ?",
-                                     (cutoff.isoformat(),))
+        expired = await self._bucket(
+            "c.state = 'complete' AND c.raw_retention_until <= ?", (cutoff.isoformat(),)
+        )
         blocked = await self.blocked(now)
         held_back = [b for b in blocked if b.state == CallState.COMPLETE]
         oldest = await self.db.scalar(
             f"SELECT c.started_at FROM calls c WHERE {ELIGIBLE} ORDER BY c.started_at LIMIT 1",
             {"cutoff": cutoff.isoformat()},
         )
-        purgeable = Bucket(expired.count - len(held_back),
-                           expired.bytes - sum(b.size for b in held_back),
-                           from_epoch(oldest, self.tz) if oldest is not None else None)
+        purgeable = Bucket(
+            expired.count - len(held_back),
+            expired.bytes - sum(b.size for b in held_back),
+            from_epoch(oldest, self.tz) if oldest is not None else None,
+        )
         in_grace = Bucket()
         if legal_cutoff > cutoff:
             in_grace = await self._bucket(
@@ -204,11 +221,11 @@ class RetentionStatus:
         next_kept = date.fromisoformat(nxt) if nxt else None
         next_count = next_bytes = 0
         if nxt:
-            complete = await self._bucket("c.state = 'complete' AND c.raw_retention_until = ?",
-                                          (nxt,))
+            complete = await self._bucket("c.state = 'complete' AND c.raw_retention_until = ?", (nxt,))
             recording = await self.db.fetchone(
                 "SELECT count(*), total(size) FROM calls WHERE state = 'recording'"
-                " AND raw_retention_until = ?", (nxt,),
+                " AND raw_retention_until = ?",
+                (nxt,),
             )
             next_count = complete.count + recording[0]
             next_bytes = complete.bytes + int(recording[1])
@@ -218,12 +235,19 @@ class RetentionStatus:
         listed = {b.id for b in blocked}
         ahead = [h for h in await self._held() if h.id not in listed]
         return Preview(
-            as_of=now, grace_days=self.grace_days, cutoff=cutoff, purgeable=purgeable,
-            blocked=blocked, in_grace=in_grace, next_kept_through=next_kept,
-            next_deletable_from=deletable_from(next_kept, self.tz, self.grace_days) if next_kept
-            else None,
-            next_count=next_count, next_bytes=next_bytes, register_due=due,
-            register_available=self.register is not None, held_ahead=ahead,
+            as_of=now,
+            grace_days=self.grace_days,
+            cutoff=cutoff,
+            purgeable=purgeable,
+            blocked=blocked,
+            in_grace=in_grace,
+            next_kept_through=next_kept,
+            next_deletable_from=deletable_from(next_kept, self.tz, self.grace_days) if next_kept else None,
+            next_count=next_count,
+            next_bytes=next_bytes,
+            register_due=due,
+            register_available=self.register is not None,
+            held_ahead=ahead,
         )
 
     async def _bucket(self, where: str, params: Sequence[Any]) -> Bucket:
@@ -279,21 +303,31 @@ class RetentionStatus:
                 reasons.append(BlockReason.INSTRUCTION)
             if r["state"] == CallState.RECORDING:
                 reasons.append(BlockReason.RECORDING)
-            out.append(BlockedCall(
-                id=r["id"], path=r["path"], started_at=from_epoch(r["started_at"], self.tz),
-                raw_retention_until=date.fromisoformat(r["raw_retention_until"]), state=r["state"],
-                size=r["size"], reasons=tuple(reasons), hold=holds.get(r["id"]),
-                instructions=tuple(named.get(r["id"], ())),
-            ))
+            out.append(
+                BlockedCall(
+                    id=r["id"],
+                    path=r["path"],
+                    started_at=from_epoch(r["started_at"], self.tz),
+                    raw_retention_until=date.fromisoformat(r["raw_retention_until"]),
+                    state=r["state"],
+                    size=r["size"],
+                    reasons=tuple(reasons),
+                    hold=holds.get(r["id"]),
+                    instructions=tuple(named.get(r["id"], ())),
+                )
+            )
         return out
 
-    async def purgeable_calls(self, as_of: datetime | None = None, *,
-                              limit: int | None = None) -> AsyncIterator[PurgeableCall]:
+    async def purgeable_calls(
+        self, as_of: datetime | None = None, *, limit: int | None = None
+    ) -> AsyncIterator[PurgeableCall]:
         """The calls a purge would delete at `as_of`, oldest first, streamed."""
         cutoff = self.cutoff(as_of or self.clock.now())
-        sql = ("SELECT c.id, c.path, c.started_at, c.raw_retention_until, c.size, c.mtime_ns,"
-               f" c.sha256, c.dev, c.ino FROM calls c"
-               f" WHERE {ELIGIBLE} ORDER BY c.started_at, c.id")
+        sql = (
+            "SELECT c.id, c.path, c.started_at, c.raw_retention_until, c.size, c.mtime_ns,"
+            f" c.sha256, c.dev, c.ino FROM calls c"
+            f" WHERE {ELIGIBLE} ORDER BY c.started_at, c.id"
+        )
         params: dict[str, Any] = {"cutoff": cutoff.isoformat()}
         if limit is not None:
             sql += " LIMIT :limit"
@@ -303,6 +337,14 @@ class RetentionStatus:
 
 
 def _purgeable(r: sqlite3.Row, tz: tzinfo) -> PurgeableCall:
-    return PurgeableCall(r["id"], r["path"], from_epoch(r["started_at"], tz),
-                         date.fromisoformat(r["raw_retention_until"]), r["size"], r["mtime_ns"],
-                         r["sha256"], r["dev"], r["ino"])
+    return PurgeableCall(
+        r["id"],
+        r["path"],
+        from_epoch(r["started_at"], tz),
+        date.fromisoformat(r["raw_retention_until"]),
+        r["size"],
+        r["mtime_ns"],
+        r["sha256"],
+        r["dev"],
+        r["ino"],
+    )

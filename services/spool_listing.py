@@ -54,15 +54,13 @@ def check_spool(spool: Path) -> None:
     try:
         st = os.stat(spool)
     except FileNotFoundError:
-        raise SpoolError(f"{spool}: spool folder missing", code="spool_missing",
-                         path=str(spool)) from None
+        raise SpoolError(f"{spool}: spool folder missing", code="spool_missing", path=str(spool)) from None
     except OSError as exc:
         raise SpoolError(f"{spool}: {exc.strerror}", path=str(spool)) from None
     if not stat.S_ISDIR(st.st_mode):
         raise SpoolError(f"{spool}: not a folder", code="spool_not_folder", path=str(spool))
     if not os.access(spool, os.R_OK | os.X_OK):
-        raise SpoolError(f"{spool}: spool folder unreadable", code="spool_unreadable",
-                         path=str(spool))
+        raise SpoolError(f"{spool}: spool folder unreadable", code="spool_unreadable", path=str(spool))
 
 
 def _folder_skip(name: str, looks_like_recording: Callable[[str], bool]) -> SkipReason | None:
@@ -75,8 +73,7 @@ def _folder_skip(name: str, looks_like_recording: Callable[[str], bool]) -> Skip
     return None
 
 
-def list_folder(spool: Path, rel_dir: str,
-                looks_like_recording: Callable[[str], bool]) -> Listing:
+def list_folder(spool: Path, rel_dir: str, looks_like_recording: Callable[[str], bool]) -> Listing:
     """One folder's entries. A folder that vanished lists as empty; other errors raise OSError."""
     out = Listing()
     try:
@@ -111,8 +108,12 @@ def list_folder(spool: Path, rel_dir: str,
     return out
 
 
-def walk(spool: Path, top: str, looks_like_recording: Callable[[str], bool],
-         on_error: Callable[[str, OSError], None]) -> Iterator[tuple[str, Listing]]:
+def walk(
+    spool: Path,
+    top: str,
+    looks_like_recording: Callable[[str], bool],
+    on_error: Callable[[str, OSError], None],
+) -> Iterator[tuple[str, Listing]]:
     """Every folder under `top` (itself included), depth first in name order."""
     stack = [top]
     while stack:
@@ -126,8 +127,7 @@ def walk(spool: Path, top: str, looks_like_recording: Callable[[str], bool],
         yield rel_dir, listing
 
 
-def walk_folders(spool: Path, top: str,
-                 looks_like_recording: Callable[[str], bool]) -> Iterator[str]:
+def walk_folders(spool: Path, top: str, looks_like_recording: Callable[[str], bool]) -> Iterator[str]:
     """The folders `walk` visits, in the same order, without looking at their files (so that the
     indexer can hand folders out in that order before they are listed in full)."""
     stack = [top]
@@ -144,7 +144,9 @@ def walk_folders(spool: Path, top: str,
                     except OSError:
                         continue
                     if _folder_skip(entry.name, looks_like_recording) not in (
-                            SkipReason.HIDDEN, SkipReason.BAD_ENCODING):
+                        SkipReason.HIDDEN,
+                        SkipReason.BAD_ENCODING,
+                    ):
                         subdirs.append(join(rel_dir, entry.name))
         except OSError:
             continue  # gone or unreadable: its listing says so
@@ -162,8 +164,7 @@ def relative(spool: Path, path: str) -> str | None:
 def look(spool: Path, rel: str, looks_like_recording: Callable[[str], bool]) -> Looked:
     """What a path named by a watch event is now."""
     parts = rel.split("/")
-    if any(skip_reason_for_name(p) in (SkipReason.HIDDEN, SkipReason.BAD_ENCODING)
-           for p in parts[:-1]):
+    if any(skip_reason_for_name(p) in (SkipReason.HIDDEN, SkipReason.BAD_ENCODING) for p in parts[:-1]):
         return Looked(ignored=True)
     rel_dir, _, name = rel.rpartition("/")
     try:

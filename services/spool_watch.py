@@ -62,9 +62,15 @@ class SpoolWatcher:
             while True:
                 try:
                     for changes in watchfiles.watch(
-                        self.spool, stop_event=self._stop, debounce=self.debounce_ms,
-                        step=self.step_ms, rust_timeout=_IDLE_MS, yield_on_timeout=True,
-                        raise_interrupt=False, ignore_permission_denied=True, watch_filter=None,
+                        self.spool,
+                        stop_event=self._stop,
+                        debounce=self.debounce_ms,
+                        step=self.step_ms,
+                        rust_timeout=_IDLE_MS,
+                        yield_on_timeout=True,
+                        raise_interrupt=False,
+                        ignore_permission_denied=True,
+                        watch_filter=None,
                     ):
                         if not ready:
                             ready = True

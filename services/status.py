@@ -60,8 +60,7 @@ async def call_figures(db: Database, now: datetime, tz: tzinfo) -> CallFigures:
         "SELECT sum(started_at >= ?), count(*) FROM calls WHERE started_at >= ? AND started_at < ?",
         (_midnight(today, tz), first, tomorrow),
     )
-    recording = await db.scalar("SELECT count(*) FROM calls WHERE state = ?",
-                                (CallState.RECORDING.value,))
+    recording = await db.scalar("SELECT count(*) FROM calls WHERE state = ?", (CallState.RECORDING.value,))
     return CallFigures(today=int(row[0] or 0), this_month=int(row[1] or 0), recording=int(recording))
 
 
@@ -149,4 +148,3 @@ def disk_usage(path: Path) -> DiskUsage:
     except OSError as exc:
         raise StorageError(f"{path}: {exc.strerror}", code="disk_unreadable", path=str(path)) from exc
     return DiskUsage(usage.total, usage.used, usage.free)
-

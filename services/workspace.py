@@ -61,8 +61,7 @@ class Workspace:
     clock_ack: ClockAck
 
     @classmethod
-    async def open(cls, config: Config, *, clock: Clock | None = None,
-                   create: bool = False) -> Workspace:
+    async def open(cls, config: Config, *, clock: Clock | None = None, create: bool = False) -> Workspace:
         """Open this installation's data folder. `create` (callrec init, the demo): make the
         database when there is none. Nothing is written before the database and the key files
         are known to belong together (services/identity.py)."""
@@ -85,8 +84,13 @@ class Workspace:
             await db.close()
             raise
         indexer = Indexer(
-            db=db, audit=audit, layout=make_layout(config.layout, config.pattern, config.tz, config.numbers),
-            spool=config.spool, tz=config.tz, settle_seconds=config.settle_seconds, clock=clock,
+            db=db,
+            audit=audit,
+            layout=make_layout(config.layout, config.pattern, config.tz, config.numbers),
+            spool=config.spool,
+            tz=config.tz,
+            settle_seconds=config.settle_seconds,
+            clock=clock,
         )
         lease = Lease(config.data / "indexer.lock")
         instructions = Instructions(db, audit, clock)
@@ -97,14 +101,36 @@ class Workspace:
         register = Register(db, audit, clock, instructions, exports)
         holds = Holds(db, audit, clock)
         retention = RetentionStatus(db, clock, config.raw_grace_days, register=register)
-        purge = Purge(db, audit, instructions, retention, spool=config.spool,
-                      lock_path=config.data / "purge.lock", grace_days=config.raw_grace_days,
-                      clock=SystemClock())
-        return cls(config, clock, db, audit, auth, calls, indexer, lease,
-                   instructions, reports=Reports(db, audit, clock), holds=holds, retention=retention,
-                   purge=purge, deletions=DeletionRecords(db, audit, clock, config),
-                   reconciled=await purge.reconcile_at_start(), exports=exports, register=register,
-                   clock_ack=ClockAck(db, audit, clock))
+        purge = Purge(
+            db,
+            audit,
+            instructions,
+            retention,
+            spool=config.spool,
+            lock_path=config.data / "purge.lock",
+            grace_days=config.raw_grace_days,
+            clock=SystemClock(),
+        )
+        return cls(
+            config,
+            clock,
+            db,
+            audit,
+            auth,
+            calls,
+            indexer,
+            lease,
+            instructions,
+            reports=Reports(db, audit, clock),
+            holds=holds,
+            retention=retention,
+            purge=purge,
+            deletions=DeletionRecords(db, audit, clock, config),
+            reconciled=await purge.reconcile_at_start(),
+            exports=exports,
+            register=register,
+            clock_ack=ClockAck(db, audit, clock),
+        )
 
     async def close(self) -> None:
         self.indexer_lease.release()
@@ -113,8 +139,7 @@ class Workspace:
         await asyncio.to_thread(self.exports.close)
         await self.db.close()
 
-    async def run_indexer(self, stop: asyncio.Event,
-                          on_change: Callable[[], None] | None = None) -> None:
+    async def run_indexer(self, stop: asyncio.Event, on_change: Callable[[], None] | None = None) -> None:
         """Lead the indexing while this process holds the lease; otherwise follow and retry,
         taking over when the other indexer stops."""
         health = self.indexer.health
@@ -130,10 +155,14 @@ class Workspace:
                 await self.indexer.follow(stop, on_change, scan_first=True)
             except (CallrecError, sqlite3.Error, OSError) as exc:
                 # Spool gone, database busy for too long, disk full...: say so, retry shortly.
-                self._indexer_failed(exc.message if isinstance(exc, CallrecError) else str(exc),
-                                     exc if isinstance(exc, CallrecError) else
-                                     StorageError(str(exc)) if isinstance(exc, sqlite3.Error) else
-                                     SpoolError(str(exc)))
+                self._indexer_failed(
+                    exc.message if isinstance(exc, CallrecError) else str(exc),
+                    exc
+                    if isinstance(exc, CallrecError)
+                    else StorageError(str(exc))
+                    if isinstance(exc, sqlite3.Error)
+                    else SpoolError(str(exc)),
+                )
             except Exception as exc:  # a bug must not end live indexing silently: say it, retry
                 why = visible(f"{type(exc).__name__}: {exc}")
                 self._indexer_failed(why, CallrecError(why, code="indexer_fault"))
@@ -172,15 +201,23 @@ async def note_config_change(db: Database, audit: AuditLog, config: Config, cloc
         row = await cur.fetchone()
         if row is not None and row[0] == text:
             return  # another process recorded it first
-        await conn.execute("INSERT INTO meta (key, value) VALUES ('config', ?)"
-                           " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (text,))
+        await conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('config', ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (text,),
+        )
         if row is None:
             return
         before = json.loads(row[0])
-        changed = {k: {"was": before.get(k), "now": v} for k, v in settings.items()
-                   if before.get(k) != v}
-        await audit.append(conn, at=clock.now(), actor=SYSTEM, action=Action.CONFIG_CHANGED,
-                           subject=str(config.source), detail={"changed": changed})
+        changed = {k: {"was": before.get(k), "now": v} for k, v in settings.items() if before.get(k) != v}
+        await audit.append(
+            conn,
+            at=clock.now(),
+            actor=SYSTEM,
+            action=Action.CONFIG_CHANGED,
+            subject=str(config.source),
+            detail={"changed": changed},
+        )
 
 
 def init_data_folder(config: Config, *, new_keys: bool = True) -> None:

@@ -50,8 +50,9 @@ async def _until(cond: Any, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.002)
 
 
-async def console(config: Path, duration: float, out: Path, issue_every: float, pin: str,
-                  unlock_pin: str) -> None:
+async def console(
+    config: Path, duration: float, out: Path, issue_every: float, pin: str, unlock_pin: str
+) -> None:
     """One real console (CallrecApp, headless, its own Workspace and indexer that leads or
     follows), unlocked on the calls view: once a second it types a number into the search and
     times each keystroke to the updated list; every `issue_every` seconds the manager's PIN issues
@@ -99,8 +100,11 @@ async def console(config: Path, duration: float, out: Path, issue_every: float, 
                         before = lst._generation
                         began = time.perf_counter()
                         _key(app, key)
-                        await _until(lambda b=before, n="0901"[: i + 1]: lst._generation > b
-                                     and lst.filter.number == n and not lst._loading)
+                        await _until(
+                            lambda b=before, n="0901"[: i + 1]: (
+                                lst._generation > b and lst.filter.number == n and not lst._loading
+                            )
+                        )
                         searches.append((tick, (time.perf_counter() - began) * 1000))
                     for _ in range(4):
                         _key(app, "backspace")
@@ -122,8 +126,18 @@ async def console(config: Path, duration: float, out: Path, issue_every: float, 
     finally:
         indexer_errors = ws.indexer.health.errors
         await ws.close()
-    out.write_text(json.dumps({"searches": searches, "seen": seen, "issued": issued,
-                               "errors": errors, "indexer_errors": indexer_errors, "role": role}))
+    out.write_text(
+        json.dumps(
+            {
+                "searches": searches,
+                "seen": seen,
+                "issued": issued,
+                "errors": errors,
+                "indexer_errors": indexer_errors,
+                "role": role,
+            }
+        )
+    )
 
 
 @dataclass
@@ -154,19 +168,39 @@ def _record(spool: Path, i: int) -> Path:
     return path
 
 
-def run(config: Path, workdir: Path, *, seconds: int, idle: int = 3, pin: str,
-        operator_pin: str = "2222") -> BusyHour:
+def run(
+    config: Path, workdir: Path, *, seconds: int, idle: int = 3, pin: str, operator_pin: str = "2222"
+) -> BusyHour:
     cfg = config_mod.load(config)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    service = subprocess.Popen([sys.executable, "-m", "console.cli", "--config", str(config), "indexer"],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    service = subprocess.Popen(
+        [sys.executable, "-m", "console.cli", "--config", str(config), "indexer"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     outs = [workdir / "console-a.json", workdir / "console-b.json"]
     total = idle + seconds + 8
     logs = [o.with_suffix(".err") for o in outs]  # a file, not a pipe nobody reads for 10 min
     consoles = [  # the manager over SSH and the operator on the floor
-        subprocess.Popen([sys.executable, "-m", "tests.busy_hour", str(config), str(total), str(out),
-                          str(every), pin, unlock], cwd=ROOT, env=env,
-                         stderr=log.open("w"), stdout=subprocess.DEVNULL)
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.busy_hour",
+                str(config),
+                str(total),
+                str(out),
+                str(every),
+                pin,
+                unlock,
+            ],
+            cwd=ROOT,
+            env=env,
+            stderr=log.open("w"),
+            stdout=subprocess.DEVNULL,
+        )
         for out, every, unlock, log in zip(outs, (7.0, 11.0), (pin, operator_pin), logs, strict=True)
     ]
     deadline = time.monotonic() + 120
@@ -198,9 +232,18 @@ def run(config: Path, workdir: Path, *, seconds: int, idle: int = 3, pin: str,
 
     with sqlite3.connect(cfg.database) as raw:
         complete = raw.execute("SELECT count(*) FROM calls WHERE state = 'complete'").fetchone()[0]
-    return BusyHour(len(written), complete, errors, statistics.median(idle_ms),
-                    statistics.median(busy_ms), max(delays, default=0.0), len(delays),
-                    _p95(idle_ms), _p95(busy_ms), len(idle_ms) + len(busy_ms))
+    return BusyHour(
+        len(written),
+        complete,
+        errors,
+        statistics.median(idle_ms),
+        statistics.median(busy_ms),
+        max(delays, default=0.0),
+        len(delays),
+        _p95(idle_ms),
+        _p95(busy_ms),
+        len(idle_ms) + len(busy_ms),
+    )
 
 
 def _p95(values: list[float]) -> float:

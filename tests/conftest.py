@@ -74,13 +74,18 @@ async def indexed(ws: Workspace, samples: list[Path]) -> Workspace:
 CliRunner = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def run_callrec(config: Path, *args: str, input: str | None = None,
-                check: bool = False) -> subprocess.CompletedProcess[str]:
+def run_callrec(
+    config: Path, *args: str, input: str | None = None, check: bool = False
+) -> subprocess.CompletedProcess[str]:
     """The real `callrec` command in a subprocess, in English (the lines the tests read; the
     Japanese ones: test_cli_language.py)."""
     proc = subprocess.run(
         [sys.executable, "-m", "console.cli", "--lang", "en", "--config", str(config), *args],
-        input=input, capture_output=True, text=True, cwd=ROOT, timeout=120,
+        input=input,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"callrec {' '.join(args)} failed: {proc.stderr}")

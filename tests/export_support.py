@@ -21,18 +21,20 @@ from services.duties import Duty, Role
 from services.workspace import Workspace
 from tests.conftest import MANAGER_PIN, OPERATOR_PIN, ROOT
 
-needs_xorriso = pytest.mark.skipif(shutil.which("xorriso") is None or shutil.which("osirrox") is None,
-                                   reason="xorriso/osirrox not installed (apt-get install xorriso)")
-needs_7z = pytest.mark.skipif(shutil.which("7z") is None,
-                              reason="7z not installed (apt-get install p7zip-full): no UDF reader")
+needs_xorriso = pytest.mark.skipif(
+    shutil.which("xorriso") is None or shutil.which("osirrox") is None,
+    reason="xorriso/osirrox not installed (apt-get install xorriso)",
+)
+needs_7z = pytest.mark.skipif(
+    shutil.which("7z") is None, reason="7z not installed (apt-get install p7zip-full): no UDF reader"
+)
 
 JAPANESE = "in-0488291111-0312345678-20260924-111111-日本語テスト.1.wav"
 LONG = "in-0488291111-09012345678-20260925-101010-" + "x" * 190 + "-日本語.1.wav"
 BACKSLASH = "out-0312345678-2001-20260926-120000-back\\slash.1.wav"
 
 
-def recording(spool: Path, name: str, size: int = 20_000, *, seed: int = 0,
-              sparse: bool = False) -> Path:
+def recording(spool: Path, name: str, size: int = 20_000, *, seed: int = 0, sparse: bool = False) -> Path:
     """A WAV recording in the day folder its name says, old enough to count as complete."""
     stamp = name.split("-")[3]  # type-dest-source-YYYYMMDD-...
     day = spool / stamp[:4] / stamp[4:6] / stamp[6:8]
@@ -66,8 +68,9 @@ async def index(ws: Workspace) -> list[Call]:
 async def indexed_series(ws: Workspace, count: int, size: int, day_prefix: str) -> list[Call]:
     """`count` distinct recordings of `size` bytes, call i on day `{day_prefix}{i}`, indexed."""
     for i in range(count):
-        recording(ws.config.spool, f"in-0488291111-0312345678-{day_prefix}{i}-10000{i}-pbx-{i}.1.wav",
-                  size, seed=i)
+        recording(
+            ws.config.spool, f"in-0488291111-0312345678-{day_prefix}{i}-10000{i}-pbx-{i}.1.wav", size, seed=i
+        )
     return await index(ws)
 
 
@@ -82,21 +85,35 @@ async def operator(ws: Workspace) -> Actor:
 def extract(image: Path, dest: Path, *, tree: str = "rockridge") -> Path:
     """Extract an image with osirrox (an independent reader), from the Rock Ridge or Joliet tree."""
     read = {"rockridge": [], "joliet": ["-read_fs", "norock"]}[tree]
-    subprocess.run(["osirrox", *read, "-indev", str(image), "-extract", "/", str(dest)],
-                   check=True, capture_output=True, stdin=subprocess.DEVNULL)
+    subprocess.run(
+        ["osirrox", *read, "-indev", str(image), "-extract", "/", str(dest)],
+        check=True,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+    )
     return dest
 
 
 def listing(image: Path, *, tree: str) -> set[str]:
     read = {"rockridge": [], "joliet": ["-read_fs", "norock"], "iso9660": ["-read_fs", "ecma119"]}
-    out = subprocess.run(["xorriso", *read[tree], "-indev", str(image), "-find", "/", "-type", "f"],
-                         check=True, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    out = subprocess.run(
+        ["xorriso", *read[tree], "-indev", str(image), "-find", "/", "-type", "f"],
+        check=True,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     return {line.strip().strip("'").lstrip("/") for line in out.stdout.splitlines() if line.strip()}
 
 
 def udf_listing(image: Path) -> set[str]:
-    out = subprocess.run(["7z", "l", "-tudf", "-slt", str(image)], check=True, capture_output=True,
-                         text=True, stdin=subprocess.DEVNULL)
+    out = subprocess.run(
+        ["7z", "l", "-tudf", "-slt", str(image)],
+        check=True,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     paths, folder = set(), set()
     current = None
     for line in out.stdout.splitlines():
@@ -109,8 +126,9 @@ def udf_listing(image: Path) -> set[str]:
 
 
 def sha256sum_check(root: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["sha256sum", "--strict", "-c", "SHA256SUMS"], cwd=root,
-                          capture_output=True, text=True)
+    return subprocess.run(
+        ["sha256sum", "--strict", "-c", "SHA256SUMS"], cwd=root, capture_output=True, text=True
+    )
 
 
 def tree_files(root: Path) -> set[str]:
@@ -127,8 +145,9 @@ def tmpfs(path: Path, size: str = "1m", *, readonly: bool = False) -> Iterator[P
     """A real small filesystem (full or read-only on demand); skips where mounting is not allowed."""
     path.mkdir(parents=True, exist_ok=True)
     opts = f"size={size}" + (",ro" if readonly else "")
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], capture_output=True, text=True
+    )
     if proc.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip() or 'not root'})")
     try:
@@ -148,9 +167,23 @@ def fill(folder: Path, leave: int = 0) -> None:
 def start_cli_export(config: Path, number: str, *target: str) -> subprocess.Popen[bytes]:
     """`callrec export NUMBER TARGET...` by the operator in a process of its own (to be killed)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "console.cli", "--config", str(config), "export", number, *target,
-         "--pin-stdin", "--yes"],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "console.cli",
+            "--config",
+            str(config),
+            "export",
+            number,
+            *target,
+            "--pin-stdin",
+            "--yes",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
     assert proc.stdin is not None
     proc.stdin.write(f"{OPERATOR_PIN}\n".encode())
     proc.stdin.close()

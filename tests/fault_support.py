@@ -179,8 +179,9 @@ class Said:
         return [m for s, m in self.messages if s == "error"]
 
 
-def start_paused(config: Path, *args: str, step: str, flag: Path, stdin: str = "",
-                 env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def start_paused(
+    config: Path, *args: str, step: str, flag: Path, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     """A real `callrec` command that stops at testpoint `step` (services/testpoints.py)."""
     from services import testpoints
     from tests.conftest import ROOT
@@ -188,8 +189,12 @@ def start_paused(config: Path, *args: str, step: str, flag: Path, stdin: str = "
     full_env = {**os.environ, testpoints.PAUSE_AT: step, testpoints.PAUSE_FILE: str(flag), **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "console.cli", "--config", str(config), *args],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        cwd=ROOT, env=full_env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=full_env,
     )
     assert proc.stdin is not None
     proc.stdin.write(stdin)

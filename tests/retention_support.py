@@ -19,8 +19,17 @@ from services.duties import Duty, Role
 from services.workspace import Workspace
 
 
-def write_call(spool: Path, when: datetime, seq: int, *, size: int = 2048, kind: str = "in",
-               other: str = "09012345678", settled: bool = True, city: str = "0488291111") -> Path:
+def write_call(
+    spool: Path,
+    when: datetime,
+    seq: int,
+    *,
+    size: int = 2048,
+    kind: str = "in",
+    other: str = "09012345678",
+    settled: bool = True,
+    city: str = "0488291111",
+) -> Path:
     """One FreePBX-named recording of `size` bytes, recorded at `when` (Japan time)."""
     local = when.astimezone(JST)
     folder = spool / f"{local:%Y/%m/%d}"

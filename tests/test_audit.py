@@ -21,9 +21,15 @@ AT = datetime(2026, 11, 20, 9, 0, tzinfo=JST)
 async def fill(ws: Workspace, n: int) -> list[Head]:
     heads = []
     for i in range(n):
-        heads.append(await ws.audit.record(at=AT + timedelta(seconds=i), actor="system",
-                                           action=Action.CALL_MISSING, subject=f"2026/11/20/{i}.wav",
-                                           detail={"call_id": i, "note": "録音"}))
+        heads.append(
+            await ws.audit.record(
+                at=AT + timedelta(seconds=i),
+                actor="system",
+                action=Action.CALL_MISSING,
+                subject=f"2026/11/20/{i}.wav",
+                detail={"call_id": i, "note": "録音"},
+            )
+        )
     return heads
 
 
@@ -31,8 +37,9 @@ def tamper(ws: Workspace, *statements: str) -> None:
     """What someone with the database file and the sqlite3 tool can do: drop the triggers and
     change the table."""
     conn = sqlite3.connect(ws.config.database)
-    conn.executescript("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;"
-                       + "".join(f"{s};" for s in statements))
+    conn.executescript(
+        "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;" + "".join(f"{s};" for s in statements)
+    )
     conn.close()
 
 
@@ -81,8 +88,11 @@ async def test_deleted_middle_entry_is_found(ws: Workspace) -> None:
 
 async def test_renumbered_after_deletion_is_found(ws: Workspace) -> None:
     heads = await fill(ws, 4)
-    tamper(ws, f"DELETE FROM audit WHERE seq = {heads[1].seq}",
-           f"UPDATE audit SET seq = seq - 1 WHERE seq > {heads[1].seq}")
+    tamper(
+        ws,
+        f"DELETE FROM audit WHERE seq = {heads[1].seq}",
+        f"UPDATE audit SET seq = seq - 1 WHERE seq > {heads[1].seq}",
+    )
     result = await ws.audit.verify()
     assert not result.ok and result.first_bad == heads[1].seq
 
@@ -90,11 +100,15 @@ async def test_renumbered_after_deletion_is_found(ws: Workspace) -> None:
 async def test_forged_entry_without_the_key_is_found(ws: Workspace) -> None:
     heads = await fill(ws, 2)
     last = heads[-1]
-    body = json.dumps([last.seq + 1, AT.isoformat(), "manager", Action.HOLD_RELEASED, "1", "{}"],
-                      separators=(",", ":"))
+    body = json.dumps(
+        [last.seq + 1, AT.isoformat(), "manager", Action.HOLD_RELEASED, "1", "{}"], separators=(",", ":")
+    )
     mac = hmac.new(b"guessed key", last.mac.encode() + body.encode(), hashlib.sha256).hexdigest()
-    tamper(ws, f"INSERT INTO audit VALUES ({last.seq + 1}, '{AT.isoformat()}', 'manager',"
-               f" '{Action.HOLD_RELEASED}', '1', '{{}}', '{mac}')")
+    tamper(
+        ws,
+        f"INSERT INTO audit VALUES ({last.seq + 1}, '{AT.isoformat()}', 'manager',"
+        f" '{Action.HOLD_RELEASED}', '1', '{{}}', '{mac}')",
+    )
     assert (await ws.audit.verify()).first_bad == last.seq + 1
 
 
@@ -123,8 +137,9 @@ async def test_rolled_back_action_leaves_no_entry(ws: Workspace) -> None:
 
 async def test_append_many_chains_in_order(ws: Workspace) -> None:
     async with ws.db.transaction() as conn:
-        last = await ws.audit.append_many(conn, [
-            Entry(AT, "system", Action.CALL_MISSING, f"{i}.wav", {"call_id": i}) for i in range(5)])
+        last = await ws.audit.append_many(
+            conn, [Entry(AT, "system", Action.CALL_MISSING, f"{i}.wav", {"call_id": i}) for i in range(5)]
+        )
     assert last is not None and last == await ws.audit.head()
     assert (await ws.audit.verify()).ok
 

@@ -48,8 +48,10 @@ async def fail(ws: Workspace, times: int, role: Role = Role.MANAGER) -> None:
             await ws.auth.verify(role, "00000000")
 
 
-@pytest.mark.parametrize(("typed", "stored"), [
-    ("1234", "1234"), ("123456789012", "123456789012"), ("１２３４５", "12345"), (" 4321 ", "4321")])
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("1234", "1234"), ("123456789012", "123456789012"), ("１２３４５", "12345"), (" 4321 ", "4321")],
+)
 def test_pin_format(typed: str, stored: str) -> None:
     assert normalize_pin(typed) == stored
 
@@ -95,8 +97,12 @@ async def test_pin_never_in_clear(fixed: Workspace) -> None:
         await fixed.auth.verify(Role.MANAGER, SECRET)
     assert SECRET not in info.value.message and SECRET not in json.dumps(info.value.params)
     entries = await fixed.db.fetchall("SELECT * FROM audit")
-    assert {e["action"] for e in entries} >= {Action.PIN_SET, Action.PIN_CHANGED, Action.PIN_OK,
-                                             Action.PIN_FAILED}
+    assert {e["action"] for e in entries} >= {
+        Action.PIN_SET,
+        Action.PIN_CHANGED,
+        Action.PIN_OK,
+        Action.PIN_FAILED,
+    }
     for e in entries:
         assert SECRET not in " ".join(str(v) for v in tuple(e))
         assert "86420975" not in " ".join(str(v) for v in tuple(e))
@@ -152,8 +158,7 @@ async def test_lockout_after_five_failures_doubling(fixed: Workspace) -> None:
     assert (await auth.verify(Role.MANAGER, SECRET)).role is Role.MANAGER  # success resets
     await fail(fixed, 5)
     assert (await auth.lock_state(Role.MANAGER)).locked_until == START + timedelta(minutes=40)
-    lockouts = await fixed.db.fetchall("SELECT detail FROM audit WHERE action = ?",
-                                       (Action.PIN_LOCKOUT,))
+    lockouts = await fixed.db.fetchall("SELECT detail FROM audit WHERE action = ?", (Action.PIN_LOCKOUT,))
     assert [json.loads(r[0])["lockouts"] for r in lockouts] == [1, 2, 3, 1]
 
 
@@ -193,8 +198,9 @@ asyncio.run(main())
 
 
 def attempts(cfg: Config, *pins: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", ATTEMPTS, str(cfg.source), *pins], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", ATTEMPTS, str(cfg.source), *pins], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
 
 
 async def test_lockout_holds_across_two_processes(cfg: Config) -> None:
@@ -210,8 +216,7 @@ async def test_lockout_holds_across_two_processes(cfg: Config) -> None:
     assert third.communicate(timeout=60)[0].split() == ["pin_locked"]
     ws = await Workspace.open(cfg)
     try:
-        failed = await ws.db.scalar("SELECT count(*) FROM audit WHERE action = ?",
-                                    (Action.PIN_FAILED,))
+        failed = await ws.db.scalar("SELECT count(*) FROM audit WHERE action = ?", (Action.PIN_FAILED,))
         assert failed == 5  # exactly five guesses were checked, whatever the interleaving
         assert (await ws.audit.verify()).ok
     finally:
@@ -239,7 +244,8 @@ async def test_unset_pin(cfg: Config) -> None:
 
 
 async def test_parallel_checks_in_one_process_are_counted_exactly(fixed: Workspace) -> None:
-    results = await asyncio.gather(*(fixed.auth.verify(Role.MANAGER, "00000000")
-                                     for _ in range(8)), return_exceptions=True)
+    results = await asyncio.gather(
+        *(fixed.auth.verify(Role.MANAGER, "00000000") for _ in range(8)), return_exceptions=True
+    )
     kinds = [type(r).__name__ for r in results]
     assert kinds.count("WrongPin") == 4 and kinds.count("LockedOut") == 4

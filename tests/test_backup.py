@@ -13,8 +13,9 @@ from services.workspace import Workspace
 from tests.conftest import CliRunner, run_callrec
 
 
-async def test_backup_restores_to_a_verifying_workspace(ws: Workspace, cfg: Config, samples: list,
-                                                        cli: CliRunner, tmp_path: Path) -> None:
+async def test_backup_restores_to_a_verifying_workspace(
+    ws: Workspace, cfg: Config, samples: list, cli: CliRunner, tmp_path: Path
+) -> None:
     await ws.indexer.scan()
     out = cli("backup", str(tmp_path / "bk"), check=True)
     folder = Path(out.stdout.splitlines()[0].removeprefix("backup: "))

@@ -301,8 +301,10 @@ async def test_detail_masks_the_number_in_the_file_name(indexed: Workspace) -> N
     app = make_app(indexed)
     async with app.run_test(size=(120, 40)) as pilot:
         await unlock(pilot)
-        await until(pilot, lambda: "in-0488291111-•••••••2222-20261111"
-                    in str(app.screen.query_one(CallDetail).render()))
+        await until(
+            pilot,
+            lambda: "in-0488291111-•••••••2222-20261111" in str(app.screen.query_one(CallDetail).render()),
+        )
         assert "08011112222" not in screen_text(app)
 
 
@@ -320,7 +322,8 @@ async def test_the_mouse_works_too(indexed: Workspace) -> None:
 
 
 async def test_a_key_pressed_while_the_list_is_read_again_stands(
-        indexed: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    indexed: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A live refresh keeps the cursor on its call: the call under the cursor when the rows come
     back, so a key pressed while they were being read is not undone."""
     app = make_app(indexed)

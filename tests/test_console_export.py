@@ -75,8 +75,7 @@ async def test_operator_cannot_instruct(indexed: Workspace) -> None:
         await settle(pilot)
         assert " m " not in footer(app) and " i " not in footer(app)  # not the operator's keys
         await pilot.press("i")  # pressed anyway: one line says why, no form, no PIN prompt
-        await until(pilot, lambda: any("運営受託者" in n.message for n in app._notifications),
-                    what="why not")
+        await until(pilot, lambda: any("運営受託者" in n.message for n in app._notifications), what="why not")
         assert not isinstance(app.screen, FieldsForm | PinPrompt)
         await pilot.press("m")
         assert not call_list(app).marked
@@ -84,8 +83,9 @@ async def test_operator_cannot_instruct(indexed: Workspace) -> None:
 
 
 async def test_execute_receive_and_register(indexed: Workspace, tmp_path: Path) -> None:
-    ins = await indexed.instructions.issue_export(await manager(indexed), purpose="undue-pressure",
-                                                  medium="dvd-r", call_ids=[3, 5, 8])
+    ins = await indexed.instructions.issue_export(
+        await manager(indexed), purpose="undue-pressure", medium="dvd-r", call_ids=[3, 5, 8]
+    )
     out = tmp_path / "console.iso"
     app = make_app(indexed)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -99,8 +99,12 @@ async def test_execute_receive_and_register(indexed: Workspace, tmp_path: Path) 
         text = screen_text(app)
         assert "3件" in text and "DVD-R" in text and "console.iso" in text
         await pilot.press(*ins.number, "enter")  # writing media: the number is typed out
-        await until(pilot, lambda: (out.exists() and not isinstance(app.screen, ProgressModal)
-                                    and app.screen.id == "main"), timeout=30, what="written")
+        await until(
+            pilot,
+            lambda: out.exists() and not isinstance(app.screen, ProgressModal) and app.screen.id == "main",
+            timeout=30,
+            what="written",
+        )
         await pilot.press("s")  # the 提出書, as submitted
         await until(pilot, lambda: isinstance(app.screen, TextViewer), what="form 2")
         assert "出力データ提出書" in screen_text(app)
@@ -134,8 +138,9 @@ async def test_execute_receive_and_register(indexed: Workspace, tmp_path: Path) 
         await pilot.press("enter")
         await until(pilot, lambda: "2031-03-31" in screen_text(app), what="extended")
         await pilot.press("d")  # not due: said at once, before any form or PIN
-        await until(pilot, lambda: any("2031-04-01" in n.message for n in app._notifications),
-                    what="refused: not due")
+        await until(
+            pilot, lambda: any("2031-04-01" in n.message for n in app._notifications), what="refused: not due"
+        )
         assert app.screen.id == "main" and app.focused is reg
     entry = (await indexed.register.list())[0]
     assert entry.kept_through.isoformat() == "2031-03-31" and entry.disposed_on is None
@@ -148,8 +153,9 @@ def said(app: Any, text: str) -> bool:
 async def test_keys_follow_the_role_at_80_columns(indexed: Workspace) -> None:
     """At 80x24 the key bar shows each role the keys it can use; the other role's keys, pressed,
     say why in one line, with no form and no PIN prompt."""
-    await indexed.instructions.issue_export(await manager(indexed), purpose="proper-conduct",
-                                            medium="dvd-r", call_ids=[3])
+    await indexed.instructions.issue_export(
+        await manager(indexed), purpose="proper-conduct", medium="dvd-r", call_ids=[3]
+    )
     app = make_app(indexed)
     async with app.run_test(size=(80, 24)) as pilot:
         await unlock_as_manager(pilot)
@@ -182,8 +188,9 @@ async def test_keys_follow_the_role_at_80_columns(indexed: Workspace) -> None:
 
 
 async def test_manager_cancels_an_instruction(indexed: Workspace) -> None:
-    ins = await indexed.instructions.issue_export(await manager(indexed), purpose="proper-conduct",
-                                                  medium="dvd-r", call_ids=[3])
+    ins = await indexed.instructions.issue_export(
+        await manager(indexed), purpose="proper-conduct", medium="dvd-r", call_ids=[3]
+    )
     app = make_app(indexed)
     async with app.run_test(size=(80, 24)) as pilot:
         await unlock_as_manager(pilot)
@@ -200,16 +207,18 @@ async def test_manager_cancels_an_instruction(indexed: Workspace) -> None:
         await pilot.press("c")  # cancelled already: said at once
         await until(pilot, lambda: said(app, "取り消せません"), what="not cancellable")
         assert app.screen.id == "main"
-    row = await indexed.db.fetchone("SELECT detail FROM audit WHERE action = ?",
-                                    (Action.INSTRUCTION_CANCELLED,))
+    row = await indexed.db.fetchone(
+        "SELECT detail FROM audit WHERE action = ?", (Action.INSTRUCTION_CANCELLED,)
+    )
     assert "対象通話の誤り" in row[0]
 
 
 async def test_destination_problems_are_said_on_the_form(indexed: Workspace, tmp_path: Path) -> None:
     """A folder missing, read-only or not given: one line on the destination form, asked again
     with what was typed, the PIN not asked again; nothing is written anywhere."""
-    ins = await indexed.instructions.issue_export(await manager(indexed), purpose="proper-conduct",
-                                                  medium="usb", call_ids=[3, 5])
+    ins = await indexed.instructions.issue_export(
+        await manager(indexed), purpose="proper-conduct", medium="usb", call_ids=[3, 5]
+    )
     stick = tmp_path / "stick"
     stick.mkdir()
     app = make_app(indexed)
@@ -219,13 +228,20 @@ async def test_destination_problems_are_said_on_the_form(indexed: Workspace, tmp
         await pilot.press("x")
         await fill(pilot, where=str(tmp_path / "unplugged"))
         await pin(pilot, "2222")
-        await until(pilot, lambda: isinstance(app.screen, FieldsForm) and "出力先がありません"
-                    in screen_text(app), what="missing, said on the form")
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, FieldsForm) and "出力先がありません" in screen_text(app),
+            what="missing, said on the form",
+        )
         assert app.screen.query_one("#ff-where", Input).value == str(tmp_path / "unplugged")
         await fill(pilot, where="")
         await until(pilot, lambda: "出力先の場所を入力してください" in screen_text(app), what="empty")
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,ro", "tmpfs",
-                                  str(stick)], capture_output=True).returncode == 0
+        mounted = (
+            subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", "size=4m,ro", "tmpfs", str(stick)], capture_output=True
+            ).returncode
+            == 0
+        )
         try:
             if mounted:
                 await fill(pilot, where=str(stick))
@@ -244,8 +260,9 @@ async def test_destination_problems_are_said_on_the_form(indexed: Workspace, tmp
 
 
 async def test_the_location_follows_the_kind_of_destination(indexed: Workspace) -> None:
-    await indexed.instructions.issue_export(await manager(indexed), purpose="proper-conduct",
-                                            medium="dvd-r", call_ids=[3])
+    await indexed.instructions.issue_export(
+        await manager(indexed), purpose="proper-conduct", medium="dvd-r", call_ids=[3]
+    )
     app = make_app(indexed)
     async with app.run_test(size=(80, 24)) as pilot:
         await unlock(pilot)
@@ -263,12 +280,14 @@ async def test_the_location_follows_the_kind_of_destination(indexed: Workspace) 
         await pilot.press("escape")
 
 
-async def test_progress_and_cancel_in_the_console(indexed: Workspace, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_progress_and_cancel_in_the_console(
+    indexed: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The operator cancels mid-write from the progress dialog: asked to confirm, the export stops,
     nothing is left, the instruction is open again, and the console says so."""
-    ins = await indexed.instructions.issue_export(await manager(indexed), purpose="proper-conduct",
-                                                  medium="dvd-r", call_ids=[3, 5, 8])
+    ins = await indexed.instructions.issue_export(
+        await manager(indexed), purpose="proper-conduct", medium="dvd-r", call_ids=[3, 5, 8]
+    )
     out = tmp_path / "out"
     out.mkdir()
     original, reached = Meter.add, threading.Event()
@@ -291,8 +310,7 @@ async def test_progress_and_cancel_in_the_console(indexed: Workspace, tmp_path: 
         await pin(pilot, "2222")
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal), what="confirmation")
         await pilot.press(*ins.number, "enter")
-        await until(pilot, lambda: isinstance(app.screen, ProgressModal) and reached.is_set(),
-                    what="writing")
+        await until(pilot, lambda: isinstance(app.screen, ProgressModal) and reached.is_set(), what="writing")
         await until(pilot, lambda: "書込み" in screen_text(app), what="the phase shown")
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal), what="cancel?")
@@ -306,12 +324,14 @@ async def test_progress_and_cancel_in_the_console(indexed: Workspace, tmp_path: 
 
 async def test_described_instruction_reads_as_text(indexed: Workspace) -> None:
     crit = Criteria.parse("2026-09-07T09:00", "2026-09-07T15:00", other="03-1234-5678", tz=JST)
-    await indexed.instructions.issue_export(await manager(indexed), purpose="proper-conduct",
-                                            medium="dvd-r", criteria=crit)
+    await indexed.instructions.issue_export(
+        await manager(indexed), purpose="proper-conduct", medium="dvd-r", criteria=crit
+    )
     app = make_app(indexed)
     async with app.run_test(size=(80, 24)) as pilot:
         await unlock(pilot)
         await show(pilot, "instructions")
-        await until(pilot, lambda: "2026-09-07 09:00 〜 2026-09-07 15:00" in screen_text(app),
-                    what="criteria")
+        await until(
+            pilot, lambda: "2026-09-07 09:00 〜 2026-09-07 15:00" in screen_text(app), what="criteria"
+        )
         assert "相手方 03-1234-5678" in screen_text(app) and '"from"' not in screen_text(app)

@@ -28,15 +28,16 @@ def selected_state(app: Any, number: str) -> str | None:
     return chosen.state if chosen is not None and chosen.number == number else None
 
 
-async def test_x_cleans_up_an_export_killed_elsewhere(ws: Workspace, cfg: Config, spool: Path,
-                                                      tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_x_cleans_up_an_export_killed_elsewhere(
+    ws: Workspace, cfg: Config, spool: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(app_mod, "RECOVER_EVERY_SECONDS", 3600.0)  # no periodic round meanwhile
     recording(spool, "in-0488291111-0312345678-20261001-100000-big.1.wav", 150_000_000, sparse=True)
     await ws.indexer.scan()
     ids = [r["id"] for r in await ws.db.fetchall("SELECT id FROM calls")]
-    ins = await ws.instructions.issue_export(await manager(ws, Duty.ISSUE_INSTRUCTION),
-                                             purpose="crime-prevention", medium="usb", call_ids=ids)
+    ins = await ws.instructions.issue_export(
+        await manager(ws, Duty.ISSUE_INSTRUCTION), purpose="crime-prevention", medium="usb", call_ids=ids
+    )
     usb = tmp_path / "usb"
     usb.mkdir()
     app = make_app(ws)
@@ -56,8 +57,12 @@ async def test_x_cleans_up_an_export_killed_elsewhere(ws: Workspace, cfg: Config
             await asyncio.sleep(0.002)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        await until(pilot, lambda: selected_state(app, ins.number) == State.IN_PROGRESS,
-                    timeout=10, what="the other console's export seen")
+        await until(
+            pilot,
+            lambda: selected_state(app, ins.number) == State.IN_PROGRESS,
+            timeout=10,
+            what="the other console's export seen",
+        )
 
         await pilot.press("x")
         await until(pilot, lambda: isinstance(app.screen, FieldsForm), what="the export form")

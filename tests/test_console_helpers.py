@@ -35,7 +35,16 @@ def test_labelled_lines_cut_the_label_and_keep_untrusted_values_plain() -> None:
     assert {"bold", "dim", "red"} <= styles
 
 
-@pytest.mark.parametrize(("typed", "pin"), [("1234", "1234"), ("１２３４５", "12345"), (" 2222 ", "2222"),
-                                            ("123", None), ("1234567890123", None), ("", None)])
+@pytest.mark.parametrize(
+    ("typed", "pin"),
+    [
+        ("1234", "1234"),
+        ("１２３４５", "12345"),
+        (" 2222 ", "2222"),
+        ("123", None),
+        ("1234567890123", None),
+        ("", None),
+    ],
+)
 def test_typed_pin_follows_the_services_rule(typed: str, pin: str | None) -> None:
     assert typed_pin(typed) == pin

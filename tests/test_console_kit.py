@@ -48,8 +48,9 @@ def make_app(ws: Workspace, **options: Any) -> CallrecApp:
     return CallrecApp(ws, **options)
 
 
-async def until(pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 5.0,
-                what: str = "condition") -> None:
+async def until(
+    pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 5.0, what: str = "condition"
+) -> None:
     """Let the app run until `condition()` holds (fails the test after `timeout` seconds)."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -168,17 +169,27 @@ async def settle(pilot: Pilot[Any]) -> None:
     """Wait for the calls list to finish loading (first page, count, detail)."""
     app: CallrecApp = pilot.app  # type: ignore[assignment]
     lst = call_list(app)
-    await until(pilot, lambda: lst.exact and not lst._loading
-                and not any(w.group in ("reload", "count") and not w.is_finished for w in app.workers
-                            if w.node is lst),
-                what="calls list loaded")
+    await until(
+        pilot,
+        lambda: (
+            lst.exact
+            and not lst._loading
+            and not any(
+                w.group in ("reload", "count") and not w.is_finished for w in app.workers if w.node is lst
+            )
+        ),
+        what="calls list loaded",
+    )
     await pilot.pause(0.05)
 
 
 async def wait_for_lock(pilot: Pilot[Any]) -> None:
     app: CallrecApp = pilot.app  # type: ignore[assignment]
-    await until(pilot, lambda: app.session is None and app.screen.id == "lock"
-                and "PIN" in screen_text(app), what="lock screen")
+    await until(
+        pilot,
+        lambda: app.session is None and app.screen.id == "lock" and "PIN" in screen_text(app),
+        what="lock screen",
+    )
 
 
 INSERT_CALL = (
@@ -188,8 +199,14 @@ INSERT_CALL = (
 )
 
 
-def synthetic_rows(count: int, *, seed: int = 0, end: datetime | None = None, days: int = 90,
-                   states: tuple[str, ...] = ("complete",)) -> Iterator[tuple[Any, ...]]:
+def synthetic_rows(
+    count: int,
+    *,
+    seed: int = 0,
+    end: datetime | None = None,
+    days: int = 90,
+    states: tuple[str, ...] = ("complete",),
+) -> Iterator[tuple[Any, ...]]:
     """Rows for the calls table with the indexer's column set (the names parsed by the real
     layout), spread over the `days` before `end`."""
     rng = random.Random(seed)
@@ -210,10 +227,24 @@ def synthetic_rows(count: int, *, seed: int = 0, end: datetime | None = None, da
         size = 2048 + rng.randrange(200000) * 2
         state = states[seq % len(states)]
         yield (
-            f"{rel_dir}/{name}", rel_dir, epoch, parsed.type, parsed.city_number,
-            parsed.other_number, parsed.caller_id.value, numbers, parsed.uniqueid, parsed.fmt,
-            size, epoch * 10**9, (size - 44) / 16000, f"{rng.getrandbits(256):064x}", state,
-            raw_kept_through(when, JST).isoformat(), epoch, epoch,
+            f"{rel_dir}/{name}",
+            rel_dir,
+            epoch,
+            parsed.type,
+            parsed.city_number,
+            parsed.other_number,
+            parsed.caller_id.value,
+            numbers,
+            parsed.uniqueid,
+            parsed.fmt,
+            size,
+            epoch * 10**9,
+            (size - 44) / 16000,
+            f"{rng.getrandbits(256):064x}",
+            state,
+            raw_kept_through(when, JST).isoformat(),
+            epoch,
+            epoch,
         )
 
 
@@ -223,20 +254,35 @@ async def insert_synthetic(ws: Workspace, count: int, **options: Any) -> None:
 
 # -- the console as a process in a pseudo-terminal ----------------------------------------------
 
+
 class Terminal:
     """`callrec` in a pseudo-terminal of 80x24, as on the floor terminal or over SSH."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None,
-                 prefix: tuple[str, ...] = (), size: tuple[int, int] = (80, 24)) -> None:
+    def __init__(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        prefix: tuple[str, ...] = (),
+        size: tuple[int, int] = (80, 24),
+    ) -> None:
         """prefix: a command the console runs under (setpriv, to drop root's file privileges)."""
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
         self.proc = subprocess.Popen(
             [*prefix, sys.executable, "-m", "console.cli", *args],
-            stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, close_fds=True,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=ROOT,
+            close_fds=True,
             start_new_session=True,
-            env={**os.environ, "TERM": "xterm-256color", "LANG": "ja_JP.UTF-8",
-                 "PYTHONFAULTHANDLER": "1", **(env or {})},
+            env={
+                **os.environ,
+                "TERM": "xterm-256color",
+                "LANG": "ja_JP.UTF-8",
+                "PYTHONFAULTHANDLER": "1",
+                **(env or {}),
+            },
         )
         os.close(slave)
         self.output = b""
@@ -277,7 +323,7 @@ class Terminal:
                 os.kill(self.proc.pid, signal.SIGABRT)
                 self.drain(2)
                 text = self.output.decode("utf-8", "replace")
-                raise AssertionError("no exit; " + text[text.find("Fatal Python error"):][-8000:])
+                raise AssertionError("no exit; " + text[text.find("Fatal Python error") :][-8000:])
             self.drain(0.1)
         return self.proc.returncode
 

@@ -31,8 +31,9 @@ def recording_name(at: datetime, uid: str, other: str = "09099998888") -> str:
     return f"in-0488291111-{other}-{at:%Y%m%d-%H%M%S}-{uid}.wav"
 
 
-async def test_new_recording_appears_and_the_cursor_stays(ws: Workspace, samples: list[Path],
-                                                          spool: Path) -> None:
+async def test_new_recording_appears_and_the_cursor_stays(
+    ws: Workspace, samples: list[Path], spool: Path
+) -> None:
     app = make_app(ws, start_indexer=True, poll_seconds=0.5)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: ws.indexer.health.last_scan_at is not None, what="first scan")
@@ -48,8 +49,16 @@ async def test_new_recording_appears_and_the_cursor_stays(ws: Workspace, samples
         with path.open("wb") as f:  # the recorder starts a call: header first, audio follows
             f.write(wav_header(0))
             f.flush()
-            await until(pilot, lambda: lst.row_count == 46 and lst.call_at(0) is not None
-                        and lst.call_at(0).path.endswith(path.name), timeout=5, what="new call")
+            await until(
+                pilot,
+                lambda: (
+                    lst.row_count == 46
+                    and lst.call_at(0) is not None
+                    and lst.call_at(0).path.endswith(path.name)
+                ),
+                timeout=5,
+                what="new call",
+            )
             assert lst.selected.id == chosen.id and lst.cursor == index + 1  # same call selected
             await until(pilot, lambda: "録音中" in screen_text(app))
             f.write(bytes(16000))
@@ -77,9 +86,12 @@ def _printable_strips(app) -> None:
 
 
 async def test_hostile_names_and_notes_are_shown_literally(cfg: Config, spool: Path) -> None:
-    hostile_cfg = Config(spool=cfg.spool, data=cfg.data, settle_seconds=0.3,
-                         centre=type(cfg.centre)(name="[b]市[/b]\x1b]0;t\x07",
-                                                 name_en="[b]City[/b]\x1b]0;t\x07"))
+    hostile_cfg = Config(
+        spool=cfg.spool,
+        data=cfg.data,
+        settle_seconds=0.3,
+        centre=type(cfg.centre)(name="[b]市[/b]\x1b]0;t\x07", name_en="[b]City[/b]\x1b]0;t\x07"),
+    )
     ws = await Workspace.open(hostile_cfg, create=True)
     try:
         await ws.auth.set_pin(Role.MANAGER, "1111")
@@ -140,8 +152,9 @@ def audit_tail(cfg: Config, n: int = 3) -> list[tuple[str, str, dict]]:
     conn = sqlite3.connect(cfg.database)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        rows = conn.execute("SELECT actor, action, detail FROM audit ORDER BY seq DESC LIMIT ?",
-                            (n,)).fetchall()
+        rows = conn.execute(
+            "SELECT actor, action, detail FROM audit ORDER BY seq DESC LIMIT ?", (n,)
+        ).fetchall()
     finally:
         conn.close()
     return [(a, b, json.loads(c)) for a, b, c in reversed(rows)]

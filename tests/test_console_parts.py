@@ -22,8 +22,9 @@ class RegisterView(Vertical):
         yield Static("register view here", id="register-marker")
 
 
-async def test_a_view_plugs_in_with_one_registration(indexed: Workspace,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_view_plugs_in_with_one_registration(
+    indexed: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     views_mod.discover()
     monkeypatch.setattr(views_mod, "_VIEWS", dict(views_mod._VIEWS))
     views_mod.register_view(View(key="register", title_key="view.calls", factory=RegisterView, order=25))
@@ -100,8 +101,15 @@ async def test_typed_confirmation_goes_ahead_only_when_the_word_matches(indexed:
         await unlock(pilot)
 
         async def ask() -> None:
-            answers.append(await app.confirm("削除の確認", ["12件（3.4 MB）を削除します。"],
-                                             typed="削除", danger=True, action="削除する"))
+            answers.append(
+                await app.confirm(
+                    "削除の確認",
+                    ["12件（3.4 MB）を削除します。"],
+                    typed="削除",
+                    danger=True,
+                    action="削除する",
+                )
+            )
 
         app.run_worker(ask())
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal))

@@ -33,11 +33,13 @@ def matches(call, f: CallFilter) -> bool:
     digits = f.digits
     numbers = " ".join(n for n in (call.city_number, call.other_number) if n)
     day = call.started_at.astimezone(JST).date()
-    return ((not digits or digits in numbers)
-            and (f.date_from is None or day >= f.date_from)
-            and (f.date_to is None or day <= f.date_to)
-            and (not f.types or call.type in f.types)
-            and (not f.states or call.state in f.states))
+    return (
+        (not digits or digits in numbers)
+        and (f.date_from is None or day >= f.date_from)
+        and (f.date_to is None or day <= f.date_to)
+        and (not f.types or call.type in f.types)
+        and (not f.states or call.state in f.states)
+    )
 
 
 FILTERS = [
@@ -119,8 +121,9 @@ def test_disk_usage(tmp_path: Path) -> None:
     usage = status.disk_usage(tmp_path)
     assert usage.total >= usage.used > 0 and usage.free > 0
     assert 0 < usage.used_fraction < 1
-    df = subprocess.run(["df", "--output=pcent", str(tmp_path)], capture_output=True, text=True,
-                        check=True).stdout.split()[-1]
+    df = subprocess.run(
+        ["df", "--output=pcent", str(tmp_path)], capture_output=True, text=True, check=True
+    ).stdout.split()[-1]
     # df rounds up; the file system is shared with other work, so allow a point either way
     assert abs(usage.used_fraction * 100 - int(df.rstrip("%"))) <= 1.5
     # space reserved for root is neither used nor free (here: as much as the free space)

@@ -55,8 +55,13 @@ def snapshot_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
         manager = await ws.auth.authorize(Role.MANAGER, "1111", Duty.ISSUE_INSTRUCTION)
         newest_first = await ws.calls.page(CallFilter(), limit=100)
         picked = [newest_first[-1].id, newest_first[-2].id, newest_first[0].id]  # two past their date
-        await ws.instructions.issue_export(manager, purpose="undue-pressure", medium="dvd-r",
-                                           call_ids=picked, note="同一人物からの繰り返しの要求")
+        await ws.instructions.issue_export(
+            manager,
+            purpose="undue-pressure",
+            medium="dvd-r",
+            call_ids=picked,
+            note="同一人物からの繰り返しの要求",
+        )
         await ws.instructions.issue_purge(manager, note="翌月末を過ぎた録音データの削除")
 
     return sample_workspace(tmp_path_factory.mktemp("snap"), instruct)

@@ -48,8 +48,7 @@ pytestmark = pytest.mark.serial
 WITHIN = 2.0  # seconds: what one console does, the other shows
 
 
-async def seen_within(other: Pilot[Any], condition: Callable[[], object], what: str,
-                      since: float) -> float:
+async def seen_within(other: Pilot[Any], condition: Callable[[], object], what: str, since: float) -> float:
     """Wait for the other console to show it; returns how long after `since` it did."""
     await until(other, condition, timeout=WITHIN + 3, what=what)
     took = time.monotonic() - since
@@ -82,8 +81,9 @@ def record(spool: Path, uid: str) -> Path:
     return path
 
 
-async def test_two_consoles_see_each_others_work_within_2_s(cfg: Config, ws: Workspace, spool: Path,
-                                                           tmp_path: Path) -> None:
+async def test_two_consoles_see_each_others_work_within_2_s(
+    cfg: Config, ws: Workspace, spool: Path, tmp_path: Path
+) -> None:
     make_calls(spool, expired=6, current=3)
     await ws.indexer.scan()
     usb = tmp_path / "usb"
@@ -98,8 +98,11 @@ async def test_two_consoles_see_each_others_work_within_2_s(cfg: Config, ws: Wor
         async with boss.run_test(size=(120, 40)) as m, floor.run_test(size=(120, 40)) as o:
             await unlock_as_manager(m)
             await unlock(o, "2222")
-            await until(o, lambda: {ws_m.indexer.health.role, ws_o.indexer.health.role}
-                        == {"leader", "follower"}, what="one leads, one follows")
+            await until(
+                o,
+                lambda: {ws_m.indexer.health.role, ws_o.indexer.health.role} == {"leader", "follower"},
+                what="one leads, one follows",
+            )
 
             # The manager instructs an export of the two newest calls (calls view: m m i).
             await show(o, "instructions")
@@ -110,7 +113,8 @@ async def test_two_consoles_see_each_others_work_within_2_s(cfg: Config, ws: Wor
             at = time.monotonic()
             await until(m, lambda: "2026-0001" in " ".join(said_m.messages[-1]), what="issued")
             took["instruction"] = await seen_within(
-                o, lambda: instruction_state(floor, "2026-0001") == State.ISSUED, "instruction", at)
+                o, lambda: instruction_state(floor, "2026-0001") == State.ISSUED, "instruction", at
+            )
 
             # The operator executes it; the manager's instructions view shows it submitted.
             await show(m, "instructions")
@@ -120,11 +124,16 @@ async def test_two_consoles_see_each_others_work_within_2_s(cfg: Config, ws: Wor
             await fill(o, where=str(usb))
             await answer(o, PinPrompt, *"2222", "enter")
             await answer(o, ConfirmModal, *"2026-0001", "enter")
-            await until(o, lambda: instruction_state(floor, "2026-0001") == State.SUBMITTED,
-                        timeout=30, what="exported")
+            await until(
+                o,
+                lambda: instruction_state(floor, "2026-0001") == State.SUBMITTED,
+                timeout=30,
+                what="exported",
+            )
             at = time.monotonic()
             took["export"] = await seen_within(
-                m, lambda: instruction_state(boss, "2026-0001") == State.SUBMITTED, "submitted", at)
+                m, lambda: instruction_state(boss, "2026-0001") == State.SUBMITTED, "submitted", at
+            )
 
             # The manager records the receipt; the operator's register view shows the entry.
             await show(o, "register")
@@ -135,8 +144,7 @@ async def test_two_consoles_see_each_others_work_within_2_s(cfg: Config, ws: Wor
             await fill(m, custodian="広聴課")
             await answer(m, PinPrompt, *"1111", "enter")
             await answer(m, ConfirmModal, "enter")
-            await until(m, lambda: instruction_state(boss, "2026-0001") == State.RECEIVED,
-                        what="received")
+            await until(m, lambda: instruction_state(boss, "2026-0001") == State.RECEIVED, what="received")
             at = time.monotonic()
             took["receipt"] = await seen_within(o, lambda: reg.row_count == 1, "register entry", at)
 
@@ -151,7 +159,8 @@ async def test_two_consoles_see_each_others_work_within_2_s(cfg: Config, ws: Wor
             await until(m, lambda: "指示済み" in screen_text(boss), what="purge issued")
             at = time.monotonic()
             took["purge instruction"] = await seen_within(
-                o, lambda: "p で実行" in screen_text(floor), "purge instruction", at)
+                o, lambda: "p で実行" in screen_text(floor), "purge instruction", at
+            )
             await show(m, "calls")
             calls_m = call_list(boss)
             await until(o, lambda: view_o.preview is not None and view_o.preview.purgeable.count)
@@ -159,11 +168,13 @@ async def test_two_consoles_see_each_others_work_within_2_s(cfg: Config, ws: Wor
             await o.press("p")
             await answer(o, ConfirmModal, *str(n), "enter")
             await answer(o, PinPrompt, *"2222", "enter")
-            await until(o, lambda: "完了" in " ".join(m for _, m in said_o.messages), timeout=20,
-                        what="purged")
+            await until(
+                o, lambda: "完了" in " ".join(m for _, m in said_o.messages), timeout=20, what="purged"
+            )
             at = time.monotonic()
             took["purge"] = await seen_within(  # kept as tombstones, shown deleted
-                m, lambda: purged_shown(calls_m) == n, "purged calls shown deleted", at)
+                m, lambda: purged_shown(calls_m) == n, "purged calls shown deleted", at
+            )
 
             # A new recording: the leading indexer writes it, both lists show it.
             await until(o, lambda: floor.screen.id == "main", what="progress closed")
@@ -172,26 +183,37 @@ async def test_two_consoles_see_each_others_work_within_2_s(cfg: Config, ws: Wor
             rows = calls_o.row_count
             record(spool, "live.1")
             at = time.monotonic()
-            await until(o, lambda: calls_o.row_count == rows + 1 and calls_m.row_count == rows + 1,
-                        timeout=WITHIN + 3, what="new recording in both")
+            await until(
+                o,
+                lambda: calls_o.row_count == rows + 1 and calls_m.row_count == rows + 1,
+                timeout=WITHIN + 3,
+                what="new recording in both",
+            )
             took["recording"] = time.monotonic() - at
             assert took["recording"] <= WITHIN
 
             # The leader's console quits: the other console's indexer takes over.
-            leader, follower = ((boss, floor) if ws_m.indexer.health.role == "leader"
-                                else (floor, boss))
+            leader, follower = (boss, floor) if ws_m.indexer.health.role == "leader" else (floor, boss)
             survivor_ws = ws_o if leader is boss else ws_m
             survivor_pilot = o if leader is boss else m
             await leader.shutdown(0, "quit", "operator")
             at = time.monotonic()
-            await until(survivor_pilot, lambda: survivor_ws.indexer.health.role == "leader",
-                        timeout=10, what="the other indexer takes over")
+            await until(
+                survivor_pilot,
+                lambda: survivor_ws.indexer.health.role == "leader",
+                timeout=10,
+                what="the other indexer takes over",
+            )
             took["take over"] = time.monotonic() - at
             survivor_list = call_list(follower)
             rows = survivor_list.row_count
             record(spool, "live.2")
-            await until(survivor_pilot, lambda: survivor_list.row_count == rows + 1, timeout=10,
-                        what="indexed by the new leader")
+            await until(
+                survivor_pilot,
+                lambda: survivor_list.row_count == rows + 1,
+                timeout=10,
+                what="indexed by the new leader",
+            )
             assert follower.is_running
     finally:
         await ws_m.close()

@@ -34,22 +34,58 @@ NAME = re.compile(
     r"-(?P<uniqueid>(?:[A-Za-z0-9-]+-)?\d{9,10}\.\d+|1\.7|01\.city)(?:-\d{10})?"
     r"\.(?P<fmt>wav|WAV|gsm|ulaw|alaw|sln)$"
 )
-REQUIRED_CASES = {f"type:{t}" for t in SAMPLE_TYPES} | {
-    "did:s", "source:dashed", "source:plus81-trunk0", "generic:internal", "ondemand:outbound",
-    "ondemand:unknown", "ondemand:callee", "uniqueid:rewritten", "type:conference",
-    "conference:epoch", "parked:unknown", "format:ulaw", "format:alaw", "format:sln",
-} | {
-    "party:landline", "party:mobile", "party:toll-free", "party:plus81", "party:foreign",
-    "party:anonymous", "party:unknown", "party:empty", "party:international-dialled",
-    "party:extension", "uniqueid:epoch", "uniqueid:systemname", "format:wav", "format:WAV",
-    "format:gsm", "unanswered:44-bytes", "folder:next-day",
-}
+REQUIRED_CASES = (
+    {f"type:{t}" for t in SAMPLE_TYPES}
+    | {
+        "did:s",
+        "source:dashed",
+        "source:plus81-trunk0",
+        "generic:internal",
+        "ondemand:outbound",
+        "ondemand:unknown",
+        "ondemand:callee",
+        "uniqueid:rewritten",
+        "type:conference",
+        "conference:epoch",
+        "parked:unknown",
+        "format:ulaw",
+        "format:alaw",
+        "format:sln",
+    }
+    | {
+        "party:landline",
+        "party:mobile",
+        "party:toll-free",
+        "party:plus81",
+        "party:foreign",
+        "party:anonymous",
+        "party:unknown",
+        "party:empty",
+        "party:international-dialled",
+        "party:extension",
+        "uniqueid:epoch",
+        "uniqueid:systemname",
+        "format:wav",
+        "format:WAV",
+        "format:gsm",
+        "unanswered:44-bytes",
+        "folder:next-day",
+    }
+)
 SOURCE_SHAPES = {
-    "anonymous": r"anonymous", "unknown": r"[Uu]nknown", "empty": r"",
-    "plus81": r"\+81\d{9,10}", "foreign": r"\+1\d{10}", "landline": r"0[1-9]\d{8}",
-    "mobile": r"0[789]0\d{8}", "toll-free": r"0120\d{6}", "extension": r"\d{2,4}",
-    "international-dialled": r"010\d{8,13}", "dashed": r"0\d0-\d{4}-\d{4}",
-    "plus81-trunk0": r"\+810\d{9}", "none": r"always|8\d\d",
+    "anonymous": r"anonymous",
+    "unknown": r"[Uu]nknown",
+    "empty": r"",
+    "plus81": r"\+81\d{9,10}",
+    "foreign": r"\+1\d{10}",
+    "landline": r"0[1-9]\d{8}",
+    "mobile": r"0[789]0\d{8}",
+    "toll-free": r"0120\d{6}",
+    "extension": r"\d{2,4}",
+    "international-dialled": r"010\d{8,13}",
+    "dashed": r"0\d0-\d{4}-\d{4}",
+    "plus81-trunk0": r"\+810\d{9}",
+    "none": r"always|8\d\d",
 }
 
 
@@ -122,7 +158,11 @@ def test_manifest_entry_is_true(entry: dict[str, object]) -> None:
     m = parse(path, SAMPLE_SPOOL)
     first, second = (m["room"], "always") if m["room"] else (m["dest"], m["source"])
     assert (m["type"] or "conf", first, second, m["uniqueid"], m["fmt"]) == (
-        entry["type"], entry["first"], entry["second"], entry["uniqueid"], entry["format"]
+        entry["type"],
+        entry["first"],
+        entry["second"],
+        entry["uniqueid"],
+        entry["format"],
     )
     assert path.stat().st_size == entry["bytes"]
     cases = set(entry["cases"])  # type: ignore[arg-type]
@@ -268,8 +308,7 @@ def test_demo_spool_covers_every_sample_byte_for_byte(demo: tuple[Path, list[Pat
     assert any("-" in m["uniqueid"] for m in matches)
     assert len({m["uniqueid"] for m in matches}) == len(paths)
     assert any(p.stat().st_size == 44 for p in paths)
-    unparked = [p for p, m in zip(paths, matches, strict=True)
-                if p.parent.name != m["date"][6:8]]
+    unparked = [p for p, m in zip(paths, matches, strict=True) if p.parent.name != m["date"][6:8]]
     assert unparked and all(name_time(parse(p, root)).time().hour == 23 for p in unparked)
 
 

@@ -45,8 +45,14 @@ async def test_demo_workspace_has_everything_the_views_need(tmp_path: Path) -> N
             assert actor.role is role
         items = await ws.instructions.list()
         states = sorted((i.kind, i.state) for i in items)
-        assert states == [("export", "cancelled"), ("export", "issued"), ("export", "issued"),
-                          ("export", "received"), ("export", "submitted"), ("purge", "issued")]
+        assert states == [
+            ("export", "cancelled"),
+            ("export", "issued"),
+            ("export", "issued"),
+            ("export", "received"),
+            ("export", "submitted"),
+            ("purge", "issued"),
+        ]
         assert items[0].state == "issued"  # open ones first
         outlook = await status.purge_outlook(ws.db, NOW, JST)
         assert outlook.expired > 0  # the oldest calls are past their retention
@@ -80,12 +86,17 @@ def test_demo_runs_without_any_configuration_and_leaves_nothing(tmp_path: Path) 
     home = tmp_path / "home"
     home.mkdir()
     real = tmp_path / "real-config.toml"
-    term = Terminal("--demo", env={"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
-                                   "CALLREC_CONFIG": str(real)})
+    term = Terminal(
+        "--demo",
+        env={"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "CALLREC_CONFIG": str(real)},
+    )
     try:
         term.read_until("デモ用PIN")
-        match = re.search(rb"\xe6\xba\x96\xe5\x82\x99\xe3\x81\x97\xe3\x81\xa6\xe3\x81\x84\xe3\x81\xbe"
-                          rb"\xe3\x81\x99: (\S+)", term.output)  # "準備しています: <path>"
+        match = re.search(
+            rb"\xe6\xba\x96\xe5\x82\x99\xe3\x81\x97\xe3\x81\xa6\xe3\x81\x84\xe3\x81\xbe"
+            rb"\xe3\x81\x99: (\S+)",
+            term.output,
+        )  # "準備しています: <path>"
         assert match
         workspace = Path(match[1].decode())
         assert (workspace / "config.toml").exists()
@@ -112,7 +123,8 @@ def test_demo_with_a_workspace_folder_keeps_it(tmp_path: Path) -> None:
     assert (folder / MARKER).exists() and (folder / "data" / "callrec.db").exists()
     assert not any(p.name == "config.toml" for p in (tmp_path.parent).glob("*.toml"))
     assert datetime.now(JST) - timedelta(minutes=5) < datetime.fromtimestamp(
-        (folder / "data" / "callrec.db").stat().st_mtime, JST)
+        (folder / "data" / "callrec.db").stat().st_mtime, JST
+    )
 
 
 def test_workspace_is_for_the_demo_only(cli) -> None:  # type: ignore[no-untyped-def]

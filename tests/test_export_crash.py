@@ -16,13 +16,15 @@ from tests.export_support import index, manager, needs_xorriso, recording, start
 pytestmark = needs_xorriso
 
 
-async def test_sigkill_mid_export_then_recovery(ws: Workspace, cfg: Config, spool: Path,
-                                                tmp_path: Path, cli: CliRunner) -> None:
+async def test_sigkill_mid_export_then_recovery(
+    ws: Workspace, cfg: Config, spool: Path, tmp_path: Path, cli: CliRunner
+) -> None:
     recording(spool, "in-0488291111-0312345678-20261001-100000-big.1.wav", 150_000_000, sparse=True)
     recording(spool, "in-0488291111-0312345678-20261001-110000-small.1.wav", 20_000)
     calls = await index(ws)
-    ins = await ws.instructions.issue_export(await manager(ws), purpose="crime-prevention",
-                                             medium="dvd-r", call_ids=[c.id for c in calls])
+    ins = await ws.instructions.issue_export(
+        await manager(ws), purpose="crime-prevention", medium="dvd-r", call_ids=[c.id for c in calls]
+    )
     out = tmp_path / "out" / "o.iso"
     out.parent.mkdir()
     partial = out.with_name(".o.iso.partial")
@@ -40,18 +42,28 @@ async def test_sigkill_mid_export_then_recovery(ws: Workspace, cfg: Config, spoo
     assert partial.exists() and not out.exists()
     assert (await ws.instructions.get(ins.number)).state == "in_progress"
     # The next execution finds the dead export, cleans up, gives the instruction back, goes on.
-    done = cli("export", ins.number, "--out", str(out), "--pin-stdin", "--yes", "--json",
-               input="2222\n")
+    done = cli("export", ins.number, "--out", str(out), "--pin-stdin", "--yes", "--json", input="2222\n")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["state"] == "finished"
     assert sorted(p.name for p in out.parent.iterdir()) == ["o.iso"]  # no partial left
     history = await ws.exports.history(ins.number)
     assert [e.state for e in history] == ["failed", "finished"]
     assert "stopped before it finished" in (history[0].error or "")
-    actions = [r[0] for r in await ws.db.fetchall(
-        "SELECT action FROM audit WHERE subject = ? ORDER BY seq", (ins.number,))]
-    assert actions == [Action.INSTRUCTION_ISSUED, Action.INSTRUCTION_STARTED, Action.EXPORT_STARTED,
-                       Action.INSTRUCTION_REOPENED, Action.EXPORT_FAILED,
-                       Action.INSTRUCTION_STARTED, Action.EXPORT_STARTED,
-                       Action.INSTRUCTION_SUBMITTED, Action.EXPORT_FINISHED]
+    actions = [
+        r[0]
+        for r in await ws.db.fetchall(
+            "SELECT action FROM audit WHERE subject = ? ORDER BY seq", (ins.number,)
+        )
+    ]
+    assert actions == [
+        Action.INSTRUCTION_ISSUED,
+        Action.INSTRUCTION_STARTED,
+        Action.EXPORT_STARTED,
+        Action.INSTRUCTION_REOPENED,
+        Action.EXPORT_FAILED,
+        Action.INSTRUCTION_STARTED,
+        Action.EXPORT_STARTED,
+        Action.INSTRUCTION_SUBMITTED,
+        Action.EXPORT_FINISHED,
+    ]
     assert (await ws.audit.verify()).ok and await ws.db.integrity_ok()

@@ -21,8 +21,9 @@ pytestmark = needs_xorriso
 
 async def issue(ws: Workspace, medium: str) -> str:
     calls = await indexed_series(ws, 3, 40_000, "2026092")
-    ins = await ws.instructions.issue_export(await manager(ws), purpose="proper-conduct",
-                                             medium=medium, call_ids=[c.id for c in calls])
+    ins = await ws.instructions.issue_export(
+        await manager(ws), purpose="proper-conduct", medium=medium, call_ids=[c.id for c in calls]
+    )
     return ins.number
 
 
@@ -31,10 +32,13 @@ def export(cli: CliRunner, number: str, *target: str) -> subprocess.CompletedPro
     return cli("export", number, *target, "--pin-stdin", "--yes", input=f"{OPERATOR_PIN}\n")
 
 
-@pytest.mark.parametrize("where", ["spool_dir", "spool_image", "data_dir", "data_image",
-                                   "link_into_spool", "link_parent_into_data"])
+@pytest.mark.parametrize(
+    "where",
+    ["spool_dir", "spool_image", "data_dir", "data_image", "link_into_spool", "link_parent_into_data"],
+)
 async def test_a_destination_inside_our_folders_is_refused(
-        ws: Workspace, cfg: Config, cli: CliRunner, tmp_path: Path, where: str) -> None:
+    ws: Workspace, cfg: Config, cli: CliRunner, tmp_path: Path, where: str
+) -> None:
     number = await issue(ws, "usb" if where.endswith(("dir", "spool")) else "dvd-r")
     before_spool = sorted(p.relative_to(cfg.spool) for p in cfg.spool.rglob("*"))
     (tmp_path / "into-spool").symlink_to(cfg.spool / "2026")
@@ -58,7 +62,8 @@ async def test_a_destination_inside_our_folders_is_refused(
 
 
 async def test_a_recording_replaced_by_a_fifo_fails_at_once_and_can_be_retried(
-        ws: Workspace, cfg: Config, cli: CliRunner, tmp_path: Path) -> None:
+    ws: Workspace, cfg: Config, cli: CliRunner, tmp_path: Path
+) -> None:
     number = await issue(ws, "dvd-r")
     ins = await ws.instructions.get(number)
     victim = cfg.spool / (await ws.calls.get(ins.call_ids[1])).path
@@ -80,7 +85,8 @@ async def test_a_recording_replaced_by_a_fifo_fails_at_once_and_can_be_retried(
 
 
 async def test_a_recording_reached_through_a_symlinked_folder_is_not_read(
-        ws: Workspace, cfg: Config, cli: CliRunner, tmp_path: Path) -> None:
+    ws: Workspace, cfg: Config, cli: CliRunner, tmp_path: Path
+) -> None:
     """Even with the very same bytes there (a copy of the day folder), the export does not leave
     the spool: it fails in one line, and succeeds once the folder is back."""
     number = await issue(ws, "dvd-r")

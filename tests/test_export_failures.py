@@ -36,14 +36,16 @@ async def calls(ws: Workspace) -> list:
 
 
 async def issue(ws: Workspace, calls: list, medium: str = "dvd-r") -> str:
-    ins = await ws.instructions.issue_export(await manager(ws), purpose="proper-conduct",
-                                             medium=medium, call_ids=[c.id for c in calls])
+    ins = await ws.instructions.issue_export(
+        await manager(ws), purpose="proper-conduct", medium=medium, call_ids=[c.id for c in calls]
+    )
     return ins.number
 
 
 async def last_actions(ws: Workspace, number: str, n: int) -> list[str]:
-    rows = await ws.db.fetchall("SELECT action FROM audit WHERE subject = ? ORDER BY seq DESC"
-                                " LIMIT ?", (number, n))
+    rows = await ws.db.fetchall(
+        "SELECT action FROM audit WHERE subject = ? ORDER BY seq DESC LIMIT ?", (number, n)
+    )
     return [r[0] for r in reversed(rows)]
 
 
@@ -55,8 +57,9 @@ async def assert_given_back(ws: Workspace, number: str, action: str) -> None:
     assert (await ws.audit.verify()).ok
 
 
-async def test_recording_changed_after_indexing_is_refused(ws: Workspace, calls: list, spool: Path,
-                                                           tmp_path: Path) -> None:
+async def test_recording_changed_after_indexing_is_refused(
+    ws: Workspace, calls: list, spool: Path, tmp_path: Path
+) -> None:
     number = await issue(ws, calls)
     op = await operator(ws)
     plan = await ws.exports.prepare(op, number, ws.exports.target(out=str(tmp_path / "o.iso")))
@@ -69,13 +72,13 @@ async def test_recording_changed_after_indexing_is_refused(ws: Workspace, calls:
     assert err.value.params["call_id"] == calls[2].id
     assert not any(n.endswith((".iso", ".partial")) for n in leftovers(tmp_path))
     await assert_given_back(ws, number, Action.EXPORT_FAILED)
-    row = await ws.db.fetchone("SELECT detail FROM audit WHERE action = ? ORDER BY seq DESC",
-                               (Action.EXPORT_FAILED,))
+    row = await ws.db.fetchone(
+        "SELECT detail FROM audit WHERE action = ? ORDER BY seq DESC", (Action.EXPORT_FAILED,)
+    )
     assert str(calls[2].id) in row[0] and "export_source_changed" in row[0]
 
 
-async def test_recording_shrunk_is_refused(ws: Workspace, calls: list, spool: Path,
-                                           tmp_path: Path) -> None:
+async def test_recording_shrunk_is_refused(ws: Workspace, calls: list, spool: Path, tmp_path: Path) -> None:
     number = await issue(ws, calls)
     op = await operator(ws)
     plan = await ws.exports.prepare(op, number, ws.exports.target(out=str(tmp_path / "o.iso")))
@@ -89,19 +92,18 @@ async def test_recording_shrunk_is_refused(ws: Workspace, calls: list, spool: Pa
 async def test_destination_missing(ws: Workspace, calls: list, tmp_path: Path) -> None:
     number = await issue(ws, calls)
     with pytest.raises(StorageError) as err:
-        await ws.exports.prepare(await operator(ws), number,
-                                 ws.exports.target(out=str(tmp_path / "nowhere" / "o.iso")))
+        await ws.exports.prepare(
+            await operator(ws), number, ws.exports.target(out=str(tmp_path / "nowhere" / "o.iso"))
+        )
     assert err.value.code == "destination_missing" and "\n" not in err.value.message
     assert (await ws.instructions.get(number)).state == State.ISSUED
 
 
-async def test_destination_exists_is_never_overwritten(ws: Workspace, calls: list,
-                                                       tmp_path: Path) -> None:
+async def test_destination_exists_is_never_overwritten(ws: Workspace, calls: list, tmp_path: Path) -> None:
     number = await issue(ws, calls)
     (tmp_path / "o.iso").write_bytes(b"precious")
     with pytest.raises(Conflict):
-        await ws.exports.prepare(await operator(ws), number,
-                                 ws.exports.target(out=str(tmp_path / "o.iso")))
+        await ws.exports.prepare(await operator(ws), number, ws.exports.target(out=str(tmp_path / "o.iso")))
     assert (tmp_path / "o.iso").read_bytes() == b"precious"
 
 
@@ -109,18 +111,15 @@ async def test_destination_read_only(ws: Workspace, calls: list, tmp_path: Path)
     number = await issue(ws, calls)
     with tmpfs(tmp_path / "ro", "4m", readonly=True) as ro:
         with pytest.raises(StorageError) as err:
-            await ws.exports.prepare(await operator(ws), number,
-                                     ws.exports.target(out=str(ro / "o.iso")))
+            await ws.exports.prepare(await operator(ws), number, ws.exports.target(out=str(ro / "o.iso")))
         assert err.value.code == "destination_readonly"
 
 
-async def test_destination_full_is_refused_before_writing(ws: Workspace, calls: list,
-                                                          tmp_path: Path) -> None:
+async def test_destination_full_is_refused_before_writing(ws: Workspace, calls: list, tmp_path: Path) -> None:
     number = await issue(ws, calls)
     with tmpfs(tmp_path / "small", "1m") as small:
         with pytest.raises(StorageError) as err:
-            await ws.exports.prepare(await operator(ws), number,
-                                     ws.exports.target(out=str(small / "o.iso")))
+            await ws.exports.prepare(await operator(ws), number, ws.exports.target(out=str(small / "o.iso")))
         assert err.value.code == "destination_full" and "needs" in err.value.message
         assert leftovers(small) == []
 
@@ -141,8 +140,7 @@ class FillsTheDiskOnce(CancelToken):
         super().check()
 
 
-async def test_destination_filling_up_while_writing(ws: Workspace, calls: list,
-                                                    tmp_path: Path) -> None:
+async def test_destination_filling_up_while_writing(ws: Workspace, calls: list, tmp_path: Path) -> None:
     """Room at the start, full in the middle: ENOSPC mid-write aborts and removes the partial."""
     number = await issue(ws, calls)
     with tmpfs(tmp_path / "fs", "3m") as fs:
@@ -202,8 +200,9 @@ async def test_cancel_mid_export_leaves_nothing(ws: Workspace, calls: list, tmp_
     assert seen[-1].fraction == 1.0 and {p.phase for p in seen} >= {Phase.WRITE, Phase.VERIFY}
 
 
-async def test_task_cancelled_waits_for_the_writer_then_cleans_up(ws: Workspace, calls: list,
-                                                                  tmp_path: Path) -> None:
+async def test_task_cancelled_waits_for_the_writer_then_cleans_up(
+    ws: Workspace, calls: list, tmp_path: Path
+) -> None:
     number = await issue(ws, calls)
     op = await operator(ws)
     plan = await ws.exports.prepare(op, number, ws.exports.target(out=str(tmp_path / "o.iso")))
@@ -228,8 +227,9 @@ async def test_duties_are_enforced_in_the_service(ws: Workspace, calls: list, tm
     with pytest.raises(NotPermitted):
         await ws.exports.run(mgr, plan)
     with pytest.raises(NotPermitted):  # the operator's PIN cannot issue or cancel
-        await ws.instructions.issue_export(op, purpose="proper-conduct", medium="dvd-r",
-                                           call_ids=[calls[0].id])
+        await ws.instructions.issue_export(
+            op, purpose="proper-conduct", medium="dvd-r", call_ids=[calls[0].id]
+        )
     with pytest.raises(NotPermitted):
         await ws.instructions.cancel(op, number)
     await ws.instructions.cancel(mgr, number)
@@ -240,8 +240,7 @@ async def test_duties_are_enforced_in_the_service(ws: Workspace, calls: list, tm
     assert not (tmp_path / "o.iso").exists()
 
 
-async def test_only_complete_recordings(ws: Workspace, calls: list, spool: Path,
-                                        tmp_path: Path) -> None:
+async def test_only_complete_recordings(ws: Workspace, calls: list, spool: Path, tmp_path: Path) -> None:
     growing = recording(spool, "in-0488291111-0312345678-20260930-100000-pbx-9.1.wav", 1000)
     os.utime(growing)  # just written: still recording
     await ws.indexer.scan()
@@ -249,16 +248,14 @@ async def test_only_complete_recordings(ws: Workspace, calls: list, spool: Path,
     assert new.state == "recording"
     number = await issue(ws, [new])
     with pytest.raises(Conflict) as err:
-        await ws.exports.prepare(await operator(ws), number,
-                                 ws.exports.target(out=str(tmp_path / "o.iso")))
+        await ws.exports.prepare(await operator(ws), number, ws.exports.target(out=str(tmp_path / "o.iso")))
     assert err.value.code == "call_not_complete"
 
 
 async def test_wrong_target_for_the_medium(ws: Workspace, calls: list, tmp_path: Path) -> None:
     number = await issue(ws, calls, medium="usb")
     with pytest.raises(CallrecError) as err:
-        await ws.exports.prepare(await operator(ws), number,
-                                 ws.exports.target(out=str(tmp_path / "o.iso")))
+        await ws.exports.prepare(await operator(ws), number, ws.exports.target(out=str(tmp_path / "o.iso")))
     assert err.value.code == "target_medium"
 
 

@@ -34,8 +34,10 @@ from tests.export_support import (
 
 pytestmark = needs_xorriso
 
-LEAD = ("付けで指示のあった件について、さいたまコールセンター通話録音装置等の運用に関する取扱要領"
-        "第5条第2項の規定に基づき、次のとおり提出します。")
+LEAD = (
+    "付けで指示のあった件について、さいたまコールセンター通話録音装置等の運用に関する取扱要領"
+    "第5条第2項の規定に基づき、次のとおり提出します。"
+)
 
 
 @pytest.fixture
@@ -49,15 +51,17 @@ async def named(ws: Workspace, spool: Path) -> list:
 
 
 async def export_image(ws: Workspace, out: Path, call_ids: list[int], medium: str = "dvd-r"):
-    ins = await ws.instructions.issue_export(await manager(ws), purpose="crime-prevention",
-                                             medium=medium, call_ids=call_ids, note="[red]x[/red]")
+    ins = await ws.instructions.issue_export(
+        await manager(ws), purpose="crime-prevention", medium=medium, call_ids=call_ids, note="[red]x[/red]"
+    )
     op = await operator(ws)
     plan = await ws.exports.prepare(op, ins.number, ws.exports.target(out=str(out)))
     return ins, plan, await ws.exports.run(op, plan)
 
 
-async def test_image_is_bit_exact_in_every_tree(ws: Workspace, named: list, spool: Path,
-                                                tmp_path: Path) -> None:
+async def test_image_is_bit_exact_in_every_tree(
+    ws: Workspace, named: list, spool: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out.iso"
     ins, _plan, record = await export_image(ws, out, [c.id for c in named])
     assert record.state == "finished" and record.target == TargetKind.IMAGE
@@ -130,20 +134,25 @@ async def test_forms_readme_and_submission(ws: Workspace, named: list, tmp_path:
 
 async def test_every_step_is_audited(ws: Workspace, named: list, tmp_path: Path) -> None:
     ins, _, _ = await export_image(ws, tmp_path / "out.iso", [named[0].id])
-    rows = await ws.db.fetchall("SELECT action FROM audit WHERE subject = ? ORDER BY seq",
-                                (ins.number,))
-    assert [r[0] for r in rows] == [Action.INSTRUCTION_ISSUED, Action.INSTRUCTION_STARTED,
-                                    Action.EXPORT_STARTED, Action.INSTRUCTION_SUBMITTED,
-                                    Action.EXPORT_FINISHED]
+    rows = await ws.db.fetchall("SELECT action FROM audit WHERE subject = ? ORDER BY seq", (ins.number,))
+    assert [r[0] for r in rows] == [
+        Action.INSTRUCTION_ISSUED,
+        Action.INSTRUCTION_STARTED,
+        Action.EXPORT_STARTED,
+        Action.INSTRUCTION_SUBMITTED,
+        Action.EXPORT_FINISHED,
+    ]
     assert (await ws.audit.verify()).ok
 
 
 async def test_hostile_names_are_kept_and_checkable(ws: Workspace, spool: Path, tmp_path: Path) -> None:
     """A newline, a backslash, an escape sequence and a bidi override in names: Rock Ridge keeps
     them as they are, SHA256SUMS escapes them the way sha256sum reads them, forms show them escaped."""
-    names = ["in-0488291111-0312345678-20260929-120000-new\nline.1.wav",
-             "in-0488291111-0312345678-20260929-120100-esc\x1b]0;title\x07.1.wav",
-             "in-0488291111-0312345678-20260929-120200-bidi\u202egnp.1.wav"]
+    names = [
+        "in-0488291111-0312345678-20260929-120000-new\nline.1.wav",
+        "in-0488291111-0312345678-20260929-120100-esc\x1b]0;title\x07.1.wav",
+        "in-0488291111-0312345678-20260929-120200-bidi\u202egnp.1.wav",
+    ]
     for i, name in enumerate(names):
         recording(spool, name, 3000, seed=10 + i)
     calls = await index(ws)

@@ -45,13 +45,15 @@ def small_discs(ws: Workspace, sectors: int) -> Exports:
 
 
 async def issue(ws: Workspace, calls: list, medium: str) -> str:
-    ins = await ws.instructions.issue_export(await manager(ws), purpose="undue-pressure",
-                                             medium=medium, call_ids=[c.id for c in calls])
+    ins = await ws.instructions.issue_export(
+        await manager(ws), purpose="undue-pressure", medium=medium, call_ids=[c.id for c in calls]
+    )
     return ins.number
 
 
-async def test_too_big_for_one_disc_is_refused_with_figures(ws: Workspace, calls: list,
-                                                            tmp_path: Path) -> None:
+async def test_too_big_for_one_disc_is_refused_with_figures(
+    ws: Workspace, calls: list, tmp_path: Path
+) -> None:
     number = await issue(ws, calls, "cd-r")
     exports = small_discs(ws, 1200)  # about 2.1 MB of image per disc
     with pytest.raises(CallrecError) as err:
@@ -62,8 +64,9 @@ async def test_too_big_for_one_disc_is_refused_with_figures(ws: Workspace, calls
     assert leftovers(tmp_path) == ["config.toml", "data", "spool"]
 
 
-async def test_split_across_numbered_self_contained_discs(ws: Workspace, calls: list,
-                                                          tmp_path: Path, spool: Path) -> None:
+async def test_split_across_numbered_self_contained_discs(
+    ws: Workspace, calls: list, tmp_path: Path, spool: Path
+) -> None:
     number = await issue(ws, calls, "cd-r")
     exports = small_discs(ws, 1200)
     op = await operator(ws)
@@ -88,21 +91,37 @@ async def test_split_across_numbered_self_contained_discs(ws: Workspace, calls: 
     assert seen == [c.id for c in calls]  # every call once, in recording order
 
 
-async def test_a_recording_larger_than_a_disc_is_refused(ws: Workspace, calls: list,
-                                                         tmp_path: Path) -> None:
+async def test_a_recording_larger_than_a_disc_is_refused(ws: Workspace, calls: list, tmp_path: Path) -> None:
     number = await issue(ws, calls[:1], "cd-r")
     exports = small_discs(ws, 300)  # 600 KB per disc; the recording is 400 KB + documents
     with pytest.raises(CallrecError) as err:
-        await exports.prepare(await operator(ws), number, exports.target(out=str(tmp_path / "o.iso")),
-                              split=True)
+        await exports.prepare(
+            await operator(ws), number, exports.target(out=str(tmp_path / "o.iso")), split=True
+        )
     assert err.value.code == "call_too_large" and "KB" in err.value.message
 
 
 def test_real_capacities() -> None:
     """The figures of the media named in 様式第1号, and what fits on them."""
+
     def call(size: int) -> Call:
-        return Call(1, "2026/10/01/x.wav", datetime(2026, 10, 1, tzinfo=JST), "in", None, None,
-                    "unavailable", "x", "wav", size, 0, None, "0" * 64, "complete", date(2026, 11, 30))
+        return Call(
+            1,
+            "2026/10/01/x.wav",
+            datetime(2026, 10, 1, tzinfo=JST),
+            "in",
+            None,
+            None,
+            "unavailable",
+            "x",
+            "wav",
+            size,
+            0,
+            None,
+            "0" * 64,
+            "complete",
+            date(2026, 11, 30),
+        )
 
     assert 700_000_000 < MEDIA_SPECS["cd-r"].capacity < 737_280_000
     assert 4_700_000_000 < MEDIA_SPECS["dvd-r"].capacity < 4_707_319_808
@@ -117,8 +136,7 @@ def test_real_capacities() -> None:
     assert len(pack([call(4_000_000_000)] * 7, MEDIA_SPECS["bd-r"].capacity)) == 2
 
 
-async def test_burn_to_a_pseudo_drive_and_read_back(ws: Workspace, calls: list,
-                                                    tmp_path: Path) -> None:
+async def test_burn_to_a_pseudo_drive_and_read_back(ws: Workspace, calls: list, tmp_path: Path) -> None:
     number = await issue(ws, calls[:2], "dvd-r")
     disc = tmp_path / "disc.img"
     op = await operator(ws)
@@ -149,8 +167,9 @@ async def test_burn_split_changing_discs(ws: Workspace, calls: list, tmp_path: P
         changes.append((seq, count))
         return True
 
-    plan = await exports.prepare(op, number, exports.target(device=f"stdio:{disc}"), split=True,
-                                 can_change_medium=True)
+    plan = await exports.prepare(
+        op, number, exports.target(device=f"stdio:{disc}"), split=True, can_change_medium=True
+    )
     record = await exports.run(op, plan, change_medium=change_medium)
     n = len(record.media)
     assert changes == [(seq, n) for seq in range(2, n + 1)]
@@ -163,8 +182,9 @@ async def test_burn_split_changing_discs(ws: Workspace, calls: list, tmp_path: P
 async def test_pseudo_drive_in_a_missing_folder(ws: Workspace, calls: list, tmp_path: Path) -> None:
     number = await issue(ws, calls[:1], "dvd-r")
     with pytest.raises(StorageError) as err:
-        await ws.exports.prepare(await operator(ws), number,
-                                 ws.exports.target(device=f"stdio:{tmp_path}/none/d.img"))
+        await ws.exports.prepare(
+            await operator(ws), number, ws.exports.target(device=f"stdio:{tmp_path}/none/d.img")
+        )
     assert "\n" not in err.value.message and "none" in err.value.message
 
 
@@ -172,15 +192,15 @@ async def test_a_drive_that_is_not_there(ws: Workspace, calls: list) -> None:
     """No such device (unplugged, or media.device set wrong): one line naming it, before anything."""
     number = await issue(ws, calls[:1], "dvd-r")
     with pytest.raises(StorageError) as err:
-        await ws.exports.prepare(await operator(ws), number,
-                                 ws.exports.target(device="/dev/callrec-no-such-drive"))
+        await ws.exports.prepare(
+            await operator(ws), number, ws.exports.target(device="/dev/callrec-no-such-drive")
+        )
     assert err.value.code == "drive_missing" and "\n" not in err.value.message
     assert "/dev/callrec-no-such-drive" in err.value.message
     assert list(ws.config.exports_dir.glob("*.partial")) == []
 
 
-async def test_burn_failure_removes_the_scratch_image(ws: Workspace, calls: list,
-                                                      tmp_path: Path) -> None:
+async def test_burn_failure_removes_the_scratch_image(ws: Workspace, calls: list, tmp_path: Path) -> None:
     """The drive goes away between the check and the burn: one line, nothing left, given back."""
     number = await issue(ws, calls[:1], "dvd-r")
     folder = tmp_path / "drive"
@@ -207,8 +227,7 @@ class CancelledOnceBurning(CancelToken):
         super().check()
 
 
-async def test_cancel_while_burning_leaves_no_half_disc(ws: Workspace, calls: list,
-                                                        tmp_path: Path) -> None:
+async def test_cancel_while_burning_leaves_no_half_disc(ws: Workspace, calls: list, tmp_path: Path) -> None:
     number = await issue(ws, calls[:2], "dvd-r")
     disc = tmp_path / "disc.img"
     op = await operator(ws)

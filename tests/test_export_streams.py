@@ -19,8 +19,7 @@ def source(tmp_path: Path, name: str, size: int, seed: int = 0) -> FileSpec:
     data = hashlib.shake_256(f"{name}{seed}".encode()).digest(size) if size else b""
     path = tmp_path / name
     path.write_bytes(data)
-    return FileSpec(f"recordings/{name}", size, hashlib.sha256(data).hexdigest(), source=path,
-                    call_id=seed)
+    return FileSpec(f"recordings/{name}", size, hashlib.sha256(data).hexdigest(), source=path, call_id=seed)
 
 
 def copy(specs: list[FileSpec], out: Path, block: int) -> tuple[HashPipe, list]:
@@ -57,12 +56,16 @@ def refuse_sendfile(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 @pytest.mark.parametrize("kernel_copy", [True, False], ids=["sendfile", "by-hand"])
-def test_recordings_copied_whole_and_hashed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            kernel_copy: bool) -> None:
+def test_recordings_copied_whole_and_hashed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_copy: bool
+) -> None:
     refused = [] if kernel_copy else refuse_sendfile(monkeypatch)
-    specs = [source(tmp_path, "a.wav", 300_001, 1), source(tmp_path, "empty.wav", 0, 2),
-             source(tmp_path, "b.wav", 65_536, 3),
-             FileSpec("README.txt", 5, hashlib.sha256(b"hello").hexdigest(), data=b"hello")]
+    specs = [
+        source(tmp_path, "a.wav", 300_001, 1),
+        source(tmp_path, "empty.wav", 0, 2),
+        source(tmp_path, "b.wav", 65_536, 3),
+        FileSpec("README.txt", 5, hashlib.sha256(b"hello").hexdigest(), data=b"hello"),
+    ]
     pipe, readers = copy(specs, tmp_path / "out", block=40_000)
     out = (tmp_path / "out").read_bytes()
     assert out == b"".join(s.source.read_bytes() if s.source else s.data for s in specs)

@@ -34,17 +34,24 @@ from tests.fault_support import assert_intact, fingerprint, one_line
 # Consoles in pseudo-terminals and wall-clock waits: run alone, after the parallel tests.
 pytestmark = pytest.mark.serial
 
-UNPRIVILEGED = ("setpriv", "--inh-caps=-dac_override,-dac_read_search",
-                "--bounding-set=-dac_override,-dac_read_search")
+UNPRIVILEGED = (
+    "setpriv",
+    "--inh-caps=-dac_override,-dac_read_search",
+    "--bounding-set=-dac_override,-dac_read_search",
+)
 
 needs_setpriv = pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv not installed")
 
 
 def run_unprivileged(cfg: Config, *args: str) -> subprocess.CompletedProcess[str]:
     prefix = UNPRIVILEGED if os.geteuid() == 0 else ()
-    return subprocess.run([*prefix, sys.executable, "-m", "console.cli", "--lang", "en", "--config",
-                           str(cfg.source), *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=120)
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "console.cli", "--lang", "en", "--config", str(cfg.source), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
 
 
 @needs_setpriv
@@ -89,8 +96,9 @@ def test_one_spool_folder_unreadable(ws: Workspace, cfg: Config, cli: CliRunner)
 
 
 @needs_setpriv
-def test_console_on_an_unreadable_spool_says_so_and_resumes(ws: Workspace, cfg: Config,
-                                                            cli: CliRunner) -> None:
+def test_console_on_an_unreadable_spool_says_so_and_resumes(
+    ws: Workspace, cfg: Config, cli: CliRunner
+) -> None:
     write_call(cfg.spool, current_time(0), 1)
     before = fingerprint(cfg.spool)
     os.chmod(cfg.spool, 0)
@@ -145,9 +153,16 @@ def test_console_on_a_read_only_data_folder_says_so(spool: Path, tmp_path: Path)
                 term.close()
         finally:
             subprocess.run(["mount", "-o", "remount,rw", str(data)], check=True)
-        assert_intact(cfg, lambda *a: subprocess.run(
-            [sys.executable, "-m", "console.cli", "--config", str(config), *a],
-            capture_output=True, text=True, cwd=ROOT), before)
+        assert_intact(
+            cfg,
+            lambda *a: subprocess.run(
+                [sys.executable, "-m", "console.cli", "--config", str(config), *a],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            ),
+            before,
+        )
 
 
 def test_a_failed_write_says_why(tmp_path: Path) -> None:
@@ -166,8 +181,7 @@ def test_a_failed_write_says_why(tmp_path: Path) -> None:
 
 
 @needs_setpriv
-def test_console_with_one_spool_folder_unreadable_warns(ws: Workspace, cfg: Config,
-                                                             cli: CliRunner) -> None:
+def test_console_with_one_spool_folder_unreadable_warns(ws: Workspace, cfg: Config, cli: CliRunner) -> None:
     folder = write_call(cfg.spool, current_time(0), 1).parent
     before = fingerprint(cfg.spool)
     os.chmod(folder, 0)

@@ -63,12 +63,16 @@ def _printable(app: Any) -> None:
     """Nothing that steers a terminal reaches the screen."""
     for strip in app.screen._compositor.render_strips():
         for segment in strip:
-            bad = [ch for ch in segment.text
-                   if (not ch.isprintable() and ch != "\u3000") or ch in "\u202e\u202d\u2066"]
+            bad = [
+                ch
+                for ch in segment.text
+                if (not ch.isprintable() and ch != "\u3000") or ch in "\u202e\u202d\u2066"
+            ]
             assert not bad, f"raw control characters reached the screen: {bad!r}"
 
 
 # -- hostile and odd spool entries, arriving while the console watches -----------------------------
+
 
 async def test_hostile_names_arriving_live_are_shown_literally(ws: Workspace, spool: Path) -> None:
     folder = spool / DAY
@@ -81,8 +85,9 @@ async def test_hostile_names_arriving_live_are_shown_literally(ws: Workspace, sp
         write_hostile_names(folder)
         lst = call_list(app)
         # Each hostile id, the longest name, and audio under a markup name (indexed as unknown).
-        await until(pilot, lambda: lst.row_count == len(HOSTILE_UNIQUEIDS) + 2, timeout=10,
-                    what="live arrivals")
+        await until(
+            pilot, lambda: lst.row_count == len(HOSTILE_UNIQUEIDS) + 2, timeout=10, what="live arrivals"
+        )
         before = fingerprint(spool)
         shown = ""
         for _ in range(lst.row_count):
@@ -118,8 +123,7 @@ async def test_odd_entries_arriving_live_never_block_the_console(ws: Workspace, 
         write_aged(folder / spool_name("dir.4"), spool_name("inside.4"), wav_header(100) + bytes(100))
         before = fingerprint(spool)
         lst = call_list(app)
-        want = {"1.1.wav", "inside.4.wav", "zero.5.wav", "unanswered.6.wav", "truncated.7.wav",
-                "text.8.wav"}
+        want = {"1.1.wav", "inside.4.wav", "zero.5.wav", "unanswered.6.wav", "truncated.7.wav", "text.8.wav"}
         await until(pilot, lambda: lst.row_count == len(want), timeout=10, what="regular files indexed")
         await until(pilot, lambda: ws.indexer.health.pending == 0, timeout=10, what="all settled")
         calls = {c.path.rsplit("-", 1)[1]: c for c in await ws.calls.page(CallFilter(), limit=50)}
@@ -143,8 +147,9 @@ async def test_recorder_writing_while_the_console_scans(ws: Workspace, spool: Pa
     said = Said(app)
     try:
         async with app.run_test(size=(100, 30)) as pilot:
-            await until(pilot, lambda: ws.indexer.health.last_scan_at is not None, timeout=20,
-                        what="first scan")
+            await until(
+                pilot, lambda: ws.indexer.health.last_scan_at is not None, timeout=20, what="first scan"
+            )
             await pilot.press(*"2222", "enter")  # the list keeps changing: no waiting for it to rest
             await until(pilot, lambda: app.session is not None and app.screen.id == "main")
             lst = call_list(app)
@@ -169,6 +174,7 @@ async def test_recorder_writing_while_the_console_scans(ws: Workspace, spool: Pa
 
 
 # -- the spool folder -----------------------------------------------------------------------------
+
 
 async def test_spool_missing_says_so_once_and_indexing_resumes(ws: Workspace, spool: Path) -> None:
     spool.rmdir()
@@ -195,14 +201,19 @@ async def test_spool_missing_says_so_once_and_indexing_resumes(ws: Workspace, sp
 
 # -- the database locked by another process ---------------------------------------------------------
 
+
 def _hold_lock(database: Path, seconds: float) -> subprocess.Popen[str]:
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sqlite3, sys, time\n"
-         f"c = sqlite3.connect({str(database)!r}, isolation_level=None)\n"
-         f"c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep({seconds})\n"
-         "c.execute('COMMIT')\n"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            f"c = sqlite3.connect({str(database)!r}, isolation_level=None)\n"
+            f"c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep({seconds})\n"
+            "c.execute('COMMIT')\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
     return holder
@@ -227,8 +238,9 @@ async def test_database_locked_briefly_the_console_waits(ws: Workspace, samples:
     await assert_intact_ws(ws, before)
 
 
-async def test_database_locked_too_long_says_so_in_one_line(cfg: Config, samples: list[Path],
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_database_locked_too_long_says_so_in_one_line(
+    cfg: Config, samples: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(db_mod, "BUSY_TIMEOUT_MS", 700)  # 15 s in service: the same path, quicker
     ws = await Workspace.open(cfg, create=True)
     try:
@@ -244,8 +256,15 @@ async def test_database_locked_too_long_says_so_in_one_line(cfg: Config, samples
             try:
                 await pilot.press("r")
                 await pin(pilot, "2222")
-                await until(pilot, lambda: "データベースを他の処理が使用中" in screen_text(app)
-                            or "データベースを他の処理が使用中" in said, timeout=10, what="busy said")
+                await until(
+                    pilot,
+                    lambda: (
+                        "データベースを他の処理が使用中" in screen_text(app)
+                        or "データベースを他の処理が使用中" in said
+                    ),
+                    timeout=10,
+                    what="busy said",
+                )
                 assert call_list(app).revealed is None  # not shown without its audit entry
                 assert app.is_running
             finally:
@@ -264,28 +283,36 @@ async def test_database_locked_too_long_says_so_in_one_line(cfg: Config, samples
 
 # -- a clock set back -------------------------------------------------------------------------------
 
-async def test_clock_set_back_destructive_actions_refuse_in_the_console(ws: Workspace, spool: Path,
-                                                                        tmp_path: Path) -> None:
+
+async def test_clock_set_back_destructive_actions_refuse_in_the_console(
+    ws: Workspace, spool: Path, tmp_path: Path
+) -> None:
     make_calls(spool, expired=4, current=2)
     await ws.indexer.scan()
     ids = sorted((await ids_by_path(ws)).values())
     boss = await manager(ws, Duty.ISSUE_INSTRUCTION)
     usb = tmp_path / "usb"
     usb.mkdir()
-    done = await ws.instructions.issue_export(boss, purpose="proper-conduct", medium="usb",
-                                              call_ids=ids[:1])
+    done = await ws.instructions.issue_export(boss, purpose="proper-conduct", medium="usb", call_ids=ids[:1])
     op = await operator(ws)
     await ws.exports.run(op, await ws.exports.prepare(op, done.id, ws.exports.target(folder=str(usb))))
     entry = await ws.register.receive(await manager(ws, Duty.RECEIVE_OUTPUT), done.id)
     async with ws.db.transaction() as conn:  # as if written two fiscal years ago: due for disposal
-        await conn.execute("UPDATE register SET written_on = '2024-06-01', kept_through = '2026-03-31'"
-                           " WHERE id = ?", (entry.id,))
-    pending = await ws.instructions.issue_export(boss, purpose="proper-conduct", medium="usb",
-                                                 call_ids=ids[1:2])
+        await conn.execute(
+            "UPDATE register SET written_on = '2024-06-01', kept_through = '2026-03-31' WHERE id = ?",
+            (entry.id,),
+        )
+    pending = await ws.instructions.issue_export(
+        boss, purpose="proper-conduct", medium="usb", call_ids=ids[1:2]
+    )
     await ws.instructions.issue_purge(boss)
     # An entry written while the clock read a day later than it does now: it was set back.
-    await ws.audit.record(at=ws.clock.now() + timedelta(days=1), actor="system",
-                          action=Action.CONFIG_WRITTEN, subject="clock test")
+    await ws.audit.record(
+        at=ws.clock.now() + timedelta(days=1),
+        actor="system",
+        action=Action.CONFIG_WRITTEN,
+        subject="clock test",
+    )
     before = fingerprint(spool)
     usb2 = tmp_path / "usb2"
     usb2.mkdir()
@@ -315,8 +342,9 @@ async def test_clock_set_back_destructive_actions_refuse_in_the_console(ws: Work
         await until(pilot, lambda: isinstance(app.screen, ConfirmModal), what="purge confirmation")
         await pilot.press(*str(view.preview.purgeable.count), "enter")
         await pin(pilot, "2222")
-        await until(pilot, lambda: sum(behind in m for _, m in said.messages) == 2, timeout=10,
-                    what="purge refused")
+        await until(
+            pilot, lambda: sum(behind in m for _, m in said.messages) == 2, timeout=10, what="purge refused"
+        )
         assert app.is_running
         await until(pilot, lambda: app.screen.id == "main", what="progress closed")
 
@@ -330,8 +358,12 @@ async def test_clock_set_back_destructive_actions_refuse_in_the_console(ws: Work
         await fill(pilot, method="破砕", witness="山田")
         await pin(pilot, "1111")
         await confirm_typed(pilot, str(entry.id))
-        await until(pilot, lambda: sum(behind in m for _, m in said.messages) == 3, timeout=10,
-                    what="disposal refused")
+        await until(
+            pilot,
+            lambda: sum(behind in m for _, m in said.messages) == 3,
+            timeout=10,
+            what="disposal refused",
+        )
         assert app.is_running
     assert (await ws.instructions.get(pending.id)).state == "issued"
     assert (await ws.register.get(entry.id)).disposed_on is None
@@ -340,6 +372,7 @@ async def test_clock_set_back_destructive_actions_refuse_in_the_console(ws: Work
 
 
 # -- the data folder full -----------------------------------------------------------------------------
+
 
 async def test_data_folder_full_while_the_console_runs(spool: Path, tmp_path: Path) -> None:
     make_calls(spool, expired=0, current=3)
@@ -377,7 +410,8 @@ async def test_data_folder_full_while_the_console_runs(spool: Path, tmp_path: Pa
 
 
 async def test_a_disk_error_no_screen_expected_is_said_and_the_console_goes_on(
-        ws: Workspace, samples: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    ws: Workspace, samples: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Reads fail too on a failing disk (SQLite: disk I/O error). No screen catches that; the
     console says it in one line and stays up, and works again once the disk does."""
     await ws.indexer.scan()
@@ -405,7 +439,8 @@ async def test_a_disk_error_no_screen_expected_is_said_and_the_console_goes_on(
 
 
 async def test_spool_unmounted_under_the_console_is_said_not_called_missing(
-        ws: Workspace, spool: Path, samples: list[Path]) -> None:
+    ws: Workspace, spool: Path, samples: list[Path]
+) -> None:
     await ws.indexer.scan()
     before = fingerprint(spool)
     app = make_app(ws, start_indexer=True, poll_seconds=0.2)

@@ -85,11 +85,15 @@ def test_database_locked_by_another_process_waits(ws: Workspace, cfg: Config, cl
     make_calls(cfg.spool, 2, 2)
     before = fingerprint(cfg.spool)
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sqlite3, sys, time\n"
-         f"c = sqlite3.connect({str(cfg.database)!r}, isolation_level=None)\n"
-         "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(2); c.execute('COMMIT')\n"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            f"c = sqlite3.connect({str(cfg.database)!r}, isolation_level=None)\n"
+            "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(2); c.execute('COMMIT')\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
     started = time.monotonic()
@@ -104,8 +108,12 @@ def test_database_locked_by_another_process_waits(ws: Workspace, cfg: Config, cl
 def test_sigkill_during_index_then_reindex(ws: Workspace, cfg: Config, cli: CliRunner) -> None:
     make_calls(cfg.spool, 10000)  # spread over many day folders: written in many batches
     before = fingerprint(cfg.spool)
-    proc = subprocess.Popen([sys.executable, "-m", "console.cli", "--config", str(cfg.source), "index"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console.cli", "--config", str(cfg.source), "index"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # kill it once it has written some, not all
         with sqlite3.connect(cfg.database) as raw:
@@ -125,37 +133,56 @@ def test_sigkill_during_index_then_reindex(ws: Workspace, cfg: Config, cli: CliR
     assert_intact(cfg, cli, before)
 
 
-async def test_clock_set_back_refuses_destructive_actions(ws: Workspace, cfg: Config,
-                                                          cli: CliRunner, tmp_path: Path) -> None:
+async def test_clock_set_back_refuses_destructive_actions(
+    ws: Workspace, cfg: Config, cli: CliRunner, tmp_path: Path
+) -> None:
     make_calls(cfg.spool, 3)
     await ws.indexer.scan()
     ids = [r["id"] for r in await ws.db.fetchall("SELECT id FROM calls ORDER BY id")]
     usb = tmp_path / "usb"
     usb.mkdir()
     boss = await ws.auth.authorize("manager", MANAGER_PIN, Duty.ISSUE_INSTRUCTION)
-    done = await ws.instructions.issue_export(boss, purpose="proper-conduct", medium="usb",
-                                              call_ids=ids[:1])
+    done = await ws.instructions.issue_export(boss, purpose="proper-conduct", medium="usb", call_ids=ids[:1])
     op = await ws.auth.authorize("operator", OPERATOR_PIN, Duty.EXECUTE_INSTRUCTION)
     await ws.exports.run(op, await ws.exports.prepare(op, done.id, ws.exports.target(folder=str(usb))))
-    entry = await ws.register.receive(await ws.auth.authorize("manager", MANAGER_PIN, Duty.RECEIVE_OUTPUT),
-                                      done.id)
-    pending = await ws.instructions.issue_export(boss, purpose="proper-conduct", medium="usb",
-                                                 call_ids=ids[1:2])
+    entry = await ws.register.receive(
+        await ws.auth.authorize("manager", MANAGER_PIN, Duty.RECEIVE_OUTPUT), done.id
+    )
+    pending = await ws.instructions.issue_export(
+        boss, purpose="proper-conduct", medium="usb", call_ids=ids[1:2]
+    )
     before = fingerprint(cfg.spool)
-    purge = json.loads(cli("instruct", "purge", "--pin-stdin", "--json", input=f"{MANAGER_PIN}\n",
-                           check=True).stdout)
+    purge = json.loads(
+        cli("instruct", "purge", "--pin-stdin", "--json", input=f"{MANAGER_PIN}\n", check=True).stdout
+    )
     # An entry written while the clock read a day later than it does now: the clock was set back.
-    await ws.audit.record(at=ws.clock.now() + timedelta(days=1), actor="system",
-                          action=Action.CONFIG_WRITTEN, subject="clock test")
+    await ws.audit.record(
+        at=ws.clock.now() + timedelta(days=1),
+        actor="system",
+        action=Action.CONFIG_WRITTEN,
+        subject="clock test",
+    )
     behind = "earlier than the newest audit entry"
     line = one_line(cli("purge", str(purge["id"]), "--yes", "--pin-stdin", input=f"{OPERATOR_PIN}\n"))
     assert "clock" in line and behind in line
     usb2 = tmp_path / "usb2"
     usb2.mkdir()
-    assert behind in one_line(cli("export", pending.number, "--dir", str(usb2), "--yes", "--pin-stdin",
-                                  input=f"{OPERATOR_PIN}\n"))
-    assert behind in one_line(cli("dispose", str(entry.id), "--method", "破砕", "--witness", "山田",
-                                  "--yes", "--pin-stdin", input=f"{MANAGER_PIN}\n"))
+    assert behind in one_line(
+        cli("export", pending.number, "--dir", str(usb2), "--yes", "--pin-stdin", input=f"{OPERATOR_PIN}\n")
+    )
+    assert behind in one_line(
+        cli(
+            "dispose",
+            str(entry.id),
+            "--method",
+            "破砕",
+            "--witness",
+            "山田",
+            "--yes",
+            "--pin-stdin",
+            input=f"{MANAGER_PIN}\n",
+        )
+    )
     assert list(usb2.iterdir()) == [] and (await ws.register.get(entry.id)).disposed_on is None
     assert (await ws.instructions.get(pending.id)).state == "issued"
     assert fingerprint(cfg.spool) == before

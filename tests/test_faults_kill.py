@@ -66,8 +66,9 @@ async def submitted_export(ws: Workspace, spool: Path, usb: Path) -> Instruction
     recording(spool, "in-0488291111-0312345678-20261001-110000-b.1.wav", 30_000, seed=1)
     await ws.indexer.scan()
     ids = sorted((await ids_by_path(ws)).values())
-    ins = await ws.instructions.issue_export(await manager(ws, Duty.ISSUE_INSTRUCTION),
-                                             purpose="crime-prevention", medium="usb", call_ids=ids)
+    ins = await ws.instructions.issue_export(
+        await manager(ws, Duty.ISSUE_INSTRUCTION), purpose="crime-prevention", medium="usb", call_ids=ids
+    )
     usb.mkdir()
     op = await operator(ws)
     await ws.exports.run(op, await ws.exports.prepare(op, ins.id, ws.exports.target(folder=str(usb))))
@@ -83,20 +84,28 @@ async def receipt_state(ws: Workspace, ins: Instruction) -> tuple[str, int, int]
 
 
 @pytest.mark.parametrize("step", RECEIPT_STEPS)
-async def test_receipt_killed_at_each_step(step: str, ws: Workspace, cfg: Config, spool: Path,
-                                           tmp_path: Path, cli: CliRunner) -> None:
+async def test_receipt_killed_at_each_step(
+    step: str, ws: Workspace, cfg: Config, spool: Path, tmp_path: Path, cli: CliRunner
+) -> None:
     ins = await submitted_export(ws, spool, tmp_path / "usb")
     before, medium = fingerprint(spool), fingerprint(tmp_path / "usb")
     flag = tmp_path / "paused"
     assert cfg.source is not None
-    proc = start_paused(cfg.source, "receive", ins.number, "--pin-stdin", "--yes", step=step,
-                        flag=flag, stdin=f"{MANAGER_PIN}\n")
+    proc = start_paused(
+        cfg.source,
+        "receive",
+        ins.number,
+        "--pin-stdin",
+        "--yes",
+        step=step,
+        flag=flag,
+        stdin=f"{MANAGER_PIN}\n",
+    )
     kill_at_pause(flag, proc)
 
     # Killed before the commit, nothing happened; after it, the receipt is whole: never half.
     committed = step == "receipt_after_commit"
-    assert await receipt_state(ws, ins) == (
-        (State.RECEIVED, 1, 1) if committed else (State.SUBMITTED, 0, 0))
+    assert await receipt_state(ws, ins) == ((State.RECEIVED, 1, 1) if committed else (State.SUBMITTED, 0, 0))
     again = cli("receive", ins.number, "--pin-stdin", "--yes", "--json", input=f"{MANAGER_PIN}\n")
     if committed:
         assert "received already" in one_line(again)
@@ -125,8 +134,9 @@ def kill_console(term: Terminal) -> None:
     assert term.proc.returncode == -signal.SIGKILL
 
 
-async def test_console_killed_while_recording_a_receipt(ws: Workspace, cfg: Config, spool: Path,
-                                                        tmp_path: Path) -> None:
+async def test_console_killed_while_recording_a_receipt(
+    ws: Workspace, cfg: Config, spool: Path, tmp_path: Path
+) -> None:
     ins = await submitted_export(ws, spool, tmp_path / "usb")
     before = fingerprint(spool)
     flag = tmp_path / "paused"
@@ -208,8 +218,9 @@ async def test_console_killed_while_it_indexes(ws: Workspace, cfg: Config, cli: 
     await assert_intact_ws(ws, before)
 
 
-async def test_console_killed_while_it_purges(ws: Workspace, cfg: Config, spool: Path,
-                                              tmp_path: Path) -> None:
+async def test_console_killed_while_it_purges(
+    ws: Workspace, cfg: Config, spool: Path, tmp_path: Path
+) -> None:
     _, new = make_calls(spool, expired=8, current=2)
     await ws.indexer.scan()
     ins = await ws.instructions.issue_purge(await manager(ws, Duty.ISSUE_INSTRUCTION))
@@ -265,14 +276,16 @@ async def test_console_killed_while_it_purges(ws: Workspace, cfg: Config, spool:
     await assert_intact_ws(ws, {k: v for k, v in fingerprint(spool).items() if k in keep})
 
 
-async def test_console_killed_while_it_exports(ws: Workspace, cfg: Config, spool: Path,
-                                               tmp_path: Path) -> None:
+async def test_console_killed_while_it_exports(
+    ws: Workspace, cfg: Config, spool: Path, tmp_path: Path
+) -> None:
     recording(spool, "in-0488291111-0312345678-20261001-100000-big.1.wav", 150_000_000, sparse=True)
     recording(spool, "in-0488291111-0312345678-20261001-110000-small.1.wav", 20_000)
     await ws.indexer.scan()
     ids = sorted((await ids_by_path(ws)).values())
-    ins = await ws.instructions.issue_export(await manager(ws, Duty.ISSUE_INSTRUCTION),
-                                             purpose="crime-prevention", medium="usb", call_ids=ids)
+    ins = await ws.instructions.issue_export(
+        await manager(ws, Duty.ISSUE_INSTRUCTION), purpose="crime-prevention", medium="usb", call_ids=ids
+    )
     before = fingerprint(spool)
     usb = tmp_path / "usb"
     usb.mkdir()

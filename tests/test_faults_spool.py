@@ -27,8 +27,9 @@ from tests.fault_support import (
 )
 
 
-def test_hostile_names_index_and_print_as_plain_text(cfg: Config, spool: Path, ws: Workspace,
-                                                      cli: CliRunner) -> None:
+def test_hostile_names_index_and_print_as_plain_text(
+    cfg: Config, spool: Path, ws: Workspace, cli: CliRunner
+) -> None:
     folder = spool / DAY
     folder.mkdir(parents=True)
     longest = write_hostile_names(folder)
@@ -39,8 +40,9 @@ def test_hostile_names_index_and_print_as_plain_text(cfg: Config, spool: Path, w
     assert report["skipped"] == {"bad_encoding": 1}
     assert report["unknown"] == 1  # audio under a name no layout reads: still recording data
 
-    listed = json.loads(cli("calls", "--json", "--limit", "50", "--reveal", "--pin-stdin",
-                            input="2222\n", check=True).stdout)
+    listed = json.loads(
+        cli("calls", "--json", "--limit", "50", "--reveal", "--pin-stdin", input="2222\n", check=True).stdout
+    )
     paths = {c["path"] for c in listed}
     for i, uid in enumerate(HOSTILE_UNIQUEIDS.values()):
         assert f"{DAY}/{spool_name(f'{uid}.{i}')}" in paths  # stored exactly, not mangled
@@ -53,8 +55,9 @@ def test_hostile_names_index_and_print_as_plain_text(cfg: Config, spool: Path, w
     assert_intact(cfg, cli, before)
 
 
-def test_odd_entries_are_skipped_or_indexed_without_harm(cfg: Config, spool: Path, ws: Workspace,
-                                                         cli: CliRunner) -> None:
+def test_odd_entries_are_skipped_or_indexed_without_harm(
+    cfg: Config, spool: Path, ws: Workspace, cli: CliRunner
+) -> None:
     folder = spool / DAY
     folder.mkdir(parents=True)
     write_odd_entries(folder)
@@ -74,8 +77,9 @@ def test_odd_entries_are_skipped_or_indexed_without_harm(cfg: Config, spool: Pat
     assert_intact(cfg, cli, before)
 
 
-async def test_recorder_writing_during_a_scan(cfg: Config, spool: Path, ws: Workspace,
-                                              cli: CliRunner) -> None:
+async def test_recorder_writing_during_a_scan(
+    cfg: Config, spool: Path, ws: Workspace, cli: CliRunner
+) -> None:
     folder = spool / DAY
     folder.mkdir(parents=True)
     recorder = LiveRecorder(folder).start()
@@ -110,8 +114,9 @@ def test_spool_missing_or_not_a_folder(cfg: Config, spool: Path, ws: Workspace, 
     assert_intact(cfg, cli, {})
 
 
-def test_spool_unmounted_leaves_no_call_missing(cfg: Config, spool: Path, ws: Workspace,
-                                                samples: list[Path], cli: CliRunner) -> None:
+def test_spool_unmounted_leaves_no_call_missing(
+    cfg: Config, spool: Path, ws: Workspace, samples: list[Path], cli: CliRunner
+) -> None:
     """An unmounted disk leaves its mount point: an empty spool folder. Every call would be
     'missing' (an anomaly each, then each hashed again when it is back): said instead."""
     cli("index", check=True)

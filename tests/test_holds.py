@@ -14,8 +14,7 @@ from services.errors import CallrecError, Conflict, NotFound, NotPermitted
 from services.workspace import Workspace
 
 
-async def test_hold_and_release_are_audited_and_change_what_is_purgeable(
-        ws: Workspace, spool: Path) -> None:
+async def test_hold_and_release_are_audited_and_change_what_is_purgeable(ws: Workspace, spool: Path) -> None:
     make_calls(spool, expired=3)
     await ws.indexer.scan()
     ids = sorted((await ids_by_path(ws)).values())
@@ -38,9 +37,12 @@ async def test_hold_and_release_are_audited_and_change_what_is_purgeable(
 
     rows = await ws.db.fetchall(
         "SELECT actor, action, detail FROM audit WHERE action IN (?, ?) ORDER BY seq",
-        (Action.HOLD_SET, Action.HOLD_RELEASED))
+        (Action.HOLD_SET, Action.HOLD_RELEASED),
+    )
     assert [(r["actor"], r["action"]) for r in rows] == [
-        ("manager", Action.HOLD_SET), ("manager", Action.HOLD_RELEASED)]
+        ("manager", Action.HOLD_SET),
+        ("manager", Action.HOLD_RELEASED),
+    ]
     assert json.loads(rows[0]["detail"])["reason"] == "開示請求（個人情報保護法）"
     assert (await ws.audit.verify()).ok
 

@@ -45,16 +45,22 @@ def _keys_used_in_code(sections: set[str]) -> set[str]:
         for path in (ROOT / folder).rglob("*.py"):
             tree = ast.parse(path.read_text(encoding="utf-8"))
             docstrings = {
-                id(node.body[0].value) for node in ast.walk(tree)
+                id(node.body[0].value)
+                for node in ast.walk(tree)
                 if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                and node.body and isinstance(node.body[0], ast.Expr)
+                and node.body
+                and isinstance(node.body[0], ast.Expr)
                 and isinstance(node.body[0].value, ast.Constant)
             }
             for node in ast.walk(tree):
-                if (isinstance(node, ast.Constant) and isinstance(node.value, str)
-                        and id(node) not in docstrings and key.match(node.value)
-                        and node.value.split(".")[0] in sections
-                        and not node.value.endswith((".tcss", ".toml", ".py"))):
+                if (
+                    isinstance(node, ast.Constant)
+                    and isinstance(node.value, str)
+                    and id(node) not in docstrings
+                    and key.match(node.value)
+                    and node.value.split(".")[0] in sections
+                    and not node.value.endswith((".tcss", ".toml", ".py"))
+                ):
                     found.add(node.value)
     return found
 
@@ -63,6 +69,7 @@ def test_every_key_the_code_uses_exists() -> None:
     ja, en = Catalogue("ja"), Catalogue("en")
     used = _keys_used_in_code({k.split(".")[0] for k in ja.strings})
     assert len(used) > 150
+
     def present(cat: Catalogue, k: str) -> bool:  # a string, or a section of title and body
         return k in cat.strings or (f"{k}.title" in cat.strings and f"{k}.body" in cat.strings)
 
@@ -82,7 +89,7 @@ def test_the_loader_reads_every_file_of_a_language(tmp_path: Path) -> None:
     (tmp_path / "ja" / "other.toml").write_text('[a]\nx = "again"\n', encoding="utf-8")
     with pytest.raises(CatalogueError, match="defined twice"):
         Catalogue("ja", tmp_path)
-    (tmp_path / "ja" / "other.toml").write_text('[a\n', encoding="utf-8")
+    (tmp_path / "ja" / "other.toml").write_text("[a\n", encoding="utf-8")
     with pytest.raises(CatalogueError):
         Catalogue("ja", tmp_path)
 
@@ -134,14 +141,17 @@ class _AnyValue:
 
 @dataclass(frozen=True)
 class RaiseSite:
-    where: str                    # path:line
-    code: str | None              # None: the source does not say which code
-    params: dict[str, Any]        # literal values as written, _AnyValue otherwise
+    where: str  # path:line
+    code: str | None  # None: the source does not say which code
+    params: dict[str, Any]  # literal values as written, _AnyValue otherwise
 
 
 def _parsed_sources() -> dict[str, ast.Module]:
-    return {str(path.relative_to(ROOT)): ast.parse(path.read_text(encoding="utf-8"))
-            for folder in RAISING_FOLDERS for path in sorted((ROOT / folder).rglob("*.py"))}
+    return {
+        str(path.relative_to(ROOT)): ast.parse(path.read_text(encoding="utf-8"))
+        for folder in RAISING_FOLDERS
+        for path in sorted((ROOT / folder).rglob("*.py"))
+    }
 
 
 def _error_classes(trees: dict[str, ast.Module]) -> dict[str, str]:
@@ -151,9 +161,16 @@ def _error_classes(trees: dict[str, ast.Module]) -> dict[str, str]:
         for node in ast.walk(tree):
             if isinstance(node, ast.ClassDef):
                 bases = [b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases]
-                code = next((s.value.value for s in node.body if isinstance(s, ast.Assign)
-                             and any(isinstance(t, ast.Name) and t.id == "code" for t in s.targets)
-                             and isinstance(s.value, ast.Constant)), None)
+                code = next(
+                    (
+                        s.value.value
+                        for s in node.body
+                        if isinstance(s, ast.Assign)
+                        and any(isinstance(t, ast.Name) and t.id == "code" for t in s.targets)
+                        and isinstance(s.value, ast.Constant)
+                    ),
+                    None,
+                )
                 found[node.name] = (bases, code)
     classes = {"CallrecError": "error"}
     grew = True
@@ -173,10 +190,16 @@ def _codes_of(value: ast.expr, tree: ast.Module) -> list[str | None]:
     if isinstance(value, ast.Constant) and isinstance(value.value, str):
         return [value.value]
     if isinstance(value, ast.Name):
-        assigned = [node.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
-                    and any(isinstance(t, ast.Name) and t.id == value.id for t in node.targets)]
-        literals = [[c.value for c in ast.walk(v) if isinstance(c, ast.Constant)
-                     and isinstance(c.value, str)] for v in assigned]
+        assigned = [
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == value.id for t in node.targets)
+        ]
+        literals = [
+            [c.value for c in ast.walk(v) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+            for v in assigned
+        ]
         if assigned and all(literals):
             return [code for group in literals for code in group]
     return [None]
@@ -189,8 +212,13 @@ def _raise_sites() -> list[RaiseSite]:
     classes = _error_classes(trees)
     sites: list[RaiseSite] = []
     for path, tree in trees.items():
-        aliases = {a.asname: a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-                   for a in node.names if a.asname and a.name in classes}
+        aliases = {
+            a.asname: a.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+            for a in node.names
+            if a.asname and a.name in classes
+        }
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
@@ -218,8 +246,14 @@ def test_the_raise_sites_are_found() -> None:
     codes = {s.code for s in SITES}
     assert len(SITES) > 150 and len(codes) > 90
     # a class-level code, one chosen by a conditional, and one from each folder
-    assert {"pin_wrong", "destination_readonly", "destination_denied", "not_confirmed",
-            "bad_purpose", "demo_folder_busy"} <= codes
+    assert {
+        "pin_wrong",
+        "destination_readonly",
+        "destination_denied",
+        "not_confirmed",
+        "bad_purpose",
+        "demo_folder_busy",
+    } <= codes
     unknown = [s.where for s in SITES if s.code is None]
     assert not unknown, f"say the code as a literal (or extend this test): {unknown}"
 
@@ -302,7 +336,11 @@ def test_dates_typed_into_the_filter() -> None:
 
 
 def test_states_in_errors_are_named_in_the_language() -> None:
-    busy = CallrecError("instruction 2026-0003 is in_progress", code="not_cancellable",
-                        number="2026-0003", state="in_progress")
+    busy = CallrecError(
+        "instruction 2026-0003 is in_progress",
+        code="not_cancellable",
+        number="2026-0003",
+        state="in_progress",
+    )
     assert Catalogue("ja").error(busy) == "指示 2026-0003 は取り消せません（状態: 実行中）。"
     assert "in_progress" not in Catalogue("en").error(busy).replace(busy.message, "")

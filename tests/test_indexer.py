@@ -77,7 +77,7 @@ async def test_edge_cases_of_the_sample_spool(ws: Workspace, samples: list[Path]
     upper = (await rows(ws, "fmt = 'WAV'"))[0]
     assert upper["duration_s"] == pytest.approx(2.72, abs=0.02)
     # +81 stored in national form; withheld and unavailable callers have no number.
-    assert (await rows(ws, "other_number = '09012345678' AND path LIKE '%+819012345678%'"))
+    assert await rows(ws, "other_number = '09012345678' AND path LIKE '%+819012345678%'")
     caller_ids = {r["path"].split("-")[2]: r["caller_id"] for r in await rows(ws, "type = 'in'")}
     assert caller_ids["anonymous"] == "withheld"
     assert caller_ids["unknown"] == "unavailable"
@@ -114,8 +114,13 @@ async def test_what_is_never_indexed(ws: Workspace, spool: Path, tmp_path: Path)
 
     report = await ws.indexer.scan()
     assert [r["path"] for r in await rows(ws)] == ["2026/11/09/" + NAME.format(1)]
-    assert dict(report.skipped) == {"not_regular": 4, "hidden": 1, "temporary": 1,
-                                    "unparsed": 1, "bad_encoding": 2}
+    assert dict(report.skipped) == {
+        "not_regular": 4,
+        "hidden": 1,
+        "temporary": 1,
+        "unparsed": 1,
+        "bad_encoding": 2,
+    }
     assert report.new_skipped == report.skipped
     (entry,) = await actions(ws, Action.INDEX_SKIPPED)
     detail = json.loads(entry["detail"])
@@ -143,8 +148,7 @@ async def test_vanished_file_is_missing_once(ws: Workspace, spool: Path) -> None
     report = await ws.indexer.scan()
     assert report.missing == 1
     states = {r["path"]: r["state"] for r in await rows(ws)}
-    assert states == {"2026/11/09/" + NAME.format(1): "complete",
-                      "2026/11/09/" + NAME.format(2): "missing"}
+    assert states == {"2026/11/09/" + NAME.format(1): "complete", "2026/11/09/" + NAME.format(2): "missing"}
     (entry,) = await actions(ws, Action.CALL_MISSING)
     assert entry["subject"] == "2026/11/09/" + NAME.format(2)
     assert (await ws.indexer.scan()).missing == 0
@@ -161,16 +165,16 @@ async def test_deleted_folder_makes_its_calls_missing(ws: Workspace, spool: Path
     (spool / "2026" / "11" / "02").rmdir()
     report = await ws.indexer.scan()
     assert report.missing == 1
-    assert [r["path"] for r in await rows(ws, "state = 'missing'")] == [
-        "2026/11/02/" + NAME.format(1)]
+    assert [r["path"] for r in await rows(ws, "state = 'missing'")] == ["2026/11/02/" + NAME.format(1)]
     # Only part of the spool rescanned: calls outside it are not judged.
     (spool / "2026" / "11" / "03" / NAME.format(2)).unlink()
     assert (await ws.indexer.scan("2026/11/01")).missing == 0
     assert (await ws.indexer.scan("2026/11")).missing == 1
 
 
-async def test_unreadable_folder_is_not_taken_as_empty(ws: Workspace, spool: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_unreadable_folder_is_not_taken_as_empty(
+    ws: Workspace, spool: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     record(spool, "2026/11/09/" + NAME.format(1))
     record(spool, "2026/11/10/" + NAME.format(2))
     await ws.indexer.scan()
@@ -286,16 +290,21 @@ async def test_two_indexers_agree(cfg: Config, spool: Path) -> None:
 async def test_pattern_layout_end_to_end(tmp_path: Path) -> None:
     from services import config as config_mod
 
-    pattern = (r"(?P<date>\d{4}-\d{2}-\d{2})_(?P<time>\d{6})_(?P<city>\d+)_(?P<other>[^_]*)"
-               r"\.(?P<fmt>wav)")
+    pattern = (
+        r"(?P<date>\d{4}-\d{2}-\d{2})_(?P<time>\d{6})_(?P<city>\d+)_(?P<other>[^_]*)"
+        r"\.(?P<fmt>wav)"
+    )
     path = tmp_path / "c.toml"
-    config_mod.write(Config(spool=tmp_path / "spool", data=tmp_path / "data", layout="pattern",
-                            pattern=pattern), path)
+    config_mod.write(
+        Config(spool=tmp_path / "spool", data=tmp_path / "data", layout="pattern", pattern=pattern), path
+    )
     cfg = config_mod.load(path)
     written = datetime(2026, 11, 2, 8, 20, tzinfo=JST).timestamp()  # no day folder: its own time
-    for name in ("2026-11-02_081500_0488291111_+819011112222.wav",
-                 "2026-11-02_081600_0488291111_anonymous.wav",
-                 "in-0488291111-0312345678-20261110-135005-1.1.wav"):  # not this layout, but audio
+    for name in (
+        "2026-11-02_081500_0488291111_+819011112222.wav",
+        "2026-11-02_081600_0488291111_anonymous.wav",
+        "in-0488291111-0312345678-20261110-135005-1.1.wav",
+    ):  # not this layout, but audio
         os.utime(record(cfg.spool, f"box1/{name}"), (written, written))
     (cfg.spool / "box1" / "index.html").write_text("<p>not audio</p>")
     ws = await Workspace.open(cfg, create=True)
@@ -304,11 +313,19 @@ async def test_pattern_layout_end_to_end(tmp_path: Path) -> None:
         assert (report.added, report.unknown, dict(report.skipped)) == (3, 1, {"unparsed": 1})
         found = {r["path"]: r for r in await rows(ws)}
         unknown = found["box1/in-0488291111-0312345678-20261110-135005-1.1.wav"]
-        assert (unknown["type"], unknown["city_number"], unknown["other_number"],
-                unknown["started_at"]) == ("unknown", None, None, int(written))
+        assert (unknown["type"], unknown["city_number"], unknown["other_number"], unknown["started_at"]) == (
+            "unknown",
+            None,
+            None,
+            int(written),
+        )
         first = found["box1/2026-11-02_081500_0488291111_+819011112222.wav"]
         assert (first["type"], first["city_number"], first["other_number"], first["caller_id"]) == (
-            "in", "0488291111", "09011112222", "number")
+            "in",
+            "0488291111",
+            "09011112222",
+            "number",
+        )
         assert first["started_at"] == int(datetime(2026, 11, 2, 8, 15, tzinfo=JST).timestamp())
         second = found["box1/2026-11-02_081600_0488291111_anonymous.wav"]
         assert (second["other_number"], second["caller_id"]) == (None, "withheld")
@@ -316,8 +333,9 @@ async def test_pattern_layout_end_to_end(tmp_path: Path) -> None:
         await ws.close()
 
 
-async def test_worker_processes_plan_as_threads_do_ids_in_walk_order(tmp_path: Path, spool: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_worker_processes_plan_as_threads_do_ids_in_walk_order(
+    tmp_path: Path, spool: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from demo_data.synth import generate_spool
     from services import indexer as indexer_mod
 
@@ -334,17 +352,18 @@ async def test_worker_processes_plan_as_threads_do_ids_in_walk_order(tmp_path: P
             assert ws.indexer.used_workers == (name == "processes")
             rows = await ws.db.fetchall(
                 "SELECT id, path, started_at, type, city_number, other_number, caller_id, size,"
-                " duration_s, sha256, state FROM calls ORDER BY path")
+                " duration_s, sha256, state FROM calls ORDER BY path"
+            )
             found.append(([tuple(r) for r in rows], report.to_json()))
         finally:
             await ws.close()
     assert found[0] == found[1]
-    assert found[1][1]["recording"] == 1 and found[1][1]["skipped"] == {"not_regular": 1,
-                                                                          "unparsed": 1}
+    assert found[1][1]["recording"] == 1 and found[1][1]["skipped"] == {"not_regular": 1, "unparsed": 1}
 
 
 async def test_scan_goes_on_in_threads_when_a_worker_cannot_run(
-        ws: Workspace, spool: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws: Workspace, spool: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sys
 
     from demo_data.synth import generate_spool

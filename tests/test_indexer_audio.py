@@ -44,9 +44,15 @@ def test_raw_gsm_counts_frames() -> None:
     assert duration_seconds(b"\xd0" * 33, "gsm", 33 * 50) == 1.0
 
 
-@pytest.mark.parametrize(("head", "fmt"), [
-    (b"", "wav"), (b"RIFX" + bytes(40), "wav"), (b"RIFF\x00\x00\x00\x00AVI " + bytes(32), "wav"),
-    (wav_header(100), "mp3"), (wav_header(100)[:30], "wav"),
-])
+@pytest.mark.parametrize(
+    ("head", "fmt"),
+    [
+        (b"", "wav"),
+        (b"RIFX" + bytes(40), "wav"),
+        (b"RIFF\x00\x00\x00\x00AVI " + bytes(32), "wav"),
+        (wav_header(100), "mp3"),
+        (wav_header(100)[:30], "wav"),
+    ],
+)
 def test_unknown_or_damaged_is_none(head: bytes, fmt: str) -> None:
     assert duration_seconds(head, fmt, 1000) is None

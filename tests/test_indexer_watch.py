@@ -41,7 +41,8 @@ async def following(ws: Workspace) -> AsyncIterator[list[float]]:
     stop = asyncio.Event()
     calls: list[float] = []
     task = asyncio.create_task(
-        ws.indexer.follow(stop, lambda: calls.append(time.monotonic()), scan_first=True))
+        ws.indexer.follow(stop, lambda: calls.append(time.monotonic()), scan_first=True)
+    )
 
     async def scanned() -> bool:
         if task.done():
@@ -131,8 +132,12 @@ async def test_new_folders_are_scanned(ws: Workspace, spool: Path) -> None:
         await eventually(all_there)
         assert changed
     paths = {r[0] for r in await ws.db.fetchall("SELECT path FROM calls")}
-    assert paths == {f"2026/12/01/{NAME.format(1)}", f"2026/12/01/{NAME.format(2)}",
-                     f"2027/01/05/extra/{NAME.format(3)}", f"2026/12/{NAME.format(4)}"}
+    assert paths == {
+        f"2026/12/01/{NAME.format(1)}",
+        f"2026/12/01/{NAME.format(2)}",
+        f"2027/01/05/extra/{NAME.format(3)}",
+        f"2026/12/{NAME.format(4)}",
+    }
 
 
 async def test_vanished_file_and_folder(ws: Workspace, spool: Path) -> None:
@@ -155,12 +160,12 @@ async def test_vanished_file_and_folder(ws: Workspace, spool: Path) -> None:
         await eventually(two_missing)
         await asyncio.sleep(0.5)
     missing = await ws.db.fetchall(
-        "SELECT subject FROM audit WHERE action = ? ORDER BY seq", (Action.CALL_MISSING,))
+        "SELECT subject FROM audit WHERE action = ? ORDER BY seq", (Action.CALL_MISSING,)
+    )
     assert [r[0] for r in missing] == [f"{DAY}/{NAME.format(0)}", f"2026/11/10/{NAME.format(9)}"]
 
 
-async def test_file_replaced_by_a_symlink_is_missing(ws: Workspace, spool: Path,
-                                                     tmp_path: Path) -> None:
+async def test_file_replaced_by_a_symlink_is_missing(ws: Workspace, spool: Path, tmp_path: Path) -> None:
     path = write(spool / DAY / NAME.format(1))
     async with following(ws):
         elsewhere = tmp_path / "copy.wav"
@@ -176,8 +181,7 @@ async def test_file_replaced_by_a_symlink_is_missing(ws: Workspace, spool: Path,
     assert await count(ws, "SELECT count(*) FROM skipped WHERE reason = 'not_regular'") == 1
 
 
-async def test_what_is_never_indexed_while_following(ws: Workspace, spool: Path,
-                                                      tmp_path: Path) -> None:
+async def test_what_is_never_indexed_while_following(ws: Workspace, spool: Path, tmp_path: Path) -> None:
     day = spool / DAY
     day.mkdir(parents=True)
     async with following(ws):
@@ -201,12 +205,10 @@ async def test_what_is_never_indexed_while_following(ws: Workspace, spool: Path,
             await asyncio.sleep(0.15)
         await ws.indexer.scan()
         await ws.indexer.scan()
-    assert [r[0] for r in await ws.db.fetchall("SELECT path FROM calls")] == [
-        f"{DAY}/{NAME.format(7)}"]
+    assert [r[0] for r in await ws.db.fetchall("SELECT path FROM calls")] == [f"{DAY}/{NAME.format(7)}"]
     reasons = dict(await ws.db.fetchall("SELECT reason, count(*) FROM skipped GROUP BY reason"))
     assert reasons == {"not_regular": 3, "hidden": 1, "temporary": 1, "unparsed": 1}
-    entries = await ws.db.fetchall("SELECT detail FROM audit WHERE action = ?",
-                                   (Action.INDEX_SKIPPED,))
+    entries = await ws.db.fetchall("SELECT detail FROM audit WHERE action = ?", (Action.INDEX_SKIPPED,))
     total = sum(sum(json.loads(e[0])["counts"].values()) for e in entries)
     assert total == 6
 
@@ -222,8 +224,7 @@ async def test_completed_file_changed_is_audited_once(ws: Workspace, spool: Path
             await asyncio.sleep(0.2)
 
         async def changed() -> bool:
-            return await count(ws, "SELECT count(*) FROM calls WHERE size = ?",
-                               path.stat().st_size) == 1
+            return await count(ws, "SELECT count(*) FROM calls WHERE size = ?", path.stat().st_size) == 1
 
         await eventually(changed)
     assert await count(ws, "SELECT count(*) FROM audit WHERE action = ?", Action.CALL_CHANGED) == 1
@@ -232,7 +233,8 @@ async def test_completed_file_changed_is_audited_once(ws: Workspace, spool: Path
 
 
 async def test_spool_going_away_is_an_error_not_a_mass_deletion(
-        ws: Workspace, spool: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws: Workspace, spool: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from services import indexer as indexer_mod
     from services import workspace as workspace_mod
 
@@ -243,6 +245,7 @@ async def test_spool_going_away_is_an_error_not_a_mass_deletion(
     stop = asyncio.Event()
     task = asyncio.create_task(ws.run_indexer(stop))
     try:
+
         async def indexed() -> bool:
             return await count(ws, "SELECT count(*) FROM calls WHERE state = 'complete'") == 3
 

@@ -27,8 +27,7 @@ from tests.export_support import (
 
 
 def test_criteria_parse() -> None:
-    c = Criteria.parse("2026-09-07", "2026-09-07", city="048-829-1111", other="+81 3-1234-5678",
-                       tz=JST)
+    c = Criteria.parse("2026-09-07", "2026-09-07", city="048-829-1111", other="+81 3-1234-5678", tz=JST)
     assert c.start == datetime(2026, 9, 7, 0, 0, tzinfo=JST)
     assert c.end == datetime(2026, 9, 7, 23, 59, 59, tzinfo=JST)
     assert c.city == "0488291111" and c.other == "0312345678"
@@ -62,12 +61,15 @@ async def calls(ws: Workspace, spool: Path) -> list:
     return await index(ws)
 
 
-async def test_described_calls_are_resolved_by_the_operator(ws: Workspace, calls: list,
-                                                            tmp_path: Path) -> None:
-    crit = Criteria.parse("2026-09-07T09:00", "2026-09-07T15:00", city="048-829-1111",
-                          other="03-1234-5678", tz=JST)
-    ins = await ws.instructions.issue_export(await manager(ws), purpose="undue-pressure",
-                                             medium="dvd-r", criteria=crit)
+async def test_described_calls_are_resolved_by_the_operator(
+    ws: Workspace, calls: list, tmp_path: Path
+) -> None:
+    crit = Criteria.parse(
+        "2026-09-07T09:00", "2026-09-07T15:00", city="048-829-1111", other="03-1234-5678", tz=JST
+    )
+    ins = await ws.instructions.issue_export(
+        await manager(ws), purpose="undue-pressure", medium="dvd-r", criteria=crit
+    )
     assert ins.call_ids == () and ins.described == crit
     text = forms.form1_text(forms.FormContext(ins, [], ws.config.centre, ws.config.tz))
     assert "令和8年9月7日（月）9時0分から 令和8年9月7日（月）15時0分まで" in text
@@ -82,18 +84,21 @@ async def test_described_calls_are_resolved_by_the_operator(ws: Workspace, calls
 
 async def test_a_description_matching_nothing(ws: Workspace, calls: list, tmp_path: Path) -> None:
     crit = Criteria.parse("2026-01-01", "2026-01-31", tz=JST)
-    ins = await ws.instructions.issue_export(await manager(ws), purpose="undue-pressure",
-                                             medium="dvd-r", criteria=crit)
+    ins = await ws.instructions.issue_export(
+        await manager(ws), purpose="undue-pressure", medium="dvd-r", criteria=crit
+    )
     with pytest.raises(CallrecError) as err:
-        await ws.exports.prepare(await operator(ws), ins.number,
-                                 ws.exports.target(out=str(tmp_path / "o.iso")))
+        await ws.exports.prepare(
+            await operator(ws), ins.number, ws.exports.target(out=str(tmp_path / "o.iso"))
+        )
     assert err.value.code == "no_match"
 
 
 async def test_cancel_only_before_execution(ws: Workspace, calls: list, tmp_path: Path) -> None:
     mgr = await manager(ws)
-    ins = await ws.instructions.issue_export(mgr, purpose="undue-pressure", medium="dvd-r",
-                                             call_ids=[calls[0].id])
+    ins = await ws.instructions.issue_export(
+        mgr, purpose="undue-pressure", medium="dvd-r", call_ids=[calls[0].id]
+    )
     op = await operator(ws)
     plan = await ws.exports.prepare(op, ins.number, ws.exports.target(out=str(tmp_path / "o.iso")))
     await ws.exports.run(op, plan)
@@ -111,12 +116,37 @@ def run_json(cli: CliRunner, *args: str, input: str) -> dict:
 async def test_cli_from_instruction_to_disposal(cli: CliRunner, calls: list, tmp_path: Path) -> None:
     ids = [str(c.id) for c in calls[:2]]
     # Issuing asks for a confirmation: without a terminal, --yes is needed.
-    proc = cli("instruct", "export", "--purpose", "crime-prevention", "--medium", "dvd-r",
-               "--call", ids[0], "--pin-stdin", input="1111\n")
+    proc = cli(
+        "instruct",
+        "export",
+        "--purpose",
+        "crime-prevention",
+        "--medium",
+        "dvd-r",
+        "--call",
+        ids[0],
+        "--pin-stdin",
+        input="1111\n",
+    )
     assert proc.returncode == 1 and "--yes" in proc.stderr
-    ins = run_json(cli, "instruct", "export", "--purpose", "crime-prevention", "--medium", "dvd-r",
-                   "--call", ids[0], "--call", ids[1], "--note", "警察からの照会", "--pin-stdin",
-                   "--yes", input="1111\n")
+    ins = run_json(
+        cli,
+        "instruct",
+        "export",
+        "--purpose",
+        "crime-prevention",
+        "--medium",
+        "dvd-r",
+        "--call",
+        ids[0],
+        "--call",
+        ids[1],
+        "--note",
+        "警察からの照会",
+        "--pin-stdin",
+        "--yes",
+        input="1111\n",
+    )
     assert ins["state"] == "issued" and ins["number"].endswith("-0001")
     form = cli("instructions", "show", ins["number"], check=True).stdout
     assert "通話出力データ作成指示書" in form and "犯罪の防止" in form and "警察からの照会" in form
@@ -129,8 +159,7 @@ async def test_cli_from_instruction_to_disposal(cli: CliRunner, calls: list, tmp
     assert proc.returncode == 1 and "Wrong Operator PIN" in proc.stderr
     proc = cli("export", ins["number"], "--out", str(out), "--pin-stdin", input="2222\n")
     assert proc.returncode == 1 and "--yes" in proc.stderr and not out.exists()
-    record = run_json(cli, "export", ins["number"], "--out", str(out), "--pin-stdin", "--yes",
-                      input="2222\n")
+    record = run_json(cli, "export", ins["number"], "--out", str(out), "--pin-stdin", "--yes", input="2222\n")
     assert record["state"] == "finished" and out.exists()
     assert sha256sum_check(extract(out, tmp_path / "x")).returncode == 0
     sub = cli("instructions", "show", ins["number"], "--submission", check=True).stdout
@@ -138,16 +167,36 @@ async def test_cli_from_instruction_to_disposal(cli: CliRunner, calls: list, tmp
 
     proc = cli("receive", ins["number"], "--pin-stdin", "--yes", input="2222\n")
     assert proc.returncode == 1  # the operator's PIN cannot receive
-    entry = run_json(cli, "receive", ins["number"], "--custodian", "広聴課", "--pin-stdin", "--yes",
-                     input="1111\n")
+    entry = run_json(
+        cli, "receive", ins["number"], "--custodian", "広聴課", "--pin-stdin", "--yes", input="1111\n"
+    )
     assert entry["status"] == "kept" and entry["kept_through"].endswith("-03-31")
     text = cli("register", check=True).stdout
     assert ins["number"] in text and "翌年度末" in text
-    ext = run_json(cli, "extend", str(entry["id"]), "--until", "2031-03-31", "--reason", "訴訟対応",
-                   "--pin-stdin", "--yes", input="1111\n")
+    ext = run_json(
+        cli,
+        "extend",
+        str(entry["id"]),
+        "--until",
+        "2031-03-31",
+        "--reason",
+        "訴訟対応",
+        "--pin-stdin",
+        "--yes",
+        input="1111\n",
+    )
     assert ext["kept_through"] == "2031-03-31" and ext["extensions"][0]["reason"] == "訴訟対応"
-    proc = cli("dispose", str(entry["id"]), "--method", "破砕", "--witness", "山田",
-               "--pin-stdin", "--yes", input="1111\n")
+    proc = cli(
+        "dispose",
+        str(entry["id"]),
+        "--method",
+        "破砕",
+        "--witness",
+        "山田",
+        "--pin-stdin",
+        "--yes",
+        input="1111\n",
+    )
     assert proc.returncode == 1 and "2031-04-01" in proc.stderr
     listed = run_json(cli, "instructions", input="")
     assert listed[0]["state"] == "received"
@@ -156,12 +205,38 @@ async def test_cli_from_instruction_to_disposal(cli: CliRunner, calls: list, tmp
 
 @needs_xorriso
 async def test_cli_described_instruction(cli: CliRunner, calls: list, tmp_path: Path) -> None:
-    ins = run_json(cli, "instruct", "export", "--purpose", "proper-conduct", "--medium", "usb",
-                   "--from", "2026-09-07T09:00", "--to", "2026-09-07T12:00", "--city", "0488291111",
-                   "--pin-stdin", "--yes", input="1111\n")
+    ins = run_json(
+        cli,
+        "instruct",
+        "export",
+        "--purpose",
+        "proper-conduct",
+        "--medium",
+        "usb",
+        "--from",
+        "2026-09-07T09:00",
+        "--to",
+        "2026-09-07T12:00",
+        "--city",
+        "0488291111",
+        "--pin-stdin",
+        "--yes",
+        input="1111\n",
+    )
     assert ins["criteria"]["city"] == "0488291111" and ins["calls"] == []
-    proc = cli("instruct", "export", "--purpose", "proper-conduct", "--medium", "usb",
-               "--from", "2026-09-07", "--pin-stdin", "--yes", input="1111\n")
+    proc = cli(
+        "instruct",
+        "export",
+        "--purpose",
+        "proper-conduct",
+        "--medium",
+        "usb",
+        "--from",
+        "2026-09-07",
+        "--pin-stdin",
+        "--yes",
+        input="1111\n",
+    )
     assert proc.returncode == 1 and "--to" in proc.stderr
     stick = tmp_path / "stick"
     stick.mkdir()
@@ -175,8 +250,9 @@ async def test_resolved_calls_are_named_only_if_still_present(ws: Workspace, cal
     """set_calls checks, in the transaction that names them, that no call was purged or went
     missing after the description was resolved; refused, nothing is named."""
     crit = Criteria.parse("2026-09-07", "2026-09-07", tz=JST)
-    ins = await ws.instructions.issue_export(await manager(ws), purpose="crime-prevention",
-                                             medium="dvd-r", criteria=crit)
+    ins = await ws.instructions.issue_export(
+        await manager(ws), purpose="crime-prevention", medium="dvd-r", criteria=crit
+    )
     ids = await ws.instructions.resolve(crit)
     assert len(ids) == 4
     for gone_state in ("purging", "purged", "missing"):
@@ -200,15 +276,17 @@ async def test_resolved_calls_are_named_only_if_still_present(ws: Workspace, cal
 
 
 @needs_xorriso
-async def test_a_call_purged_while_the_export_starts_is_refused(ws: Workspace, calls: list,
-                                                                tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_call_purged_while_the_export_starts_is_refused(
+    ws: Workspace, calls: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The race set_calls closes: the operator's export resolved the description and read the calls;
     before it names them, a purge marks one. The export is refused and leaves nothing."""
-    crit = Criteria.parse("2026-09-07T09:00", "2026-09-07T15:00", city="048-829-1111",
-                          other="03-1234-5678", tz=JST)
-    ins = await ws.instructions.issue_export(await manager(ws), purpose="undue-pressure",
-                                             medium="dvd-r", criteria=crit)
+    crit = Criteria.parse(
+        "2026-09-07T09:00", "2026-09-07T15:00", city="048-829-1111", other="03-1234-5678", tz=JST
+    )
+    ins = await ws.instructions.issue_export(
+        await manager(ws), purpose="undue-pressure", medium="dvd-r", criteria=crit
+    )
     op = await operator(ws)
     out = tmp_path / "out"
     out.mkdir()

@@ -8,41 +8,47 @@ from services import phone
 from services.phone import CallerId
 
 
-@pytest.mark.parametrize(("raw", "digits", "caller_id"), [
-    ("0488291111", "0488291111", CallerId.NUMBER),
-    ("+819012345678", "09012345678", CallerId.NUMBER),
-    ("+81488291111", "0488291111", CallerId.NUMBER),
-    ("+810312345678", "0312345678", CallerId.NUMBER),  # the trunk 0 left in after +81
-    ("+81 3-1234-5678", "0312345678", CallerId.NUMBER),
-    ("00312345678", "00312345678", CallerId.NUMBER),  # 00 is no international prefix in Japan
-    ("00819012345678", "00819012345678", CallerId.NUMBER),
-    ("01012025550123", "01012025550123", CallerId.NUMBER),
-    ("090-1234-5678", "09012345678", CallerId.NUMBER),
-    ("+12025550123", "01012025550123", CallerId.NUMBER),
-    ("０９０１２３４５６７８", "09012345678", CallerId.NUMBER),  # full-width digits
-    ("anonymous", None, CallerId.WITHHELD),
-    ("Anonymous", None, CallerId.WITHHELD),
-    ("private", None, CallerId.WITHHELD),
-    ("unknown", None, CallerId.UNAVAILABLE),
-    ("", None, CallerId.UNAVAILABLE),
-    ("  ", None, CallerId.UNAVAILABLE),
-    ("abc", None, CallerId.UNAVAILABLE),
-    ("2001", "2001", CallerId.NUMBER),
-])
+@pytest.mark.parametrize(
+    ("raw", "digits", "caller_id"),
+    [
+        ("0488291111", "0488291111", CallerId.NUMBER),
+        ("+819012345678", "09012345678", CallerId.NUMBER),
+        ("+81488291111", "0488291111", CallerId.NUMBER),
+        ("+810312345678", "0312345678", CallerId.NUMBER),  # the trunk 0 left in after +81
+        ("+81 3-1234-5678", "0312345678", CallerId.NUMBER),
+        ("00312345678", "00312345678", CallerId.NUMBER),  # 00 is no international prefix in Japan
+        ("00819012345678", "00819012345678", CallerId.NUMBER),
+        ("01012025550123", "01012025550123", CallerId.NUMBER),
+        ("090-1234-5678", "09012345678", CallerId.NUMBER),
+        ("+12025550123", "01012025550123", CallerId.NUMBER),
+        ("０９０１２３４５６７８", "09012345678", CallerId.NUMBER),  # full-width digits
+        ("anonymous", None, CallerId.WITHHELD),
+        ("Anonymous", None, CallerId.WITHHELD),
+        ("private", None, CallerId.WITHHELD),
+        ("unknown", None, CallerId.UNAVAILABLE),
+        ("", None, CallerId.UNAVAILABLE),
+        ("  ", None, CallerId.UNAVAILABLE),
+        ("abc", None, CallerId.UNAVAILABLE),
+        ("2001", "2001", CallerId.NUMBER),
+    ],
+)
 def test_normalize(raw: str, digits: str | None, caller_id: CallerId) -> None:
     assert phone.normalize(raw) == (digits, caller_id)
 
 
-@pytest.mark.parametrize(("digits", "shown"), [
-    ("0488291111", "048-829-1111"),
-    ("09012345678", "090-1234-5678"),
-    ("0312345678", "03-1234-5678"),
-    ("0120123456", "0120-123-456"),
-    ("01012025550123", "+1 202-555-0123"),
-    ("2001", "2001"),
-    ("00312345678", "00312345678"),  # kept as dialled, not read as an international number
-    (None, ""),
-])
+@pytest.mark.parametrize(
+    ("digits", "shown"),
+    [
+        ("0488291111", "048-829-1111"),
+        ("09012345678", "090-1234-5678"),
+        ("0312345678", "03-1234-5678"),
+        ("0120123456", "0120-123-456"),
+        ("01012025550123", "+1 202-555-0123"),
+        ("2001", "2001"),
+        ("00312345678", "00312345678"),  # kept as dialled, not read as an international number
+        (None, ""),
+    ],
+)
 def test_display(digits: str | None, shown: str) -> None:
     assert phone.display(digits) == shown
 

@@ -33,8 +33,7 @@ async def issue_purge(ws: Workspace, note: str = "") -> int:
     return (await ws.instructions.issue_purge(boss, note=note)).id
 
 
-async def test_purge_deletes_expired_recordings_and_keeps_tombstones(
-        ws: Workspace, spool: Path) -> None:
+async def test_purge_deletes_expired_recordings_and_keeps_tombstones(ws: Workspace, spool: Path) -> None:
     old, new = make_calls(spool, expired=6, current=3)
     await ws.indexer.scan()
     ins_id = await issue_purge(ws)
@@ -44,8 +43,9 @@ async def test_purge_deletes_expired_recordings_and_keeps_tombstones(
     assert plan.blocked == 0
 
     seen: list[PurgeProgress] = []
-    result = await ws.purge.execute(await operator(ws), plan, typed_count=6,
-                                    progress=lambda p: seen.append(PurgeProgress(**vars(p))))
+    result = await ws.purge.execute(
+        await operator(ws), plan, typed_count=6, progress=lambda p: seen.append(PurgeProgress(**vars(p)))
+    )
     assert (result.state, result.deleted, result.deleted_bytes) == ("finished", 6, plan.bytes)
     assert result.instruction.state == State.DONE
     assert seen and seen[-1].done == 6 and seen[-1].deleted == 6
@@ -61,7 +61,8 @@ async def test_purge_deletes_expired_recordings_and_keeps_tombstones(
     # tombstones keep metadata and hash, who, when, under which instruction
     rows = await ws.db.fetchall(
         "SELECT sha256, size, started_at, purged_at, purged_by, purge_instruction_id FROM calls"
-        " WHERE state = 'purged'")
+        " WHERE state = 'purged'"
+    )
     assert len(rows) == 6
     for r in rows:
         assert len(r["sha256"]) == 64 and r["size"] == 2048 and r["started_at"] > 0
@@ -88,8 +89,9 @@ async def test_holds_and_open_instructions_block_deletion(ws: Workspace, spool: 
     held, named, *_ = (ids[p.relative_to(spool).as_posix()] for p in old)
     boss = await manager(ws, Duty.ISSUE_INSTRUCTION)
     await ws.holds.set(await manager(ws), held, "法令に基づく請求")
-    export = await ws.instructions.issue_export(boss, purpose="crime-prevention", medium="dvd-r",
-                                                call_ids=[named])
+    export = await ws.instructions.issue_export(
+        boss, purpose="crime-prevention", medium="dvd-r", call_ids=[named]
+    )
     preview = await ws.retention.preview()
     assert preview.purgeable.count == 3
     reasons = {b.id: (b.reason, b.instructions) for b in preview.blocked}
@@ -131,14 +133,14 @@ async def test_a_call_named_by_an_export_after_the_plan_is_kept(ws: Workspace, s
     await ws.indexer.scan()
     plan = await ws.purge.plan(await issue_purge(ws))
     boss = await manager(ws, Duty.ISSUE_INSTRUCTION)
-    await ws.instructions.issue_export(boss, purpose="undue-pressure", medium="usb",
-                                       call_ids=[plan.call_ids[0]])
+    await ws.instructions.issue_export(
+        boss, purpose="undue-pressure", medium="usb", call_ids=[plan.call_ids[0]]
+    )
     result = await ws.purge.execute(await operator(ws), plan, typed_count=3)
     assert (result.deleted, result.skipped) == (2, 1)
 
 
-async def test_duties_manager_cannot_execute_operator_cannot_issue(ws: Workspace,
-                                                                   spool: Path) -> None:
+async def test_duties_manager_cannot_execute_operator_cannot_issue(ws: Workspace, spool: Path) -> None:
     make_calls(spool, expired=2)
     await ws.indexer.scan()
     with pytest.raises(NotPermitted):
@@ -163,8 +165,9 @@ async def test_refusals_leave_everything_as_it_was(ws: Workspace, spool: Path) -
     with pytest.raises(CallrecError, match="does not match"):
         await ws.purge.execute(op, plan, typed_count=3)
     boss = await manager(ws, Duty.ISSUE_INSTRUCTION)
-    export = await ws.instructions.issue_export(boss, purpose="proper-conduct", medium="usb",
-                                                call_ids=[plan.call_ids[0]])
+    export = await ws.instructions.issue_export(
+        boss, purpose="proper-conduct", medium="usb", call_ids=[plan.call_ids[0]]
+    )
     with pytest.raises(CallrecError, match="not a purge"):
         await ws.purge.plan(export.id)
     await ws.instructions.cancel(await manager(ws, Duty.CANCEL_INSTRUCTION), export.id)
@@ -201,30 +204,37 @@ async def test_a_clock_behind_the_audit_log_deletes_nothing(ws: Workspace, spool
 
 def test_a_purge_refuses_any_clock_but_the_real_one(ws: Workspace) -> None:
     with pytest.raises(TypeError):
-        Purge(ws.db, ws.audit, ws.instructions, ws.retention, spool=ws.config.spool,
-              lock_path=ws.config.data / "x.lock", grace_days=0,
-              clock=FixedClock(ws.clock.now()))  # type: ignore[arg-type]
+        Purge(
+            ws.db,
+            ws.audit,
+            ws.instructions,
+            ws.retention,
+            spool=ws.config.spool,
+            lock_path=ws.config.data / "x.lock",
+            grace_days=0,
+            clock=FixedClock(ws.clock.now()),
+        )  # type: ignore[arg-type]
 
 
-async def test_cancel_stops_after_a_batch_and_reopens_the_instruction(
-        ws: Workspace, spool: Path) -> None:
+async def test_cancel_stops_after_a_batch_and_reopens_the_instruction(ws: Workspace, spool: Path) -> None:
     make_calls(spool, expired=20)
     await ws.indexer.scan()
     ws.purge.batch_size = 4
     plan = await ws.purge.plan(await issue_purge(ws))
     token = CancelToken()
-    result = await ws.purge.execute(await operator(ws), plan, typed_count=20,
-                                    progress=lambda p: token.cancel(), cancel=token)
+    result = await ws.purge.execute(
+        await operator(ws), plan, typed_count=20, progress=lambda p: token.cancel(), cancel=token
+    )
     # cancelled as the first batch was recorded: no batch is marked after that, and those
     # marked by then (up to purge.DEPTH ahead, one more marked as the first was settled) are
     # finished: 3 or 4 of the 5 batches, as the deleting went
     assert result.state == "cancelled" and result.deleted in (12, 16)
     assert result.instruction.state == State.ISSUED
     assert len(files_on_disk(spool)) == 20 - result.deleted
-    assert (await ws.calls.counts_by_state()) == {"purged": result.deleted,
-                                                  "complete": 20 - result.deleted}
-    last = await ws.db.fetchone("SELECT action, detail FROM audit WHERE action = ?",
-                                (Action.PURGE_INTERRUPTED,))
+    assert (await ws.calls.counts_by_state()) == {"purged": result.deleted, "complete": 20 - result.deleted}
+    last = await ws.db.fetchone(
+        "SELECT action, detail FROM audit WHERE action = ?", (Action.PURGE_INTERRUPTED,)
+    )
     assert json.loads(last["detail"])["reason"] == "cancelled"
     # the same instruction can be executed again for the rest
     left = 20 - result.deleted
@@ -234,8 +244,7 @@ async def test_cancel_stops_after_a_batch_and_reopens_the_instruction(
     assert result.instruction.state == State.DONE and files_on_disk(spool) == set()
 
 
-async def test_a_folder_where_the_recording_was_stays_and_is_marked(ws: Workspace,
-                                                                    spool: Path) -> None:
+async def test_a_folder_where_the_recording_was_stays_and_is_marked(ws: Workspace, spool: Path) -> None:
     old, _ = make_calls(spool, expired=3)
     await ws.indexer.scan()
     plan = await ws.purge.plan(await issue_purge(ws))
@@ -262,8 +271,7 @@ async def test_a_file_already_gone_is_recorded_as_such(ws: Workspace, spool: Pat
     old[0].unlink()  # vanished between the plan and the purge, before any scan
     result = await ws.purge.execute(await operator(ws), plan, typed_count=2)
     assert (result.deleted, result.absent) == (2, 1)
-    rows = await ws.db.fetchall("SELECT detail FROM audit WHERE action = ?",
-                                (Action.PURGE_DELETED,))
+    rows = await ws.db.fetchall("SELECT detail FROM audit WHERE action = ?", (Action.PURGE_DELETED,))
     assert sorted(json.loads(r["detail"]).get("absent", False) for r in rows) == [False, True]
 
 
@@ -296,8 +304,9 @@ async def test_grace_days_hold_back_recent_expiries(cfg, spool: Path) -> None:  
         await ws.close()
 
 
-def test_a_mark_is_on_disk_before_any_of_its_files_goes(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_mark_is_on_disk_before_any_of_its_files_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A mark must survive a power cut (else deleted files' calls would come back 'complete'):
     the journal commits without waiting for the disk, and the write-ahead log is synced before
     the batch's first unlink; if it cannot be, nothing is deleted."""
@@ -354,11 +363,11 @@ async def test_the_journal_commits_without_waiting_for_the_disk(ws: Workspace) -
     assert wal_of(ws.db.path).exists()
 
 
-async def test_a_transaction_cancelled_while_it_begins_leaves_the_writer_usable(
-        ws: Workspace) -> None:
+async def test_a_transaction_cancelled_while_it_begins_leaves_the_writer_usable(ws: Workspace) -> None:
     """A worker cancelled at any moment (the console's cancel, Ctrl-C at the command line) must
     not leave the writer connection inside a transaction nobody will end."""
     for _ in range(20):
+
         async def write() -> None:
             async with ws.db.transaction() as conn:
                 await conn.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
@@ -374,8 +383,7 @@ async def test_a_transaction_cancelled_while_it_begins_leaves_the_writer_usable(
     assert await ws.db.scalar("SELECT count(*) FROM meta WHERE key = 'k'") == 0
 
 
-async def test_a_purge_task_cancelled_midway_settles_what_it_did(ws: Workspace,
-                                                                 spool: Path) -> None:
+async def test_a_purge_task_cancelled_midway_settles_what_it_did(ws: Workspace, spool: Path) -> None:
     make_calls(spool, expired=20)
     await ws.indexer.scan()
     ws.purge.batch_size = 4

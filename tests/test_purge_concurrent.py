@@ -19,8 +19,9 @@ from services.lease import Lease
 from services.workspace import Workspace
 
 
-async def paused_purge(ws: Workspace, spool: Path,
-                       tmp_path: Path) -> tuple[Instruction, Instruction, Path, subprocess.Popen[str]]:
+async def paused_purge(
+    ws: Workspace, spool: Path, tmp_path: Path
+) -> tuple[Instruction, Instruction, Path, subprocess.Popen[str]]:
     """Ten expired calls and two purge instructions; the first purge runs in another process,
     stopped at its testpoint after marking a batch until `flag` is removed."""
     make_calls(spool, expired=10)
@@ -34,8 +35,9 @@ async def paused_purge(ws: Workspace, spool: Path,
     return first, second, flag, proc
 
 
-async def test_a_second_purge_is_refused_while_one_runs(ws: Workspace, spool: Path,
-                                                        tmp_path: Path, cli: CliRunner) -> None:
+async def test_a_second_purge_is_refused_while_one_runs(
+    ws: Workspace, spool: Path, tmp_path: Path, cli: CliRunner
+) -> None:
     first, second, flag, proc = await paused_purge(ws, spool, tmp_path)
     try:
         for ref in (second.id, first.id):
@@ -63,10 +65,26 @@ async def test_two_purges_started_together_delete_once(ws: Workspace, spool: Pat
     make_calls(spool, expired=30)
     await ws.indexer.scan()
     ins = await ws.instructions.issue_purge(await manager(ws, Duty.ISSUE_INSTRUCTION))
-    cmd = [sys.executable, "-m", "console.cli", "--lang", "en", "--config", str(ws.config.source), "purge",
-           str(ins.id), "--yes", "--pin-stdin", "--json"]
-    procs = [subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(2)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "console.cli",
+        "--lang",
+        "en",
+        "--config",
+        str(ws.config.source),
+        "purge",
+        str(ins.id),
+        "--yes",
+        "--pin-stdin",
+        "--json",
+    ]
+    procs = [
+        subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        )
+        for _ in range(2)
+    ]
     results = [p.communicate(input="2222\n", timeout=120) for p in procs]
     codes = sorted(p.returncode for p in procs)
     assert codes == [0, 1], results
@@ -79,14 +97,14 @@ async def test_two_purges_started_together_delete_once(ws: Workspace, spool: Pat
     assert await ws.db.scalar("SELECT count(*) FROM audit WHERE action = 'purge.deleted'") == 30
 
 
-async def test_previews_and_plans_never_touch_the_purge_lease(ws: Workspace, spool: Path,
-                                                              tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch
-                                                              ) -> None:
+async def test_previews_and_plans_never_touch_the_purge_lease(
+    ws: Workspace, spool: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """While a purge runs in another process, a console can still preview (and the purge is never
     held up by it); planning a second purge is refused at once, naming the running one."""
     _first, second, flag, proc = await paused_purge(ws, spool, tmp_path)
     try:
+
         def no_lease(self: Lease) -> bool:
             raise AssertionError("a preview or a plan took the purge lease")
 

@@ -20,8 +20,17 @@ from services import testpoints
 from services.duties import Duty
 from services.workspace import Workspace
 
-STEPS = ["after_start", "in_mark_tx", "after_mark", "mid_unlink", "after_unlink", "in_settle_tx",
-         "after_settle", "before_finish", "after_finish"]
+STEPS = [
+    "after_start",
+    "in_mark_tx",
+    "after_mark",
+    "mid_unlink",
+    "after_unlink",
+    "in_settle_tx",
+    "after_settle",
+    "before_finish",
+    "after_finish",
+]
 EXPIRED, CURRENT, BATCH = 12, 3, 4
 ALL = EXPIRED - 2  # one expired call is held, one named by an open export: batches of 4, 4, 2
 # step -> (calls left marked, i.e. in the journal with their deletion pending: least, most; of
@@ -42,12 +51,29 @@ LEFT = {
 
 
 def start_purge(cfg_path: Path, ref: str, step: str, flag: Path) -> subprocess.Popen[str]:
-    env = dict(os.environ, **{testpoints.PAUSE_AT: step, testpoints.PAUSE_FILE: str(flag),
-                              testpoints.PURGE_BATCH: str(BATCH)})
+    env = dict(
+        os.environ,
+        **{testpoints.PAUSE_AT: step, testpoints.PAUSE_FILE: str(flag), testpoints.PURGE_BATCH: str(BATCH)},
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "console.cli", "--lang", "en", "--config", str(cfg_path), "purge", ref,
-         "--yes", "--pin-stdin"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "console.cli",
+            "--lang",
+            "en",
+            "--config",
+            str(cfg_path),
+            "purge",
+            ref,
+            "--yes",
+            "--pin-stdin",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
         env=env,
     )
     assert proc.stdin is not None
@@ -99,8 +125,9 @@ async def check_agreement(ws: Workspace, spool: Path, keep: set[str]) -> dict[st
 
 
 @pytest.mark.parametrize("step", STEPS)
-async def test_kill_at_each_step_then_reconcile(step: str, ws: Workspace, spool: Path,
-                                                 tmp_path: Path, cli: CliRunner) -> None:
+async def test_kill_at_each_step_then_reconcile(
+    step: str, ws: Workspace, spool: Path, tmp_path: Path, cli: CliRunner
+) -> None:
     old, new = make_calls(spool, expired=EXPIRED, current=CURRENT)
     await ws.indexer.scan()
     ids = await ids_by_path(ws)
@@ -108,8 +135,7 @@ async def test_kill_at_each_step_then_reconcile(step: str, ws: Workspace, spool:
     held, named = rel[3], rel[7]
     await ws.holds.set(await manager(ws), ids[held], "請求対応")
     boss = await manager(ws, Duty.ISSUE_INSTRUCTION)
-    await ws.instructions.issue_export(boss, purpose="proper-conduct", medium="usb",
-                                       call_ids=[ids[named]])
+    await ws.instructions.issue_export(boss, purpose="proper-conduct", medium="usb", call_ids=[ids[named]])
     ins = await ws.instructions.issue_purge(boss)
     keep = {held, named, *(p.relative_to(spool).as_posix() for p in new)}
 
@@ -133,8 +159,8 @@ async def test_kill_at_each_step_then_reconcile(step: str, ws: Workspace, spool:
     # the next is marked), some of their files deleted.
     low, high, gone_low, gone_high = LEFT[step]
     marked = await ws.db.fetchall(
-        "SELECT path, state FROM calls WHERE id IN (SELECT value FROM purge_journal p,"
-        " json_each(p.calls))")
+        "SELECT path, state FROM calls WHERE id IN (SELECT value FROM purge_journal p, json_each(p.calls))"
+    )
     assert low <= len(marked) <= high, (step, len(marked))
     assert {r["state"] for r in marked} <= {"purged"}  # a tombstone at once; its deletion pending
     absent = [r["path"] for r in marked if not (spool / r["path"]).exists()]

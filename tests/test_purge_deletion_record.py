@@ -31,8 +31,7 @@ async def test_the_record_lists_what_a_purge_deleted(cfg: Config, spool: Path) -
         await ws.purge.execute(await operator(ws), plan, typed_count=plan.count)
 
         today = ws.clock.now().date()
-        record = await ws.deletions.build(await manager(ws, Duty.REPORT), today - timedelta(days=1),
-                                          today)
+        record = await ws.deletions.build(await manager(ws, Duty.REPORT), today - timedelta(days=1), today)
         assert len(record.calls) == 5 and record.total_bytes == 5 * 2048
         assert {c.instruction for c in record.calls} == {ins.number}
         assert all(c.purged_by == "operator" and len(c.sha256 or "") == 64 for c in record.calls)
@@ -51,16 +50,18 @@ async def test_the_record_lists_what_a_purge_deleted(cfg: Config, spool: Path) -
         assert "\\x1b]0;owned\\x07" in text
 
         # producing it is audited, and its printed head anchors the chain
-        entry = await ws.db.fetchone("SELECT actor, subject FROM audit WHERE action = ?",
-                                     (Action.REPORT_PRODUCED,))
+        entry = await ws.db.fetchone(
+            "SELECT actor, subject FROM audit WHERE action = ?", (Action.REPORT_PRODUCED,)
+        )
         assert tuple(entry) == ("manager", "deletion_record")
         assert record.audit_head is not None
         assert str(record.audit_head) in text
         assert (await ws.audit.verify(record.audit_head)).ok
 
         # nothing in another period; the operator may produce it for the manager (第3条5)
-        empty = await ws.deletions.build(await operator(ws, Duty.REPORT), date(2020, 1, 1),
-                                         date(2020, 12, 31))
+        empty = await ws.deletions.build(
+            await operator(ws, Duty.REPORT), date(2020, 1, 1), date(2020, 12, 31)
+        )
         assert empty.calls == [] and empty.runs == []
         assert "この期間に削除した録音はありません" in empty.html()
         with pytest.raises(CallrecError, match="ends before it starts"):
@@ -81,8 +82,11 @@ async def test_a_deletion_still_pending_is_not_in_the_record(ws: Workspace, spoo
     await ws.purge.execute(await operator(ws), plan, typed_count=2)
     pending = plan.call_ids[0]
     async with ws.db.transaction() as conn:  # as if a purge had just marked it again
-        await conn.execute("INSERT INTO purge_journal (run_id, calls, marked_at) VALUES"
-                           " ((SELECT max(id) FROM purge_runs), ?, 0)", (json.dumps([pending]),))
+        await conn.execute(
+            "INSERT INTO purge_journal (run_id, calls, marked_at) VALUES"
+            " ((SELECT max(id) FROM purge_runs), ?, 0)",
+            (json.dumps([pending]),),
+        )
     today = ws.clock.now().date()
     record = await ws.deletions.build(await manager(ws, Duty.REPORT), today, today)
     assert [c.id for c in record.calls] == [plan.call_ids[1]]

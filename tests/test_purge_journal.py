@@ -28,15 +28,24 @@ from services.purge_unlinker import after_deletion
 from services.workspace import Workspace
 
 clean = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40) | st.sampled_from(
-    ['a"b\\c', "\n\t\x00\x1f", "\u2028\u2029", "日本語", ""])
+    ['a"b\\c', "\n\t\x00\x1f", "\u2028\u2029", "日本語", ""]
+)
 text = clean | st.just("\udcff")  # a lone surrogate (an undecodable file name) too
 
 
 @settings(max_examples=300, deadline=None)
-@given(key=st.binary(max_size=100), seq=st.integers(1, 2**62), ts=text, actor=text, action=text,
-       subject=text, detail=text)
-def test_the_fast_mac_is_the_mac(key: bytes, seq: int, ts: str, actor: str, action: str,
-                                 subject: str, detail: str) -> None:
+@given(
+    key=st.binary(max_size=100),
+    seq=st.integers(1, 2**62),
+    ts=text,
+    actor=text,
+    action=text,
+    subject=text,
+    detail=text,
+)
+def test_the_fast_mac_is_the_mac(
+    key: bytes, seq: int, ts: str, actor: str, action: str, subject: str, detail: str
+) -> None:
     prev = "ab" * 32
 
     def outcome(fn: Callable[[], str]) -> str:
@@ -45,8 +54,9 @@ def test_the_fast_mac_is_the_mac(key: bytes, seq: int, ts: str, actor: str, acti
         except UnicodeEncodeError as exc:  # a lone surrogate: neither can chain it
             return type(exc).__name__
 
-    assert outcome(lambda: _Chainer(key).mac(prev, seq, ts, actor, action, subject, detail)) \
-        == outcome(lambda: _mac(key, prev, seq, ts, actor, action, subject, detail))
+    assert outcome(lambda: _Chainer(key).mac(prev, seq, ts, actor, action, subject, detail)) == outcome(
+        lambda: _mac(key, prev, seq, ts, actor, action, subject, detail)
+    )
 
 
 @settings(max_examples=50, deadline=None)
@@ -60,8 +70,11 @@ def test_uniform_sealing_makes_the_same_rows(items: list[tuple[str, str]], actor
     fast = log.seal_uniform(head, at, actor, "purge.deleted", items)
     slow = log.seal(head, [Entry(at, actor, "purge.deleted", s, d) for s, d in items])
     assert fast == slow
-    assert log.seal(Head(0, GENESIS), [Entry(at, "x", "y", "z", {"b": 1, "a": "é"})])[0][0][5] \
-        == canonical({"a": "é", "b": 1}) == '{"a":"é","b":1}'
+    assert (
+        log.seal(Head(0, GENESIS), [Entry(at, "x", "y", "z", {"b": 1, "a": "é"})])[0][0][5]
+        == canonical({"a": "é", "b": 1})
+        == '{"a":"é","b":1}'
+    )
 
 
 @pytest.mark.parametrize("absent", [False, True])
@@ -73,8 +86,9 @@ def test_deleted_details_are_canonical(absent: bool, reconciled: bool, number: s
         expected["absent"] = True
     if reconciled:
         expected["reconciled"] = True
-    text = deleted_detail(12, json.dumps(number, ensure_ascii=False), 3, 2048, absent=absent,
-                          reconciled=reconciled)
+    text = deleted_detail(
+        12, json.dumps(number, ensure_ascii=False), 3, 2048, absent=absent, reconciled=reconciled
+    )
     assert text == canonical(expected)
 
 
@@ -87,14 +101,14 @@ def test_the_purges_audit_rows_are_the_ordinary_ones(reconciled: bool) -> None:
 
     log = AuditLog(None, b"k" * 32)  # type: ignore[arg-type]
     run = Run(7, 3, '2026-%d "0001"', "operator")
-    outcome = Outcome(gone=[Marked(1, "a/1.wav", 10), Marked(2, 'a/"2".wav', 20)],
-                      absent=[Marked(3, "a/3.wav", 30)])
+    outcome = Outcome(
+        gone=[Marked(1, "a/1.wav", 10), Marked(2, 'a/"2".wav', 20)], absent=[Marked(3, "a/3.wav", 30)]
+    )
     at = datetime(2026, 5, 1, 9, 0, tzinfo=JST)
     rows = deleted_rows(log, Head(4, "ef" * 32), run, outcome, at, "operator", reconciled)
     entries = []
     for m in (*outcome.gone, *outcome.absent):
-        detail: dict[str, object] = {"call_id": m.id, "instruction": run.number, "run": 7,
-                                     "size": m.size}
+        detail: dict[str, object] = {"call_id": m.id, "instruction": run.number, "run": 7, "size": m.size}
         if m in outcome.absent:
             detail["absent"] = True
         if reconciled:
@@ -109,8 +123,15 @@ def identified(spool: Path, i: int, path: str) -> Marked:
     if not file.is_file():
         return Marked(i, path, 1)
     st = file.stat()
-    return Marked(i, path, st.st_size, st.st_mtime_ns, hashlib.sha256(file.read_bytes()).hexdigest(),
-                  st.st_dev, st.st_ino)
+    return Marked(
+        i,
+        path,
+        st.st_size,
+        st.st_mtime_ns,
+        hashlib.sha256(file.read_bytes()).hexdigest(),
+        st.st_dev,
+        st.st_ino,
+    )
 
 
 async def test_the_helper_deletes_and_answers(tmp_path: Path) -> None:
@@ -119,8 +140,10 @@ async def test_the_helper_deletes_and_answers(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "a" / "stuck.wav").mkdir()
     (tmp_path / "a" / "stuck.wav" / "f").write_bytes(b"x")  # not the recording: refused
-    marked = [identified(tmp_path, i, p) for i, p in
-              enumerate(["a/1.wav", "a/gone.wav", "a/stuck.wav", "3.wav", "a/2.wav"])]
+    marked = [
+        identified(tmp_path, i, p)
+        for i, p in enumerate(["a/1.wav", "a/gone.wav", "a/stuck.wav", "3.wav", "a/2.wav"])
+    ]
     (tmp_path / "b" / "c").mkdir(parents=True)
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "new.wav").write_bytes(b"x")  # a recording arrived: d is not removed
@@ -136,7 +159,8 @@ async def test_the_helper_deletes_and_answers(tmp_path: Path) -> None:
         assert [m.path for m in first.absent] == ["a/gone.wav"]
         assert [m.path for m in out.gone] == ["3.wav", "a/2.wav"]
         assert out.kept == [] and [(m.path, why) for m, why in out.refused] == [
-            ("a/stuck.wav", "not_regular")]
+            ("a/stuck.wav", "not_regular")
+        ]
         assert (await deleter.delete([])).gone == []
     finally:
         await deleter.close()
@@ -144,12 +168,19 @@ async def test_the_helper_deletes_and_answers(tmp_path: Path) -> None:
     removed = after_deletion(str(tmp_path), ["a", ""], ["b/c", "d", "a"])
     assert removed == ["b/c"]  # a: a folder files were deleted from now is left to the end
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
-        "a", "a/stuck.wav", "a/stuck.wav/f", "b", "d", "d/new.wav", "x.db-wal"]
+        "a",
+        "a/stuck.wav",
+        "a/stuck.wav/f",
+        "b",
+        "d",
+        "d/new.wav",
+        "x.db-wal",
+    ]
 
 
-async def test_a_purge_without_its_helper_deletes_in_a_thread(ws: Workspace, spool: Path,
-                                                              monkeypatch: pytest.MonkeyPatch
-                                                              ) -> None:
+async def test_a_purge_without_its_helper_deletes_in_a_thread(
+    ws: Workspace, spool: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(purge_files, "HELPER", spool / "no-such-helper.py")
     make_calls(spool, expired=5, current=1)
     await ws.indexer.scan()
@@ -160,9 +191,9 @@ async def test_a_purge_without_its_helper_deletes_in_a_thread(ws: Workspace, spo
     await check_agreement(ws, spool, files_on_disk(spool))
 
 
-async def test_the_helper_killed_midway_stops_the_purge_cleanly(ws: Workspace, spool: Path,
-                                                                monkeypatch: pytest.MonkeyPatch
-                                                                ) -> None:
+async def test_the_helper_killed_midway_stops_the_purge_cleanly(
+    ws: Workspace, spool: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """If the helper dies, what it did is read from the disk: the batches it had are settled as
     far as it went, nothing else is deleted, and the instruction is open again."""
     make_calls(spool, expired=12)
@@ -191,8 +222,7 @@ async def test_the_helper_killed_midway_stops_the_purge_cleanly(ws: Workspace, s
     assert (await ws.instructions.get(ins.id)).state == "issued"
 
 
-async def test_calls_left_purging_by_the_earlier_design_are_settled(ws: Workspace,
-                                                                    spool: Path) -> None:
+async def test_calls_left_purging_by_the_earlier_design_are_settled(ws: Workspace, spool: Path) -> None:
     """A database from before the journal: a killed purge left calls 'purging' (file deleted or
     not) and its run 'running'. The next start settles them like any other pending batch."""
     old, _ = make_calls(spool, expired=4)
@@ -204,17 +234,19 @@ async def test_calls_left_purging_by_the_earlier_design_are_settled(ws: Workspac
         await conn.execute("UPDATE instructions SET state = 'in_progress' WHERE id = ?", (ins.id,))
         await conn.execute(
             "INSERT INTO purge_runs (instruction_id, state, actor, pid, started_at, grace_days,"
-            " planned, planned_bytes) VALUES (?, 'running', 'operator', 1, 0, 0, 4, 0)", (ins.id,))
+            " planned, planned_bytes) VALUES (?, 'running', 'operator', 1, 0, 0, 4, 0)",
+            (ins.id,),
+        )
         await conn.execute(
             "UPDATE calls SET state = 'purging', purge_instruction_id = ? WHERE id IN (?, ?)",
-            (ins.id, ids[rel[0]], ids[rel[1]]))
+            (ins.id, ids[rel[0]], ids[rel[1]]),
+        )
     old[0].unlink()  # deleted before the kill; rel[1] was not
     report = await ws.purge.reconcile()
     assert (report.deleted, report.restored) == (1, 1)
     st = await states(ws)
     assert st[rel[0]] == "purged" and st[rel[1]] == "complete"
-    tomb = await ws.db.fetchone("SELECT purged_by, purged_at FROM calls WHERE id = ?",
-                                (ids[rel[0]],))
+    tomb = await ws.db.fetchone("SELECT purged_by, purged_at FROM calls WHERE id = ?", (ids[rel[0]],))
     assert tomb["purged_by"] == "operator" and tomb["purged_at"]
     await check_agreement(ws, spool, set(rel[1:]))
 
@@ -226,12 +258,16 @@ async def test_a_pending_call_cannot_be_held(ws: Workspace, spool: Path) -> None
     call_id = (await ws.db.fetchone("SELECT id FROM calls"))["id"]
     ins = await ws.instructions.issue_purge(await manager(ws, Duty.ISSUE_INSTRUCTION))
     async with ws.db.transaction() as conn:
-        await conn.execute("INSERT INTO purge_runs (id, instruction_id, state, actor, pid,"
-                           " started_at, grace_days, planned, planned_bytes) VALUES"
-                           " (9, ?, 'running', 'operator', 1, 0, 0, 1, 0)", (ins.id,))
+        await conn.execute(
+            "INSERT INTO purge_runs (id, instruction_id, state, actor, pid,"
+            " started_at, grace_days, planned, planned_bytes) VALUES"
+            " (9, ?, 'running', 'operator', 1, 0, 0, 1, 0)",
+            (ins.id,),
+        )
         await conn.execute("UPDATE calls SET state = 'purged' WHERE id = ?", (call_id,))
-        await conn.execute("INSERT INTO purge_journal (run_id, calls, marked_at) VALUES (9, ?, 0)",
-                           (json.dumps([call_id]),))
+        await conn.execute(
+            "INSERT INTO purge_journal (run_id, calls, marked_at) VALUES (9, ?, 0)", (json.dumps([call_id]),)
+        )
     with pytest.raises(Exception, match="being deleted by a purge right now"):
         await ws.holds.set(await manager(ws), call_id, "too late")
 
@@ -239,7 +275,22 @@ async def test_a_pending_call_cannot_be_held(ws: Workspace, spool: Path) -> None
 def test_the_helper_runs_without_the_project_installed() -> None:
     """It is started with -E -S: the standard library and its own folder only."""
     source = purge_files.HELPER.read_text()
-    imports = {line.split()[1] for line in source.splitlines()
-               if line.startswith(("import ", "from ")) and "__future__" not in line}
-    assert imports <= {"errno", "hashlib", "json", "os", "stat", "sys", "time", "typing",
-                       "collections.abc", "services", "beneath", "testpoints"}  # the standard library only
+    imports = {
+        line.split()[1]
+        for line in source.splitlines()
+        if line.startswith(("import ", "from ")) and "__future__" not in line
+    }
+    assert imports <= {
+        "errno",
+        "hashlib",
+        "json",
+        "os",
+        "stat",
+        "sys",
+        "time",
+        "typing",
+        "collections.abc",
+        "services",
+        "beneath",
+        "testpoints",
+    }  # the standard library only

@@ -43,8 +43,9 @@ async def purge_all(ws: Workspace, count: int):  # type: ignore[no-untyped-def]
     return await ws.purge.execute(await operator(ws), plan, typed_count=count)
 
 
-async def test_a_day_folder_replaced_by_a_symlink_is_not_followed(ws: Workspace, spool: Path,
-                                                                 tmp_path: Path) -> None:
+async def test_a_day_folder_replaced_by_a_symlink_is_not_followed(
+    ws: Workspace, spool: Path, tmp_path: Path
+) -> None:
     old, _ = make_calls(spool, expired=30)
     await ws.indexer.scan()
     # The day folder of the first recording becomes a symlink to an unrelated folder holding
@@ -73,8 +74,9 @@ async def test_a_day_folder_replaced_by_a_symlink_is_not_followed(ws: Workspace,
     assert report.sections["anomalies"]["kept_by_purges"] == len(in_day)
 
 
-async def test_files_that_are_not_the_indexed_ones_are_kept(ws: Workspace, spool: Path,
-                                                            tmp_path: Path) -> None:
+async def test_files_that_are_not_the_indexed_ones_are_kept(
+    ws: Workspace, spool: Path, tmp_path: Path
+) -> None:
     old, _ = make_calls(spool, expired=5)
     await ws.indexer.scan()
     longer, same_size, fifo, link, fine = old
@@ -95,8 +97,12 @@ async def test_files_that_are_not_the_indexed_ones_are_kept(ws: Workspace, spool
     assert not fine.exists()
     assert longer.exists() and same_size.read_bytes() == bytes(b ^ 0xFF for b in body)
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and target.exists() and link.is_symlink()
-    want = {rel(spool, longer): "size", rel(spool, same_size): "other_file",
-            rel(spool, fifo): "not_regular", rel(spool, link): "symlink"}
+    want = {
+        rel(spool, longer): "size",
+        rel(spool, same_size): "other_file",
+        rel(spool, fifo): "not_regular",
+        rel(spool, link): "symlink",
+    }
     assert await kept_marks(ws) == want and await kept_entries(ws) == want
     assert {p for p, s in (await states(ws)).items() if s == "purged"} == {rel(spool, fine)}
     assert (await ws.audit.verify()).ok
@@ -118,8 +124,7 @@ async def test_a_restored_recording_is_recognised_by_its_bytes(ws: Workspace, sp
     assert not any(p.exists() for p in old)
 
 
-async def test_calls_indexed_before_identities_are_checked_by_their_bytes(ws: Workspace,
-                                                                          spool: Path) -> None:
+async def test_calls_indexed_before_identities_are_checked_by_their_bytes(ws: Workspace, spool: Path) -> None:
     """Calls indexed by an earlier release have no device and inode recorded."""
     old, _ = make_calls(spool, expired=2)
     await ws.indexer.scan()

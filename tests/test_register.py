@@ -39,8 +39,9 @@ async def submitted(ws: Workspace, spool: Path, out: Path) -> str:
     recording(spool, "in-0488291111-0312345678-20270320-100000-pbx-1.1.wav", 8000)
     calls = await index(ws)
     mgr = await ws.auth.authorize(Role.MANAGER, MANAGER_PIN, Duty.ISSUE_INSTRUCTION)
-    ins = await ws.instructions.issue_export(mgr, purpose="crime-prevention", medium="dvd-r",
-                                             call_ids=[c.id for c in calls])
+    ins = await ws.instructions.issue_export(
+        mgr, purpose="crime-prevention", medium="dvd-r", call_ids=[c.id for c in calls]
+    )
     op = await ws.auth.authorize(Role.OPERATOR, OPERATOR_PIN, Duty.EXECUTE_INSTRUCTION)
     plan = await ws.exports.prepare(op, ins.number, ws.exports.target(out=str(out)))
     await ws.exports.run(op, plan)
@@ -52,14 +53,14 @@ async def mgr(ws: Workspace, duty: Duty) -> object:
 
 
 async def test_receipt_makes_an_entry_kept_to_the_end_of_the_next_fiscal_year(
-        fixed: tuple[Workspace, FixedClock], spool: Path, tmp_path: Path) -> None:
+    fixed: tuple[Workspace, FixedClock], spool: Path, tmp_path: Path
+) -> None:
     ws, clock = fixed
     number = await submitted(ws, spool, tmp_path / "o.iso")
     op = await ws.auth.authorize(Role.OPERATOR, OPERATOR_PIN, Duty.EXECUTE_INSTRUCTION)
     with pytest.raises(NotPermitted):  # the operator's PIN cannot receive
         await ws.register.receive(op, number)
-    entry = await ws.register.receive(await mgr(ws, Duty.RECEIVE_OUTPUT), number,
-                                      custodian="広聴課 書庫 A-3")
+    entry = await ws.register.receive(await mgr(ws, Duty.RECEIVE_OUTPUT), number, custodian="広聴課 書庫 A-3")
     # Written 2027-03-31 (FY2026): kept through the end of FY2027, counted from the day written.
     assert entry.written_on == date(2027, 3, 31)
     assert entry.kept_through == date(2028, 3, 31)
@@ -73,7 +74,8 @@ async def test_receipt_makes_an_entry_kept_to_the_end_of_the_next_fiscal_year(
 
 
 async def test_written_on_the_first_day_of_a_fiscal_year(
-        fixed: tuple[Workspace, FixedClock], spool: Path, tmp_path: Path) -> None:
+    fixed: tuple[Workspace, FixedClock], spool: Path, tmp_path: Path
+) -> None:
     ws, clock = fixed
     clock.advance(hours=14, minutes=1)  # 2027-04-01 00:01 JST: FY2027 has begun
     number = await submitted(ws, spool, tmp_path / "o.iso")
@@ -81,8 +83,7 @@ async def test_written_on_the_first_day_of_a_fiscal_year(
     assert entry.written_on == date(2027, 4, 1) and entry.kept_through == date(2029, 3, 31)
 
 
-async def test_due_extend_dispose(fixed: tuple[Workspace, FixedClock], spool: Path,
-                                  tmp_path: Path) -> None:
+async def test_due_extend_dispose(fixed: tuple[Workspace, FixedClock], spool: Path, tmp_path: Path) -> None:
     ws, clock = fixed
     number = await submitted(ws, spool, tmp_path / "o.iso")
     entry = await ws.register.receive(await mgr(ws, Duty.RECEIVE_OUTPUT), number)
@@ -104,8 +105,9 @@ async def test_due_extend_dispose(fixed: tuple[Workspace, FixedClock], spool: Pa
         await ws.register.extend(extend, entry.id, until=date(2029, 3, 31), reason="  ")
     with pytest.raises(CallrecError):
         await ws.register.extend(extend, entry.id, until=date(2028, 3, 1), reason="訴訟")
-    entry = await ws.register.extend(extend, entry.id, until=date(2029, 3, 31),
-                                     reason="情報公開請求への対応のため")
+    entry = await ws.register.extend(
+        extend, entry.id, until=date(2029, 3, 31), reason="情報公開請求への対応のため"
+    )
     assert entry.kept_through == date(2029, 3, 31) and entry.status(clock.now()) is Status.KEPT
     assert entry.extensions[0].previous == date(2028, 3, 31)
     assert await ws.register.due() == []
@@ -115,33 +117,34 @@ async def test_due_extend_dispose(fixed: tuple[Workspace, FixedClock], spool: Pa
     with pytest.raises(NotPermitted):
         await ws.register.dispose(op, entry.id, method="破砕", witness="山田")
     with pytest.raises(CallrecError):
-        await ws.register.dispose(dispose, entry.id, method="破砕", witness="山田",
-                                  on=date(2029, 4, 3))  # in the future
+        await ws.register.dispose(
+            dispose, entry.id, method="破砕", witness="山田", on=date(2029, 4, 3)
+        )  # in the future
     with pytest.raises(CallrecError):
         await ws.register.dispose(dispose, entry.id, method="破砕", witness="")
-    entry = await ws.register.dispose(dispose, entry.id, method="破砕", witness="山田",
-                                      on=date(2029, 4, 1))
+    entry = await ws.register.dispose(dispose, entry.id, method="破砕", witness="山田", on=date(2029, 4, 1))
     assert entry.status(clock.now()) is Status.DISPOSED and entry.disposed_on == date(2029, 4, 1)
     with pytest.raises(Conflict):
         await ws.register.dispose(dispose, entry.id, method="破砕", witness="山田")
     with pytest.raises(Conflict):
         await ws.register.extend(extend, entry.id, until=date(2031, 3, 31), reason="x")
-    actions = [r[0] for r in await ws.db.fetchall(
-        "SELECT action FROM audit WHERE action LIKE 'register.%' ORDER BY seq")]
+    actions = [
+        r[0]
+        for r in await ws.db.fetchall("SELECT action FROM audit WHERE action LIKE 'register.%' ORDER BY seq")
+    ]
     assert actions == [Action.REGISTER_CREATED, Action.REGISTER_EXTENDED, Action.REGISTER_DISPOSED]
     assert (await ws.audit.verify()).ok
     listed = await ws.register.list()
     assert [e.id for e in listed] == [entry.id]
 
 
-async def test_not_receivable_before_submission(fixed: tuple[Workspace, FixedClock],
-                                                spool: Path) -> None:
+async def test_not_receivable_before_submission(fixed: tuple[Workspace, FixedClock], spool: Path) -> None:
     ws, _ = fixed
     recording(spool, "in-0488291111-0312345678-20270320-100000-pbx-1.1.wav", 8000)
     calls = await index(ws)
-    ins = await ws.instructions.issue_export(await mgr(ws, Duty.ISSUE_INSTRUCTION),
-                                             purpose="proper-conduct", medium="usb",
-                                             call_ids=[calls[0].id])
+    ins = await ws.instructions.issue_export(
+        await mgr(ws, Duty.ISSUE_INSTRUCTION), purpose="proper-conduct", medium="usb", call_ids=[calls[0].id]
+    )
     with pytest.raises(Conflict) as err:
         await ws.register.receive(await mgr(ws, Duty.RECEIVE_OUTPUT), ins.number)
     assert err.value.code == "not_receivable"

@@ -64,16 +64,46 @@ async def test_report_shows_a_broken_chain(ws: Workspace, cfg: Config) -> None:
 
 def test_report_cli_formats(ws: Workspace, cli: CliRunner) -> None:
     today = datetime.now().date().isoformat()
-    out = cli("report", "--from", "2026-01-01", "--to", today, "--format", "json", "--pin-stdin",
-              input=MANAGER_PIN + "\n", check=True)
+    out = cli(
+        "report",
+        "--from",
+        "2026-01-01",
+        "--to",
+        today,
+        "--format",
+        "json",
+        "--pin-stdin",
+        input=MANAGER_PIN + "\n",
+        check=True,
+    )
     data = json.loads(out.stdout)
     assert data["audit"]["ok"] is True and data["audit"]["head"]
-    out = cli("report", "--from", "2026-01-01", "--to", today, "--format", "csv", "--pin-stdin",
-              input=MANAGER_PIN + "\n", check=True)
+    out = cli(
+        "report",
+        "--from",
+        "2026-01-01",
+        "--to",
+        today,
+        "--format",
+        "csv",
+        "--pin-stdin",
+        input=MANAGER_PIN + "\n",
+        check=True,
+    )
     rows = list(csv.reader(io.StringIO(out.stdout)))
     assert rows[0] == ["section", "item", "count"] and ["pins", "failures", "0"] in rows
-    out = cli("report", "--from", "2026-01-01", "--to", today, "--format", "html", "--pin-stdin",
-              input=MANAGER_PIN + "\n", check=True)
+    out = cli(
+        "report",
+        "--from",
+        "2026-01-01",
+        "--to",
+        today,
+        "--format",
+        "html",
+        "--pin-stdin",
+        input=MANAGER_PIN + "\n",
+        check=True,
+    )
     assert "@page" in out.stdout and "size: A4" in out.stdout
     wrong = cli("report", "--from", "2026-01-01", "--to", today, "--pin-stdin", input="0000\n")
     assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1 and "0000" not in wrong.stderr

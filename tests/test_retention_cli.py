@@ -24,8 +24,9 @@ def setup_workspace(cli: CliRunner, spool: Path, expired: int, current: int = 0)
     cli("index", check=True)
 
 
-def test_preview_hold_purge_and_deletion_record(cli: CliRunner, ws: Workspace, spool: Path,
-                                                tmp_path: Path) -> None:
+def test_preview_hold_purge_and_deletion_record(
+    cli: CliRunner, ws: Workspace, spool: Path, tmp_path: Path
+) -> None:
     setup_workspace(cli, spool, expired=4, current=2)
 
     preview = run_json(cli, "retention")
@@ -35,8 +36,7 @@ def test_preview_hold_purge_and_deletion_record(cli: CliRunner, ws: Workspace, s
     assert preview["blocked"] == [] and preview["grace_days"] == 0
     assert {"id", "path", "started_at", "raw_retention_until", "size"} <= set(preview["purgeable"][0])
 
-    held = run_json(cli, "hold", str(ids[0]), "--reason", "情報公開請求", "--pin-stdin",
-                    input="1111\n")
+    held = run_json(cli, "hold", str(ids[0]), "--reason", "情報公開請求", "--pin-stdin", input="1111\n")
     assert held == held | {"call_id": ids[0], "active": True, "reason": "情報公開請求"}
     preview = run_json(cli, "retention")
     assert [b["id"] for b in preview["blocked"]] == [ids[0]]
@@ -61,22 +61,32 @@ def test_preview_hold_purge_and_deletion_record(cli: CliRunner, ws: Workspace, s
     calls = run_json(cli, "calls", "--limit", "100")
     assert sorted(c["state"] for c in calls) == ["complete"] * 3 + ["purged"] * 3
 
-    released = run_json(cli, "release", str(ids[0]), "--reason", "対応終了", "--pin-stdin",
-                        input="1111\n")
+    released = run_json(cli, "release", str(ids[0]), "--reason", "対応終了", "--pin-stdin", input="1111\n")
     assert released["active"] is False
     assert [c["id"] for c in run_json(cli, "retention")["purgeable"]] == [ids[0]]
 
     today = date.today().isoformat()
     html = tmp_path / "deletions.html"
-    record = run_json(cli, "deletions", "--from", "2000-01-01", "--to", "2099-12-31", "--html",
-                      str(html), "--pin-stdin", input="1111\n")
+    record = run_json(
+        cli,
+        "deletions",
+        "--from",
+        "2000-01-01",
+        "--to",
+        "2099-12-31",
+        "--html",
+        str(html),
+        "--pin-stdin",
+        input="1111\n",
+    )
     assert record["count"] == 3 and len(record["runs"]) == 1
     assert record["runs"][0]["instruction"] == ins["number"]
     assert record["audit_head"]
     page = html.read_text(encoding="utf-8")
     assert "削除記録" in page and "@page" in page and "A4" in page
-    text = cli("deletions", "--from", today, "--to", "2099-12-31", "--pin-stdin",
-               input="1111\n", check=True).stdout
+    text = cli(
+        "deletions", "--from", today, "--to", "2099-12-31", "--pin-stdin", input="1111\n", check=True
+    ).stdout
     assert "削除記録" in text and ins["number"] in text
     for doc in (page, text):
         assert "erase" not in doc.lower() and "消去" not in doc
@@ -87,8 +97,11 @@ def test_preview_hold_purge_and_deletion_record(cli: CliRunner, ws: Workspace, s
 def test_destructive_commands_refuse_as_of(cli: CliRunner, ws: Workspace, spool: Path) -> None:
     setup_workspace(cli, spool, expired=1)
     ins = run_json(cli, "instruct", "purge", "--pin-stdin", input="1111\n")
-    for args in (("purge", str(ins["id"]), "--yes"), ("hold", "1", "--reason", "x"),
-                 ("release", "1", "--reason", "x")):
+    for args in (
+        ("purge", str(ins["id"]), "--yes"),
+        ("hold", "1", "--reason", "x"),
+        ("release", "1", "--reason", "x"),
+    ):
         proc = cli(*args, "--as-of", "2030-01-01", "--pin-stdin", input="2222\n")
         assert proc.returncode == 1
         assert proc.stderr.strip().count("\n") == 0

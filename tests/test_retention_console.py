@@ -193,8 +193,7 @@ async def test_the_deletion_record_is_shown_and_saved(ws: Workspace, spool: Path
         assert "削除記録" in html and "@page { size: A4" in html and ins.number in html
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, DeletionRecordScreen))
-    produced = await ws.db.fetchall("SELECT subject FROM audit WHERE action = ?",
-                                    (Action.REPORT_PRODUCED,))
+    produced = await ws.db.fetchall("SELECT subject FROM audit WHERE action = ?", (Action.REPORT_PRODUCED,))
     assert [r["subject"] for r in produced] == ["deletion_record"]
 
 
@@ -229,8 +228,9 @@ def retention_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
     async def instruct_and_hold(ws: Workspace) -> None:
         boss = await ws.auth.authorize(Role.MANAGER, "1111", Duty.ISSUE_INSTRUCTION)
         newest_first = await ws.calls.page(CallFilter(), limit=100)
-        await ws.instructions.issue_export(boss, purpose="undue-pressure", medium="dvd-r",
-                                           call_ids=[newest_first[-1].id])
+        await ws.instructions.issue_export(
+            boss, purpose="undue-pressure", medium="dvd-r", call_ids=[newest_first[-1].id]
+        )
         keeper = await ws.auth.authorize(Role.MANAGER, "1111", Duty.HOLD)
         await ws.holds.set(keeper, newest_first[-2].id, "情報公開請求への対応")
         await ws.holds.set(keeper, newest_first[0].id, "弁護士会照会（期限前に保留）")
@@ -239,8 +239,7 @@ def retention_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
 
 
 @pytest.mark.parametrize(("lang", "size"), [("ja", "80x24"), ("en", "120x40")])
-def test_retention_view_snapshot(snap_compare: Any, retention_config: Config, lang: str,
-                                 size: str) -> None:
+def test_retention_view_snapshot(snap_compare: Any, retention_config: Config, lang: str, size: str) -> None:
     async def run(pilot: Pilot[Any]) -> None:
         await opened(pilot)
         await show_retention(pilot)
@@ -258,23 +257,54 @@ def sample_record() -> DeletionRecord:
     from services.deletion_record import DeletedCall, RunSummary
 
     at = NOW.replace(hour=9, minute=5)
-    calls = [DeletedCall(
-        id=100 + i, started_at=NOW - timedelta(days=90 - i, hours=i), type=("in", "out", "q")[i % 3],
-        city_number="0488291111", other_number=None if i == 4 else f"09012345{i:03d}",
-        caller_id="withheld" if i == 4 else "number", uniqueid=f"pbx-{i}", size=48_000 + i * 512,
-        duration_s=30.0 + i, sha256=f"{i:02x}" * 32, raw_retention_until=date(2026, 9, 30),
-        purged_at=at, purged_by="operator", instruction="2026-0007") for i in range(12)]
-    run = RunSummary(id=3, instruction="2026-0007", state="finished", actor="operator",
-                     started_at=at, ended_at=at + timedelta(seconds=40), grace_days=0, planned=13,
-                     deleted=12, deleted_bytes=sum(c.size for c in calls), skipped=1, problem="")
-    return DeletionRecord(date_from=date(2026, 11, 1), date_to=date(2026, 11, 24),
-                          produced_at=NOW, produced_by="manager", centre="さいたまコールセンター",
-                          grace_days=0, calls=calls, runs=[run], audit_head=Head(4321, "ab" * 32))
+    calls = [
+        DeletedCall(
+            id=100 + i,
+            started_at=NOW - timedelta(days=90 - i, hours=i),
+            type=("in", "out", "q")[i % 3],
+            city_number="0488291111",
+            other_number=None if i == 4 else f"09012345{i:03d}",
+            caller_id="withheld" if i == 4 else "number",
+            uniqueid=f"pbx-{i}",
+            size=48_000 + i * 512,
+            duration_s=30.0 + i,
+            sha256=f"{i:02x}" * 32,
+            raw_retention_until=date(2026, 9, 30),
+            purged_at=at,
+            purged_by="operator",
+            instruction="2026-0007",
+        )
+        for i in range(12)
+    ]
+    run = RunSummary(
+        id=3,
+        instruction="2026-0007",
+        state="finished",
+        actor="operator",
+        started_at=at,
+        ended_at=at + timedelta(seconds=40),
+        grace_days=0,
+        planned=13,
+        deleted=12,
+        deleted_bytes=sum(c.size for c in calls),
+        skipped=1,
+        problem="",
+    )
+    return DeletionRecord(
+        date_from=date(2026, 11, 1),
+        date_to=date(2026, 11, 24),
+        produced_at=NOW,
+        produced_by="manager",
+        centre="さいたまコールセンター",
+        grace_days=0,
+        calls=calls,
+        runs=[run],
+        audit_head=Head(4321, "ab" * 32),
+    )
 
 
 @pytest.mark.parametrize(("lang", "size"), [("ja", "80x24"), ("en", "120x40")])
-def test_deletion_record_snapshot(snap_compare: Any, retention_config: Config, lang: str,
-                                  size: str) -> None:
+def test_deletion_record_snapshot(snap_compare: Any, retention_config: Config, lang: str, size: str) -> None:
     async def run(pilot: Pilot[Any]) -> None:
         await opened(pilot)
         pilot.app.push_screen(DeletionRecordScreen(sample_record()))

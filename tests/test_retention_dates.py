@@ -78,7 +78,9 @@ def test_naive_times_are_refused() -> None:
 # -- properties ------------------------------------------------------------------------------
 
 instants = st.datetimes(
-    min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 1), timezones=st.just(UTC),
+    min_value=datetime(2000, 1, 1),
+    max_value=datetime(2099, 12, 1),
+    timezones=st.just(UTC),
 )
 days = st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 1))
 graces = st.integers(min_value=0, max_value=366)

@@ -21,8 +21,7 @@ LEAP = datetime(2024, 1, 31, 10, 0, tzinfo=JST)  # kept through 2024-02-29
 
 
 async def index_worked_dates(ws: Workspace, spool: Path) -> dict[datetime, int]:
-    paths = {when: write_call(spool, when, n) for n, when in
-             enumerate((LEAP, JAN15, MAR31, APR01, DEC31))}
+    paths = {when: write_call(spool, when, n) for n, when in enumerate((LEAP, JAN15, MAR31, APR01, DEC31))}
     await ws.indexer.scan()
     ids = await ids_by_path(ws)
     return {when: ids[p.relative_to(spool).as_posix()] for when, p in paths.items()}
@@ -34,16 +33,22 @@ async def purgeable_at(ws: Workspace, at: datetime) -> set[int]:
 
 async def test_the_index_stores_the_worked_dates(ws: Workspace, spool: Path) -> None:
     ids = await index_worked_dates(ws, spool)
-    rows = {r["id"]: r["raw_retention_until"]
-            for r in await ws.db.fetchall("SELECT id, raw_retention_until FROM calls")}
+    rows = {
+        r["id"]: r["raw_retention_until"]
+        for r in await ws.db.fetchall("SELECT id, raw_retention_until FROM calls")
+    }
     assert {when: rows[i] for when, i in ids.items()} == {
-        LEAP: "2024-02-29", JAN15: "2026-02-28", MAR31: "2026-04-30", APR01: "2026-05-31",
+        LEAP: "2024-02-29",
+        JAN15: "2026-02-28",
+        MAR31: "2026-04-30",
+        APR01: "2026-05-31",
         DEC31: "2026-01-31",
     }
 
 
 async def test_each_recording_becomes_purgeable_at_midnight_after_its_date(
-        ws: Workspace, spool: Path) -> None:
+    ws: Workspace, spool: Path
+) -> None:
     ids = await index_worked_dates(ws, spool)
 
     def at(y: int, m: int, d: int, hh: int = 0, mm: int = 0, ss: int = 0) -> datetime:
@@ -88,8 +93,9 @@ async def test_blocked_lists_every_reason(ws: Workspace, spool: Path) -> None:
     ids = await index_worked_dates(ws, spool)
     boss = await manager(ws, Duty.ISSUE_INSTRUCTION)
     await ws.holds.set(await manager(ws), ids[JAN15], "請求")
-    export = await ws.instructions.issue_export(boss, purpose="crime-prevention", medium="usb",
-                                                call_ids=[ids[JAN15], ids[MAR31]])
+    export = await ws.instructions.issue_export(
+        boss, purpose="crime-prevention", medium="usb", call_ids=[ids[JAN15], ids[MAR31]]
+    )
     # a recording that never settled: the recorder is still writing it
     growing = write_call(spool, datetime(2026, 3, 2, 9, 0, tzinfo=JST), 99, settled=False)
     growing.touch()
@@ -97,12 +103,14 @@ async def test_blocked_lists_every_reason(ws: Workspace, spool: Path) -> None:
     growing_id = (await ids_by_path(ws))[growing.relative_to(spool).as_posix()]
     preview = await ws.retention.preview(datetime(2026, 6, 1, tzinfo=JST))
     got = {b.id: [r.value for r in b.reasons] for b in preview.blocked}
-    assert got == {ids[JAN15]: ["hold", "instruction"], ids[MAR31]: ["instruction"],
-                   growing_id: ["recording"]}
+    assert got == {
+        ids[JAN15]: ["hold", "instruction"],
+        ids[MAR31]: ["instruction"],
+        growing_id: ["recording"],
+    }
     assert {b.id: b.instructions for b in preview.blocked}[ids[MAR31]] == (export.number,)
     assert preview.purgeable.count == 3  # LEAP, DEC31 and APR01
-    assert await purgeable_at(ws, datetime(2026, 6, 1, tzinfo=JST)) == {ids[LEAP], ids[DEC31],
-                                                                         ids[APR01]}
+    assert await purgeable_at(ws, datetime(2026, 6, 1, tzinfo=JST)) == {ids[LEAP], ids[DEC31], ids[APR01]}
 
 
 async def test_the_status_views_outlook_is_the_preview(ws: Workspace, spool: Path) -> None:
@@ -113,12 +121,19 @@ async def test_the_status_views_outlook_is_the_preview(ws: Workspace, spool: Pat
     ids = await index_worked_dates(ws, spool)
     at = datetime(2026, 6, 1, tzinfo=JST)
     await ws.holds.set(await manager(ws), ids[LEAP], "請求")
-    await ws.instructions.issue_export(await manager(ws, Duty.ISSUE_INSTRUCTION), purpose="crime-prevention",
-                                       medium="usb", call_ids=[ids[DEC31]])
+    await ws.instructions.issue_export(
+        await manager(ws, Duty.ISSUE_INSTRUCTION),
+        purpose="crime-prevention",
+        medium="usb",
+        call_ids=[ids[DEC31]],
+    )
     outlook = await status.purge_outlook(ws.db, at, JST)
     preview = await ws.retention.preview(at)
-    assert (outlook.expired, outlook.expired_bytes) == (3, 3 * 2048) == (
-        preview.purgeable.count, preview.purgeable.bytes)
+    assert (
+        (outlook.expired, outlook.expired_bytes)
+        == (3, 3 * 2048)
+        == (preview.purgeable.count, preview.purgeable.bytes)
+    )
     assert outlook.blocked == 2
     assert outlook.oldest == date(2026, 2, 28)  # JAN15's, the held LEAP's is not counted
     assert outlook.next_day is None and outlook.next_count == 0  # nothing else to come
@@ -146,8 +161,11 @@ async def test_grace_days_show_as_in_grace_then_purgeable(cfg, spool: Path) -> N
         await ws.close()
 
 
-async def test_output_data_due_for_disposal_shows_in_the_preview(cfg, spool: Path,  # type: ignore[no-untyped-def]
-                                                                 tmp_path: Path) -> None:
+async def test_output_data_due_for_disposal_shows_in_the_preview(
+    cfg,
+    spool: Path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     """The register (出力データ管理簿) entries past 翌年度末 are listed with the preview."""
     from services.clock import FixedClock
     from tests.export_support import index, recording
@@ -160,8 +178,9 @@ async def test_output_data_due_for_disposal_shows_in_the_preview(cfg, spool: Pat
         recording(spool, "in-0488291111-0312345678-20270320-100000-pbx-1.1.wav", 8000)
         calls = await index(ws)
         boss = await manager(ws, Duty.ISSUE_INSTRUCTION)
-        ins = await ws.instructions.issue_export(boss, purpose="crime-prevention", medium="usb",
-                                                 call_ids=[c.id for c in calls])
+        ins = await ws.instructions.issue_export(
+            boss, purpose="crime-prevention", medium="usb", call_ids=[c.id for c in calls]
+        )
         op = await operator(ws)
         (tmp_path / "usb").mkdir()
         plan = await ws.exports.prepare(op, ins.number, ws.exports.target(folder=str(tmp_path / "usb")))
@@ -174,6 +193,7 @@ async def test_output_data_due_for_disposal_shows_in_the_preview(cfg, spool: Pat
         assert (await ws.retention.preview(datetime(2028, 3, 31, 23, 59, tzinfo=JST))).register_due == []
         due = (await ws.retention.preview(datetime(2028, 4, 1, tzinfo=JST))).register_due
         assert [(d["id"], d["instruction"], d["kept_through"], d["status"]) for d in due] == [
-            (entry.id, ins.number, "2028-03-31", "due")]
+            (entry.id, ins.number, "2028-03-31", "due")
+        ]
     finally:
         await ws.close()

@@ -23,8 +23,10 @@ COUNT = 1500
 async def store(ws: Workspace, spool: Path) -> CallStore:
     generate_spool(spool, COUNT, start=datetime(2026, 9, 1), span_days=60, seed=7)
     # Two calls either side of midnight at the end of October, Japan time.
-    for name in ("in-0488291111-0312340000-20261031-235959-1.1.wav",
-                 "in-0488291111-0312340001-20261101-000000-2.1.wav"):
+    for name in (
+        "in-0488291111-0312340000-20261031-235959-1.1.wav",
+        "in-0488291111-0312340001-20261101-000000-2.1.wav",
+    ):
         path = spool / "2026/10/31" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(wav_header(0))
@@ -36,19 +38,27 @@ async def store(ws: Workspace, spool: Path) -> CallStore:
 
 async def everything(store: CallStore) -> list[dict]:
     rows = await store.db.fetchall(
-        "SELECT id, started_at, type, state, numbers FROM calls ORDER BY started_at DESC, id DESC")
+        "SELECT id, started_at, type, state, numbers FROM calls ORDER BY started_at DESC, id DESC"
+    )
     return [dict(r) for r in rows]
 
 
 def expected(rows: list[dict], f: CallFilter) -> list[int]:
-    lo = int(datetime.combine(f.date_from, datetime.min.time(), JST).timestamp()) \
-        if f.date_from else None
-    hi = int(datetime.combine(f.date_to + timedelta(days=1), datetime.min.time(), JST).timestamp()) \
-        if f.date_to else None
-    return [r["id"] for r in rows
-            if f.digits in r["numbers"]
-            and (lo is None or r["started_at"] >= lo) and (hi is None or r["started_at"] < hi)
-            and (not f.types or r["type"] in f.types) and (not f.states or r["state"] in f.states)]
+    lo = int(datetime.combine(f.date_from, datetime.min.time(), JST).timestamp()) if f.date_from else None
+    hi = (
+        int(datetime.combine(f.date_to + timedelta(days=1), datetime.min.time(), JST).timestamp())
+        if f.date_to
+        else None
+    )
+    return [
+        r["id"]
+        for r in rows
+        if f.digits in r["numbers"]
+        and (lo is None or r["started_at"] >= lo)
+        and (hi is None or r["started_at"] < hi)
+        and (not f.types or r["type"] in f.types)
+        and (not f.states or r["state"] in f.states)
+    ]
 
 
 def needles(rows: list[dict]) -> list[str]:
@@ -62,15 +72,18 @@ def needles(rows: list[dict]) -> list[str]:
 
 
 @pytest.mark.parametrize("strategy", ["chosen", "trigram", "scan"])
-async def test_number_search_matches_a_plain_filter(store: CallStore, strategy: str,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_number_search_matches_a_plain_filter(
+    store: CallStore, strategy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if strategy != "chosen":  # a sample as small as at any size, one way made the cheapest
         monkeypatch.setattr(calls_mod, "_SAMPLE", 1)
         monkeypatch.setattr(calls_mod, "_HIT_COST", 1e-9 if strategy == "trigram" else 1e9)
     rows = await everything(store)
     for needle in needles(rows):
-        for f in (CallFilter(number=needle),
-                  CallFilter(number=needle, date_from=date(2026, 9, 15), types=("in", "q"))):
+        for f in (
+            CallFilter(number=needle),
+            CallFilter(number=needle, date_from=date(2026, 9, 15), types=("in", "q")),
+        ):
             want = expected(rows, f)
             assert await store.count(f) == len(want), f
             assert [c.id for c in await store.page(f, limit=100)] == want[:100], f
@@ -78,7 +91,8 @@ async def test_number_search_matches_a_plain_filter(store: CallStore, strategy: 
 
 
 async def test_rare_needles_use_the_trigram_index_and_common_ones_the_time_index(
-        store: CallStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: CallStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(calls_mod, "_SAMPLE", 100)  # a sample smaller than the index, as at 1M
     rows = await everything(store)
     common = expected(rows, CallFilter(number="0488291111"))
@@ -86,8 +100,7 @@ async def test_rare_needles_use_the_trigram_index_and_common_ones_the_time_index
     rare_number = next(r["numbers"].split()[-1] for r in rows if r["numbers"].startswith("048"))
     rare = expected(rows, CallFilter(number=rare_number))
     assert 1 <= len(rare) < 5
-    for needle, want, index in ((rare_number, rare, "calls_fts"), ("0488291111", common,
-                                                                   "calls_browse")):
+    for needle, want, index in ((rare_number, rare, "calls_fts"), ("0488291111", common, "calls_browse")):
         source, _, _ = await store._matching(CallFilter(number=needle), 100)
         assert index in source
         assert [c.id for c in await store.page(CallFilter(number=needle))] == want[:100]
@@ -114,17 +127,20 @@ async def test_paging_covers_everything_once(store: CallStore) -> None:
 
 
 async def test_date_range_is_japan_time(store: CallStore) -> None:
-    october = await store.page(CallFilter(date_from=date(2026, 10, 31), date_to=date(2026, 10, 31)),
-                               limit=1000)
+    october = await store.page(
+        CallFilter(date_from=date(2026, 10, 31), date_to=date(2026, 10, 31)), limit=1000
+    )
     assert "0312340000" in {c.other_number for c in october}
     assert "0312340001" not in {c.other_number for c in october}
     november = await store.page(CallFilter(date_from=date(2026, 11, 1)), limit=1000)
     assert [c.other_number for c in november] == ["0312340001"]
     assert all(c.started_at.date() == date(2026, 10, 31) for c in october)
     rows = await everything(store)
-    for f in (CallFilter(date_from=date(2026, 9, 10), date_to=date(2026, 9, 20)),
-              CallFilter(date_to=date(2026, 9, 1)),
-              CallFilter(number="090", date_from=date(2026, 10, 1), date_to=date(2026, 10, 2))):
+    for f in (
+        CallFilter(date_from=date(2026, 9, 10), date_to=date(2026, 9, 20)),
+        CallFilter(date_to=date(2026, 9, 1)),
+        CallFilter(number="090", date_from=date(2026, 10, 1), date_to=date(2026, 10, 2)),
+    ):
         want = expected(rows, f)
         assert await store.count(f) == len(want)
         assert [c.id for c in await store.page(f, limit=2000)] == want
@@ -134,10 +150,14 @@ async def test_type_and_state_filters(store: CallStore, ws: Workspace) -> None:
     async with ws.db.transaction() as conn:
         await conn.execute("UPDATE calls SET state = 'missing' WHERE id % 50 = 0")
     rows = await everything(store)
-    for f in (CallFilter(types=("out", "external")), CallFilter(states=("missing",)),
-              CallFilter(states=("complete",)), CallFilter(states=("recording", "complete")),
-              CallFilter(number="12", states=("missing",)),
-              CallFilter(number="0488291111", types=("in",), states=("complete",))):
+    for f in (
+        CallFilter(types=("out", "external")),
+        CallFilter(states=("missing",)),
+        CallFilter(states=("complete",)),
+        CallFilter(states=("recording", "complete")),
+        CallFilter(number="12", states=("missing",)),
+        CallFilter(number="0488291111", types=("in",), states=("complete",)),
+    ):
         want = expected(rows, f)
         assert want, f
         assert await store.count(f) == len(want), f
@@ -160,12 +180,27 @@ async def test_get_and_get_many(store: CallStore) -> None:
 async def test_json_fields(store: CallStore) -> None:
     (call,) = await store.page(CallFilter(number="0312340001"))
     data = call.to_json()
-    for key in ("id", "path", "started_at", "type", "city_number", "other_number", "caller_id",
-                "size", "duration_s", "sha256", "state", "raw_retention_until"):
+    for key in (
+        "id",
+        "path",
+        "started_at",
+        "type",
+        "city_number",
+        "other_number",
+        "caller_id",
+        "size",
+        "duration_s",
+        "sha256",
+        "state",
+        "raw_retention_until",
+    ):
         assert key in data
     assert data["path"] == "2026/10/31/in-0488291111-0312340001-20261101-000000-2.1.wav"
     assert data["started_at"] == "2026-11-01T00:00:00+09:00"
     assert data["raw_retention_until"] == "2026-12-31"
     assert (data["city_number"], data["other_number"], data["caller_id"]) == (
-        "0488291111", "0312340001", "number")
+        "0488291111",
+        "0312340001",
+        "number",
+    )
     assert (data["size"], data["duration_s"], data["state"]) == (44, 0.0, "complete")

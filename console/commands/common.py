@@ -25,8 +25,11 @@ def add_json(p: argparse.ArgumentParser) -> None:
 
 
 def add_pin(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--pin-stdin", action="store_true",
-                   help="read the PIN from standard input (one line) instead of asking")
+    p.add_argument(
+        "--pin-stdin",
+        action="store_true",
+        help="read the PIN from standard input (one line) instead of asking",
+    )
 
 
 def add_yes(p: argparse.ArgumentParser) -> None:

@@ -31,12 +31,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     e = kinds.add_parser("export", help="instruct the operator to create output data")
     e.add_argument("--purpose", required=True, choices=list(PURPOSES))
     e.add_argument("--medium", required=True, choices=MEDIA)
-    e.add_argument("--call", dest="calls", type=bounded.ident, action="append", default=[], metavar="ID",
-                   help="a call picked from the index (repeat for more)")
-    e.add_argument("--from", dest="date_from", type=bounded.when, metavar="WHEN",
-                   help="or describe the calls: from DATE or DATE'T'HH:MM (Japan time)")
-    e.add_argument("--to", dest="date_to", type=bounded.when, metavar="WHEN",
-                   help="to DATE (the whole day) or DATE'T'HH:MM")
+    e.add_argument(
+        "--call",
+        dest="calls",
+        type=bounded.ident,
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a call picked from the index (repeat for more)",
+    )
+    e.add_argument(
+        "--from",
+        dest="date_from",
+        type=bounded.when,
+        metavar="WHEN",
+        help="or describe the calls: from DATE or DATE'T'HH:MM (Japan time)",
+    )
+    e.add_argument(
+        "--to",
+        dest="date_to",
+        type=bounded.when,
+        metavar="WHEN",
+        help="to DATE (the whole day) or DATE'T'HH:MM",
+    )
     e.add_argument("--city", metavar="NUMBER", help="the city-side number of the described calls")
     e.add_argument("--other", metavar="NUMBER", help="the other party's number of the described calls")
     e.add_argument("--note", default="")
@@ -50,15 +67,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_json(p)
     p.set_defaults(func=with_workspace(instruct_purge))
 
-    ls = sub.add_parser("instructions", help="list instructions, open ones first;"
-                        " `instructions show ID` prints one's form")
+    ls = sub.add_parser(
+        "instructions", help="list instructions, open ones first; `instructions show ID` prints one's form"
+    )
     ls.add_argument("action", nargs="?", choices=["show"], help="show one instruction's form")
     ls.add_argument("ref", nargs="?", metavar="ID", help="instruction id or number (with show)")
     ls.add_argument("--open", action="store_true", help="only those not yet executed")
-    ls.add_argument("--form", choices=["text", "html"], default="text",
-                    help="with show: plain text, or a print-ready A4 HTML page")
-    ls.add_argument("--submission", action="store_true",
-                    help="with show: the 提出書 (様式第2号) submitted with the output data")
+    ls.add_argument(
+        "--form",
+        choices=["text", "html"],
+        default="text",
+        help="with show: plain text, or a print-ready A4 HTML page",
+    )
+    ls.add_argument(
+        "--submission",
+        action="store_true",
+        help="with show: the 提出書 (様式第2号) submitted with the output data",
+    )
     add_json(ls)
     ls.set_defaults(func=with_workspace(list_instructions))
 
@@ -71,14 +96,32 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def describe(ins: Instruction) -> str:
-    calls = (t("cli.instructions.calls", n=len(ins.call_ids)) if ins.call_ids
-             else t("cli.instructions.calls_described"))
-    extra = (t("cli.instructions.export_extra", purpose=term("purpose", ins.purpose),
-               medium=term("medium", ins.medium), calls=calls) if ins.kind == Kind.EXPORT else "")
+    calls = (
+        t("cli.instructions.calls", n=len(ins.call_ids))
+        if ins.call_ids
+        else t("cli.instructions.calls_described")
+    )
+    extra = (
+        t(
+            "cli.instructions.export_extra",
+            purpose=term("purpose", ins.purpose),
+            medium=term("medium", ins.medium),
+            calls=calls,
+        )
+        if ins.kind == Kind.EXPORT
+        else ""
+    )
     note = f"  {visible(ins.note)}" if ins.note else ""
-    return t("cli.instructions.line", id=ins.id, number=ins.number, kind=term("kind", ins.kind),
-             state=term("ins_state", ins.state), at=f"{ins.issued_at:%Y-%m-%d %H:%M}", extra=extra,
-             note=note)
+    return t(
+        "cli.instructions.line",
+        id=ins.id,
+        number=ins.number,
+        kind=term("kind", ins.kind),
+        state=term("ins_state", ins.state),
+        at=f"{ins.issued_at:%Y-%m-%d %H:%M}",
+        extra=extra,
+        note=note,
+    )
 
 
 def _criteria(args: argparse.Namespace, ws: Workspace) -> Criteria | None:
@@ -86,37 +129,44 @@ def _criteria(args: argparse.Namespace, ws: Workspace) -> Criteria | None:
     if not described:
         return None
     if args.calls:
-        raise CallrecError("either pick calls (--call) or describe them (--from/--to), not both",
-                           code="calls_and_criteria")
+        raise CallrecError(
+            "either pick calls (--call) or describe them (--from/--to), not both", code="calls_and_criteria"
+        )
     if args.date_from is None or args.date_to is None:
-        raise CallrecError("described calls need a time range: --from and --to",
-                           code="criteria_range")
-    return Criteria.parse(args.date_from, args.date_to, city=args.city, other=args.other,
-                          tz=ws.config.tz)
+        raise CallrecError("described calls need a time range: --from and --to", code="criteria_range")
+    return Criteria.parse(args.date_from, args.date_to, city=args.city, other=args.other, tz=ws.config.tz)
 
 
 async def instruct_export(args: argparse.Namespace, ws: Workspace) -> int:
     criteria = _criteria(args, ws)
-    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, Role.MANAGER),
-                                    Duty.ISSUE_INSTRUCTION)
+    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, Role.MANAGER), Duty.ISSUE_INSTRUCTION)
     if criteria is not None:
         what = "; ".join(f"{k} {v}" for k, v in forms.describe_criteria(criteria, ws.config.tz))
     else:
         ids = sorted(set(args.calls))
         what = t("cli.instruct_calls", n=len(ids), ids=", ".join(str(c) for c in ids))
-    question = t("cli.confirm_instruct", purpose=t(f"purpose.{args.purpose}"),
-                 medium=MEDIA_SPECS[args.medium].label, what=what)
+    question = t(
+        "cli.confirm_instruct",
+        purpose=t(f"purpose.{args.purpose}"),
+        medium=MEDIA_SPECS[args.medium].label,
+        what=what,
+    )
     if not confirm(args, question):
         raise CallrecError("not confirmed; nothing was issued", code="not_confirmed")
-    ins = await ws.instructions.issue_export(actor, purpose=args.purpose, medium=args.medium,
-                                             call_ids=args.calls, criteria=criteria, note=args.note)
+    ins = await ws.instructions.issue_export(
+        actor,
+        purpose=args.purpose,
+        medium=args.medium,
+        call_ids=args.calls,
+        criteria=criteria,
+        note=args.note,
+    )
     emit(args, ins.to_json(), lambda: describe(ins))
     return 0
 
 
 async def instruct_purge(args: argparse.Namespace, ws: Workspace) -> int:
-    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, Role.MANAGER),
-                                    Duty.ISSUE_INSTRUCTION)
+    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, Role.MANAGER), Duty.ISSUE_INSTRUCTION)
     ins = await ws.instructions.issue_purge(actor, note=args.note)
     emit(args, ins.to_json(), lambda: describe(ins))
     return 0
@@ -132,8 +182,9 @@ async def show_instruction(args: argparse.Namespace, ws: Workspace) -> int:
         emit(args, record.to_json() | {"form": body}, lambda: body)
         return 0
     if ins.kind != Kind.EXPORT:
-        raise NotFound(f"instruction {ins.number} is a purge instruction: it has no 様式第1号",
-                       code="no_form")
+        raise NotFound(
+            f"instruction {ins.number} is a purge instruction: it has no 様式第1号", code="no_form"
+        )
     body = await ws.exports.form1(ins, html=args.form == "html")
     history = [r.to_json() for r in await ws.exports.history(ins.id)]
     emit(args, ins.to_json() | {"form": body, "exports": history}, lambda: body)
@@ -144,14 +195,16 @@ async def list_instructions(args: argparse.Namespace, ws: Workspace) -> int:
     if args.action == "show":
         return await show_instruction(args, ws)
     items = await ws.instructions.list(open_only=args.open)
-    emit(args, [i.to_json() for i in items],
-         lambda: "\n".join(describe(i) for i in items) or t("cli.instructions.empty"))
+    emit(
+        args,
+        [i.to_json() for i in items],
+        lambda: "\n".join(describe(i) for i in items) or t("cli.instructions.empty"),
+    )
     return 0
 
 
 async def cancel(args: argparse.Namespace, ws: Workspace) -> int:
-    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, Role.MANAGER),
-                                    Duty.CANCEL_INSTRUCTION)
+    actor = await ws.auth.authorize(Role.MANAGER, read_pin(args, Role.MANAGER), Duty.CANCEL_INSTRUCTION)
     await ws.exports.recover_interrupted()  # an export killed midway: its instruction issued again
     ins = await ws.instructions.cancel(actor, args.instruction, args.reason)
     emit(args, ins.to_json(), lambda: describe(ins))

@@ -14,18 +14,25 @@ from services.errors import StorageError
 from services.text import visible
 from services.workspace import Workspace
 
-_RENDER = {"text": reports.to_text, "csv": reports.to_csv, "json": reports.to_json_text,
-           "html": reports.to_html}
+_RENDER = {
+    "text": reports.to_text,
+    "csv": reports.to_csv,
+    "json": reports.to_json_text,
+    "html": reports.to_html,
+}
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r = sub.add_parser("report", help="the report to the manager for a period (第3条5)")
     r.add_argument("--from", dest="date_from", type=bounded.day, required=True, metavar="DATE")
     r.add_argument("--to", dest="date_to", type=bounded.day, required=True, metavar="DATE")
-    r.add_argument("--format", choices=list(_RENDER), default="text",
-                   help="html is a print-ready A4 page")
-    r.add_argument("--role", choices=[x.value for x in Role], default=Role.MANAGER.value,
-                   help="who produces it (the operator reports to the manager)")
+    r.add_argument("--format", choices=list(_RENDER), default="text", help="html is a print-ready A4 page")
+    r.add_argument(
+        "--role",
+        choices=[x.value for x in Role],
+        default=Role.MANAGER.value,
+        help="who produces it (the operator reports to the manager)",
+    )
     r.add_argument("--out", type=Path, help="write to this file instead of standard output")
     add_pin(r)
     r.set_defaults(func=with_workspace(report))

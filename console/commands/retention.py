@@ -35,12 +35,20 @@ TEXT_LIST_LIMIT = 20  # purgeable calls listed in the text output unless --limit
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("retention", help="what a purge would delete now, what is blocked and why")
-    p.add_argument("--as-of", type=bounded.when, metavar="DATE",
-                   help="preview as of a day (YYYY-MM-DD) or time;"
-                   " previews only: a purge always uses the real clock")
-    p.add_argument("--limit", type=bounded.count(0), default=None, metavar="N",
-                   help="list at most N purgeable calls (default: 20 as text, all with --json;"
-                   " the counts are always complete)")
+    p.add_argument(
+        "--as-of",
+        type=bounded.when,
+        metavar="DATE",
+        help="preview as of a day (YYYY-MM-DD) or time; previews only: a purge always uses the real clock",
+    )
+    p.add_argument(
+        "--limit",
+        type=bounded.count(0),
+        default=None,
+        metavar="N",
+        help="list at most N purgeable calls (default: 20 as text, all with --json;"
+        " the counts are always complete)",
+    )
     add_reveal(p)
     add_json(p)
     p.set_defaults(func=with_workspace(retention))
@@ -62,8 +70,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_json(ls)
     ls.set_defaults(func=with_workspace(list_holds))
 
-    pg = sub.add_parser("purge", help="execute a purge instruction: delete recordings whose"
-                        " retention has ended (operator)")
+    pg = sub.add_parser(
+        "purge", help="execute a purge instruction: delete recordings whose retention has ended (operator)"
+    )
     pg.add_argument("instruction", metavar="ID", help="purge instruction id or number (2026-0002)")
     add_yes(pg)
     _destructive(pg)
@@ -73,8 +82,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     d.add_argument("--from", dest="date_from", required=True, type=bounded.day, metavar="DATE")
     d.add_argument("--to", dest="date_to", required=True, type=bounded.day, metavar="DATE")
     d.add_argument("--html", type=Path, metavar="FILE", help="also write the print-ready A4 page")
-    d.add_argument("--role", choices=[r.value for r in Role], default=Role.MANAGER.value,
-                   help="whose PIN produces it (default: manager)")
+    d.add_argument(
+        "--role",
+        choices=[r.value for r in Role],
+        default=Role.MANAGER.value,
+        help="whose PIN produces it (default: manager)",
+    )
     add_pin(d)
     add_json(d)
     d.set_defaults(func=with_workspace(deletions))
@@ -89,8 +102,9 @@ def _destructive(p: argparse.ArgumentParser) -> None:
 
 def _refuse_as_of(args: argparse.Namespace) -> None:
     if getattr(args, "as_of", None) is not None:
-        raise CallrecError(f"--as-of is for previews only; `{args.command}` always uses the real"
-                           " clock", code="as_of_refused")
+        raise CallrecError(
+            f"--as-of is for previews only; `{args.command}` always uses the real clock", code="as_of_refused"
+        )
 
 
 def parse_as_of(text: str, ws: Workspace) -> datetime:
@@ -99,8 +113,9 @@ def parse_as_of(text: str, ws: Workspace) -> datetime:
             return datetime.combine(date.fromisoformat(text), time(0), ws.clock.tz)  # Japan time
         at = datetime.fromisoformat(text)
     except ValueError:
-        raise CallrecError(f"--as-of: not a date or time: {visible(text)!r} (use YYYY-MM-DD)",
-                           code="bad_date") from None
+        raise CallrecError(
+            f"--as-of: not a date or time: {visible(text)!r} (use YYYY-MM-DD)", code="bad_date"
+        ) from None
     return at.replace(tzinfo=ws.clock.tz) if at.tzinfo is None else at
 
 
@@ -123,29 +138,62 @@ def describe_preview(p: Preview, purgeable_shown: int, privacy: Privacy) -> str:
             extra.append(t("cli.retention.blocked_hold", reason=visible(privacy.text(b.hold.reason))))
         if b.instructions:
             extra.append(t("cli.retention.blocked_instructions", numbers=", ".join(b.instructions)))
-        tail = (t("cli.retention.blocked_tail", extras=t("cli.retention.blocked_sep").join(extra))
-                if extra else "")
-        lines.append(t("cli.retention.blocked_line", id=b.id, at=f"{b.started_at:%Y-%m-%d %H:%M}",
-                       kept=b.raw_retention_until, why=why, tail=tail))
+        tail = (
+            t("cli.retention.blocked_tail", extras=t("cli.retention.blocked_sep").join(extra))
+            if extra
+            else ""
+        )
+        lines.append(
+            t(
+                "cli.retention.blocked_line",
+                id=b.id,
+                at=f"{b.started_at:%Y-%m-%d %H:%M}",
+                kept=b.raw_retention_until,
+                why=why,
+                tail=tail,
+            )
+        )
     if p.held_ahead:
         lines.append(t("cli.retention.held_ahead", n=len(p.held_ahead)))
         for b in p.held_ahead:
-            hold = (t("cli.retention.blocked_hold", reason=visible(privacy.text(b.hold.reason)))
-                    if b.hold else "")
-            lines.append(t("cli.retention.held_ahead_line", id=b.id,
-                           at=f"{b.started_at:%Y-%m-%d %H:%M}", kept=b.raw_retention_until,
-                           state=term("state", b.state), hold=hold))
+            hold = (
+                t("cli.retention.blocked_hold", reason=visible(privacy.text(b.hold.reason))) if b.hold else ""
+            )
+            lines.append(
+                t(
+                    "cli.retention.held_ahead_line",
+                    id=b.id,
+                    at=f"{b.started_at:%Y-%m-%d %H:%M}",
+                    kept=b.raw_retention_until,
+                    state=term("state", b.state),
+                    hold=hold,
+                )
+            )
     if p.next_deletable_from:
-        lines.append(t("cli.retention.next", n=p.next_count, size=units.size(p.next_bytes),
-                       day=f"{p.next_deletable_from:%Y-%m-%d}", kept=p.next_kept_through))
+        lines.append(
+            t(
+                "cli.retention.next",
+                n=p.next_count,
+                size=units.size(p.next_bytes),
+                day=f"{p.next_deletable_from:%Y-%m-%d}",
+                kept=p.next_kept_through,
+            )
+        )
     else:
         lines.append(t("cli.retention.next_none"))
     if p.register_available:
         lines.append(t("cli.retention.register_due", n=len(p.register_due)))
         for e in p.register_due:
-            lines.append(t("cli.retention.register_line", id=e["id"],
-                           number=visible(e["instruction"]), medium=visible(e["medium"]),
-                           written=e["written_on"], kept=e["kept_through"]))
+            lines.append(
+                t(
+                    "cli.retention.register_line",
+                    id=e["id"],
+                    number=visible(e["instruction"]),
+                    medium=visible(e["medium"]),
+                    written=e["written_on"],
+                    kept=e["kept_through"],
+                )
+            )
     else:
         lines.append(t("cli.retention.register_none"))
     return "\n".join(lines)
@@ -176,10 +224,17 @@ async def retention(args: argparse.Namespace, ws: Workspace) -> int:
 
     def text() -> str:
         head = describe_preview(preview, len(items), privacy)
-        listing = [t("cli.retention.purgeable_line", id=c.id, at=f"{c.started_at:%Y-%m-%d %H:%M}",
-                     kept=c.raw_retention_until, size=units.size(c.size),
-                     path=visible(path(c.id, c.path)))
-                   for c in items]
+        listing = [
+            t(
+                "cli.retention.purgeable_line",
+                id=c.id,
+                at=f"{c.started_at:%Y-%m-%d %H:%M}",
+                kept=c.raw_retention_until,
+                size=units.size(c.size),
+                path=visible(path(c.id, c.path)),
+            )
+            for c in items
+        ]
         title = t("cli.retention.purgeable_title")
         return head + (f"\n{title}\n" + "\n".join(listing) if listing else "")
 
@@ -194,11 +249,15 @@ def describe_hold(h: Hold, privacy: Privacy | None = None) -> str:
         return visible(privacy.text(text) if privacy else text)
 
     if h.active:
-        return t("cli.retention.held", id=h.call_id, at=f"{h.set_at:%Y-%m-%d %H:%M}",
-                 reason=shown(h.reason))
+        return t("cli.retention.held", id=h.call_id, at=f"{h.set_at:%Y-%m-%d %H:%M}", reason=shown(h.reason))
     assert h.released_at is not None
-    return t("cli.retention.released", id=h.call_id, at=f"{h.released_at:%Y-%m-%d %H:%M}",
-             release_reason=shown(h.release_reason or ""), reason=shown(h.reason))
+    return t(
+        "cli.retention.released",
+        id=h.call_id,
+        at=f"{h.released_at:%Y-%m-%d %H:%M}",
+        release_reason=shown(h.release_reason or ""),
+        reason=shown(h.reason),
+    )
 
 
 async def hold(args: argparse.Namespace, ws: Workspace) -> int:
@@ -215,8 +274,11 @@ async def release(args: argparse.Namespace, ws: Workspace) -> int:
     h = await ws.holds.release(actor, args.call_id, args.reason)
     call = await ws.calls.get(h.call_id)
     data = h.to_json() | {"raw_retention_until": call.raw_retention_until.isoformat()}
-    emit(args, data, lambda: t("cli.retention.released_again", line=describe_hold(h),
-                                   kept=call.raw_retention_until))
+    emit(
+        args,
+        data,
+        lambda: t("cli.retention.released_again", line=describe_hold(h), kept=call.raw_retention_until),
+    )
     return 0
 
 
@@ -224,22 +286,33 @@ async def list_holds(args: argparse.Namespace, ws: Workspace) -> int:
     privacy = await Privacy.ask(args, ws)
     items = await ws.holds.active(limit=100000)
     await privacy.record((await numbers_of(ws, (h.call_id for h in items))).values())
-    emit(args, [h.to_json() | {"reason": privacy.text(h.reason),
-                               "release_reason": privacy.text(h.release_reason)} for h in items],
-         lambda: "\n".join(describe_hold(h, privacy) for h in items) or t("cli.retention.no_holds"))
+    emit(
+        args,
+        [
+            h.to_json() | {"reason": privacy.text(h.reason), "release_reason": privacy.text(h.release_reason)}
+            for h in items
+        ],
+        lambda: "\n".join(describe_hold(h, privacy) for h in items) or t("cli.retention.no_holds"),
+    )
     return 0
 
 
 def describe_plan(plan: PurgePlan) -> str:
     span = ""
     if plan.oldest and plan.newest:
-        span = t("cli.retention.plan_span", first=f"{plan.oldest:%Y-%m-%d}",
-                 last=f"{plan.newest:%Y-%m-%d}")
+        span = t("cli.retention.plan_span", first=f"{plan.oldest:%Y-%m-%d}", last=f"{plan.newest:%Y-%m-%d}")
     grace = t("cli.retention.plan_grace", days=plan.grace_days) if plan.grace_days else ""
-    lines = [t("cli.retention.plan", number=plan.instruction.number, n=plan.count,
-               size=units.size(plan.bytes), bytes=plan.bytes, span=span),
-             t("cli.retention.plan_rule", cutoff=plan.cutoff, grace=grace,
-               at=f"{plan.planned_at:%Y-%m-%d %H:%M}")]
+    lines = [
+        t(
+            "cli.retention.plan",
+            number=plan.instruction.number,
+            n=plan.count,
+            size=units.size(plan.bytes),
+            bytes=plan.bytes,
+            span=span,
+        ),
+        t("cli.retention.plan_rule", cutoff=plan.cutoff, grace=grace, at=f"{plan.planned_at:%Y-%m-%d %H:%M}"),
+    ]
     if plan.blocked:
         lines.append(t("cli.retention.plan_blocked", n=plan.blocked))
     return "\n".join(lines)
@@ -263,9 +336,16 @@ def _typed_confirmation(args: argparse.Namespace, plan: PurgePlan) -> int:
 
 
 def describe_result(r: PurgeResult) -> str:
-    lines = [t("cli.retention.result", number=r.instruction.number, n=r.deleted,
-               size=units.size(r.deleted_bytes), state=term("run", r.state),
-               ins_state=term("ins_state", r.instruction.state))]
+    lines = [
+        t(
+            "cli.retention.result",
+            number=r.instruction.number,
+            n=r.deleted,
+            size=units.size(r.deleted_bytes),
+            state=term("run", r.state),
+            ins_state=term("ins_state", r.instruction.state),
+        )
+    ]
     if r.skipped:
         lines.append(t("cli.retention.result_skipped", n=r.skipped))
     if r.absent:
@@ -279,20 +359,25 @@ def describe_result(r: PurgeResult) -> str:
 
 async def purge(args: argparse.Namespace, ws: Workspace) -> int:
     _refuse_as_of(args)
-    actor = await ws.auth.authorize(Role.OPERATOR, read_pin(args, Role.OPERATOR),
-                                    Duty.EXECUTE_INSTRUCTION)
+    actor = await ws.auth.authorize(Role.OPERATOR, read_pin(args, Role.OPERATOR), Duty.EXECUTE_INSTRUCTION)
     plan = await ws.purge.plan(args.instruction)
     if not plan.count:
-        raise CallrecError(f"nothing to delete now under instruction {plan.instruction.number}"
-                           f" (blocked: {plan.blocked})", code="nothing_to_purge")
+        raise CallrecError(
+            f"nothing to delete now under instruction {plan.instruction.number} (blocked: {plan.blocked})",
+            code="nothing_to_purge",
+        )
     print(describe_plan(plan), file=sys.stderr if args.json else sys.stdout)
     typed = _typed_confirmation(args, plan)
     show = sys.stderr.isatty()
 
     def progress(p: PurgeProgress) -> None:
         if show:
-            print("\r" + t("cli.retention.progress", done=p.done, total=p.total), end="",
-                  file=sys.stderr, flush=True)
+            print(
+                "\r" + t("cli.retention.progress", done=p.done, total=p.total),
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
 
     result = await ws.purge.execute(actor, plan, typed_count=typed, progress=progress)
     if show:

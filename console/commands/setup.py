@@ -30,8 +30,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pin = sub.add_parser("pin", help="role PINs").add_subparsers(dest="pin_cmd", required=True)
     s = pin.add_parser("set", help="set or change a role's PIN")
     s.add_argument("role", choices=[r.value for r in Role])
-    s.add_argument("--reset", action="store_true",
-                   help="replace a forgotten PIN without the current one (recorded in the audit log)")
+    s.add_argument(
+        "--reset",
+        action="store_true",
+        help="replace a forgotten PIN without the current one (recorded in the audit log)",
+    )
     add_pin(s)
     s.set_defaults(func=with_workspace(pin_set))
 
@@ -39,11 +42,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def init(args: argparse.Namespace) -> int:
     path = config_mod.resolve_path(args.config)
     if path.exists() and not args.force:
-        raise ConfigError(f"{path}: a configuration exists already (use --force to replace it)",
-                          code="config_exists", path=str(path))
+        raise ConfigError(
+            f"{path}: a configuration exists already (use --force to replace it)",
+            code="config_exists",
+            path=str(path),
+        )
     cfg = config_mod.Config(
-        spool=args.spool.resolve(), data=args.data.resolve(), layout=args.layout,
-        pattern=args.pattern, language=args.language,
+        spool=args.spool.resolve(),
+        data=args.data.resolve(),
+        layout=args.layout,
+        pattern=args.pattern,
+        language=args.language,
     )
     config_mod.parse(_as_doc(cfg), path)  # validate exactly as a load would
     identity.peek(cfg.database, create=True)  # an emptied or foreign database: refused, nothing written
@@ -52,9 +61,13 @@ def init(args: argparse.Namespace) -> int:
     async def create() -> None:
         ws = await Workspace.open(config_mod.load(path), create=True)
         try:
-            await ws.audit.record(at=ws.clock.now(), actor="system", action=Action.CONFIG_WRITTEN,
-                                  subject=str(path), detail={"spool": str(cfg.spool),
-                                                             "data": str(cfg.data)})
+            await ws.audit.record(
+                at=ws.clock.now(),
+                actor="system",
+                action=Action.CONFIG_WRITTEN,
+                subject=str(path),
+                detail={"spool": str(cfg.spool), "data": str(cfg.data)},
+            )
         finally:
             await ws.close()
 

@@ -10,5 +10,16 @@ from services.export.records import ExportPlan, ExportRecord, MediumRecord
 from services.export.service import Exports
 from services.export.writer import ChangeMedium
 
-__all__ = ["CancelToken", "Cancelled", "ChangeMedium", "ExportPlan", "ExportRecord", "Exports",
-           "MediumRecord", "Phase", "Progress", "Target", "TargetKind"]
+__all__ = [
+    "CancelToken",
+    "Cancelled",
+    "ChangeMedium",
+    "ExportPlan",
+    "ExportRecord",
+    "Exports",
+    "MediumRecord",
+    "Phase",
+    "Progress",
+    "Target",
+    "TargetKind",
+]

@@ -60,12 +60,20 @@ def _problem(output: str, device: str) -> str:
 def probe(device: str) -> MediumState:
     """What is in the drive: blank or not, and how many bytes it can take."""
     if device.startswith("/") and not Path(device).exists():
-        raise StorageError(f"{visible(device)}: no such drive (is it connected? is media.device in"
-                           " the configuration right?)", code="drive_missing", device=device)
+        raise StorageError(
+            f"{visible(device)}: no such drive (is it connected? is media.device in"
+            " the configuration right?)",
+            code="drive_missing",
+            device=device,
+        )
     try:
-        proc = subprocess.run([_xorriso(), "-outdev", device, "-tell_media_space"],
-                              capture_output=True, text=True, errors="replace",
-                              timeout=PROBE_TIMEOUT_S)
+        proc = subprocess.run(
+            [_xorriso(), "-outdev", device, "-tell_media_space"],
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=PROBE_TIMEOUT_S,
+        )
     except subprocess.TimeoutExpired:
         raise BurnError(f"{visible(device)}: the drive did not answer", code="drive_timeout") from None
     out = proc.stdout + proc.stderr
@@ -81,8 +89,9 @@ def burn(image: Path, device: str, meter: Meter) -> None:
     """Write the image to the blank medium in `device`; stops xorriso if the export is cancelled."""
     size = image.stat().st_size
     cmd = [_xorriso(), "-as", "cdrecord", "-v", f"dev={device}", str(image)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            errors="replace")
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    )
     assert proc.stdout is not None
     lines: list[str] = []
     counted = 0
@@ -113,6 +122,10 @@ def read_back(device: str, image_size: int, image_sha256: str, meter: Meter) -> 
     except OSError as exc:
         raise VerifyFailed(f"{visible(device)}: cannot read the medium back ({exc.strerror})") from exc
     if digest != image_sha256:
-        raise VerifyFailed(f"{visible(device)}: the medium reads back differently from the image"
-                           f" (sha256 {digest[:12]}…, image {image_sha256[:12]}…)",
-                           device=device, expected=image_sha256, actual=digest)
+        raise VerifyFailed(
+            f"{visible(device)}: the medium reads back differently from the image"
+            f" (sha256 {digest[:12]}…, image {image_sha256[:12]}…)",
+            device=device,
+            expected=image_sha256,
+            actual=digest,
+        )

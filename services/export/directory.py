@@ -39,8 +39,11 @@ def _fsync_dir(path: Path) -> None:
 def write_folder(files: Sequence[FileSpec], final: Path, meter: Meter) -> None:
     """Write the files into `final` (which must not exist yet) by way of a partial folder."""
     if final.exists():
-        raise Conflict(f"{visible(final)} exists already; choose another folder",
-                       code="destination_exists", path=str(final))
+        raise Conflict(
+            f"{visible(final)} exists already; choose another folder",
+            code="destination_exists",
+            path=str(final),
+        )
     partial = partial_path(final)
     partial.mkdir()
     dirs = {partial}
@@ -51,12 +54,16 @@ def write_folder(files: Sequence[FileSpec], final: Path, meter: Meter) -> None:
         pipe.settle()
         for r in readers:
             r.finish()
-    for d in sorted((d for d in dirs if d == partial or partial in d.parents),
-                    key=lambda p: len(p.parts), reverse=True):
+    for d in sorted(
+        (d for d in dirs if d == partial or partial in d.parents), key=lambda p: len(p.parts), reverse=True
+    ):
         _fsync_dir(d)
     if final.exists():
-        raise Conflict(f"{visible(final)} appeared while writing; nothing was replaced",
-                       code="destination_exists", path=str(final))
+        raise Conflict(
+            f"{visible(final)} appeared while writing; nothing was replaced",
+            code="destination_exists",
+            path=str(final),
+        )
     os.rename(partial, final)
     _fsync_dir(final.parent)
 

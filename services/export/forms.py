@@ -79,9 +79,14 @@ class CallRow:
     @classmethod
     def of(cls, call: Call, tz: tzinfo) -> CallRow:
         end = call_end(call, tz)
-        return cls(moment(call.started_at.astimezone(tz)),
-                   moment(end, round_up=True) if end else "不明",
-                   city_side(call), other_party(call), call.name, call.sha256 or "")
+        return cls(
+            moment(call.started_at.astimezone(tz)),
+            moment(end, round_up=True) if end else "不明",
+            city_side(call),
+            other_party(call),
+            call.name,
+            call.sha256 or "",
+        )
 
 
 @dataclass(frozen=True)
@@ -90,8 +95,8 @@ class FormContext:
     calls: Sequence[Call]
     centre: Centre
     tz: tzinfo
-    written_on: date | None = None   # 様式第2号: the day the output data was written
-    media_note: str = ""              # e.g. "DVD-R 2枚のうち1枚目"
+    written_on: date | None = None  # 様式第2号: the day the output data was written
+    media_note: str = ""  # e.g. "DVD-R 2枚のうち1枚目"
 
     @property
     def issued_on(self) -> date:
@@ -130,6 +135,7 @@ def describe_criteria(c: Criteria, tz: tzinfo) -> list[tuple[str, str]]:
 
 # -- 様式第1号 ------------------------------------------------------------------------------------
 
+
 def form1_items(ctx: FormContext) -> list[tuple[str, list[str]]]:
     ins = ctx.instruction
     calls: list[str] = []
@@ -153,13 +159,19 @@ def form1_items(ctx: FormContext) -> list[tuple[str, list[str]]]:
 def form1_text(ctx: FormContext) -> str:
     ins = ctx.instruction
     lines = [
-        "様式第1号（第5条関係）", "",
+        "様式第1号（第5条関係）",
+        "",
         f"{'':>40}指示番号 {ins.number}",
-        f"{'':>40}{wareki(ctx.issued_on)}", "",
-        "運営受託者　様", "",
-        f"{'':>40}{_manager(ctx.centre)}", "",
-        f"{'':>16}{FORM1_TITLE}", "",
-        f"{GUIDELINE}第5条第1項の規定に基づき、次のとおり出力データの作成を指示します。", "",
+        f"{'':>40}{wareki(ctx.issued_on)}",
+        "",
+        "運営受託者　様",
+        "",
+        f"{'':>40}{_manager(ctx.centre)}",
+        "",
+        f"{'':>16}{FORM1_TITLE}",
+        "",
+        f"{GUIDELINE}第5条第1項の規定に基づき、次のとおり出力データの作成を指示します。",
+        "",
     ]
     for n, (label, body) in enumerate(form1_items(ctx), 1):
         lines.append(f"{n} {label}")
@@ -172,7 +184,8 @@ def form1_html(ctx: FormContext) -> str:
     ins = ctx.instruction
     items = "".join(
         f"<li><span class=label>{html.escape(label)}</span>"
-        + "".join(f"<div>{html.escape(b)}</div>" for b in body) + "</li>"
+        + "".join(f"<div>{html.escape(b)}</div>" for b in body)
+        + "</li>"
         for label, body in form1_items(ctx)
     )
     page = (
@@ -189,9 +202,12 @@ def form1_html(ctx: FormContext) -> str:
 
 # -- 様式第2号 ------------------------------------------------------------------------------------
 
+
 def _form2_lead(ctx: FormContext) -> str:
-    return (f"{wareki(ctx.issued_on)}付けで指示のあった件について、{GUIDELINE}第5条第2項の規定に"
-            "基づき、次のとおり提出します。")
+    return (
+        f"{wareki(ctx.issued_on)}付けで指示のあった件について、{GUIDELINE}第5条第2項の規定に"
+        "基づき、次のとおり提出します。"
+    )
 
 
 def _form2_remarks(ctx: FormContext, row: CallRow) -> list[str]:
@@ -207,17 +223,28 @@ def form2_text(ctx: FormContext) -> str:
     pages = []
     for row in ctx.rows():
         lines = [
-            "様式第2号（第5条関係）", "",
-            f"{'':>40}{wareki(ctx.written_on)}", "",
-            f"{_manager(ctx.centre)}　様", "",
-            *(f"{'':>40}{c}" for c in _contractor(ctx.centre)), "",
-            f"{'':>20}{FORM2_TITLE}", "",
-            _form2_lead(ctx), "",
+            "様式第2号（第5条関係）",
+            "",
+            f"{'':>40}{wareki(ctx.written_on)}",
+            "",
+            f"{_manager(ctx.centre)}　様",
+            "",
+            *(f"{'':>40}{c}" for c in _contractor(ctx.centre)),
+            "",
+            f"{'':>20}{FORM2_TITLE}",
+            "",
+            _form2_lead(ctx),
+            "",
             f"1 通話日時　{row.start}頃から",
-            f"            {row.end}頃まで", "",
-            f"2 市役所側電話番号　{row.city}", "",
-            f"3 通話相手方電話番号　{row.other}", "",
-            "（備考）", *(f"    {r}" for r in _form2_remarks(ctx, row)), "",
+            f"            {row.end}頃まで",
+            "",
+            f"2 市役所側電話番号　{row.city}",
+            "",
+            f"3 通話相手方電話番号　{row.other}",
+            "",
+            "（備考）",
+            *(f"    {r}" for r in _form2_remarks(ctx, row)),
+            "",
         ]
         pages.append("\n".join(lines))
     return f"{_PAGE_BREAK}\n".join(pages)
@@ -269,5 +296,6 @@ def _html_document(title: str, pages: Sequence[str]) -> str:
     return (
         "<!DOCTYPE html>\n<html lang=ja><head><meta charset=utf-8>"
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
-        + "\n".join(pages) + "\n</body></html>\n"
+        + "\n".join(pages)
+        + "\n</body></html>\n"
     )

@@ -44,13 +44,22 @@ def name_files(files: Sequence[FileSpec]) -> tuple[Namer, list[str]]:
     return namer, dirs
 
 
-def build(files: Sequence[FileSpec], label: str, meter: Meter | None = None,
-          pipe: HashPipe | None = None) -> tuple[pycdlib.PyCdlib, list[HashingReader], Namer]:
+def build(
+    files: Sequence[FileSpec], label: str, meter: Meter | None = None, pipe: HashPipe | None = None
+) -> tuple[pycdlib.PyCdlib, list[HashingReader], Namer]:
     """A pycdlib image holding `files`; nothing is read until it is written."""
     namer, dirs = name_files(files)
     iso = pycdlib.PyCdlib()
-    iso.new(interchange_level=3, joliet=3, rock_ridge="1.09", udf="2.60", vol_ident=label,
-            sys_ident="LINUX", app_ident_str="CALLREC", pub_ident_str="CALLREC")
+    iso.new(
+        interchange_level=3,
+        joliet=3,
+        rock_ridge="1.09",
+        udf="2.60",
+        vol_ident=label,
+        sys_ident="LINUX",
+        app_ident_str="CALLREC",
+        pub_ident_str="CALLREC",
+    )
     for d in dirs:
         n = namer.get(d)
         iso.add_directory(iso_path=n.iso, rr_name=n.rr_name, joliet_path=n.joliet, udf_path=n.udf)
@@ -59,8 +68,7 @@ def build(files: Sequence[FileSpec], label: str, meter: Meter | None = None,
         n = namer.get(f.path)
         reader = f.reader(meter, pipe)
         readers.append(reader)
-        iso.add_fp(reader, f.size, iso_path=n.iso, rr_name=n.rr_name, joliet_path=n.joliet,
-                   udf_path=n.udf)
+        iso.add_fp(reader, f.size, iso_path=n.iso, rr_name=n.rr_name, joliet_path=n.joliet, udf_path=n.udf)
     return iso, readers, namer
 
 
@@ -110,8 +118,9 @@ def write_image(files: Sequence[FileSpec], label: str, out: Path, meter: Meter) 
     iso, readers, namer = build(files, label, meter, pipe)
     try:
         iso.force_consistency()
-        chain_prefetch(sorted(readers, key=lambda r: iso.get_record(
-            rr_path=namer.get(r.spec.path).rr).extent_location()))
+        chain_prefetch(
+            sorted(readers, key=lambda r: iso.get_record(rr_path=namer.get(r.spec.path).rr).extent_location())
+        )
         with ImageFile(out) as fh:
             iso.write_fp(fh, blocksize=WRITE_BLOCK)
             pipe.settle()
@@ -124,4 +133,3 @@ def write_image(files: Sequence[FileSpec], label: str, out: Path, meter: Meter) 
             r.close()
         iso.close()
         pipe.close()
-

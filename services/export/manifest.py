@@ -45,9 +45,16 @@ def call_entry(call: Call, file: str, tz: Any) -> dict[str, Any]:
     }
 
 
-def manifest(*, instruction: Instruction, export: dict[str, Any], volume: dict[str, Any],
-             calls: list[dict[str, Any]], documents: dict[str, str], audit_head: str,
-             all_volumes: list[dict[str, Any]]) -> bytes:
+def manifest(
+    *,
+    instruction: Instruction,
+    export: dict[str, Any],
+    volume: dict[str, Any],
+    calls: list[dict[str, Any]],
+    documents: dict[str, str],
+    audit_head: str,
+    all_volumes: list[dict[str, Any]],
+) -> bytes:
     doc = {
         "format": FORMAT,
         "guideline": "さいたまコールセンター通話録音装置等の運用に関する取扱要領 第4条第3項・第5条",
@@ -70,8 +77,17 @@ def manifest(*, instruction: Instruction, export: dict[str, Any], volume: dict[s
     return (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode()
 
 
-def readme(*, number: str, volume: int, volumes: int, calls: int, written_on: str,
-           kept_through: str, audit_head: str, forms: Sequence[str]) -> bytes:
+def readme(
+    *,
+    number: str,
+    volume: int,
+    volumes: int,
+    calls: int,
+    written_on: str,
+    kept_through: str,
+    audit_head: str,
+    forms: Sequence[str],
+) -> bytes:
     part = f"（{volumes}枚のうち{volume}枚目 / volume {volume} of {volumes}）" if volumes > 1 else ""
     lines = [
         f"出力データ 指示番号 {number}{part}",

@@ -16,8 +16,8 @@ BURN_PAD_SECTORS = 150
 @dataclass(frozen=True)
 class MediumSpec:
     code: str
-    label: str                # as printed on forms and screens
-    sectors: int | None       # None: a folder, limited by its filesystem's free space
+    label: str  # as printed on forms and screens
+    sectors: int | None  # None: a folder, limited by its filesystem's free space
 
     @property
     def is_disc(self) -> bool:
@@ -32,10 +32,10 @@ class MediumSpec:
 
 
 MEDIA_SPECS: dict[str, MediumSpec] = {
-    "cd-r": MediumSpec("cd-r", "CD-R", 359_846),           # 700 MB (80 min)
-    "dvd-r": MediumSpec("dvd-r", "DVD-R", 2_298_496),      # 4.7 GB
+    "cd-r": MediumSpec("cd-r", "CD-R", 359_846),  # 700 MB (80 min)
+    "dvd-r": MediumSpec("dvd-r", "DVD-R", 2_298_496),  # 4.7 GB
     "dvd-r-dl": MediumSpec("dvd-r-dl", "DVD-R DL", 4_171_712),  # 8.5 GB
-    "bd-r": MediumSpec("bd-r", "BD-R", 12_219_392),        # 25 GB
+    "bd-r": MediumSpec("bd-r", "BD-R", 12_219_392),  # 25 GB
     "usb": MediumSpec("usb", "USBメモリ", None),
 }
 

@@ -128,8 +128,9 @@ class Namer:
         iso = _first_free(_iso_candidates(name, is_dir, iso_hint), self._used_in(parent_path, "iso"))
         joliet = _first_free(_joliet_candidates(name), self._used_in(parent_path, "joliet"))
         udf = _first_free(_udf_candidates(name), self._used_in(parent_path, "udf"))
-        names = TreeNames(f"{parent.rr}/{name}", f"{parent.iso}/{iso}", f"{parent.joliet}/{joliet}",
-                          f"{parent.udf}/{udf}")
+        names = TreeNames(
+            f"{parent.rr}/{name}", f"{parent.iso}/{iso}", f"{parent.joliet}/{joliet}", f"{parent.udf}/{udf}"
+        )
         self._names[path] = names
         return names
 

@@ -33,20 +33,26 @@ FORM1_TXT = "様式第1号_通話出力データ作成指示書.txt"
 FORM1_HTML = "様式第1号_通話出力データ作成指示書.html"
 FORM2_TXT = "様式第2号_出力データ提出書.txt"
 FORM2_HTML = "様式第2号_出力データ提出書.html"
-_ISO_HINTS = {FORM1_TXT: "FORM1.TXT", FORM1_HTML: "FORM1.HTM", FORM2_TXT: "FORM2.TXT",
-              FORM2_HTML: "FORM2.HTM", MANIFEST: "MANIFEST.JSN", SUMS: "SHA256.SUM"}
+_ISO_HINTS = {
+    FORM1_TXT: "FORM1.TXT",
+    FORM1_HTML: "FORM1.HTM",
+    FORM2_TXT: "FORM2.TXT",
+    FORM2_HTML: "FORM2.HTM",
+    MANIFEST: "MANIFEST.JSN",
+    SUMS: "SHA256.SUM",
+}
 
 # Estimates used only to pack volumes; each volume is then measured exactly.
-_FIXED_BYTES = 1 << 20          # descriptors, UDF anchors and partition, path tables, root folders
-_PER_CALL_DOCS = 6 * 1024       # the call's share of the forms and manifests
-_PER_FILE_META = SECTOR + 640   # a UDF file entry, and records in three directory trees
-_MARGIN_SECTORS = 32            # room for the final audit head and export id in the documents
+_FIXED_BYTES = 1 << 20  # descriptors, UDF anchors and partition, path tables, root folders
+_PER_CALL_DOCS = 6 * 1024  # the call's share of the forms and manifests
+_PER_FILE_META = SECTOR + 640  # a UDF file entry, and records in three directory trees
+_MARGIN_SECTORS = 32  # room for the final audit head and export id in the documents
 
 
 class TargetKind(StrEnum):
-    IMAGE = "image"     # an ISO file (--out)
-    DEVICE = "device"   # burnt with xorriso (--device; stdio:FILE pseudo-drives too)
-    FOLDER = "folder"   # a folder, e.g. a mounted USB stick (--dir)
+    IMAGE = "image"  # an ISO file (--out)
+    DEVICE = "device"  # burnt with xorriso (--device; stdio:FILE pseudo-drives too)
+    FOLDER = "folder"  # a folder, e.g. a mounted USB stick (--dir)
 
 
 @dataclass(frozen=True)
@@ -69,12 +75,12 @@ class Target:
 class Volume:
     seq: int
     count: int
-    label: str                  # the image's volume id (16 characters at most, for Joliet)
-    folder: str                 # the folder name on a USB target
-    location: str               # image file, device or folder this volume goes to
+    label: str  # the image's volume id (16 characters at most, for Joliet)
+    folder: str  # the folder name on a USB target
+    location: str  # image file, device or folder this volume goes to
     calls: tuple[Call, ...]
     files: tuple[FileSpec, ...]  # empty in a plan: made again, final, when the export runs
-    size: int                   # bytes: the image (discs) or the files (folders)
+    size: int  # bytes: the image (discs) or the files (folders)
     file_sizes: tuple[int, ...] = ()
     names: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
 
@@ -89,7 +95,7 @@ class Documents:
     """Everything the documents of an export depend on besides the calls of a volume."""
 
     instruction: Instruction
-    calls: tuple[Call, ...]            # all calls of the export
+    calls: tuple[Call, ...]  # all calls of the export
     centre: Centre
     tz: tzinfo
     written_on: date
@@ -115,28 +121,47 @@ def recording_path(call: Call) -> str:
 
 
 def _generated(path: str, data: bytes) -> FileSpec:
-    return FileSpec(path, len(data), hashlib.sha256(data).hexdigest(), data=data,
-                    iso_hint=_ISO_HINTS.get(path))
+    return FileSpec(
+        path, len(data), hashlib.sha256(data).hexdigest(), data=data, iso_hint=_ISO_HINTS.get(path)
+    )
 
 
-def volume_files(docs: Documents, calls: Sequence[Call], seq: int, count: int, label: str,
-                 summary: list[dict[str, Any]]) -> tuple[list[FileSpec], dict[str, dict[str, str]]]:
+def volume_files(
+    docs: Documents, calls: Sequence[Call], seq: int, count: int, label: str, summary: list[dict[str, Any]]
+) -> tuple[list[FileSpec], dict[str, dict[str, str]]]:
     """The files of one volume and, for a disc, each file's names in the image's trees."""
-    recs = [FileSpec(recording_path(c), c.size, c.sha256 or "", source=docs.spool / c.path,
-                     spool=docs.spool, call_id=c.id) for c in calls]
+    recs = [
+        FileSpec(
+            recording_path(c),
+            c.size,
+            c.sha256 or "",
+            source=docs.spool / c.path,
+            spool=docs.spool,
+            call_id=c.id,
+        )
+        for c in calls
+    ]
     media_note = f"{count}枚のうち{seq}枚目" if count > 1 else ""
     form1 = forms.FormContext(docs.instruction, docs.calls, docs.centre, docs.tz)
-    form2 = forms.FormContext(docs.instruction, calls, docs.centre, docs.tz, docs.written_on,
-                              media_note)
+    form2 = forms.FormContext(docs.instruction, calls, docs.centre, docs.tz, docs.written_on, media_note)
     documents = [
         _generated(FORM1_TXT, forms.form1_text(form1).encode()),
         _generated(FORM1_HTML, forms.form1_html(form1).encode()),
         _generated(FORM2_TXT, forms.form2_text(form2).encode()),
         _generated(FORM2_HTML, forms.form2_html(form2).encode()),
-        _generated(README, manifest.readme(
-            number=docs.instruction.number, volume=seq, volumes=count, calls=len(calls),
-            written_on=docs.written_on.isoformat(), kept_through=docs.kept_through.isoformat(),
-            audit_head=docs.audit_head, forms=[FORM1_TXT, FORM1_HTML, FORM2_TXT, FORM2_HTML])),
+        _generated(
+            README,
+            manifest.readme(
+                number=docs.instruction.number,
+                volume=seq,
+                volumes=count,
+                calls=len(calls),
+                written_on=docs.written_on.isoformat(),
+                kept_through=docs.kept_through.isoformat(),
+                audit_head=docs.audit_head,
+                forms=[FORM1_TXT, FORM1_HTML, FORM2_TXT, FORM2_HTML],
+            ),
+        ),
     ]
     placeholder = [*documents, _generated(MANIFEST, b""), _generated(SUMS, b""), *recs]
     names: dict[str, dict[str, str]] = {}
@@ -151,16 +176,24 @@ def volume_files(docs: Documents, calls: Sequence[Call], seq: int, count: int, l
         if names:
             entry["names"] = names[spec.path]
         call_entries.append(entry)
-    manifest_file = _generated(MANIFEST, manifest.manifest(
-        instruction=docs.instruction, export=docs.export,
-        volume={"seq": seq, "count": count, "label": label,
+    manifest_file = _generated(
+        MANIFEST,
+        manifest.manifest(
+            instruction=docs.instruction,
+            export=docs.export,
+            volume={
+                "seq": seq,
+                "count": count,
+                "label": label,
                 "written_on": docs.written_on.isoformat(),
-                "kept_through": docs.kept_through.isoformat()},
-        calls=call_entries,
-        documents={d.path: d.sha256 for d in documents},
-        audit_head=docs.audit_head,
-        all_volumes=summary,
-    ))
+                "kept_through": docs.kept_through.isoformat(),
+            },
+            calls=call_entries,
+            documents={d.path: d.sha256 for d in documents},
+            audit_head=docs.audit_head,
+            all_volumes=summary,
+        ),
+    )
     covered = [*documents, manifest_file, *recs]
     sums = _generated(SUMS, manifest.sha256sums([(f.path, f.sha256) for f in covered]))
     return [*documents, manifest_file, sums, *recs], names
@@ -180,8 +213,12 @@ def pack(calls: Sequence[Call], capacity: int) -> list[list[Call]]:
         if need > room:
             raise CallrecError(
                 f"call {call.id} alone takes {units.size(need)}, more than one medium holds"
-                f" ({units.size(capacity)}); it cannot be written to this medium", code="call_too_large",
-                call_id=call.id, needed=need, capacity=capacity)
+                f" ({units.size(capacity)}); it cannot be written to this medium",
+                code="call_too_large",
+                call_id=call.id,
+                needed=need,
+                capacity=capacity,
+            )
         if volumes[-1] and used + need > room:
             volumes.append([])
             used = 0
@@ -199,15 +236,17 @@ def plan_volumes(docs: Documents, target: Target, capacity: int | None) -> list[
     limit = None if capacity is None else capacity - _MARGIN_SECTORS * SECTOR
     while True:
         volumes = volumes_for(docs, target, groups)
-        over = next((v for v in volumes if limit is not None and docs.is_disc and v.size > limit),
-                    None)
+        over = next((v for v in volumes if limit is not None and docs.is_disc and v.size > limit), None)
         if over is None:
             return volumes
         group = groups[over.seq - 1]
         if len(group) == 1:
             raise CallrecError(
                 f"call {group[0].id} needs an image of {units.size(over.size)}, more than one medium"
-                f" holds ({units.size(capacity or 0)})", code="call_too_large", call_id=group[0].id)
+                f" holds ({units.size(capacity or 0)})",
+                code="call_too_large",
+                call_id=group[0].id,
+            )
         if over.seq == len(groups):
             groups.append([])
         groups[over.seq].insert(0, group.pop())
@@ -216,13 +255,27 @@ def plan_volumes(docs: Documents, target: Target, capacity: int | None) -> list[
 def volumes_for(docs: Documents, target: Target, groups: Sequence[Sequence[Call]]) -> list[Volume]:
     """The volumes for a given grouping of the calls."""
     count = len(groups)
-    summary = [{"seq": i + 1, "label": labels(docs.instruction.number, i + 1, count)[0],
-                "calls": [c.id for c in g]} for i, g in enumerate(groups)]
+    summary = [
+        {"seq": i + 1, "label": labels(docs.instruction.number, i + 1, count)[0], "calls": [c.id for c in g]}
+        for i, g in enumerate(groups)
+    ]
     out = []
     for i, group in enumerate(groups):
         label, folder = labels(docs.instruction.number, i + 1, count)
         files, names = volume_files(docs, group, i + 1, count, label, summary)
         size = iso.image_size(files, label) if docs.is_disc else sum(f.size for f in files)
-        out.append(Volume(i + 1, count, label, folder, target.volume_location(folder, i + 1, count),
-                          tuple(group), tuple(files), size, tuple(f.size for f in files), names))
+        out.append(
+            Volume(
+                i + 1,
+                count,
+                label,
+                folder,
+                target.volume_location(folder, i + 1, count),
+                tuple(group),
+                tuple(files),
+                size,
+                tuple(f.size for f in files),
+                names,
+            )
+        )
     return out

@@ -43,9 +43,9 @@ class CancelToken:
 
 
 class Phase(StrEnum):
-    WRITE = "write"        # building the image / writing the folder, hashing each recording
-    VERIFY = "verify"      # reading the image or folder back
-    BURN = "burn"          # xorriso writing the image to the medium
+    WRITE = "write"  # building the image / writing the folder, hashing each recording
+    VERIFY = "verify"  # reading the image or folder back
+    BURN = "burn"  # xorriso writing the image to the medium
     READBACK = "readback"  # reading the medium's sectors back
 
 
@@ -54,11 +54,11 @@ class Progress:
     phase: Phase
     volume: int
     volumes: int
-    done: int            # bytes done, all phases and volumes
-    total: int           # bytes to do, all phases and volumes
-    current: str         # the file being written or read ("" between files)
+    done: int  # bytes done, all phases and volumes
+    total: int  # bytes to do, all phases and volumes
+    current: str  # the file being written or read ("" between files)
     elapsed_s: float
-    rate: float          # bytes per second over the last few seconds
+    rate: float  # bytes per second over the last few seconds
     eta_s: float | None  # seconds left at that rate; None until it is known
 
     @property
@@ -73,8 +73,14 @@ _WINDOW_S = 3.0
 class Meter:
     """Counts bytes in the worker thread; reports at most every `interval` seconds."""
 
-    def __init__(self, total: int, report: ProgressCallback | None = None,
-                 cancel: CancelToken | None = None, *, interval: float = 0.1) -> None:
+    def __init__(
+        self,
+        total: int,
+        report: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        *,
+        interval: float = 0.1,
+    ) -> None:
         self.total = max(total, 1)
         self.done = 0
         self.report = report
@@ -116,8 +122,17 @@ class Meter:
         rate = (self.done - d0) / (now - t0) if now - t0 > 0.05 else 0.0
         left = max(self.total - self.done, 0)
         eta = left / rate if rate > 0 else None
-        return Progress(self.phase, self.volume, self.volumes, min(self.done, self.total),
-                        self.total, self.current, now - self._start, rate, eta)
+        return Progress(
+            self.phase,
+            self.volume,
+            self.volumes,
+            min(self.done, self.total),
+            self.total,
+            self.current,
+            now - self._start,
+            rate,
+            eta,
+        )
 
     def _emit(self, force: bool = False) -> None:
         if self.report is None:

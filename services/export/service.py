@@ -57,9 +57,16 @@ SOFTWARE = "callrec 0.1.0"
 
 
 class Exports:
-    def __init__(self, db: Database, audit: AuditLog, clock: Clock, calls: CallStore,
-                 instructions: Instructions, config: Config,
-                 media_specs: dict[str, MediumSpec] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        audit: AuditLog,
+        clock: Clock,
+        calls: CallStore,
+        instructions: Instructions,
+        config: Config,
+        media_specs: dict[str, MediumSpec] | None = None,
+    ) -> None:
         self.db = db
         self.audit = audit
         self.clock = clock
@@ -83,7 +90,8 @@ class Exports:
         """An export instruction's 様式第1号: as kept when an upgrade changed its calls' parties,
         else from the calls as indexed."""
         kept = await self.db.fetchone(
-            "SELECT form_text, form_html FROM issued_forms WHERE instruction_id = ?", (ins.id,))
+            "SELECT form_text, form_html FROM issued_forms WHERE instruction_id = ?", (ins.id,)
+        )
         if kept is not None:
             return str(kept[1] if html else kept[0])
         calls = await self.calls.get_many(list(ins.call_ids)) if ins.call_ids else []
@@ -101,14 +109,16 @@ class Exports:
         """Open export instructions, oldest first: what the operator has to execute."""
         return await self.instructions.list(kind=Kind.EXPORT, open_only=True)
 
-    def target(self, *, out: str | None = None, device: str | None = None,
-               folder: str | None = None) -> Target:
+    def target(
+        self, *, out: str | None = None, device: str | None = None, folder: str | None = None
+    ) -> Target:
         """The destination from exactly one of: an image file, a device ("" = the configured one),
         a folder."""
         given = [x for x in (out, device, folder) if x is not None]
         if len(given) != 1:
-            raise CallrecError("give exactly one destination: an image file, a device or a folder",
-                               code="destination_choice")
+            raise CallrecError(
+                "give exactly one destination: an image file, a device or a folder", code="destination_choice"
+            )
         if out is not None:
             return Target(TargetKind.IMAGE, self._outside_our_folders(out))
         if folder is not None:
@@ -128,14 +138,25 @@ class Exports:
             if real.is_relative_to(os.path.realpath(folder)):
                 raise CallrecError(
                     f"{visible(str(path))}: inside the {name} folder ({visible(str(folder))});"
-                    " output data goes elsewhere", code="destination_inside", path=str(path),
-                    folder=str(folder), which=name)
+                    " output data goes elsewhere",
+                    code="destination_inside",
+                    path=str(path),
+                    folder=str(folder),
+                    which=name,
+                )
         return str(path)
 
     # -- planning --------------------------------------------------------------------------------
 
-    async def prepare(self, actor: Actor, ref: str | int, target: Target, *,
-                      split: bool = False, can_change_medium: bool = False) -> ExportPlan:
+    async def prepare(
+        self,
+        actor: Actor,
+        ref: str | int,
+        target: Target,
+        *,
+        split: bool = False,
+        can_change_medium: bool = False,
+    ) -> ExportPlan:
         """Everything checked, nothing written: the plan to confirm (calls, medium, size)."""
         actor.require(Duty.EXECUTE_INSTRUCTION)
         await self.recover_interrupted()
@@ -144,8 +165,9 @@ class Exports:
         medium = self._medium(ins)
         self._check_target_fits_medium(medium, target)
         calls, described = await self._calls_of(ins)
-        docs = self._documents(ins, calls, self.clock.now(), "0:" + "0" * 64, {"id": 0},
-                               is_disc=medium.is_disc)
+        docs = self._documents(
+            ins, calls, self.clock.now(), "0:" + "0" * 64, {"id": 0}, is_disc=medium.is_disc
+        )
         capacity = medium.capacity if medium.is_disc else None
         volumes = [v.outline() for v in await self._blocking(plan_volumes, docs, target, capacity)]
         if len(volumes) > 1 and not split:
@@ -154,27 +176,43 @@ class Exports:
                 f"the export needs {units.size(sum(v.size for v in volumes))} on {medium.label}, which"
                 f" holds {units.size(capacity)} per disc: use --split to write {len(volumes)} discs"
                 f" ({len(volumes)} × {medium.label}), or ask the manager for a larger medium",
-                code="needs_split", needed=sum(v.size for v in volumes), capacity=capacity,
-                volumes=len(volumes))
-        if (len(volumes) > 1 and target.kind is TargetKind.DEVICE and not can_change_medium
-                and "{n}" not in target.location):
-            raise CallrecError(f"{len(volumes)} discs must be changed in the drive one after the other:"
-                               " run this where someone can change them", code="needs_medium_change")
+                code="needs_split",
+                needed=sum(v.size for v in volumes),
+                capacity=capacity,
+                volumes=len(volumes),
+            )
+        if (
+            len(volumes) > 1
+            and target.kind is TargetKind.DEVICE
+            and not can_change_medium
+            and "{n}" not in target.location
+        ):
+            raise CallrecError(
+                f"{len(volumes)} discs must be changed in the drive one after the other:"
+                " run this where someone can change them",
+                code="needs_medium_change",
+            )
         free = await self._blocking(self._check_destination, target, volumes)
-        return ExportPlan(ins, tuple(calls), target, medium, capacity, free, tuple(volumes),
-                          described)
+        return ExportPlan(ins, tuple(calls), target, medium, capacity, free, tuple(volumes), described)
 
     def _check_executable(self, ins: Instruction) -> None:
         if ins.kind != Kind.EXPORT:
-            raise CallrecError(f"instruction {ins.number} is not an export instruction",
-                               code="not_export", number=ins.number)
+            raise CallrecError(
+                f"instruction {ins.number} is not an export instruction", code="not_export", number=ins.number
+            )
         if ins.state == State.IN_PROGRESS:
-            raise Conflict(f"instruction {ins.number} is being executed already",
-                           code="instruction_running", number=ins.number)
+            raise Conflict(
+                f"instruction {ins.number} is being executed already",
+                code="instruction_running",
+                number=ins.number,
+            )
         if ins.state != State.ISSUED:
-            raise Conflict(f"instruction {ins.number} is {ins.state}: only an open instruction is"
-                           " executed (第3条6)", code="instruction_not_open", number=ins.number,
-                           state=ins.state)
+            raise Conflict(
+                f"instruction {ins.number} is {ins.state}: only an open instruction is executed (第3条6)",
+                code="instruction_not_open",
+                number=ins.number,
+                state=ins.state,
+            )
 
     def _medium(self, ins: Instruction) -> MediumSpec:
         spec = self.media_specs.get(ins.medium or "")
@@ -184,33 +222,61 @@ class Exports:
 
     def _check_target_fits_medium(self, medium: MediumSpec, target: Target) -> None:
         if medium.is_disc and target.kind is TargetKind.FOLDER:
-            raise CallrecError(f"the instruction names a {medium.label}: write an image (--out) or"
-                               " burn it (--device), not a folder", code="target_medium")
+            raise CallrecError(
+                f"the instruction names a {medium.label}: write an image (--out) or"
+                " burn it (--device), not a folder",
+                code="target_medium",
+            )
         if not medium.is_disc and target.kind is not TargetKind.FOLDER:
-            raise CallrecError("the instruction names a USB medium: write to its folder (--dir)",
-                               code="target_medium")
+            raise CallrecError(
+                "the instruction names a USB medium: write to its folder (--dir)", code="target_medium"
+            )
 
     async def _calls_of(self, ins: Instruction) -> tuple[list[Call], bool]:
         described = ins.described
         if described is not None:
             ids = await self.instructions.resolve_described(ins)
             if not ids:
-                raise NotFound(f"no call in the index matches the description of {ins.number}",
-                               code="no_match", number=ins.number)
+                raise NotFound(
+                    f"no call in the index matches the description of {ins.number}",
+                    code="no_match",
+                    number=ins.number,
+                )
         else:
             ids = list(ins.call_ids)
         calls = await self.calls.get_many(ids)
         for c in calls:
             if c.state != CallState.COMPLETE or not c.sha256:
-                raise Conflict(f"call {c.id} is {c.state}: only complete recordings are exported",
-                               code="call_not_complete", call_id=c.id, state=c.state)
+                raise Conflict(
+                    f"call {c.id} is {c.state}: only complete recordings are exported",
+                    code="call_not_complete",
+                    call_id=c.id,
+                    state=c.state,
+                )
         return calls, described is not None
 
-    def _documents(self, ins: Instruction, calls: Sequence[Call], now: datetime, head: str,
-                   export: dict[str, Any], *, is_disc: bool) -> Documents:
+    def _documents(
+        self,
+        ins: Instruction,
+        calls: Sequence[Call],
+        now: datetime,
+        head: str,
+        export: dict[str, Any],
+        *,
+        is_disc: bool,
+    ) -> Documents:
         written_on = local_day(now)  # the day 第4条6(2) counts from: Japan's
-        return Documents(ins, tuple(calls), self.config.centre, self.config.tz, written_on, head,
-                         export, is_disc, self.config.spool)
+        return Documents(
+            ins,
+            tuple(calls),
+            self.config.centre,
+            self.config.tz,
+            written_on,
+            head,
+            export,
+            is_disc,
+            self.config.spool,
+        )
 
     def _check_destination(self, target: Target, volumes: Sequence[Volume]) -> int | None:
         """Refuse a destination that is missing, read-only, taken or too small; return the bytes
@@ -239,9 +305,15 @@ class Exports:
 
     # -- execution -------------------------------------------------------------------------------
 
-    async def run(self, actor: Actor, plan: ExportPlan, *, progress: ProgressCallback | None = None,
-                  cancel: CancelToken | None = None,
-                  change_medium: ChangeMedium | None = None) -> ExportRecord:
+    async def run(
+        self,
+        actor: Actor,
+        plan: ExportPlan,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        change_medium: ChangeMedium | None = None,
+    ) -> ExportRecord:
         """Write, verify and submit. Progress is reported on the event loop's thread."""
         actor.require(Duty.EXECUTE_INSTRUCTION)
         cancel = cancel or CancelToken()
@@ -251,74 +323,127 @@ class Exports:
         self._check_executable(ins)
         calls, described = await self._calls_of(ins)
         if [(c.id, c.sha256, c.size) for c in calls] != [(c.id, c.sha256, c.size) for c in plan.calls]:
-            raise Conflict(f"the calls of {ins.number} changed since the plan was made; look again",
-                           code="plan_stale", number=ins.number)
+            raise Conflict(
+                f"the calls of {ins.number} changed since the plan was made; look again",
+                code="plan_stale",
+                number=ins.number,
+            )
         await self._blocking(self._check_destination, plan.target, plan.volumes)
         lease = Lease(self.config.exports_dir / f"export-{ins.id}.lock")
         if not lease.try_acquire():
-            raise Conflict(f"instruction {ins.number} is being executed elsewhere",
-                           code="instruction_running", number=ins.number)
+            raise Conflict(
+                f"instruction {ins.number} is being executed elsewhere",
+                code="instruction_running",
+                number=ins.number,
+            )
         try:
-            return await self._run_leased(actor, plan, ins, calls, described, now, cancel,
-                                          progress, change_medium)
+            return await self._run_leased(
+                actor, plan, ins, calls, described, now, cancel, progress, change_medium
+            )
         finally:
             lease.release()
 
-    async def _run_leased(self, actor: Actor, plan: ExportPlan, ins: Instruction,
-                          calls: list[Call], described: bool, now: datetime, cancel: CancelToken,
-                          progress: ProgressCallback | None,
-                          change_medium: ChangeMedium | None) -> ExportRecord:
+    async def _run_leased(
+        self,
+        actor: Actor,
+        plan: ExportPlan,
+        ins: Instruction,
+        calls: list[Call],
+        described: bool,
+        now: datetime,
+        cancel: CancelToken,
+        progress: ProgressCallback | None,
+        change_medium: ChangeMedium | None,
+    ) -> ExportRecord:
         loop = asyncio.get_running_loop()
         target = plan.target
         outputs = writer.outputs(target, plan.volumes)
         async with self.db.transaction() as conn:
             await self.instructions.transition(
-                conn, ins, State.IN_PROGRESS, actor.role.value, Action.INSTRUCTION_STARTED,
-                {"target": target.kind.value, "destination": target.location})
+                conn,
+                ins,
+                State.IN_PROGRESS,
+                actor.role.value,
+                Action.INSTRUCTION_STARTED,
+                {"target": target.kind.value, "destination": target.location},
+            )
             if described:
                 await self.instructions.set_calls(conn, ins, [c.id for c in calls])
             cur = await conn.execute(
                 "INSERT INTO exports (instruction_id, state, target, destination, medium, volumes,"
                 " calls, bytes, started_at, started_by, outputs) VALUES (?, 'running', ?, ?, ?, ?,"
                 " ?, ?, ?, ?, ?)",
-                (ins.id, target.kind.value, target.location, plan.medium.code, len(plan.volumes),
-                 len(calls), plan.recordings_bytes, to_epoch(now), actor.role.value,
-                 json.dumps(outputs)),
+                (
+                    ins.id,
+                    target.kind.value,
+                    target.location,
+                    plan.medium.code,
+                    len(plan.volumes),
+                    len(calls),
+                    plan.recordings_bytes,
+                    to_epoch(now),
+                    actor.role.value,
+                    json.dumps(outputs),
+                ),
             )
             export_id = cur.lastrowid
             assert export_id is not None
             head = await self.audit.append(
-                conn, at=now, actor=actor.role.value, action=Action.EXPORT_STARTED,
+                conn,
+                at=now,
+                actor=actor.role.value,
+                action=Action.EXPORT_STARTED,
                 subject=ins.number,
-                detail={"export": export_id, "target": target.kind.value,
-                        "destination": target.location, "medium": plan.medium.code,
-                        "volumes": len(plan.volumes), "calls": [c.id for c in calls],
-                        "bytes": plan.recordings_bytes})
+                detail={
+                    "export": export_id,
+                    "target": target.kind.value,
+                    "destination": target.location,
+                    "medium": plan.medium.code,
+                    "volumes": len(plan.volumes),
+                    "calls": [c.id for c in calls],
+                    "bytes": plan.recordings_bytes,
+                },
+            )
         running = replace(ins, state=State.IN_PROGRESS.value)
-        export_info = {"id": export_id, "target": target.kind.value, "medium": plan.medium.code,
-                       "started_at": now.isoformat(timespec="seconds"),
-                       "executed_by": actor.role.value, "software": SOFTWARE}
+        export_info = {
+            "id": export_id,
+            "target": target.kind.value,
+            "medium": plan.medium.code,
+            "started_at": now.isoformat(timespec="seconds"),
+            "executed_by": actor.role.value,
+            "software": SOFTWARE,
+        }
         try:
-            docs = self._documents(running, calls, now, str(head), export_info,
-                                   is_disc=plan.medium.is_disc)
+            docs = self._documents(running, calls, now, str(head), export_info, is_disc=plan.medium.is_disc)
             groups = [list(v.calls) for v in plan.volumes]
             volumes = await self._blocking(volumes_for, docs, target, groups)
             limit = plan.capacity
             for v in volumes:
                 if limit is not None and v.size > limit:
-                    raise CallrecError(f"volume {v.seq} came to {units.size(v.size)}, more than a"
-                                       f" {plan.medium.label} holds ({units.size(limit)})",
-                                       code="medium_overflow")
+                    raise CallrecError(
+                        f"volume {v.seq} came to {units.size(v.size)}, more than a"
+                        f" {plan.medium.label} holds ({units.size(limit)})",
+                        code="medium_overflow",
+                    )
 
             def report(p: Any) -> None:
                 if progress is not None and not loop.is_closed():
                     loop.call_soon_threadsafe(progress, p)
 
             meter = Meter(writer.work_bytes(target, volumes), report if progress else None, cancel)
-            media = await self._in_thread(lambda: writer.write_volumes(
-                export_id=export_id, target=target, volumes=volumes, meter=meter,
-                scratch=self.config.exports_dir, clock=self.clock, loop=loop,
-                change_medium=change_medium), cancel)
+            media = await self._in_thread(
+                lambda: writer.write_volumes(
+                    export_id=export_id,
+                    target=target,
+                    volumes=volumes,
+                    meter=meter,
+                    scratch=self.config.exports_dir,
+                    clock=self.clock,
+                    loop=loop,
+                    change_medium=change_medium,
+                ),
+                cancel,
+            )
         except BaseException as exc:
             await self._abort(export_id, running, outputs, exc, actor.role.value)
             if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
@@ -339,8 +464,15 @@ class Exports:
                 await fut
             raise
 
-    async def _finish(self, export_id: int, ins: Instruction, docs: Documents, calls: list[Call],
-                      media: list[MediumRecord], actor: str) -> ExportRecord:
+    async def _finish(
+        self,
+        export_id: int,
+        ins: Instruction,
+        docs: Documents,
+        calls: list[Call],
+        media: list[MediumRecord],
+        actor: str,
+    ) -> ExportRecord:
         count = len(media)
         note = f"{self._medium(ins).label} {count}枚" if count > 1 else ""
         ctx = forms.FormContext(ins, calls, docs.centre, docs.tz, docs.written_on, note)
@@ -352,49 +484,91 @@ class Exports:
             await conn.execute(
                 "UPDATE exports SET state = 'finished', finished_at = ?, written_on = ?,"
                 " audit_head = ?, form_text = ?, form_html = ?, outputs = '[]' WHERE id = ?",
-                (to_epoch(at), docs.written_on.isoformat(), docs.audit_head, text, page, export_id))
+                (to_epoch(at), docs.written_on.isoformat(), docs.audit_head, text, page, export_id),
+            )
             await conn.executemany(
                 "INSERT INTO media (export_id, seq, count, label, location, size, files, calls,"
                 " image_sha256, written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(export_id, m.seq, m.count, m.label, m.location, m.size, m.files, m.calls,
-                  m.image_sha256, to_epoch(m.written_at)) for m in media])
+                [
+                    (
+                        export_id,
+                        m.seq,
+                        m.count,
+                        m.label,
+                        m.location,
+                        m.size,
+                        m.files,
+                        m.calls,
+                        m.image_sha256,
+                        to_epoch(m.written_at),
+                    )
+                    for m in media
+                ],
+            )
             await self.instructions.transition(
-                conn, ins, State.SUBMITTED, actor, Action.INSTRUCTION_SUBMITTED,
-                {"export": export_id, "media": count})
+                conn,
+                ins,
+                State.SUBMITTED,
+                actor,
+                Action.INSTRUCTION_SUBMITTED,
+                {"export": export_id, "media": count},
+            )
             await self.audit.append(
-                conn, at=at, actor=actor, action=Action.EXPORT_FINISHED, subject=ins.number,
-                detail={"export": export_id, "media": [m.to_json() for m in media],
-                        "written_on": docs.written_on.isoformat(),
-                        "kept_through": docs.kept_through.isoformat()})
+                conn,
+                at=at,
+                actor=actor,
+                action=Action.EXPORT_FINISHED,
+                subject=ins.number,
+                detail={
+                    "export": export_id,
+                    "media": [m.to_json() for m in media],
+                    "written_on": docs.written_on.isoformat(),
+                    "kept_through": docs.kept_through.isoformat(),
+                },
+            )
         return await self.get(export_id, fresh=True)
 
-    async def _abort(self, export_id: int, ins: Instruction, outputs: list[str],
-                     exc: BaseException, actor: str) -> None:
+    async def _abort(
+        self, export_id: int, ins: Instruction, outputs: list[str], exc: BaseException, actor: str
+    ) -> None:
         """Remove what was written, record why, and give the instruction back (issued)."""
         cancelled = isinstance(exc, Cancelled | asyncio.CancelledError | KeyboardInterrupt)
-        removal = [*outputs, *(str(p) for p in self.config.exports_dir.glob(
-            f".export-{export_id}-*.iso.partial"))]
+        removal = [
+            *outputs,
+            *(str(p) for p in self.config.exports_dir.glob(f".export-{export_id}-*.iso.partial")),
+        ]
         await asyncio.shield(self._blocking(writer.remove_all, removal))
         error = self._one_line(exc)
         detail: dict[str, Any] = {"export": export_id, "code": error.code, "reason": error.message}
         for key in ("call_id", "expected", "actual", "path"):
             if key in error.params:
                 detail[key] = error.params[key]
-        await asyncio.shield(self._record_end(
-            export_id, ins, "cancelled" if cancelled else "failed",
-            Action.EXPORT_CANCELLED if cancelled else Action.EXPORT_FAILED, detail, actor))
+        await asyncio.shield(
+            self._record_end(
+                export_id,
+                ins,
+                "cancelled" if cancelled else "failed",
+                Action.EXPORT_CANCELLED if cancelled else Action.EXPORT_FAILED,
+                detail,
+                actor,
+            )
+        )
 
-    async def _record_end(self, export_id: int, ins: Instruction, state: str, action: str,
-                          detail: dict[str, Any], actor: str) -> None:
+    async def _record_end(
+        self, export_id: int, ins: Instruction, state: str, action: str, detail: dict[str, Any], actor: str
+    ) -> None:
         at = self.clock.now()
         async with self.db.transaction() as conn:
             await conn.execute(
-                "UPDATE exports SET state = ?, finished_at = ?, error = ?, outputs = '[]'"
-                " WHERE id = ?", (state, to_epoch(at), detail.get("reason", ""), export_id))
-            await self.instructions.transition(conn, ins, State.ISSUED, actor,
-                                               Action.INSTRUCTION_REOPENED, {"export": export_id})
-            await self.audit.append(conn, at=at, actor=actor, action=action, subject=ins.number,
-                                    detail=detail)
+                "UPDATE exports SET state = ?, finished_at = ?, error = ?, outputs = '[]' WHERE id = ?",
+                (state, to_epoch(at), detail.get("reason", ""), export_id),
+            )
+            await self.instructions.transition(
+                conn, ins, State.ISSUED, actor, Action.INSTRUCTION_REOPENED, {"export": export_id}
+            )
+            await self.audit.append(
+                conn, at=at, actor=actor, action=action, subject=ins.number, detail=detail
+            )
 
     @staticmethod
     def _one_line(exc: BaseException) -> CallrecError:
@@ -418,24 +592,37 @@ class Exports:
                 continue  # still running in another process
             try:
                 ins = await self.instructions.get(row["instruction_id"])
-                outputs = [*json.loads(row["outputs"]), *(str(p) for p in self.config.exports_dir.glob(
-                    f".export-{row['id']}-*.iso.partial"))]
+                outputs = [
+                    *json.loads(row["outputs"]),
+                    *(str(p) for p in self.config.exports_dir.glob(f".export-{row['id']}-*.iso.partial")),
+                ]
                 await self._blocking(writer.remove_all, outputs)
                 at = self.clock.now()
-                detail = {"export": row["id"], "code": "export_interrupted",
-                          "reason": "the export's process stopped before it finished"}
+                detail = {
+                    "export": row["id"],
+                    "code": "export_interrupted",
+                    "reason": "the export's process stopped before it finished",
+                }
                 async with self.db.transaction() as conn:
                     cur = await conn.execute(
                         "UPDATE exports SET state = 'failed', finished_at = ?, error = ?,"
                         " outputs = '[]' WHERE id = ? AND state = 'running'",
-                        (to_epoch(at), detail["reason"], row["id"]))
+                        (to_epoch(at), detail["reason"], row["id"]),
+                    )
                     if cur.rowcount != 1:
                         continue
                     if ins.state == State.IN_PROGRESS:
-                        await self.instructions.transition(conn, ins, State.ISSUED, "system",
-                                                           Action.INSTRUCTION_REOPENED, detail)
-                    await self.audit.append(conn, at=at, actor="system", action=Action.EXPORT_FAILED,
-                                            subject=ins.number, detail=detail)
+                        await self.instructions.transition(
+                            conn, ins, State.ISSUED, "system", Action.INSTRUCTION_REOPENED, detail
+                        )
+                    await self.audit.append(
+                        conn,
+                        at=at,
+                        actor="system",
+                        action=Action.EXPORT_FAILED,
+                        subject=ins.number,
+                        detail=detail,
+                    )
                 recovered += 1
             finally:
                 lease.release()
@@ -445,21 +632,24 @@ class Exports:
 
     async def get(self, export_id: int, *, fresh: bool = False) -> ExportRecord:
         """`fresh` right after this process wrote it (services/db.py)."""
-        row = await self.db.fetchone(f"SELECT {RECORD_COLUMNS} FROM exports WHERE id = ?",
-                                     (export_id,), fresh=fresh)
+        row = await self.db.fetchone(
+            f"SELECT {RECORD_COLUMNS} FROM exports WHERE id = ?", (export_id,), fresh=fresh
+        )
         if row is None:
             raise NotFound(f"no export {export_id}", code="export_unknown")
         return await self._load(row, fresh=fresh)
 
     async def _load(self, row: Any, *, fresh: bool = False) -> ExportRecord:
-        media = await self.db.fetchall("SELECT * FROM media WHERE export_id = ? ORDER BY seq",
-                                       (row["id"],), fresh=fresh)
+        media = await self.db.fetchall(
+            "SELECT * FROM media WHERE export_id = ? ORDER BY seq", (row["id"],), fresh=fresh
+        )
         return load_record(row, media, self.config.tz)
 
     async def history(self, ref: str | int) -> list[ExportRecord]:
         ins = await self.instructions.get(ref)
         rows = await self.db.fetchall(
-            f"SELECT {RECORD_COLUMNS} FROM exports WHERE instruction_id = ? ORDER BY id", (ins.id,))
+            f"SELECT {RECORD_COLUMNS} FROM exports WHERE instruction_id = ? ORDER BY id", (ins.id,)
+        )
         return [await self._load(r) for r in rows]
 
     async def submitted(self, ref: str | int) -> ExportRecord:
@@ -467,10 +657,15 @@ class Exports:
         ins = await self.instructions.get(ref)
         row = await self.db.fetchone(
             f"SELECT {RECORD_COLUMNS} FROM exports WHERE instruction_id = ? AND state = 'finished'"
-            " ORDER BY id DESC LIMIT 1", (ins.id,))
+            " ORDER BY id DESC LIMIT 1",
+            (ins.id,),
+        )
         if row is None:
-            raise NotFound(f"instruction {ins.number} has no finished export yet",
-                           code="not_submitted", number=ins.number)
+            raise NotFound(
+                f"instruction {ins.number} has no finished export yet",
+                code="not_submitted",
+                number=ins.number,
+            )
         return await self._load(row)
 
     async def submission_form(self, ref: str | int, *, html: bool = False) -> str:
@@ -479,4 +674,3 @@ class Exports:
         column = "form_html" if html else "form_text"
         data = await self.db.scalar(f"SELECT {column} FROM exports WHERE id = ?", (record.id,))
         return zlib.decompress(data).decode() if data else ""
-

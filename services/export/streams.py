@@ -30,8 +30,8 @@ from services.errors import CallrecError
 from services.export.progress import Meter
 from services.text import visible
 
-HASH_BLOCK = 4 << 20     # what the hashing thread reads back at a time
-BACKLOG = 64 << 20       # written but not yet hashed, at most (still in the page cache)
+HASH_BLOCK = 4 << 20  # what the hashing thread reads back at a time
+BACKLOG = 64 << 20  # written but not yet hashed, at most (still in the page cache)
 # sendfile refused for this pair of files (not for lack of room or a failing disk): copy by hand.
 _NO_SENDFILE = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV, errno.EBADF}
 
@@ -44,9 +44,9 @@ class SourceChanged(CallrecError):
 class FileSpec:
     """One file of a volume: a recording on disk or a generated document."""
 
-    path: str                  # relative path on the volume, '/'-separated (the true name)
+    path: str  # relative path on the volume, '/'-separated (the true name)
     size: int
-    sha256: str                # the ingest hash of a recording; the hash of generated data
+    sha256: str  # the ingest hash of a recording; the hash of generated data
     source: Path | None = None
     spool: Path | None = None  # the folder `source` is under, reached without following symlinks
     data: bytes | None = None
@@ -77,7 +77,7 @@ def write_all(fd: int, data: bytes | memoryview | Span) -> None:
         return
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 class HashPipe:
@@ -174,8 +174,8 @@ class HashingReader:
         self.then: Sequence[Path] = ()  # the recordings written after this one, to prefetch
         self.verified = False
         self._fd: int | None = None
-        self._pos = 0      # handed out by read()
-        self._copied = 0   # copied by copy_span()
+        self._pos = 0  # handed out by read()
+        self._copied = 0  # copied by copy_span()
         self._hash = hashlib.sha256()
 
     # pycdlib calls seek(0) before copying; a second pass starts the hash over.
@@ -219,8 +219,11 @@ class HashingReader:
     def copy_span(self, out: int, span: Span) -> None:
         """Copy the span from the recording to `out` at its position, then have it hashed there."""
         if span.offset != self._copied or self._fd is None:
-            raise CallrecError(f"{visible(self.spec.path)} was not written in order",
-                               code="export_incomplete", path=self.spec.path)
+            raise CallrecError(
+                f"{visible(self.spec.path)} was not written in order",
+                code="export_incomplete",
+                path=self.spec.path,
+            )
         pipe = self.pipe
         assert pipe is not None
         at = os.lseek(out, 0, os.SEEK_CUR)
@@ -266,8 +269,11 @@ class HashingReader:
             while done < length:
                 k = os.preadv(fd, [buf[: min(len(buf), length - done)]], at + done)
                 if k <= 0:
-                    raise CallrecError(f"{visible(self.spec.path)} could not be read back as it was"
-                                       " written", code="export_incomplete", path=self.spec.path)
+                    raise CallrecError(
+                        f"{visible(self.spec.path)} could not be read back as it was written",
+                        code="export_incomplete",
+                        path=self.spec.path,
+                    )
                 h.update(buf[:k])
                 done += k
             if last:
@@ -289,8 +295,9 @@ class HashingReader:
                 self._check_size()
             self._compare(self._hash)
             return
-        raise CallrecError(f"{visible(self.spec.path)} was not copied whole",
-                           code="export_incomplete", path=self.spec.path)
+        raise CallrecError(
+            f"{visible(self.spec.path)} was not copied whole", code="export_incomplete", path=self.spec.path
+        )
 
     def _read_bytes(self, n: int) -> bytes:
         assert self._fd is not None
@@ -308,8 +315,7 @@ class HashingReader:
             if spec.spool is None:
                 self._fd = os.open(spec.source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
             else:
-                self._fd = beneath.open_file(str(spec.spool),
-                                             spec.source.relative_to(spec.spool).as_posix())
+                self._fd = beneath.open_file(str(spec.spool), spec.source.relative_to(spec.spool).as_posix())
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):
                 raise self._changed("is reached through a symbolic link: not read") from exc
@@ -334,8 +340,10 @@ class HashingReader:
     def _compare(self, h: hashlib._Hash) -> None:
         digest = h.hexdigest()
         if digest != self.spec.sha256:
-            raise self._changed(f"differs from its ingest hash (sha256 {digest[:12]}…, "
-                                f"indexed {self.spec.sha256[:12]}…)", actual=digest)
+            raise self._changed(
+                f"differs from its ingest hash (sha256 {digest[:12]}…, indexed {self.spec.sha256[:12]}…)",
+                actual=digest,
+            )
         self.verified = True
 
     def _changed(self, why: str, **params: object) -> SourceChanged:
@@ -344,7 +352,10 @@ class HashingReader:
         return SourceChanged(
             f"{what} ({visible(self.spec.path.rpartition('/')[2])}) {why}: the recording changed"
             " since it was indexed; nothing was exported",
-            call_id=self.spec.call_id, path=self.spec.path, expected=self.spec.sha256, **params,
+            call_id=self.spec.call_id,
+            path=self.spec.path,
+            expected=self.spec.sha256,
+            **params,
         )
 
     def _close(self) -> None:

@@ -39,8 +39,9 @@ def drop_cache(fd: int) -> None:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
 
 
-def _extents(path: Path, files: Sequence[FileSpec],
-             names: Mapping[str, TreeNames]) -> list[tuple[int, int, FileSpec]]:
+def _extents(
+    path: Path, files: Sequence[FileSpec], names: Mapping[str, TreeNames]
+) -> list[tuple[int, int, FileSpec]]:
     """(offset, length, spec) of every file, after checking all trees agree."""
     iso = pycdlib.PyCdlib()
     try:
@@ -59,14 +60,18 @@ def _extents(path: Path, files: Sequence[FileSpec],
                 jo = iso.get_record(joliet_path=n.joliet)
                 udf = iso.get_record(udf_path=n.udf)
             except PyCdlibException as exc:
-                raise VerifyFailed(f"{visible(spec.path)} is missing from a tree of the image: {exc}"
-                                   ) from exc
+                raise VerifyFailed(
+                    f"{visible(spec.path)} is missing from a tree of the image: {exc}"
+                ) from exc
             length = rr.get_data_length()
             extent = rr.extent_location()
             udf_extent = udf.inode.extent_location() if udf.inode is not None else extent
-            if (length != spec.size or jo.get_data_length() != length
-                    or udf.get_data_length() != length
-                    or (length and (jo.extent_location() != extent or udf_extent != extent))):
+            if (
+                length != spec.size
+                or jo.get_data_length() != length
+                or udf.get_data_length() != length
+                or (length and (jo.extent_location() != extent or udf_extent != extent))
+            ):
                 raise VerifyFailed(f"{visible(spec.path)}: the trees of the image disagree on it")
             out.append((extent * SECTOR, length, spec))
         return sorted(out, key=lambda e: e[0])
@@ -74,8 +79,14 @@ def _extents(path: Path, files: Sequence[FileSpec],
         iso.close()
 
 
-def verify_image(path: Path, files: Sequence[FileSpec], names: Mapping[str, TreeNames],
-                 meter: Meter, *, whole_image: bool = False) -> str | None:
+def verify_image(
+    path: Path,
+    files: Sequence[FileSpec],
+    names: Mapping[str, TreeNames],
+    meter: Meter,
+    *,
+    whole_image: bool = False,
+) -> str | None:
     """Check every file of the image at `path`. With whole_image, also return the SHA-256 of the
     whole image (hashed on a second thread meanwhile): what a burnt medium is compared with."""
     extents = _extents(path, files, names)
@@ -128,9 +139,13 @@ def verify_image(path: Path, files: Sequence[FileSpec], names: Mapping[str, Tree
 def _check(h: hashlib._Hash, spec: FileSpec) -> None:
     digest = h.hexdigest()
     if digest != spec.sha256:
-        raise VerifyFailed(f"read-back of {visible(spec.path)} gave sha256 {digest[:12]}…,"
-                           f" written {spec.sha256[:12]}…: the medium is bad",
-                           path=spec.path, expected=spec.sha256, actual=digest)
+        raise VerifyFailed(
+            f"read-back of {visible(spec.path)} gave sha256 {digest[:12]}…,"
+            f" written {spec.sha256[:12]}…: the medium is bad",
+            path=spec.path,
+            expected=spec.sha256,
+            actual=digest,
+        )
 
 
 def hash_prefix(path: str, size: int, meter: Meter) -> str:

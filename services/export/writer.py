@@ -75,19 +75,35 @@ def check_medium(device: str, size: int) -> None:
     """The drive holds a blank medium with room for an image of `size` bytes (and the pad)."""
     state = burn.probe(device)
     if not state.blank:
-        raise CallrecError(f"{visible(device)}: the medium is not blank ({state.status});"
-                           " insert the blank medium the manager handed over",
-                           code="medium_not_blank", device=device)
+        raise CallrecError(
+            f"{visible(device)}: the medium is not blank ({state.status});"
+            " insert the blank medium the manager handed over",
+            code="medium_not_blank",
+            device=device,
+        )
     need = size + BURN_PAD_SECTORS * SECTOR
     if state.free_bytes < need:
-        raise CallrecError(f"{visible(device)}: the medium has room for {units.size(state.free_bytes)},"
-                           f" the image needs {units.size(need)}", code="medium_too_small",
-                           device=device, needed=need, free=state.free_bytes)
+        raise CallrecError(
+            f"{visible(device)}: the medium has room for {units.size(state.free_bytes)},"
+            f" the image needs {units.size(need)}",
+            code="medium_too_small",
+            device=device,
+            needed=need,
+            free=state.free_bytes,
+        )
 
 
-def write_volumes(*, export_id: int, target: Target, volumes: Sequence[Volume], meter: Meter,
-                  scratch: Path, clock: Clock, loop: asyncio.AbstractEventLoop,
-                  change_medium: ChangeMedium | None) -> list[MediumRecord]:
+def write_volumes(
+    *,
+    export_id: int,
+    target: Target,
+    volumes: Sequence[Volume],
+    meter: Meter,
+    scratch: Path,
+    clock: Clock,
+    loop: asyncio.AbstractEventLoop,
+    change_medium: ChangeMedium | None,
+) -> list[MediumRecord]:
     """Write and verify every volume, in order."""
     media = []
     for v in volumes:
@@ -110,7 +126,8 @@ def write_volumes(*, export_id: int, target: Target, volumes: Sequence[Volume], 
             if v.seq > 1 and "{n}" not in target.location:
                 assert change_medium is not None
                 ready = asyncio.run_coroutine_threadsafe(
-                    change_medium(v.seq, v.count, v.location), loop).result()
+                    change_medium(v.seq, v.count, v.location), loop
+                ).result()
                 if not ready:
                     raise Cancelled("the export was cancelled at the change of disc")
             check_medium(v.location, v.size)
@@ -119,8 +136,19 @@ def write_volumes(*, export_id: int, target: Target, volumes: Sequence[Volume], 
             meter.begin(Phase.READBACK, v.seq, v.count)
             burn.read_back(v.location, v.size, image_sha, meter)
             partial.unlink()
-        media.append(MediumRecord(v.seq, v.count, v.label, v.location, v.size, len(v.files),
-                                  len(v.calls), image_sha, clock.now()))
+        media.append(
+            MediumRecord(
+                v.seq,
+                v.count,
+                v.label,
+                v.location,
+                v.size,
+                len(v.files),
+                len(v.calls),
+                image_sha,
+                clock.now(),
+            )
+        )
     meter.finish()
     return media
 
@@ -137,8 +165,11 @@ def _publish(partial: Path, final: Path) -> None:
     try:
         os.link(partial, final)
     except FileExistsError:
-        raise Conflict(f"{visible(final)} appeared while writing; nothing was replaced",
-                       code="destination_exists", path=str(final)) from None
+        raise Conflict(
+            f"{visible(final)} appeared while writing; nothing was replaced",
+            code="destination_exists",
+            path=str(final),
+        ) from None
     except OSError:  # a filesystem without hard links
         destination.absent(final)
         os.rename(partial, final)

@@ -51,8 +51,14 @@ class Figure:
     def of(cls, row: Figure | dict[str, Any]) -> Figure:
         if isinstance(row, Figure):
             return row
-        return cls(str(row["bench"]), float(row["value"]), str(row.get("unit", "")),
-                   str(row.get("target", "")), bool(row.get("ok", True)), str(row.get("note", "")))
+        return cls(
+            str(row["bench"]),
+            float(row["value"]),
+            str(row.get("unit", "")),
+            str(row.get("target", "")),
+            bool(row.get("ok", True)),
+            str(row.get("note", "")),
+        )
 
 
 Result = Union[Figure, dict[str, Any], Sequence[Union[Figure, dict[str, Any]]]]  # noqa: UP007

@@ -47,8 +47,7 @@ def as_bench(area: str, item: object) -> Bench:
 
 
 def selected(area: str, bench: Bench, names: list[str]) -> bool:
-    return not names or any(
-        n in (area, bench.name) or bench.name.startswith(n + ".") for n in names)
+    return not names or any(n in (area, bench.name) or bench.name.startswith(n + ".") for n in names)
 
 
 def run_one(bench: Bench, ctx: Context) -> list[Figure]:
@@ -68,11 +67,13 @@ def table(figures: list[Figure]) -> str:
         return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}" if abs(v) < 1 else f"{v:.1f}"
 
     rows = [("bench", "figure", "target", "ok", "")] + [
-        (f.name, f"{fmt(f.value)} {f.unit}".strip(), f.target or "-",
-         "pass" if f.ok else "FAIL", f.note) for f in figures]
+        (f.name, f"{fmt(f.value)} {f.unit}".strip(), f.target or "-", "pass" if f.ok else "FAIL", f.note)
+        for f in figures
+    ]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join([*(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)), r[4]]).rstrip()
-             for r in rows]
+    lines = [
+        "  ".join([*(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)), r[4]]).rstrip() for r in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -107,8 +108,11 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
                 got = [Figure(bench.name, float("nan"), "", "runs", False, f"error: {exc}")]
             for f in got:
-                print(f"   {f.name}: {f.value:.4g} {f.unit} ({'pass' if f.ok else 'FAIL'})",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"   {f.name}: {f.value:.4g} {f.unit} ({'pass' if f.ok else 'FAIL'})",
+                    file=sys.stderr,
+                    flush=True,
+                )
             print(f"   ({time.perf_counter() - began:.0f} s)", file=sys.stderr, flush=True)
             figures.extend(got)
             if not args.keep:

@@ -81,19 +81,36 @@ def main(spool: str, db: str) -> float:
                     h.update(chunk)
                 st = os.fstat(fh.fileno())
             d, t = m["date"], m["time"]
-            started = datetime(int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]),
-                               int(t[4:]), tzinfo=TZ)
+            started = datetime(
+                int(d[:4]), int(d[4:6]), int(d[6:]), int(t[:2]), int(t[2:4]), int(t[4:]), tzinfo=TZ
+            )
             city_raw, other_raw = m["dest"], m["source"]
             if CITY_SIDE[CallType(m["type"])] == "source":
                 city_raw, other_raw = other_raw, city_raw
             city, _ = number(city_raw)
             other, caller_id = number(other_raw)
-            rows.append((
-                f"{rel_dir}/{name}", rel_dir, int(started.timestamp()), m["type"], city, other,
-                caller_id, " ".join(n for n in (city, other) if n), m["uniqueid"], m["fmt"],
-                st.st_size, st.st_mtime_ns, wav_seconds(head), h.hexdigest(), "complete",
-                kept_through(started.date()), now, now,
-            ))
+            rows.append(
+                (
+                    f"{rel_dir}/{name}",
+                    rel_dir,
+                    int(started.timestamp()),
+                    m["type"],
+                    city,
+                    other,
+                    caller_id,
+                    " ".join(n for n in (city, other) if n),
+                    m["uniqueid"],
+                    m["fmt"],
+                    st.st_size,
+                    st.st_mtime_ns,
+                    wav_seconds(head),
+                    h.hexdigest(),
+                    "complete",
+                    kept_through(started.date()),
+                    now,
+                    now,
+                )
+            )
         conn.executemany(INSERT, rows)
     conn.execute("COMMIT")
     conn.close()

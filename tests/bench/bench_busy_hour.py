@@ -28,14 +28,37 @@ async def busy(ctx: Context) -> list[Figure]:
     r = await asyncio.to_thread(busy_hour.run, path, ctx.workdir, seconds=seconds, idle=10, pin=PIN)
     return [
         Figure("busy_hour.errors", len(r.errors), "", "0", not r.errors, "; ".join(r.errors)[:200]),
-        Figure("busy_hour.indexed", r.indexed_complete, "calls", f"= {r.recordings}",
-               r.indexed_complete == r.recordings),
-        Figure("busy_hour.search_idle", r.idle_ms, "ms", "", True,
-               f"keystroke to updated list in the real console, median (p95 {r.idle_p95_ms:.1f} ms)"),
-        Figure("busy_hour.search_busy", r.busy_ms, "ms", "~ idle", r.busy_ms <= max(2 * r.idle_ms, 10),
-               f"median (p95 {r.busy_p95_ms:.1f} ms), {r.keystrokes} keystrokes in all"),
-        Figure("busy_hour.visibility", r.visibility_s, "s", "<= 2 s", r.visibility_s <= 2.0,
-               f"{r.instructions} instructions across consoles"),
+        Figure(
+            "busy_hour.indexed",
+            r.indexed_complete,
+            "calls",
+            f"= {r.recordings}",
+            r.indexed_complete == r.recordings,
+        ),
+        Figure(
+            "busy_hour.search_idle",
+            r.idle_ms,
+            "ms",
+            "",
+            True,
+            f"keystroke to updated list in the real console, median (p95 {r.idle_p95_ms:.1f} ms)",
+        ),
+        Figure(
+            "busy_hour.search_busy",
+            r.busy_ms,
+            "ms",
+            "~ idle",
+            r.busy_ms <= max(2 * r.idle_ms, 10),
+            f"median (p95 {r.busy_p95_ms:.1f} ms), {r.keystrokes} keystrokes in all",
+        ),
+        Figure(
+            "busy_hour.visibility",
+            r.visibility_s,
+            "s",
+            "<= 2 s",
+            r.visibility_s <= 2.0,
+            f"{r.instructions} instructions across consoles",
+        ),
     ]
 
 

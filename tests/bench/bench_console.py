@@ -60,8 +60,9 @@ def _copy(ctx: Context, source: Config, name: str, *, spool: Path | None = None)
     dst.close()
     shutil.copytree(source.keys_dir, folder / "data" / "keys")
     path = folder / "config.toml"
-    config_mod.write(Config(spool=spool or source.spool, data=folder / "data", kiosk=False,
-                            settle_seconds=1.0), path)
+    config_mod.write(
+        Config(spool=spool or source.spool, data=folder / "data", kiosk=False, settle_seconds=1.0), path
+    )
     cfg = config_mod.load(path)
 
     async def pins() -> None:
@@ -110,7 +111,11 @@ def start_to_lock(ctx: Context) -> list[Figure]:
         began = time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-m", "console.cli", "--config", str(cfg.source)],
-            stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, close_fds=True,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=ROOT,
+            close_fds=True,
             start_new_session=True,
             env={**os.environ, "TERM": "xterm-256color", "LANG": "ja_JP.UTF-8"},
         )
@@ -143,9 +148,17 @@ def start_to_lock(ctx: Context) -> list[Figure]:
             raise RuntimeError("the lock screen never appeared")
         times.append(elapsed * 1000)
     best = min(times)
-    return [Figure("console.start_to_lock", best, "ms", "<= 1000 ms", best <= 1000,
-                   f"best of 3 ({', '.join(f'{t:.0f}' for t in times)} ms), process start to the"
-                   " first frame, calls in the index as bench_foundation built them")]
+    return [
+        Figure(
+            "console.start_to_lock",
+            best,
+            "ms",
+            "<= 1000 ms",
+            best <= 1000,
+            f"best of 3 ({', '.join(f'{t:.0f}' for t in times)} ms), process start to the"
+            " first frame, calls in the index as bench_foundation built them",
+        )
+    ]
 
 
 # -- unlock, search, paging ------------------------------------------------------------------------
@@ -166,17 +179,24 @@ async def _ui(cfg: Config) -> list[Figure]:
             def page_shown() -> bool:
                 top = lst.first_visible
                 return lst.row_count > 0 and all(
-                    lst.call_at(i) is not None
-                    for i in range(top, min(lst.row_count, top + lst.rows_visible)))
+                    lst.call_at(i) is not None for i in range(top, min(lst.row_count, top + lst.rows_visible))
+                )
 
             await pilot.press(*OPERATOR_PIN)
             began = time.perf_counter()
             send_key(app, "enter")
             await _wait(lambda: app.session is not None and app.screen.id == "main" and page_shown())
             ms = (time.perf_counter() - began) * 1000
-            figures.append(Figure("console.unlock_to_page", ms, "ms", "<= 200 ms", ms <= 200,
-                                  f"Enter to a full page of {lst.rows_visible} rows, PIN check"
-                                  " (scrypt) included"))
+            figures.append(
+                Figure(
+                    "console.unlock_to_page",
+                    ms,
+                    "ms",
+                    "<= 200 ms",
+                    ms <= 200,
+                    f"Enter to a full page of {lst.rows_visible} rows, PIN check (scrypt) included",
+                )
+            )
             await _wait(lambda: lst.exact)
 
             samples = []
@@ -185,12 +205,23 @@ async def _ui(cfg: Config) -> list[Figure]:
                 before = lst._generation
                 began = time.perf_counter()
                 send_key(app, key)
-                await _wait(lambda b=before: lst._generation > b and (
-                    page_shown() or (lst.exact and lst.row_count == 0)))
+                await _wait(
+                    lambda b=before: (
+                        lst._generation > b and (page_shown() or (lst.exact and lst.row_count == 0))
+                    )
+                )
                 samples.append((time.perf_counter() - began) * 1000)
             worst = max(samples)
-            figures.append(Figure("console.search_keystroke", worst, "ms", "<= 100 ms", worst <= 100,
-                                  "worst of typing 0901234: " + ", ".join(f"{s:.0f}" for s in samples)))
+            figures.append(
+                Figure(
+                    "console.search_keystroke",
+                    worst,
+                    "ms",
+                    "<= 100 ms",
+                    worst <= 100,
+                    "worst of typing 0901234: " + ", ".join(f"{s:.0f}" for s in samples),
+                )
+            )
             for _ in range(7):
                 send_key(app, "backspace")
             await _wait(lambda: lst.filter.number == "" and page_shown())
@@ -205,15 +236,31 @@ async def _ui(cfg: Config) -> list[Figure]:
                 await _wait(lambda tgt=target: lst.cursor >= min(tgt, lst.row_count - 1) and page_shown())
                 samples.append((time.perf_counter() - began) * 1000)
             worst = max(samples)
-            figures.append(Figure("console.page_down", worst, "ms", "<= 50 ms", worst <= 50,
-                                  f"worst of 20, median {median(samples):.1f} ms: "
-                                  + ", ".join(f"{s:.0f}" for s in samples)))
+            figures.append(
+                Figure(
+                    "console.page_down",
+                    worst,
+                    "ms",
+                    "<= 50 ms",
+                    worst <= 50,
+                    f"worst of 20, median {median(samples):.1f} ms: "
+                    + ", ".join(f"{s:.0f}" for s in samples),
+                )
+            )
             began = time.perf_counter()
             send_key(app, "end")
             await _wait(lambda: lst.cursor == lst.row_count - 1 and page_shown())
             ms = (time.perf_counter() - began) * 1000
-            figures.append(Figure("console.end", ms, "ms", "", True,
-                                  f"the last page, offset {lst.row_count - lst.rows_visible:,}"))
+            figures.append(
+                Figure(
+                    "console.end",
+                    ms,
+                    "ms",
+                    "",
+                    True,
+                    f"the last page, offset {lst.row_count - lst.rows_visible:,}",
+                )
+            )
     finally:
         await ws.close()
     return figures
@@ -239,8 +286,15 @@ async def _arrivals(cfg: Config, arrivals: int) -> list[Figure]:
             await pilot.press(*OPERATOR_PIN, "enter")
             lst = call_list(app)
             health = ws.indexer.health
-            await _wait(lambda: health.role == "leader" and health.last_scan_at is not None
-                        and lst.exact and app.screen.id == "main", timeout=120)
+            await _wait(
+                lambda: (
+                    health.role == "leader"
+                    and health.last_scan_at is not None
+                    and lst.exact
+                    and app.screen.id == "main"
+                ),
+                timeout=120,
+            )
             await pilot.press("down", "down")
             await asyncio.sleep(1.0)
             for n in range(arrivals):
@@ -251,8 +305,10 @@ async def _arrivals(cfg: Config, arrivals: int) -> list[Figure]:
                 name = f"in-0488291111-0901234{n:04d}-{now:%Y%m%d-%H%M%S}-{int(now.timestamp())}.{n}.wav"
                 began = time.perf_counter()
                 (folder / name).write_bytes(wav_header(0))
-                await _wait(lambda nm=name: lst.call_at(0) is not None and lst.call_at(0).path.endswith(nm),
-                            timeout=10)
+                await _wait(
+                    lambda nm=name: lst.call_at(0) is not None and lst.call_at(0).path.endswith(nm),
+                    timeout=10,
+                )
                 times.append((time.perf_counter() - began) * 1000)
                 if selected is None or lst.selected is None or lst.selected.id != selected.id:
                     raise RuntimeError("the cursor moved off its call")
@@ -260,9 +316,17 @@ async def _arrivals(cfg: Config, arrivals: int) -> list[Figure]:
     finally:
         await ws.close()
     worst = max(times)
-    return [Figure("console.new_recording", worst, "ms", "<= 1000 ms", worst <= 1000,
-                   f"file written to top row, cursor kept; worst of {arrivals}: "
-                   + ", ".join(f"{t:.0f}" for t in times))]
+    return [
+        Figure(
+            "console.new_recording",
+            worst,
+            "ms",
+            "<= 1000 ms",
+            worst <= 1000,
+            f"file written to top row, cursor kept; worst of {arrivals}: "
+            + ", ".join(f"{t:.0f}" for t in times),
+        )
+    ]
 
 
 def arrival(ctx: Context) -> list[Figure]:
@@ -293,8 +357,7 @@ async def _stall(cfg: Config, files: int) -> list[Figure]:
                     send_key(app, key)
                 send_key(app, "enter")  # unlocked while the scan runs: the list is live meanwhile
                 health = ws.indexer.health
-                await _wait(lambda: health.last_scan_at is not None and health.pending == 0,
-                            timeout=600)
+                await _wait(lambda: health.last_scan_at is not None and health.pending == 0, timeout=600)
                 seconds = time.perf_counter() - began
                 await asyncio.sleep(1.0)  # the watcher is set up after the scan
         indexed = await ws.db.scalar("SELECT count(*) FROM calls WHERE state = 'complete'")
@@ -303,9 +366,17 @@ async def _stall(cfg: Config, files: int) -> list[Figure]:
     if indexed != files:
         raise RuntimeError(f"indexed {indexed} of {files}")
     worst = lag.worst_ms
-    return [Figure("console.loop_stall_indexing", worst, "ms", "<= 100 ms", worst <= 100,
-                   f"{files:,} new files scanned and hashed in {seconds:.1f} s with the calls view"
-                   f" live; p99 {percentile([x * 1000 for x in lag.lags], 99):.1f} ms")]
+    return [
+        Figure(
+            "console.loop_stall_indexing",
+            worst,
+            "ms",
+            "<= 100 ms",
+            worst <= 100,
+            f"{files:,} new files scanned and hashed in {seconds:.1f} s with the calls view"
+            f" live; p99 {percentile([x * 1000 for x in lag.lags], 99):.1f} ms",
+        )
+    ]
 
 
 def stall(ctx: Context) -> list[Figure]:

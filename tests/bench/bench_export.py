@@ -70,16 +70,20 @@ async def child(config_path: str, number: str, out: str) -> None:
         t_end = time.perf_counter()
         verify_start = marks[Phase.VERIFY.value]
         usage = os.times()
-        print(json.dumps({
-            "plan_s": t_plan - t0,
-            "write_s": verify_start - marks[Phase.WRITE.value],
-            "verify_s": t_end - verify_start,
-            "image_bytes": record.media[0].size,
-            "recordings_bytes": plan.recordings_bytes,
-            "calls": len(plan.calls),
-            "rss_mb": peak_rss_mb(),
-            "cpu_s": usage.user + usage.system,
-        }))
+        print(
+            json.dumps(
+                {
+                    "plan_s": t_plan - t0,
+                    "write_s": verify_start - marks[Phase.WRITE.value],
+                    "verify_s": t_end - verify_start,
+                    "image_bytes": record.media[0].size,
+                    "recordings_bytes": plan.recordings_bytes,
+                    "calls": len(plan.calls),
+                    "rss_mb": peak_rss_mb(),
+                    "cpu_s": usage.user + usage.system,
+                }
+            )
+        )
     finally:
         await ws.close()
 
@@ -93,8 +97,7 @@ async def setup(root: Path, count: int, total: int, rounds: int) -> tuple[Path, 
 
     spool = root / "spool"
     size = (total // count) & ~1
-    generate_spool(spool, count, start=datetime.now(JST) - timedelta(days=100), span_days=60,
-                   size=size)
+    generate_spool(spool, count, start=datetime.now(JST) - timedelta(days=100), span_days=60, size=size)
     cfg_path = root / "config.toml"
     config_mod.write(Config(spool=spool, data=root / "data", settle_seconds=0.5), cfg_path)
     ws = await Workspace.open(config_mod.load(cfg_path), create=True)
@@ -107,8 +110,9 @@ async def setup(root: Path, count: int, total: int, rounds: int) -> tuple[Path, 
         mgr = await ws.auth.authorize(Role.MANAGER, "1111", Duty.ISSUE_INSTRUCTION)
         numbers = []
         for _ in range(rounds):
-            ins = await ws.instructions.issue_export(mgr, purpose="crime-prevention",
-                                                     medium=medium, call_ids=ids, note="benchmark")
+            ins = await ws.instructions.issue_export(
+                mgr, purpose="crime-prevention", medium=medium, call_ids=ids, note="benchmark"
+            )
             numbers.append(ins.number)
         return cfg_path, numbers
     finally:
@@ -131,9 +135,12 @@ def run_ours(root: Path, cfg_path: Path, number: str, spool_files: list[Path]) -
     the image it wrote, and the image removed."""
     image = root / "export.iso"
     quiet(spool_files)
-    proc = subprocess.run([sys.executable, "-m", "tests.bench.bench_export", "--child",
-                           str(cfg_path), number, str(image)], cwd=ROOT,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.bench.bench_export", "--child", str(cfg_path), number, str(image)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"the export failed: {proc.stderr.strip()[-2000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -169,8 +176,7 @@ def measure(root: Path, count: int, total: int, rounds: int) -> dict[str, object
     runs = []
     for i, number in enumerate(numbers):
         result: dict[str, float] = {}
-        sides = [lambda n=number: run_ours(root, cfg_path, n, spool_files),
-                 lambda: run_cp(root, spool_files)]
+        sides = [lambda n=number: run_ours(root, cfg_path, n, spool_files), lambda: run_cp(root, spool_files)]
         for side in sides if i % 2 == 0 else reversed(sides):
             result.update(side())
         result["load"] = os.getloadavg()[0]
@@ -178,13 +184,14 @@ def measure(root: Path, count: int, total: int, rounds: int) -> dict[str, object
         runs.append(result)
     write = [r["cp_s"] / r["write_s"] for r in runs]
     read = [r["sha_s"] / r["verify_s"] for r in runs]
-    return {"runs": runs, "write": write, "read": read,
-            "rss_mb": max(r["rss_mb"] for r in runs)}
+    return {"runs": runs, "write": write, "read": read, "rss_mb": max(r["rss_mb"] for r in runs)}
 
 
 def spread(values: list[float]) -> str:
-    return (f"median {statistics.median(values):.2f}x, min {min(values):.2f}, max {max(values):.2f}"
-            f" over {len(values)} rounds ({' '.join(f'{v:.2f}' for v in values)})")
+    return (
+        f"median {statistics.median(values):.2f}x, min {min(values):.2f}, max {max(values):.2f}"
+        f" over {len(values)} rounds ({' '.join(f'{v:.2f}' for v in values)})"
+    )
 
 
 def figures(result: dict[str, object], label: str) -> list[Figure]:
@@ -199,12 +206,16 @@ def figures(result: dict[str, object], label: str) -> list[Figure]:
         f"{' (cp first)' if not x['ours_first'] else ''}"
         f" (CPU s/GB: export {x['cpu_s'] / rec * 1e9:.2f} all phases, cp {x['cp_cpu_s'] / rec * 1e9:.2f}),"
         f" read-back {img / x['verify_s'] / 1e6:.0f} vs sha256sum {img / x['sha_s'] / 1e6:.0f},"
-        f" load {x['load']:.1f}" for x in runs)
+        f" load {x['load']:.1f}"
+        for x in runs
+    )
     return [
-        Figure("export.write_vs_cp", w, "x", ">= 0.8x cp + sync", w >= 0.8,
-               f"{label}; {spread(write)}; {speeds}"),
-        Figure("export.readback_vs_sha256sum", r, "x", ">= 0.8x sha256sum", r >= 0.8,
-               f"{label}; {spread(read)}"),
+        Figure(
+            "export.write_vs_cp", w, "x", ">= 0.8x cp + sync", w >= 0.8, f"{label}; {spread(write)}; {speeds}"
+        ),
+        Figure(
+            "export.readback_vs_sha256sum", r, "x", ">= 0.8x sha256sum", r >= 0.8, f"{label}; {spread(read)}"
+        ),
         Figure("export.peak_rss", rss, "MB", "<= 100 MB", rss <= 100, label),
     ]
 
@@ -215,13 +226,21 @@ def export_figures(ctx: Context) -> list[Figure]:
     return figures(measure(ctx.workdir, count, total, rounds), label)
 
 
-BENCHES = [Bench("export.figures", export_figures,
-                 about="image write vs cp+sync, read-back vs sha256sum, peak RSS (4 GB, 1,500)")]
+BENCHES = [
+    Bench(
+        "export.figures",
+        export_figures,
+        about="image write vs cp+sync, read-back vs sha256sum, peak RSS (4 GB, 1,500)",
+    )
+]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench.bench_export", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench.bench_export",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--count", type=int, default=1500)
     parser.add_argument("--total-gb", type=float, default=4.0)
     parser.add_argument("--rounds", type=int, default=5)

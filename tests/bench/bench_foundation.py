@@ -32,13 +32,21 @@ from tests.bench.common import (
 
 COLD_COUNT = 100_000
 BIG_COUNT = 1_000_000
-_COMPARED = ("path, dir, started_at, type, city_number, other_number, caller_id, numbers, uniqueid,"
-             " fmt, size, mtime_ns, duration_s, sha256, state, raw_retention_until")
+_COMPARED = (
+    "path, dir, started_at, type, city_number, other_number, caller_id, numbers, uniqueid,"
+    " fmt, size, mtime_ns, duration_s, sha256, state, raw_retention_until"
+)
 
 
 def _python(*args: str) -> str:
-    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
-                          env=env_without_config(), check=False)
+    proc = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env_without_config(),
+        check=False,
+    )
     if proc.returncode:
         raise RuntimeError(f"{' '.join(args)}: {proc.stderr.strip()[-2000:]}")
     return proc.stdout
@@ -83,8 +91,14 @@ def cold_start(ctx: Context) -> list[Figure]:
             f.unlink()
     ratio = median(ours) / median(baseline)
     return [
-        Figure("index.cold_100k", ratio, "x", "<= 1.5x baseline", ratio <= 1.5,
-               f"{median(ours):.2f} s vs {median(baseline):.2f} s, {count} files"),
+        Figure(
+            "index.cold_100k",
+            ratio,
+            "x",
+            "<= 1.5x baseline",
+            ratio <= 1.5,
+            f"{median(ours):.2f} s vs {median(baseline):.2f} s, {count} files",
+        ),
         Figure("index.cold_100k.rate", count / median(ours), "files/s", ""),
     ]
 
@@ -101,8 +115,14 @@ async def loop_lag(ctx: Context) -> Figure:
         await ws.close()
     assert report.added == count
     worst = lag.worst_ms
-    return Figure("index.loop_lag", worst, "ms", "<= 100 ms", worst <= 100,
-                  f"p99 {percentile(lag.lags, 99) * 1000:.1f} ms over {len(lag.lags)} wake-ups")
+    return Figure(
+        "index.loop_lag",
+        worst,
+        "ms",
+        "<= 100 ms",
+        worst <= 100,
+        f"p99 {percentile(lag.lags, 99) * 1000:.1f} ms over {len(lag.lags)} wake-ups",
+    )
 
 
 def latency(ctx: Context) -> list[Figure]:
@@ -113,11 +133,25 @@ def latency(ctx: Context) -> list[Figure]:
     cfg = write_config(ctx.workdir, spool)
     assert cfg.source is not None
     folder = spool / "2026" / "12" / "31"
-    _python("-m", "console.cli", "--config", str(cfg.source), "init", "--force", "--spool",
-            str(spool), "--data", str(cfg.data))
+    _python(
+        "-m",
+        "console.cli",
+        "--config",
+        str(cfg.source),
+        "init",
+        "--force",
+        "--spool",
+        str(spool),
+        "--data",
+        str(cfg.data),
+    )
     indexer = subprocess.Popen(
         [sys.executable, "-m", "console.cli", "--config", str(cfg.source), "indexer"],
-        cwd=ROOT, env=env_without_config(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cwd=ROOT,
+        env=env_without_config(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     samples: list[float] = []
     try:
         deadline = time.monotonic() + 600
@@ -133,8 +167,10 @@ def latency(ctx: Context) -> list[Figure]:
         data = b"\x10\x00" * 8000
         rng = random.Random(5)
         for i in range(10 if ctx.quick else 50):
-            rel = (f"2026/12/31/in-0488291111-090{rng.randrange(10**8):08d}-20261231-1000{i:02d}"
-                   f"-1798678800.{i}.wav")
+            rel = (
+                f"2026/12/31/in-0488291111-090{rng.randrange(10**8):08d}-20261231-1000{i:02d}"
+                f"-1798678800.{i}.wav"
+            )
             with open(spool / rel, "wb") as fh:
                 fh.write(wav_header(len(data)) + data)
             closed = time.perf_counter()
@@ -151,9 +187,15 @@ def latency(ctx: Context) -> list[Figure]:
         shutil.rmtree(folder, ignore_errors=True)
     mid = median(samples)
     return [
-        Figure("index.new_file_latency", mid, "ms", "median <= 250 ms", mid <= 250,
-               f"p95 {percentile(samples, 95):.0f} ms, max {max(samples):.0f} ms, "
-               f"{len(samples)} files, {count} calls indexed"),
+        Figure(
+            "index.new_file_latency",
+            mid,
+            "ms",
+            "median <= 250 ms",
+            mid <= 250,
+            f"p95 {percentile(samples, 95):.0f} ms, max {max(samples):.0f} ms, "
+            f"{len(samples)} files, {count} calls indexed",
+        ),
     ]
 
 
@@ -179,9 +221,15 @@ def memory(ctx: Context) -> list[Figure]:
     big = _big_index(ctx)
     rss = big["peak_rss_mb"]
     return [
-        Figure("index.memory_1m", rss, "MB", "<= 150 MB", rss <= 150,
-               f"peak RSS indexing {big['count']} files cold in {big['seconds']:.0f} s: main"
-               f" {big['main_rss_mb']:.0f} MB + worker {big['worker_rss_mb']:.0f} MB"),
+        Figure(
+            "index.memory_1m",
+            rss,
+            "MB",
+            "<= 150 MB",
+            rss <= 150,
+            f"peak RSS indexing {big['count']} files cold in {big['seconds']:.0f} s: main"
+            f" {big['main_rss_mb']:.0f} MB + worker {big['worker_rss_mb']:.0f} MB",
+        ),
         Figure("index.cold_1m.rate", big["count"] / big["seconds"], "files/s", ""),
     ]
 
@@ -195,10 +243,17 @@ async def search(ctx: Context) -> list[Figure]:
     try:
         rare = await ws.db.scalar(
             "SELECT other_number FROM calls WHERE other_number LIKE '090%' LIMIT 1 OFFSET ?",
-            (big["count"] // 1000,))
-        needles = [("rare", rare), ("rare-5", rare[-5:]), ("middling", "2025550"),
-                   ("common", "0488291111"), ("common-3", "090"), ("short-2", "12"),
-                   ("short-1", "7")]
+            (big["count"] // 1000,),
+        )
+        needles = [
+            ("rare", rare),
+            ("rare-5", rare[-5:]),
+            ("middling", "2025550"),
+            ("common", "0488291111"),
+            ("common-3", "090"),
+            ("short-2", "12"),
+            ("short-1", "7"),
+        ]
         for label, needle in needles:
             f = CallFilter(number=needle)
             hits = await ws.calls.count(f)
@@ -209,14 +264,20 @@ async def search(ctx: Context) -> list[Figure]:
                     page = await ws.calls.page(f, limit=100, offset=offset)
                     times.append((time.perf_counter() - began) * 1000)
                 ms = median(times[1:])
-                figures.append(Figure(
-                    f"search.page_1m.{label}.{'first' if offset == 0 else 'page11'}", ms, "ms",
-                    "<= 20 ms", ms <= 20, f"{needle!r}: {hits} hits, {len(page)} shown"))
+                figures.append(
+                    Figure(
+                        f"search.page_1m.{label}.{'first' if offset == 0 else 'page11'}",
+                        ms,
+                        "ms",
+                        "<= 20 ms",
+                        ms <= 20,
+                        f"{needle!r}: {hits} hits, {len(page)} shown",
+                    )
+                )
         for label, needle in needles:
             began = time.perf_counter()
             await ws.calls.count(CallFilter(number=needle))
-            figures.append(Figure(f"search.count_1m.{label}",
-                                  (time.perf_counter() - began) * 1000, "ms", ""))
+            figures.append(Figure(f"search.count_1m.{label}", (time.perf_counter() - began) * 1000, "ms", ""))
     finally:
         await ws.close()
     return figures

@@ -45,8 +45,9 @@ async def open_workspace(root: Path, *, create: bool = True) -> Workspace:
     path = root / "config.toml"
     if create:
         (root / "spool").mkdir(parents=True, exist_ok=True)
-        config_mod.write(Config(spool=root / "spool", data=root / "data", settle_seconds=0,
-                                kiosk=False), path)
+        config_mod.write(
+            Config(spool=root / "spool", data=root / "data", settle_seconds=0, kiosk=False), path
+        )
     ws = await Workspace.open(config_mod.load(path), create=create)
     if create:
         await ws.auth.set_pin(Role.MANAGER, MANAGER)
@@ -99,11 +100,23 @@ async def purge_round(root: Path, count: int, seed: int) -> dict[str, float]:
     finally:
         await ws.close()
     t = result.timings
-    return {"bare": bare, "bare_cpu": bare_cpu, "purge": purge, "purge_cpu": purge_cpu,
-            "ratio": purge / bare, "cpu_ratio": purge_cpu / bare_cpu, "load": os.getloadavg()[0],
-            "database": t.database, "marking": t.steps.marking, "chaining": t.steps.sealing,
-            "chain_wait": t.steps.waiting, "recording": t.steps.recording,
-            "deleting": t.deleting, "syncing": t.syncing, "waiting": t.waiting}
+    return {
+        "bare": bare,
+        "bare_cpu": bare_cpu,
+        "purge": purge,
+        "purge_cpu": purge_cpu,
+        "ratio": purge / bare,
+        "cpu_ratio": purge_cpu / bare_cpu,
+        "load": os.getloadavg()[0],
+        "database": t.database,
+        "marking": t.steps.marking,
+        "chaining": t.steps.sealing,
+        "chain_wait": t.steps.waiting,
+        "recording": t.steps.recording,
+        "deleting": t.deleting,
+        "syncing": t.syncing,
+        "waiting": t.waiting,
+    }
 
 
 def _median(runs: list[dict[str, float]], key: str) -> float:
@@ -117,28 +130,49 @@ async def purge_figures(workdir: Path, count: int, rounds: int) -> list[Figure]:
         root.mkdir(parents=True)
         runs.append(await purge_round(root, count, seed=n))
         r = runs[-1]
-        print(f"   round {n + 1}: bare {r['bare']:.3f} s (cpu {r['bare_cpu']:.3f}), purge"
-              f" {r['purge']:.3f} s (cpu {r['purge_cpu']:.3f}, helper included) ="
-              f" {r['ratio']:.2f}x; database {r['database']:.3f} s (marking {r['marking']:.3f},"
-              f" audit chained meanwhile {r['chaining']:.3f}, waited for it {r['chain_wait']:.3f},"
-              f" recording {r['recording']:.3f}), deleting in the helper {r['deleting']:.3f},"
-              f" folders synced/removed {r['syncing']:.3f}, waited for them {r['waiting']:.3f};"
-              f" load {r['load']:.1f}", flush=True)
+        print(
+            f"   round {n + 1}: bare {r['bare']:.3f} s (cpu {r['bare_cpu']:.3f}), purge"
+            f" {r['purge']:.3f} s (cpu {r['purge_cpu']:.3f}, helper included) ="
+            f" {r['ratio']:.2f}x; database {r['database']:.3f} s (marking {r['marking']:.3f},"
+            f" audit chained meanwhile {r['chaining']:.3f}, waited for it {r['chain_wait']:.3f},"
+            f" recording {r['recording']:.3f}), deleting in the helper {r['deleting']:.3f},"
+            f" folders synced/removed {r['syncing']:.3f}, waited for them {r['waiting']:.3f};"
+            f" load {r['load']:.1f}",
+            flush=True,
+        )
         shutil.rmtree(root, ignore_errors=True)
     ratio = _median(runs, "ratio")
     k = f"purge.{count // 1000}k"
-    split = ", ".join(f"{name} {_median(runs, key):.2f} s" for name, key in (
-        ("marking", "marking"), ("audit chaining (overlaps marking)", "chaining"),
-        ("recording", "recording"), ("database in all", "database"),
-        ("deleting (helper, overlaps the database)", "deleting"),
-        ("folders synced and removed (overlaps too)", "syncing"), ("waiting for them", "waiting")))
+    split = ", ".join(
+        f"{name} {_median(runs, key):.2f} s"
+        for name, key in (
+            ("marking", "marking"),
+            ("audit chaining (overlaps marking)", "chaining"),
+            ("recording", "recording"),
+            ("database in all", "database"),
+            ("deleting (helper, overlaps the database)", "deleting"),
+            ("folders synced and removed (overlaps too)", "syncing"),
+            ("waiting for them", "waiting"),
+        )
+    )
     return [
-        Figure(f"{k}.vs_unlink", ratio, "x", "<= 2x", ratio <= 2,
-               f"median of {rounds} rounds' ratios; purge {_median(runs, 'purge'):.2f} s vs bare"
-               f" os.unlink {_median(runs, 'bare'):.2f} s (medians)"),
-        Figure(f"{k}.cpu_vs_unlink", _median(runs, "cpu_ratio"), "x", "",
-               note=f"cpu {_median(runs, 'purge_cpu'):.2f} s (helper included) vs"
-                    f" {_median(runs, 'bare_cpu'):.2f} s"),
+        Figure(
+            f"{k}.vs_unlink",
+            ratio,
+            "x",
+            "<= 2x",
+            ratio <= 2,
+            f"median of {rounds} rounds' ratios; purge {_median(runs, 'purge'):.2f} s vs bare"
+            f" os.unlink {_median(runs, 'bare'):.2f} s (medians)",
+        ),
+        Figure(
+            f"{k}.cpu_vs_unlink",
+            _median(runs, "cpu_ratio"),
+            "x",
+            "",
+            note=f"cpu {_median(runs, 'purge_cpu'):.2f} s (helper included) vs"
+            f" {_median(runs, 'bare_cpu'):.2f} s",
+        ),
         Figure(f"{k}.rate", count / _median(runs, "purge"), "calls/s", "", note=split),
     ]
 
@@ -155,10 +189,23 @@ def synthetic_rows(count: int, now: datetime) -> Iterator[tuple[Any, ...]]:
         other = f"090{rng.randrange(10**8):08d}"
         recording = i >= count - 3
         yield (
-            f"{day}/in-0488291111-{other}-{at:%Y%m%d-%H%M%S}-{epoch}.{i}.wav", day, epoch, "in",
-            "0488291111", other, "number", f"0488291111 {other}", f"{epoch}.{i}", "wav", 2048,
-            epoch * 10**9, 1.0, None if recording else f"{i:064x}",
-            "recording" if recording else "complete", raw_kept_through(at).isoformat(), epoch,
+            f"{day}/in-0488291111-{other}-{at:%Y%m%d-%H%M%S}-{epoch}.{i}.wav",
+            day,
+            epoch,
+            "in",
+            "0488291111",
+            other,
+            "number",
+            f"0488291111 {other}",
+            f"{epoch}.{i}",
+            "wav",
+            2048,
+            epoch * 10**9,
+            1.0,
+            None if recording else f"{i:064x}",
+            "recording" if recording else "complete",
+            raw_kept_through(at).isoformat(),
+            epoch,
             None if recording else epoch,
         )
 
@@ -181,8 +228,9 @@ async def fill_index(root: Path, count: int) -> float:
         for call_id in range(1, count // 2, max(1, count // 40)):
             await ws.holds.set(boss, call_id, "bench")
         issuer = await ws.auth.authorize(Role.MANAGER, MANAGER, Duty.ISSUE_INSTRUCTION)
-        await ws.instructions.issue_export(issuer, purpose="proper-conduct", medium="dvd-r",
-                                           call_ids=list(range(100, 600)))
+        await ws.instructions.issue_export(
+            issuer, purpose="proper-conduct", medium="dvd-r", call_ids=list(range(100, 600))
+        )
         return time.perf_counter() - began
     finally:
         await ws.close()
@@ -200,10 +248,18 @@ async def preview_figures(root: Path, count: int) -> list[Figure]:
     finally:
         await ws.close()
     mid = statistics.median(times) * 1000
-    return [Figure(f"retention.preview_{count // 1000}k", mid, "ms", "<= 1000 ms", mid <= 1000,
-                   f"first {times[0] * 1000:.0f} ms; purgeable {preview.purgeable.count},"
-                   f" blocked {len(preview.blocked)}, next {preview.next_count};"
-                   f" rows filled in {filled:.0f} s")]
+    return [
+        Figure(
+            f"retention.preview_{count // 1000}k",
+            mid,
+            "ms",
+            "<= 1000 ms",
+            mid <= 1000,
+            f"first {times[0] * 1000:.0f} ms; purgeable {preview.purgeable.count},"
+            f" blocked {len(preview.blocked)}, next {preview.next_count};"
+            f" rows filled in {filled:.0f} s",
+        )
+    ]
 
 
 async def purge_bench(ctx: Context) -> list[Figure]:

@@ -29,14 +29,16 @@ def require_space(folder: Path, needed: int) -> None:
         raise RuntimeError(f"{folder}: {free / 1e9:.1f} GB free, this bench needs {needed / 1e9:.1f}")
 
 
-def make_spool(folder: Path, count: int, *, size: int = 2048, span_days: int = 90,
-               seed: int = 0) -> Path:
+def make_spool(folder: Path, count: int, *, size: int = 2048, span_days: int = 90, seed: int = 0) -> Path:
     """A synthetic FreePBX spool of `count` finished recordings of `size` bytes, in `folder`; or,
     when $CALLREC_BENCH_CACHE names a folder, kept there and reused by later runs (a million
     files take minutes to write and to delete). Benches must not change a spool they share."""
     cache = os.environ.get("CALLREC_BENCH_CACHE")
-    spool = (Path(cache) / f"spool-{SPOOL_START:%Y%m%d}-{count}-{size}-{span_days}-{seed}" if cache
-             else folder / "spool")
+    spool = (
+        Path(cache) / f"spool-{SPOOL_START:%Y%m%d}-{count}-{size}-{span_days}-{seed}"
+        if cache
+        else folder / "spool"
+    )
     done = spool.with_name(spool.name + ".done")
     if done.exists():
         return spool
@@ -52,8 +54,9 @@ def make_spool(folder: Path, count: int, *, size: int = 2048, span_days: int = 9
 
 def write_config(folder: Path, spool: Path, *, settle_seconds: float = 5.0) -> Config:
     path = folder / "config.toml"
-    config_mod.write(Config(spool=spool, data=folder / "data", settle_seconds=settle_seconds,
-                            kiosk=False), path)
+    config_mod.write(
+        Config(spool=spool, data=folder / "data", settle_seconds=settle_seconds, kiosk=False), path
+    )
     return config_mod.load(path)
 
 

@@ -28,10 +28,13 @@ async def main(config: Path) -> dict[str, object]:
     finally:
         await ws.close()
     # The scan's worker processes (services/index_worker.py) count too: their peaks are added.
-    return {"seconds": time.perf_counter() - began,
-            "peak_rss_mb": peak_rss_mb() + ws.indexer.worker_peak_rss_mb * index_worker_count(),
-            "main_rss_mb": peak_rss_mb(), "worker_rss_mb": ws.indexer.worker_peak_rss_mb,
-            "report": report.to_json()}
+    return {
+        "seconds": time.perf_counter() - began,
+        "peak_rss_mb": peak_rss_mb() + ws.indexer.worker_peak_rss_mb * index_worker_count(),
+        "main_rss_mb": peak_rss_mb(),
+        "worker_rss_mb": ws.indexer.worker_peak_rss_mb,
+        "report": report.to_json(),
+    }
 
 
 def index_worker_count() -> int:
