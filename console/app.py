@@ -42,16 +42,11 @@ from screens.lock import LockScreen
 from screens.main import MainScreen
 from screens.modals import ConfirmModal, DismissOnLock, PinPrompt
 from screens.progress import Job, ProgressModal
-from services import config as config_mod
 from services import status
-from services.auth import Actor
+from services.access import Actor, Duty, Role, may
 from services.calls import Call, CallStore
-from services.clock import Clock
-from services.config import Config
-from services.db import Database
-from services.duties import Duty, Role, may
-from services.errors import CallrecError
-from services.text import visible
+from services.core import CallrecError, Clock, Config, Database, visible
+from services.core import config as config_mod
 from services.workspace import Workspace
 
 T = TypeVar("T")

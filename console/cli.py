@@ -11,9 +11,8 @@ from typing import NoReturn
 from console import i18n
 from console.commands import audit, clock, export, index, instructions, reports, retention, setup
 from console.i18n import t
-from services import config as config_mod
-from services.errors import CallrecError
-from services.text import visible
+from services.core import CallrecError, visible
+from services.core import config as config_mod
 
 COMMAND_MODULES = [setup, index, audit, clock, instructions, reports, retention, export]
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from services.errors import CallrecError
+from services.core import CallrecError
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LANGUAGES = ("ja", "en")

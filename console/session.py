@@ -6,9 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from services.audit import Action
-from services.auth import Actor
-from services.duties import Duty, Role
+from services.access import Action, Actor, Duty, Role
 from services.workspace import Workspace
 
 

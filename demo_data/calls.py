@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from zoneinfo import ZoneInfo
 
-from services.layouts import FreePBXName
+from services.indexing import FreePBXName
 
 JST = ZoneInfo("Asia/Tokyo")
 SYSTEM_NAME = "pbx-saitama-01"
@@ -99,7 +99,7 @@ def recording_path(
     epoch: str = "",
 ) -> PurePosixPath:
     """Relative path `YYYY/MM/DD/<type>-<dest>-<source>-YYYYMMDD-HHMMSS-<uid>.<fmt>`, named as
-    FreePBX names it (services/layouts.py; a conference, type "", names its room twice).
+    FreePBX names it (services/indexing/layouts.py; a conference, type "", names its room twice).
 
     `start` is the local (Japan) time in the name; `folder` (default `start`) picks the day folder.
     """

@@ -21,11 +21,10 @@ from pathlib import Path
 
 from demo_data.recorder import simulate_recorder
 from demo_data.redate import JST, build_demo_spool
-from services import config as config_mod
+from services.access import Duty, Role
 from services.calls import CallFilter
-from services.config import Config
-from services.duties import Duty, Role
-from services.errors import CallrecError
+from services.core import CallrecError, Config
+from services.core import config as config_mod
 from services.instructions import Criteria
 from services.workspace import Workspace
 

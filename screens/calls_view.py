@@ -32,10 +32,10 @@ from screens.filters import STATE_CHOICES, BadDate, parse_day
 from screens.table import Cell, Column, VirtualTable
 from screens.text import LabelledLines, plain
 from screens.views import View
+from services.access import Duty
 from services.calls import Call, CallFilter, CallState
-from services.duties import Duty
-from services.errors import CallrecError
-from services.layouts import CallType
+from services.core import CallrecError
+from services.indexing import CallType
 from services.retention import deletable_from, is_expired
 
 if TYPE_CHECKING:

@@ -25,8 +25,8 @@ from screens.filters import BadDate, parse_day
 from screens.modals import DismissOnLock
 from screens.table import Cell, Column, VirtualTable
 from screens.text import LabelledLines, plain
-from services.deletion_record import DeletedCall, DeletionRecord
-from services.errors import CallrecError
+from services.core import CallrecError
+from services.retention import DeletedCall, DeletionRecord
 
 if TYPE_CHECKING:
     from console.app import CallrecApp

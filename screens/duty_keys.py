@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.binding import Binding
 
 from screens import export_actions
-from services.duties import Duty
+from services.access import Duty
 
 if TYPE_CHECKING:
     from console.app import CallrecApp

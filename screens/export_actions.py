@@ -24,12 +24,19 @@ from console.i18n import t, tr_error
 from screens import text as fmt
 from screens.export_dialogs import FieldsForm, FieldSpec, TextViewer
 from screens.progress import Job
-from services.auth import Actor
-from services.duties import Duty, may, require
-from services.errors import CallrecError, NotPermitted
-from services.export import Cancelled, CancelToken, ExportPlan, Progress, Target, TargetKind, forms
+from services.access import Actor, Duty, may, require
+from services.core import CallrecError, NotPermitted
+from services.export import (
+    Cancelled,
+    CancelToken,
+    ExportPlan,
+    Progress,
+    RegisterEntry,
+    Target,
+    TargetKind,
+    forms,
+)
 from services.instructions import MEDIA, PURPOSES, Criteria, Instruction, Kind, State
-from services.register import RegisterEntry
 
 if TYPE_CHECKING:
     from console.app import CallrecApp

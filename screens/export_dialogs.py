@@ -25,7 +25,7 @@ from console.i18n import t
 from screens.fields import Field, field_row
 from screens.modals import DismissOnLock
 from screens.text import plain, width_of
-from services.text import visible
+from services.core import visible
 
 LABEL_MIN, LABEL_MAX = 10, 18  # cells for the labels of a form (the longest label, within these)
 

@@ -18,7 +18,7 @@ from screens.listing_view import ItemDetail, ListingView
 from screens.table import Cell, Column, ItemTable
 from screens.text import LabelledLines, plain
 from screens.views import View
-from services.duties import Duty
+from services.access import Duty
 from services.instructions import OPEN_STATES, Instruction
 
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ from textual.widgets import Static
 from screens.duty_keys import DutyKeys
 from screens.fields import focus_now
 from screens.table import Item, ItemTable, VirtualTable
-from services.audit import Head
-from services.errors import CallrecError
+from services.access import Head
+from services.core import CallrecError
 
 if TYPE_CHECKING:
     from console.app import CallrecApp

@@ -16,8 +16,8 @@ from screens.chrome import TopBar
 from screens.fields import Field, field_row
 from screens.modals import PIN_CHARS, RolePicker, typed_pin
 from screens.text import lines, plain, role_name
-from services.duties import Duty, Role
-from services.errors import CallrecError
+from services.access import Duty, Role
+from services.core import CallrecError
 
 if TYPE_CHECKING:
     from console.app import CallrecApp

@@ -29,9 +29,8 @@ from textual.widgets import Input, Static
 from console.i18n import t, tr_error
 from screens.fields import Field, field_row
 from screens.text import lines, plain, role_name
-from services.auth import Actor, normalize_pin
-from services.duties import DUTIES, Duty, Role
-from services.errors import CallrecError, PinError
+from services.access import DUTIES, Actor, Duty, Role, normalize_pin
+from services.core import CallrecError, PinError
 
 if TYPE_CHECKING:
     from console.app import CallrecApp
@@ -41,7 +40,7 @@ PIN_CHARS = r"[0-9０-９]*"
 
 def typed_pin(value: str) -> str | None:
     """The PIN typed (full-width digits too), or None when it cannot be one: said at once, before
-    the PIN is checked (the rule is services/auth.py's)."""
+    the PIN is checked (the rule is services/access/auth.py's)."""
     try:
         return normalize_pin(value)
     except PinError:

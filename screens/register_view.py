@@ -20,8 +20,8 @@ from screens.listing_view import ItemDetail, ListingView
 from screens.table import Cell, Column, ItemTable
 from screens.text import LabelledLines, plain
 from screens.views import View
-from services.duties import Duty
-from services.register import RegisterEntry, Status
+from services.access import Duty
+from services.export import RegisterEntry, Status
 
 if TYPE_CHECKING:
     from console.app import CallrecApp

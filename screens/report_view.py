@@ -19,9 +19,10 @@ from textual.widgets import Static
 from console.i18n import active, t
 from screens.text import plain
 from screens.views import View
-from services import notice, reports
-from services.duties import Duty
-from services.errors import CallrecError, StorageError
+from services import reports
+from services.access import Duty
+from services.core import CallrecError, StorageError
+from services.instructions import notice
 from services.reports import Report
 
 if TYPE_CHECKING:

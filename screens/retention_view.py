@@ -28,16 +28,23 @@ from screens.progress import Job
 from screens.table import Cell, Column, ItemTable
 from screens.text import LabelledLines, plain
 from screens.views import View
+from services.access import Duty, Role
 from services.calls import CallState
-from services.duties import Duty, Role
-from services.errors import CallrecError
+from services.core import CallrecError
 from services.instructions import Instruction, Kind, State
-from services.purge import CancelToken, PurgePlan, PurgeProgress, PurgeResult
-from services.retention_status import BlockedCall, Preview, RetentionStatus
+from services.retention import (
+    BlockedCall,
+    CancelToken,
+    Preview,
+    PurgePlan,
+    PurgeProgress,
+    PurgeResult,
+    RetentionStatus,
+)
 
 if TYPE_CHECKING:
     from console.app import CallrecApp
-    from services.auth import Actor
+    from services.access import Actor
 
 T = TypeVar("T")
 COLUMNS = (

@@ -21,10 +21,8 @@ from screens.fields import focus_now
 from screens.text import plain
 from screens.views import View
 from services import status
-from services.audit import VerifyResult
-from services.clock_ack import ClockGap
-from services.duties import Duty, Role
-from services.errors import CallrecError
+from services.access import ClockGap, Duty, Role, VerifyResult
+from services.core import CallrecError
 
 if TYPE_CHECKING:
     from console.app import CallrecApp
@@ -125,7 +123,7 @@ class StatusView(DutyKeys, Vertical, can_focus=True):
 
     @work(exclusive=True, group="clock-ack")
     async def acknowledge_clock(self) -> None:
-        """Both times and the manager's PIN, then the acknowledgement (services/clock_ack.py)."""
+        """Both times and the manager's PIN, then the acknowledgement (services/access/clock_ack.py)."""
         app = self.capp
         try:
             gap = await app.ws.clock_ack.gap()

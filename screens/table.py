@@ -3,7 +3,7 @@
 Subclasses say how many rows there are (`row_count`) and what a row shows (`row_cells`, or None
 while it is still being loaded: a placeholder is drawn and `request_rows` is asked to fetch it).
 Line 0 is the column header and never scrolls. Cells are cut to their column width counting CJK
-characters as two cells, and every cell passes through `services.text.visible`.
+characters as two cells, and every cell passes through `services.core.text.visible`.
 """
 
 from __future__ import annotations

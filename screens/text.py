@@ -15,8 +15,7 @@ from rich.style import Style
 from rich.text import Text
 
 from console.i18n import t
-from services import phone, units
-from services.text import visible
+from services.core import phone, units, visible
 
 ELLIPSIS = "…"
 
@@ -108,7 +107,7 @@ def duration(seconds: float | None) -> str:
 
 
 def size(n: int | None) -> str:
-    """services.units.size, or "-" for no figure."""
+    """services.core.units.size, or "-" for no figure."""
     return "-" if n is None else units.size(n)
 
 

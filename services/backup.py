@@ -8,12 +8,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from services import keys
-from services.audit import AuditLog
-from services.clock import Clock
-from services.config import Config
-from services.db import Database
-from services.errors import StorageError
+from services.access.audit import AuditLog
+from services.core import keys
+from services.core.clock import Clock
+from services.core.config import Config
+from services.core.db import Database
+from services.core.errors import StorageError
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 
-from services.clock import from_epoch
-from services.db import Database
-from services.errors import NotFound
-from services.phone import search_digits
+from services.core.clock import from_epoch
+from services.core.db import Database
+from services.core.errors import NotFound
+from services.core.phone import search_digits
 
 
 class CallState(StrEnum):

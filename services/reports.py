@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from services.audit import Action, AuditLog
-from services.auth import Actor
-from services.clock import Clock
-from services.db import Database
-from services.duties import Duty
-from services.errors import CallrecError
-from services.text import ljust_cells
+from services.access.audit import Action, AuditLog
+from services.access.auth import Actor
+from services.access.duties import Duty
+from services.core.clock import Clock
+from services.core.db import Database
+from services.core.errors import CallrecError
+from services.core.text import ljust_cells
 
 # Report line -> the audit actions it counts, in the order the report shows them.
 SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {

@@ -16,11 +16,11 @@ from pathlib import Path
 import aiosqlite
 
 from services.calls import PRESENT_STATES, CallState
-from services.clock import FixedClock, to_epoch
-from services.db import BUSY_TIMEOUT_MS, Database
-from services.errors import StorageError
-from services.retention import raw_kept_through
-from services.retention_status import RetentionStatus
+from services.core.clock import FixedClock, to_epoch
+from services.core.db import BUSY_TIMEOUT_MS, Database
+from services.core.errors import StorageError
+from services.retention.rules import raw_kept_through
+from services.retention.status import RetentionStatus
 
 
 async def open_side_reader(path: Path) -> Database:
@@ -114,7 +114,7 @@ class PurgeOutlook:
 
 async def purge_outlook(db: Database, now: datetime, tz: tzinfo, grace_days: int = 0) -> PurgeOutlook:
     """What a purge would delete now, and when the next calls fall due: the retention preview's
-    figures (services/retention_status.py), holds and open instructions taken into account."""
+    figures (services/retention/status.py), holds and open instructions taken into account."""
     p = await RetentionStatus(db, FixedClock(now, tz), grace_days).preview(now)
     oldest = p.purgeable.oldest
     return PurgeOutlook(

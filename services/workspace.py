@@ -12,29 +12,30 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from services import identity, keys
-from services.audit import SYSTEM, Action, AuditLog
-from services.auth import Auth
+from services.access import identity
+from services.access.audit import SYSTEM, Action, AuditLog
+from services.access.auth import Auth
+from services.access.clock_ack import ClockAck
 from services.calls import CallStore
-from services.clock import Clock, SystemClock
-from services.clock_ack import ClockAck
-from services.config import Config
-from services.db import Database
-from services.deletion_record import DeletionRecords
-from services.errors import CallrecError, SpoolError, StorageError
+from services.core import keys
+from services.core.clock import Clock, SystemClock
+from services.core.config import Config
+from services.core.db import Database
+from services.core.errors import CallrecError, SpoolError, StorageError
+from services.core.lease import Lease
+from services.core.text import visible
 from services.export import Exports
-from services.holds import Holds
-from services.indexer import Indexer
-from services.instructions import Instructions
-from services.layouts import make_layout
-from services.lease import Lease
-from services.purge import Purge
-from services.purge_journal import ReconcileReport
-from services.rederive import rederive
-from services.register import Register
+from services.export.register import Register
+from services.indexing.indexer import Indexer
+from services.indexing.layouts import make_layout
+from services.indexing.rederive import rederive
+from services.instructions.store import Instructions
 from services.reports import Reports
-from services.retention_status import RetentionStatus
-from services.text import visible
+from services.retention.deletion_record import DeletionRecords
+from services.retention.holds import Holds
+from services.retention.journal import ReconcileReport
+from services.retention.purge import Purge
+from services.retention.status import RetentionStatus
 
 FOLLOWER_RETRY_SECONDS = 2.0
 
@@ -64,7 +65,7 @@ class Workspace:
     async def open(cls, config: Config, *, clock: Clock | None = None, create: bool = False) -> Workspace:
         """Open this installation's data folder. `create` (callrec init, the demo): make the
         database when there is none. Nothing is written before the database and the key files
-        are known to belong together (services/identity.py)."""
+        are known to belong together (services/access/identity.py)."""
         clock = clock or SystemClock()  # Japan time, whatever the recorder's names are read in
         store = await asyncio.to_thread(identity.peek, config.database, create=create)
         if create:

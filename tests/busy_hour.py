@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from demo_data.synth import wav_header
-from services import config as config_mod
-from services.clock import JST
-from services.duties import Duty, Role
+from services.access.duties import Duty, Role
+from services.core import config as config_mod
+from services.core.clock import JST
 from services.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import settings
 
 from demo_data import SAMPLE_SPOOL
-from services import config as config_mod
-from services.config import Config
-from services.duties import Role
+from services.access.duties import Role
+from services.core import config as config_mod
+from services.core.config import Config
 from services.workspace import Workspace
 
 MANAGER_PIN = "1111"

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from demo_data.synth import wav_header
-from services.auth import Actor
+from services.access.auth import Actor
+from services.access.duties import Duty, Role
 from services.calls import Call, CallFilter
-from services.duties import Duty, Role
 from services.workspace import Workspace
 from tests.conftest import MANAGER_PIN, OPERATOR_PIN, ROOT
 

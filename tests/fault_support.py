@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from demo_data.synth import wav_header
-from services.config import Config
+from services.core.config import Config
 from services.workspace import Workspace
 
 DAY = "2026/11/02"
@@ -182,8 +182,8 @@ class Said:
 def start_paused(
     config: Path, *args: str, step: str, flag: Path, stdin: str = "", env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
-    """A real `callrec` command that stops at testpoint `step` (services/testpoints.py)."""
-    from services import testpoints
+    """A real `callrec` command that stops at testpoint `step` (services/core/testpoints.py)."""
+    from services.core import testpoints
     from tests.conftest import ROOT
 
     full_env = {**os.environ, testpoints.PAUSE_AT: step, testpoints.PAUSE_FILE: str(flag), **(env or {})}

@@ -13,9 +13,9 @@ from pathlib import Path
 from conftest import MANAGER_PIN, OPERATOR_PIN
 
 from demo_data.synth import wav_header
-from services.auth import Actor
-from services.clock import JST
-from services.duties import Duty, Role
+from services.access.auth import Actor
+from services.access.duties import Duty, Role
+from services.core.clock import JST
 from services.workspace import Workspace
 
 

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from services.audit import GENESIS, Action, Entry, Head
-from services.clock import JST
-from services.errors import CallrecError
+from services.access.audit import GENESIS, Action, Entry, Head
+from services.core.clock import JST
+from services.core.errors import CallrecError
 from services.workspace import Workspace
 
 AT = datetime(2026, 11, 20, 9, 0, tzinfo=JST)

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from services import keys
-from services.audit import Action
-from services.auth import Auth, normalize_pin
-from services.clock import JST, FixedClock
-from services.config import Config
-from services.duties import Duty, Role
-from services.errors import KeyFileError, LockedOut, NotFound, NotPermitted, PinError, WrongPin
+from services.access.audit import Action
+from services.access.auth import Auth, normalize_pin
+from services.access.duties import Duty, Role
+from services.core import keys
+from services.core.clock import JST, FixedClock
+from services.core.config import Config
+from services.core.errors import KeyFileError, LockedOut, NotFound, NotPermitted, PinError, WrongPin
 from services.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,9 +177,9 @@ async def test_lockout_survives_a_restart(cfg: Config) -> None:
 
 ATTEMPTS = """
 import asyncio, sys
-from services import config
+from services.core import config
 from services.workspace import Workspace
-from services.errors import PinError
+from services.core.errors import PinError
 
 async def main():
     ws = await Workspace.open(config.load(config.resolve_path(sys.argv[1])))

@@ -6,9 +6,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from services import config as config_mod
 from services.calls import CallFilter
-from services.config import Config
+from services.core import config as config_mod
+from services.core.config import Config
 from services.workspace import Workspace
 from tests.conftest import CliRunner, run_callrec
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.config import Config
+from services.core.config import Config
 from services.workspace import Workspace
 from tests import busy_hour
 from tests.conftest import MANAGER_PIN

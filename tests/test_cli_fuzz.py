@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from console import cli
 from console.commands import common
 from demo_data.workspace import build
-from services.clock import JST
+from services.core.clock import JST
 
 # Runs until it is signalled (a service unit's indexer): nothing to fuzz that `index` does not.
 SKIPPED = {("indexer",)}

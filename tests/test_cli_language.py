@@ -17,9 +17,9 @@ import pytest
 from conftest import ROOT
 from retention_support import files_on_disk, make_calls, manager
 
+from services.access.duties import Duty
 from services.calls import CallFilter
-from services.config import Config
-from services.duties import Duty
+from services.core.config import Config
 from services.workspace import Workspace
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from conftest import CliRunner
 
-from services import phone
-from services.config import Config
+from services.core import phone
+from services.core.config import Config
 from services.workspace import Workspace
 
 HOLD_REASON = "090-3333-4444 から情報公開請求"

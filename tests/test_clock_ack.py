@@ -15,11 +15,11 @@ from test_console_kit import make_app, screen_text, show, unlock_as_manager, unt
 
 from screens.modals import PinPrompt
 from screens.status_view import StatusView
-from services import config as config_mod
-from services.audit import Action
-from services.clock import JST, FixedClock
-from services.config import Config
-from services.duties import Role
+from services.access.audit import Action
+from services.access.duties import Role
+from services.core import config as config_mod
+from services.core.clock import JST, FixedClock
+from services.core.config import Config
 from services.workspace import Workspace
 
 AHEAD = timedelta(days=2)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from services import config as config_mod
-from services.config import Config, ConfigError
+from services.core import config as config_mod
+from services.core.config import Config, ConfigError
 
 GOOD = """
 [paths]

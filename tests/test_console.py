@@ -27,9 +27,9 @@ from screens.chrome import ViewBar
 from screens.help import HelpScreen
 from screens.lock import LockScreen
 from screens.modals import PinPrompt
-from services.audit import Action
-from services.duties import Role
-from services.errors import CallrecError
+from services.access.audit import Action
+from services.access.duties import Role
+from services.core.errors import CallrecError
 from services.workspace import Workspace
 
 

@@ -21,10 +21,10 @@ from test_retention_console import show_retention
 from console import app as app_mod
 from screens.modals import ConfirmModal, PinPrompt
 from screens.retention_view import ReasonModal
-from services.audit import Action
-from services.config import Config
-from services.duties import Duty
-from services.instructions import State
+from services.access.audit import Action
+from services.access.duties import Duty
+from services.core.config import Config
+from services.instructions.store import State
 from services.workspace import Workspace
 from tests.export_support import manager, recording, start_cli_export
 from tests.fault_support import Said

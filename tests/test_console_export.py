@@ -33,10 +33,10 @@ from screens.instructions_view import InstructionList
 from screens.modals import ConfirmModal, PinPrompt
 from screens.progress import ProgressModal
 from screens.register_view import RegisterList
-from services.audit import Action
-from services.clock import JST
+from services.access.audit import Action
+from services.core.clock import JST
 from services.export.progress import Meter
-from services.instructions import Criteria, State
+from services.instructions.store import Criteria, State
 from services.workspace import Workspace
 from tests.export_support import extract, manager, needs_xorriso, sha256sum_check
 

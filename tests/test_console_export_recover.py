@@ -15,9 +15,9 @@ from test_console_kit import make_app, show, unlock, until
 from console import app as app_mod
 from screens.export_dialogs import FieldsForm
 from screens.instructions_view import InstructionList
-from services.config import Config
-from services.duties import Duty
-from services.instructions import State
+from services.access.duties import Duty
+from services.core.config import Config
+from services.instructions.store import State
 from services.workspace import Workspace
 from tests.export_support import manager, recording, start_cli_export
 from tests.fault_support import Said

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 from textual.pilot import Pilot
 
 from demo_data.calls import random_call
-from services.clock import JST
-from services.layouts import FreePBXLayout
-from services.retention import raw_kept_through
+from services.core.clock import JST
+from services.indexing.layouts import FreePBXLayout
+from services.retention.rules import raw_kept_through
 from services.workspace import Workspace
 
 if TYPE_CHECKING:

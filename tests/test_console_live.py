@@ -17,10 +17,10 @@ from test_console_kit import Terminal, call_list, make_app, screen_text, unlock,
 
 from demo_data.synth import wav_header
 from screens.calls_view import CallDetail
-from services.clock import JST
-from services.config import Config
-from services.duties import Duty, Role
-from services.text import visible
+from services.access.duties import Duty, Role
+from services.core.clock import JST
+from services.core.config import Config
+from services.core.text import visible
 from services.workspace import Workspace
 
 # Consoles in pseudo-terminals and wall-clock waits: run alone, after the parallel tests.

@@ -13,7 +13,7 @@ from screens import views as views_mod
 from screens.modals import ConfirmModal, PinPrompt
 from screens.progress import Job, ProgressModal
 from screens.views import View
-from services.duties import Duty, Role
+from services.access.duties import Duty, Role
 from services.workspace import Workspace
 
 

@@ -12,9 +12,9 @@ from test_console_kit import INSERT_CALL, insert_synthetic, synthetic_rows
 
 from services import status
 from services.calls import CallFilter
-from services.clock import JST
-from services.errors import StorageError
-from services.retention import deletable_from
+from services.core.clock import JST
+from services.core.errors import StorageError
+from services.retention.rules import deletable_from
 from services.workspace import Workspace
 
 END = datetime(2026, 11, 24, 15, 0, tzinfo=JST)

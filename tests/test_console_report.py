@@ -10,7 +10,7 @@ from textual.widgets import Input
 from screens.modals import PinPrompt
 from screens.report_view import ReportView
 from screens.views import views
-from services.audit import Action
+from services.access.audit import Action
 from services.workspace import Workspace
 
 

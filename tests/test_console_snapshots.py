@@ -16,11 +16,11 @@ from test_console_kit import settle, unlock, until
 from textual.pilot import Pilot
 
 from console.app import CallrecApp
-from services import config as config_mod
+from services.access.duties import Duty, Role
 from services.calls import CallFilter
-from services.clock import JST, FixedClock
-from services.config import Config
-from services.duties import Duty, Role
+from services.core import config as config_mod
+from services.core.clock import JST, FixedClock
+from services.core.config import Config
 from services.workspace import Workspace
 
 NOW = datetime(2026, 11, 24, 14, 30, tzinfo=JST)

@@ -36,9 +36,9 @@ from screens.instructions_view import InstructionList
 from screens.modals import ConfirmModal, PinPrompt
 from screens.register_view import RegisterList
 from screens.retention_view import RetentionView
-from services.clock import JST
-from services.config import Config
-from services.instructions import State
+from services.core.clock import JST
+from services.core.config import Config
+from services.instructions.store import State
 from services.workspace import Workspace
 from tests.fault_support import Said, assert_intact_ws, fingerprint
 

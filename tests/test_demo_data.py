@@ -25,7 +25,7 @@ from demo_data.synth import generate_spool, main, wav_header
 JST = ZoneInfo("Asia/Tokyo")
 TYPES = {"in", "out", "internal", "external", "q", "rg", "parked", "ondemand", "exten"}  # synthetic
 SAMPLE_TYPES = TYPES | {"generic", "conf", "force", "page"}
-# Written independently of services/layouts.py: the recorder-truth table's two name shapes.
+# Written independently of services/indexing/layouts.py: the recorder-truth table's two name shapes.
 NAME = re.compile(
     r"^(?:(?P<type>in|out|internal|external|q|rg|generic|parked|ondemand|conf|exten|force|page)"
     r"-(?P<dest>[0-9+]*|s|Unknown|unknown)-(?P<source>[0-9+-]*|anonymous|unknown)"

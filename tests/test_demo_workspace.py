@@ -15,10 +15,10 @@ from test_console_live import Terminal
 from demo_data.redate import months_before
 from demo_data.workspace import DEMO_PINS, MARKER, build, prepare
 from services import status
+from services.access.duties import Duty
 from services.calls import CallFilter
-from services.clock import JST
-from services.duties import Duty
-from services.errors import CallrecError
+from services.core.clock import JST
+from services.core.errors import CallrecError
 from services.workspace import Workspace
 
 # Consoles in pseudo-terminals and wall-clock waits: run alone, after the parallel tests.
@@ -135,8 +135,8 @@ def test_workspace_is_for_the_demo_only(cli) -> None:  # type: ignore[no-untyped
 
 def test_the_configuration_chooses_the_language(tmp_path: Path) -> None:
     from console.i18n import configured_language
-    from services import config as config_mod
-    from services.config import Config
+    from services.core import config as config_mod
+    from services.core.config import Config
 
     path = tmp_path / "config.toml"
     config_mod.write(Config(spool=tmp_path, data=tmp_path / "data", language="en"), path)

@@ -19,11 +19,11 @@ from test_console_kit import make_app, screen_text, until
 from test_purge_crash import wait_for
 from test_retention_console import open_view
 
-from services import testpoints
-from services.clock import JST
-from services.config import Config
-from services.duties import Duty
-from services.instructions import Criteria
+from services.access.duties import Duty
+from services.core import testpoints
+from services.core.clock import JST
+from services.core.config import Config
+from services.instructions.store import Criteria
 from services.workspace import Workspace
 
 # Long past its retention (翌月末) by the real clock, whatever day the tests run.

@@ -7,8 +7,8 @@ import signal
 import time
 from pathlib import Path
 
-from services.audit import Action
-from services.config import Config
+from services.access.audit import Action
+from services.core.config import Config
 from services.workspace import Workspace
 from tests.conftest import CliRunner
 from tests.export_support import index, manager, needs_xorriso, recording, start_cli_export

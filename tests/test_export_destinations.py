@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from services.config import Config
-from services.instructions import State
+from services.core.config import Config
+from services.instructions.store import State
 from services.workspace import Workspace
 from tests.conftest import OPERATOR_PIN, CliRunner
 from tests.export_support import indexed_series, leftovers, manager, needs_xorriso

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from services.audit import Action
-from services.errors import CallrecError, Conflict, NotPermitted, StorageError
+from services.access.audit import Action
+from services.core.errors import CallrecError, Conflict, NotPermitted, StorageError
 from services.export import Cancelled, CancelToken, Phase, Progress
 from services.export.streams import SourceChanged
-from services.instructions import State
+from services.instructions.store import State
 from services.workspace import Workspace
 from tests.export_support import (
     fill,
@@ -262,7 +262,7 @@ async def test_wrong_target_for_the_medium(ws: Workspace, calls: list, tmp_path:
 async def test_clock_set_back_refuses(ws: Workspace, calls: list, tmp_path: Path) -> None:
     from datetime import timedelta
 
-    from services.clock import FixedClock
+    from services.core.clock import FixedClock
 
     number = await issue(ws, calls)
     op = await operator(ws)

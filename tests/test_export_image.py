@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from services.audit import Action, Head
+from services.access.audit import Action, Head
 from services.export import TargetKind
 from services.export.plan import FORM1_HTML, FORM2_HTML, FORM2_TXT, MANIFEST, README, SUMS
-from services.instructions import State
-from services.retention import output_kept_through
+from services.instructions.store import State
+from services.retention.rules import output_kept_through
 from services.workspace import Workspace
 from tests.export_support import (
     BACKSLASH,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from services.calls import Call
-from services.clock import JST
-from services.errors import CallrecError, StorageError
+from services.core.clock import JST
+from services.core.errors import CallrecError, StorageError
 from services.export import Cancelled, CancelToken, Exports
 from services.export.burn import BurnError
 from services.export.media import MEDIA_SPECS, SECTOR, MediumSpec

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.errors import CallrecError
+from services.core.errors import CallrecError
 from services.export.progress import Meter
 from services.export.streams import FileSpec, HashPipe, SourceChanged, Span, write_all
 

@@ -22,10 +22,10 @@ import pytest
 from retention_support import current_time, write_call
 from test_console_kit import Terminal
 
-from services import config as config_mod
-from services import db as db_mod
-from services.config import Config
-from services.duties import Role
+from services.access.duties import Role
+from services.core import config as config_mod
+from services.core import db as db_mod
+from services.core.config import Config
 from services.workspace import Workspace
 from tests.conftest import ROOT, CliRunner
 from tests.export_support import fill, tmpfs

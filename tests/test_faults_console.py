@@ -37,11 +37,11 @@ from screens.instructions_view import InstructionList
 from screens.modals import ConfirmModal, PinPrompt
 from screens.register_view import RegisterList
 from screens.retention_view import RetentionView
-from services import db as db_mod
-from services.audit import Action
+from services.access.audit import Action
+from services.access.duties import Duty, Role
 from services.calls import CallFilter
-from services.config import Config
-from services.duties import Duty, Role
+from services.core import db as db_mod
+from services.core.config import Config
 from services.workspace import Workspace
 from tests.export_support import fill as fill_disk
 from tests.export_support import tmpfs

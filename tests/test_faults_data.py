@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from services import config as config_mod
-from services.audit import Action
-from services.config import Config
-from services.duties import Duty
+from services.access.audit import Action
+from services.access.duties import Duty
+from services.core import config as config_mod
+from services.core.config import Config
 from services.workspace import Workspace
 from tests.conftest import MANAGER_PIN, OPERATOR_PIN, ROOT, CliRunner, run_callrec
 from tests.export_support import fill, tmpfs

@@ -1,7 +1,7 @@
 """SIGKILL in the middle of the work (issue 6): a receipt killed at each of its steps, and the
 console itself killed while it indexes, exports, records a receipt and purges.
 
-Each time the process dies at a known point (services/testpoints.py, or a partial file seen on
+Each time the process dies at a known point (services/core/testpoints.py, or a partial file seen on
 disk); afterwards the next command or console finds a whole database, a verifying audit chain,
 every recording as it was, and can finish the work.
 """
@@ -44,11 +44,11 @@ from screens.export_dialogs import FieldsForm
 from screens.instructions_view import InstructionList
 from screens.modals import ConfirmModal, PinPrompt
 from screens.register_view import RegisterList
-from services import testpoints
-from services.audit import Action
-from services.config import Config
-from services.duties import Duty
-from services.instructions import Instruction, State
+from services.access.audit import Action
+from services.access.duties import Duty
+from services.core import testpoints
+from services.core.config import Config
+from services.instructions.store import Instruction, State
 from services.workspace import Workspace
 from tests.conftest import MANAGER_PIN, CliRunner
 from tests.export_support import recording

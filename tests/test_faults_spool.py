@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from services.calls import CallFilter
-from services.config import Config
+from services.core.config import Config
 from services.workspace import Workspace
 from tests.conftest import CliRunner
 from tests.fault_support import (

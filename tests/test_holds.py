@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from retention_support import current_time, ids_by_path, make_calls, manager, operator
 
-from services.audit import Action
-from services.duties import Duty, Role
-from services.errors import CallrecError, Conflict, NotFound, NotPermitted
+from services.access.audit import Action
+from services.access.duties import Duty, Role
+from services.core.errors import CallrecError, Conflict, NotFound, NotPermitted
 from services.workspace import Workspace
 
 

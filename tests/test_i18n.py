@@ -22,9 +22,9 @@ from console.i18n import (
 )
 from screens.filters import BadDate, parse_day
 from screens.text import fit, fit_tail, mask_digits_in, width_of
-from services.audit import Head
-from services.clock import JST
-from services.errors import CallrecError, LockedOut, NotPermitted, WrongPin
+from services.access.audit import Head
+from services.core.clock import JST
+from services.core.errors import CallrecError, LockedOut, NotPermitted, WrongPin
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,10 +14,10 @@ import pytest
 
 from demo_data import SAMPLE_MANIFEST
 from demo_data.synth import wav_header
-from services import spool_listing
-from services.audit import Action
-from services.clock import JST
-from services.config import Config
+from services.access.audit import Action
+from services.core.clock import JST
+from services.core.config import Config
+from services.indexing import listing as spool_listing
 from services.workspace import Workspace
 
 NAME = "in-0488291111-09012345678-20261109-110000-1794189600.{}.wav"
@@ -288,7 +288,7 @@ async def test_two_indexers_agree(cfg: Config, spool: Path) -> None:
 
 
 async def test_pattern_layout_end_to_end(tmp_path: Path) -> None:
-    from services import config as config_mod
+    from services.core import config as config_mod
 
     pattern = (
         r"(?P<date>\d{4}-\d{2}-\d{2})_(?P<time>\d{6})_(?P<city>\d+)_(?P<other>[^_]*)"
@@ -337,7 +337,7 @@ async def test_worker_processes_plan_as_threads_do_ids_in_walk_order(
     tmp_path: Path, spool: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from demo_data.synth import generate_spool
-    from services import indexer as indexer_mod
+    from services.indexing import indexer as indexer_mod
 
     generate_spool(spool, 700, start=datetime(2026, 10, 1), span_days=4)
     record(spool, "2026/11/09/" + NAME.format(1), age=0)  # still recording
@@ -367,7 +367,7 @@ async def test_scan_goes_on_in_threads_when_a_worker_cannot_run(
     import sys
 
     from demo_data.synth import generate_spool
-    from services import indexer as indexer_mod
+    from services.indexing import indexer as indexer_mod
 
     generate_spool(spool, 300, start=datetime(2026, 10, 1), span_days=6)
     monkeypatch.setattr(indexer_mod, "_PROCESS_AFTER", 0)

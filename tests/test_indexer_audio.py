@@ -8,7 +8,7 @@ import pytest
 
 from demo_data import SAMPLE_SPOOL
 from demo_data.synth import wav_header
-from services.audioinfo import duration_seconds
+from services.indexing.audioinfo import duration_seconds
 
 
 def test_pcm_wav() -> None:

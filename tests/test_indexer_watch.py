@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from demo_data.synth import wav_header
-from services.audit import Action
+from services.access.audit import Action
 from services.workspace import Workspace
 
 NAME = "in-0488291111-09012345678-20261109-110000-1794189600.{}.wav"
@@ -235,8 +235,8 @@ async def test_completed_file_changed_is_audited_once(ws: Workspace, spool: Path
 async def test_spool_going_away_is_an_error_not_a_mass_deletion(
     ws: Workspace, spool: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services import indexer as indexer_mod
     from services import workspace as workspace_mod
+    from services.indexing import indexer as indexer_mod
 
     monkeypatch.setattr(indexer_mod, "_SPOOL_CHECK_SECONDS", 0.3)  # quicker, as a test wants it
     monkeypatch.setattr(workspace_mod, "FOLLOWER_RETRY_SECONDS", 0.3)

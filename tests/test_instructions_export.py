@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from services.clock import JST
-from services.errors import CallrecError, Conflict
+from services.core.clock import JST
+from services.core.errors import CallrecError, Conflict
 from services.export import forms
-from services.instructions import Criteria, State
+from services.instructions.store import Criteria, State
 from services.workspace import Workspace
 from tests.conftest import CliRunner
 from tests.export_support import (

@@ -10,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from demo_data import SAMPLE_MANIFEST
-from services import phone
-from services.clock import JST
-from services.layouts import (
+from services.core import phone
+from services.core.clock import JST
+from services.core.phone import CallerId
+from services.indexing.layouts import (
     PARTIES,
     CallType,
     FreePBXLayout,
@@ -23,7 +24,6 @@ from services.layouts import (
     make_layout,
     skip_reason_for_name,
 )
-from services.phone import CallerId
 
 FREEPBX = FreePBXLayout(JST)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services import phone
-from services.phone import CallerId
+from services.core import phone
+from services.core.phone import CallerId
 
 
 @pytest.mark.parametrize(

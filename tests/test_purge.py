@@ -18,13 +18,13 @@ from retention_support import (
     states,
 )
 
-from services.audit import Action
-from services.clock import FixedClock
-from services.duties import Duty, Role
-from services.errors import CallrecError, Conflict, NotPermitted
-from services.instructions import State
-from services.lease import Lease
-from services.purge import CancelToken, Purge, PurgeProgress
+from services.access.audit import Action
+from services.access.duties import Duty, Role
+from services.core.clock import FixedClock
+from services.core.errors import CallrecError, Conflict, NotPermitted
+from services.core.lease import Lease
+from services.instructions.store import State
+from services.retention.purge import CancelToken, Purge, PurgeProgress
 from services.workspace import Workspace
 
 
@@ -280,8 +280,8 @@ async def test_grace_days_hold_back_recent_expiries(cfg, spool: Path) -> None:  
 
     from retention_support import write_call
 
-    from services.clock import JST
-    from services.retention import raw_kept_through
+    from services.core.clock import JST
+    from services.retention.rules import raw_kept_through
 
     # A call whose retention ended yesterday is deletable without grace, not with 3 days of it.
     ws = await Workspace.open(replace(cfg, raw_grace_days=3), create=True)
@@ -312,7 +312,7 @@ def test_a_mark_is_on_disk_before_any_of_its_files_goes(
     the batch's first unlink; if it cannot be, nothing is deleted."""
     import os
 
-    from services import purge_unlinker
+    from services.retention import unlinker as purge_unlinker
 
     wal = tmp_path / "callrec.db-wal"
     wal.write_bytes(b"frames")
@@ -350,7 +350,7 @@ def test_a_mark_is_on_disk_before_any_of_its_files_goes(
 
 async def test_the_journal_commits_without_waiting_for_the_disk(ws: Workspace) -> None:
     """(The sync comes from whoever deletes the files, off the database's critical path.)"""
-    from services.purge_journal import JournalWriter, wal_of
+    from services.retention.journal import JournalWriter, wal_of
 
     writer = JournalWriter(ws.db.path, ws.audit)
     writer.open()

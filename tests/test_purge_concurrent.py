@@ -12,10 +12,10 @@ from conftest import ROOT, CliRunner
 from retention_support import files_on_disk, make_calls, manager
 from test_purge_crash import check_agreement, start_purge, wait_for
 
-from services.duties import Duty
-from services.errors import Conflict
-from services.instructions import Instruction
-from services.lease import Lease
+from services.access.duties import Duty
+from services.core.errors import Conflict
+from services.core.lease import Lease
+from services.instructions.store import Instruction
 from services.workspace import Workspace
 
 

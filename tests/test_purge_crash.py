@@ -16,8 +16,8 @@ import pytest
 from conftest import ROOT, CliRunner
 from retention_support import files_on_disk, ids_by_path, make_calls, manager, operator
 
-from services import testpoints
-from services.duties import Duty
+from services.access.duties import Duty
+from services.core import testpoints
 from services.workspace import Workspace
 
 STEPS = [

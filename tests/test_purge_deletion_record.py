@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from retention_support import make_calls, manager, operator
 
-from services.audit import Action
-from services.config import Centre, Config
-from services.duties import Duty, Role
-from services.errors import CallrecError
+from services.access.audit import Action
+from services.access.duties import Duty, Role
+from services.core.config import Centre, Config
+from services.core.errors import CallrecError
 from services.workspace import Workspace
 
 HOSTILE = "<script>alert(1)</script>\x1b]0;owned\x07[bold]センター[/bold]"

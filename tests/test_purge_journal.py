@@ -17,14 +17,14 @@ from hypothesis import strategies as st
 from retention_support import files_on_disk, make_calls, manager, operator, states
 from test_purge_crash import check_agreement
 
-from services import purge_files
-from services.audit import GENESIS, Entry, Head, _Chainer, _mac, canonical
-from services.clock import JST
-from services.duties import Duty
-from services.errors import StorageError
-from services.purge_files import FileDeleter
-from services.purge_journal import Marked, deleted_detail
-from services.purge_unlinker import after_deletion
+from services.access.audit import GENESIS, Entry, Head, _Chainer, _mac, canonical
+from services.access.duties import Duty
+from services.core.clock import JST
+from services.core.errors import StorageError
+from services.retention import deleter as purge_files
+from services.retention.deleter import FileDeleter
+from services.retention.journal import Marked, deleted_detail
+from services.retention.unlinker import after_deletion
 from services.workspace import Workspace
 
 clean = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40) | st.sampled_from(
@@ -62,7 +62,7 @@ def test_the_fast_mac_is_the_mac(
 @settings(max_examples=50, deadline=None)
 @given(items=st.lists(st.tuples(clean, clean), max_size=20), actor=clean)
 def test_uniform_sealing_makes_the_same_rows(items: list[tuple[str, str]], actor: str) -> None:
-    from services.audit import AuditLog
+    from services.access.audit import AuditLog
 
     log = AuditLog(None, b"k" * 32)  # type: ignore[arg-type]
     at = datetime(2026, 4, 1, 0, 0, 1, tzinfo=JST)
@@ -96,8 +96,8 @@ def test_deleted_details_are_canonical(absent: bool, reconciled: bool, number: s
 def test_the_purges_audit_rows_are_the_ordinary_ones(reconciled: bool) -> None:
     """deleted_rows lays the details out itself, fast: the rows are those AuditLog.seal makes
     of the same entries with their details as mappings."""
-    from services.audit import AuditLog
-    from services.purge_journal import Outcome, Run, deleted_rows
+    from services.access.audit import AuditLog
+    from services.retention.journal import Outcome, Run, deleted_rows
 
     log = AuditLog(None, b"k" * 32)  # type: ignore[arg-type]
     run = Run(7, 3, '2026-%d "0001"', "operator")
@@ -290,7 +290,7 @@ def test_the_helper_runs_without_the_project_installed() -> None:
         "time",
         "typing",
         "collections.abc",
-        "services",
+        "services.core",
         "beneath",
         "testpoints",
     }  # the standard library only

@@ -15,7 +15,7 @@ from pathlib import Path
 from retention_support import make_calls, manager, operator, states
 
 from services import status
-from services.duties import Duty
+from services.access.duties import Duty
 from services.workspace import Workspace
 
 

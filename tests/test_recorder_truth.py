@@ -12,11 +12,11 @@ import pytest
 
 from demo_data.synth import wav_header
 from services import reports
-from services.audit import Action
-from services.auth import Role
-from services.clock import JST
-from services.config import Config
-from services.duties import Duty
+from services.access.audit import Action
+from services.access.auth import Role
+from services.access.duties import Duty
+from services.core.clock import JST
+from services.core.config import Config
 from services.workspace import Workspace
 from tests.conftest import CliRunner
 from tests.export_support import manager

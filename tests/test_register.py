@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from services.audit import Action
-from services.clock import JST, FixedClock
-from services.config import Config
-from services.duties import Duty, Role
-from services.errors import CallrecError, Conflict, NotPermitted
-from services.instructions import State
-from services.register import Status
+from services.access.audit import Action
+from services.access.duties import Duty, Role
+from services.core.clock import JST, FixedClock
+from services.core.config import Config
+from services.core.errors import CallrecError, Conflict, NotPermitted
+from services.export.register import Status
+from services.instructions.store import State
 from services.workspace import Workspace
 from tests.conftest import MANAGER_PIN, OPERATOR_PIN
 from tests.export_support import index, needs_xorriso, recording

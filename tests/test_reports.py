@@ -10,12 +10,13 @@ from datetime import date, datetime
 
 import pytest
 
-from services import notice, reports
-from services.audit import Action
+from services import reports
+from services.access.audit import Action
+from services.access.duties import Duty, Role
 from services.calls import CallFilter
-from services.config import Config
-from services.duties import Duty, Role
-from services.errors import WrongPin
+from services.core.config import Config
+from services.core.errors import WrongPin
+from services.instructions import notice
 from services.workspace import Workspace
 from tests.conftest import MANAGER_PIN, OPERATOR_PIN, CliRunner
 

@@ -14,10 +14,10 @@ from textual.pilot import Pilot
 from screens.deletion_record import DeletionRecordScreen, PeriodModal
 from screens.modals import ConfirmModal, PinPrompt
 from screens.retention_view import BlockedList, ReasonModal, RetentionView
-from services.audit import Action
-from services.config import Config
-from services.deletion_record import DeletionRecord
-from services.duties import Duty
+from services.access.audit import Action
+from services.access.duties import Duty
+from services.core.config import Config
+from services.retention.deletion_record import DeletionRecord
 from services.workspace import Workspace
 
 
@@ -222,8 +222,8 @@ from test_console_snapshots import NOW, SIZES, console, opened, sample_workspace
 def retention_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
     """The sample spool at the snapshots' fixed time, with an export instruction naming calls
     past their date, a hold on one of them and one on a call not yet due."""
+    from services.access.duties import Role
     from services.calls import CallFilter
-    from services.duties import Role
 
     async def instruct_and_hold(ws: Workspace) -> None:
         boss = await ws.auth.authorize(Role.MANAGER, "1111", Duty.ISSUE_INSTRUCTION)
@@ -253,8 +253,8 @@ def sample_record() -> DeletionRecord:
     clock only, so the snapshot's record is made here)."""
     from datetime import date, timedelta
 
-    from services.audit import Head
-    from services.deletion_record import DeletedCall, RunSummary
+    from services.access.audit import Head
+    from services.retention.deletion_record import DeletedCall, RunSummary
 
     at = NOW.replace(hour=9, minute=5)
     calls = [

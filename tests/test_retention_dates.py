@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.clock import JST
-from services.retention import (
+from services.core.clock import JST
+from services.retention.rules import (
     deletable_from,
     fiscal_year,
     is_expired,

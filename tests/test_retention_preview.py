@@ -7,8 +7,8 @@ from pathlib import Path
 
 from retention_support import ids_by_path, manager, operator, write_call
 
-from services.clock import JST
-from services.duties import Duty, Role
+from services.access.duties import Duty, Role
+from services.core.clock import JST
 from services.workspace import Workspace
 
 # The worked dates of GUIDELINE.md, as recordings in the spool.
@@ -167,7 +167,7 @@ async def test_output_data_due_for_disposal_shows_in_the_preview(
     tmp_path: Path,
 ) -> None:
     """The register (出力データ管理簿) entries past 翌年度末 are listed with the preview."""
-    from services.clock import FixedClock
+    from services.core.clock import FixedClock
     from tests.export_support import index, recording
 
     clock = FixedClock(datetime(2027, 3, 31, 10, 0, tzinfo=JST))

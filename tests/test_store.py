@@ -12,8 +12,8 @@ import pytest
 from demo_data.synth import generate_spool, wav_header
 from services import calls as calls_mod
 from services.calls import Call, CallFilter, CallStore
-from services.clock import JST
-from services.errors import NotFound
+from services.core.clock import JST
+from services.core.errors import NotFound
 from services.workspace import Workspace
 
 COUNT = 1500

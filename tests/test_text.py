@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.text import visible
+from services.core.text import visible
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,8 @@ from console.commands import bounded
 from console.commands.common import add_json, add_pin, emit, read_pin, with_workspace
 from console.commands.privacy import Privacy, Shown, mask_all, numbers_of
 from console.i18n import t
-from services.audit import Action, Head
-from services.duties import Duty, Role
-from services.errors import CallrecError
-from services.text import visible
+from services.access import Action, Duty, Head, Role
+from services.core import CallrecError, visible
 from services.workspace import Workspace
 
 

@@ -8,7 +8,7 @@ import argparse
 from collections.abc import Callable
 from datetime import date, datetime
 
-from services.text import visible
+from services.core import visible
 
 INT64_MAX = 2**63 - 1
 LIST_MAX = 1_000_000  # rows a listing prints at most

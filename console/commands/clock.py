@@ -1,4 +1,4 @@
-"""callrec clock ack: the manager acknowledges a clock correction (services/clock_ack.py)."""
+"""callrec clock ack: the manager acknowledges a clock correction (services/access/clock_ack.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import argparse
 
 from console.commands.common import add_json, add_pin, emit, read_pin, with_workspace
 from console.i18n import t
-from services.clock_ack import ClockGap
-from services.duties import Duty, Role
-from services.errors import CallrecError
+from services.access import ClockGap, Duty, Role
+from services.core import CallrecError
 from services.workspace import Workspace
 
 MOMENT = "%Y-%m-%d %H:%M:%S"

@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from console.i18n import active, t
-from services import config as config_mod
-from services.duties import Role
-from services.errors import CallrecError, PinError
+from services.access import Role
+from services.core import CallrecError, PinError
+from services.core import config as config_mod
 from services.workspace import Workspace
 
 Handler = Callable[[argparse.Namespace, Workspace], Awaitable[int]]

@@ -21,13 +21,9 @@ from console.commands.common import (
     with_workspace,
 )
 from console.i18n import t
-from services import units
-from services.duties import Duty, Role
-from services.errors import CallrecError
-from services.export import CancelToken, ExportPlan, Progress
-from services.phone import display, mask_in, masked
-from services.register import COUNTED_FROM, RegisterEntry
-from services.text import visible
+from services.access import Duty, Role
+from services.core import CallrecError, display, mask_in, masked, units, visible
+from services.export import COUNTED_FROM, CancelToken, ExportPlan, Progress, RegisterEntry
 from services.workspace import Workspace
 
 

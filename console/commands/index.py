@@ -11,10 +11,8 @@ from console.commands.common import add_json, cells, emit, listed, term, with_wo
 from console.commands.privacy import Privacy, add_reveal
 from console.i18n import t
 from services.calls import CallFilter, CallState
-from services.errors import SpoolError
-from services.layouts import CallType
-from services.phone import display
-from services.text import visible
+from services.core import SpoolError, display, visible
+from services.indexing import CallType
 from services.workspace import Workspace
 
 

@@ -16,12 +16,11 @@ from console.commands.common import (
     with_workspace,
 )
 from console.i18n import t
-from services.duties import Duty, Role
-from services.errors import CallrecError, NotFound
+from services.access import Duty, Role
+from services.core import CallrecError, NotFound, visible
 from services.export import forms
 from services.export.media import MEDIA_SPECS
 from services.instructions import MEDIA, PURPOSES, Criteria, Instruction, Kind
-from services.text import visible
 from services.workspace import Workspace
 
 

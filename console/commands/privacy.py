@@ -10,9 +10,8 @@ from typing import Any
 
 from console import session
 from console.commands.common import add_pin, read_pin
-from services import phone
-from services.auth import Actor
-from services.duties import Duty, Role
+from services.access import Actor, Duty, Role
+from services.core import phone
 from services.workspace import Workspace
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from console.commands import bounded
 from console.commands.common import add_pin, load_config, read_pin, with_workspace
 from console.i18n import t
-from services import backup, notice, reports
-from services.duties import Duty, Role
-from services.errors import StorageError
-from services.text import visible
+from services import backup, reports
+from services.access import Duty, Role
+from services.core import StorageError, visible
+from services.instructions import notice
 from services.workspace import Workspace
 
 _RENDER = {

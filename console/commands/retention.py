@@ -20,14 +20,17 @@ from console.commands.common import (
 )
 from console.commands.privacy import Privacy, add_reveal, numbers_of
 from console.i18n import t
-from services import units
-from services.deletion_record import DeletionRecord
-from services.duties import Duty, Role
-from services.errors import CallrecError
-from services.holds import Hold
-from services.purge import PurgePlan, PurgeProgress, PurgeResult
-from services.retention_status import BlockedCall, Preview
-from services.text import visible
+from services.access import Duty, Role
+from services.core import CallrecError, units, visible
+from services.retention import (
+    BlockedCall,
+    DeletionRecord,
+    Hold,
+    Preview,
+    PurgePlan,
+    PurgeProgress,
+    PurgeResult,
+)
 from services.workspace import Workspace
 
 TEXT_LIST_LIMIT = 20  # purgeable calls listed in the text output unless --limit says otherwise

@@ -8,12 +8,9 @@ from pathlib import Path
 
 from console.commands.common import add_pin, load_config, read_pin, with_workspace
 from console.i18n import t
-from services import config as config_mod
-from services import identity
-from services.audit import Action
-from services.duties import Role
-from services.errors import ConfigError, PinError
-from services.text import visible
+from services.access import Action, Role, identity
+from services.core import ConfigError, PinError, visible
+from services.core import config as config_mod
 from services.workspace import Workspace
 
 

@@ -14,11 +14,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.errors import CallrecError, StorageError
+from services.core.errors import CallrecError, StorageError
+from services.core.text import visible
 from services.export.media import SECTOR
 from services.export.progress import Meter
 from services.export.verify import VerifyFailed, hash_prefix
-from services.text import visible
 
 XORRISO = "xorriso"
 PROBE_TIMEOUT_S = 120

@@ -6,9 +6,9 @@ import errno
 import os
 from pathlib import Path
 
-from services import units
-from services.errors import Conflict, StorageError
-from services.text import visible
+from services.core import units
+from services.core.errors import Conflict, StorageError
+from services.core.text import visible
 
 DIR_ALLOWANCE = 64 * 1024  # a folder entry and its directory blocks, generously
 

@@ -13,11 +13,11 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from services.errors import Conflict
+from services.core.errors import Conflict
+from services.core.text import visible
 from services.export.progress import Meter
 from services.export.streams import FileSpec, HashingReader, HashPipe, chain_prefetch, write_all
 from services.export.verify import VerifyFailed, verify_file
-from services.text import visible
 
 BLOCK = 32 << 20  # a Span of a recording, not a buffer (see streams)
 

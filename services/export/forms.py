@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
 from services.calls import Call
-from services.config import Centre
+from services.core.config import Centre
+from services.core.phone import CallerId, display
+from services.core.text import visible
 from services.export.media import MEDIA_SPECS
-from services.instructions import PURPOSES, Criteria, Instruction
-from services.phone import CallerId, display
-from services.text import visible
+from services.instructions.store import PURPOSES, Criteria, Instruction
 
 GUIDELINE = "さいたまコールセンター通話録音装置等の運用に関する取扱要領"
 FORM1_TITLE = "通話出力データ作成指示書"

@@ -8,7 +8,7 @@ from typing import Any
 
 from services.calls import Call
 from services.export.forms import call_end
-from services.instructions import PURPOSES, Instruction
+from services.instructions.store import PURPOSES, Instruction
 
 FORMAT = "callrec-output-data/1"
 

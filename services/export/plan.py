@@ -15,15 +15,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from services import units
 from services.calls import Call
-from services.config import Centre
-from services.errors import CallrecError
+from services.core import units
+from services.core.config import Centre
+from services.core.errors import CallrecError
 from services.export import forms, iso, manifest
 from services.export.media import SECTOR, sectors
 from services.export.streams import FileSpec
-from services.instructions import Instruction
-from services.retention import output_kept_through
+from services.instructions.store import Instruction
+from services.retention.rules import output_kept_through
 
 RECORDINGS = "recordings"
 README = "README.txt"

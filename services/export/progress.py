@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from services.errors import CallrecError
+from services.core.errors import CallrecError
 
 
 class Cancelled(CallrecError):

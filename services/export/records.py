@@ -7,11 +7,11 @@ from datetime import date, datetime, tzinfo
 from typing import Any
 
 from services.calls import Call
-from services.clock import from_epoch
+from services.core.clock import from_epoch
 from services.export.media import MediumSpec
 from services.export.plan import Target, Volume
-from services.instructions import Instruction
-from services.retention import output_kept_through
+from services.instructions.store import Instruction
+from services.retention.rules import output_kept_through
 
 RECORD_COLUMNS = (
     "id, instruction_id, state, target, destination, medium, volumes, calls, bytes,"

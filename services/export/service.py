@@ -25,15 +25,17 @@ from typing import Any, TypeVar
 
 from pycdlib.pycdlibexception import PyCdlibException
 
-from services import units
-from services.audit import Action, AuditLog
-from services.auth import Actor
+from services.access.audit import Action, AuditLog
+from services.access.auth import Actor
+from services.access.duties import Duty
 from services.calls import Call, CallState, CallStore
-from services.clock import Clock, to_epoch
-from services.config import Config
-from services.db import Database
-from services.duties import Duty
-from services.errors import CallrecError, Conflict, NotFound
+from services.core import units
+from services.core.clock import Clock, to_epoch
+from services.core.config import Config
+from services.core.db import Database
+from services.core.errors import CallrecError, Conflict, NotFound
+from services.core.lease import Lease
+from services.core.text import visible
 from services.export import destination, forms, writer
 from services.export.media import MEDIA_SPECS, MediumSpec
 from services.export.plan import Documents, Target, TargetKind, Volume, plan_volumes, volumes_for
@@ -46,10 +48,8 @@ from services.export.records import (
     load_record,
 )
 from services.export.writer import ChangeMedium
-from services.instructions import Instruction, Instructions, Kind, State
-from services.lease import Lease
-from services.retention import local_day
-from services.text import visible
+from services.instructions.store import Instruction, Instructions, Kind, State
+from services.retention.rules import local_day
 
 T = TypeVar("T")
 
@@ -99,7 +99,7 @@ class Exports:
         return forms.form1_html(ctx) if html else forms.form1_text(ctx)
 
     async def rendered_form1(self, instruction_id: int) -> tuple[str, str]:
-        """(text, page) of an instruction's 様式第1号 as it reads now (services/rederive.py)."""
+        """(text, page) of an instruction's 様式第1号 as it reads now (services/indexing/rederive.py)."""
         ins = await self.instructions.get(instruction_id)
         return await self.form1(ins), await self.form1(ins, html=True)
 
@@ -631,7 +631,7 @@ class Exports:
     # -- what was done ---------------------------------------------------------------------------
 
     async def get(self, export_id: int, *, fresh: bool = False) -> ExportRecord:
-        """`fresh` right after this process wrote it (services/db.py)."""
+        """`fresh` right after this process wrote it (services/core/db.py)."""
         row = await self.db.fetchone(
             f"SELECT {RECORD_COLUMNS} FROM exports WHERE id = ?", (export_id,), fresh=fresh
         )

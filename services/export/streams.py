@@ -25,10 +25,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from services import beneath
-from services.errors import CallrecError
+from services.core import beneath
+from services.core.errors import CallrecError
+from services.core.text import visible
 from services.export.progress import Meter
-from services.text import visible
 
 HASH_BLOCK = 4 << 20  # what the hashing thread reads back at a time
 BACKLOG = 64 << 20  # written but not yet hashed, at most (still in the page cache)

@@ -17,12 +17,12 @@ from pathlib import Path
 import pycdlib
 from pycdlib.pycdlibexception import PyCdlibException
 
-from services.errors import CallrecError
+from services.core.errors import CallrecError
+from services.core.text import visible
 from services.export.media import SECTOR
 from services.export.names import TreeNames
 from services.export.progress import Meter
 from services.export.streams import FileSpec
-from services.text import visible
 
 READ_BLOCK = 4 << 20
 

@@ -10,16 +10,16 @@ import os
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from services import units
-from services.clock import Clock
-from services.errors import CallrecError, Conflict
+from services.core import units
+from services.core.clock import Clock
+from services.core.errors import CallrecError, Conflict
+from services.core.text import visible
 from services.export import burn, destination, directory, iso
 from services.export.media import BURN_PAD_SECTORS, SECTOR
 from services.export.plan import Target, TargetKind, Volume
 from services.export.progress import Cancelled, Meter, Phase
 from services.export.records import MediumRecord
 from services.export.verify import verify_image
-from services.text import visible
 
 ChangeMedium = Callable[[int, int, str], Awaitable[bool]]
 """(volume, count, device) -> True once the next blank disc is in the drive, False to cancel."""

@@ -11,7 +11,9 @@ Not part of `make test`. Run them with
 Adding benchmarks for an area (one module per area, nothing to register by hand):
 
     # tests/bench/bench_<area>.py
-    from tests.bench import Bench, Context, Figure
+    from tests.bench import Bench
+    from tests.bench import Context
+    from tests.bench import Figure
 
     async def page_down(ctx: Context) -> Figure:          # or a plain function
         ...

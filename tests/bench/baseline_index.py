@@ -20,8 +20,8 @@ import time
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from services.layouts import CITY_SIDE, CallType, FreePBXLayout
-from services.schema import MIGRATIONS
+from services.core.schema import MIGRATIONS
+from services.indexing.layouts import CITY_SIDE, CallType, FreePBXLayout
 
 TZ = ZoneInfo("Asia/Tokyo")
 INSERT = (

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 
-from services import config as config_mod
-from services.config import Config
-from services.duties import Role
+from services.access.duties import Role
+from services.core import config as config_mod
+from services.core.config import Config
 from services.workspace import Workspace
 from tests import busy_hour
 from tests.bench import Bench, Context, Figure

@@ -29,10 +29,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from services import config as config_mod
-from services.clock import JST
-from services.config import Config
-from services.duties import Role
+from services.access.duties import Role
+from services.core import config as config_mod
+from services.core.clock import JST
+from services.core.config import Config
 from services.workspace import Workspace
 from tests.bench import Bench, Context, Figure
 from tests.bench.common import ROOT, LoopLag, make_spool, median, percentile, write_config

@@ -29,8 +29,8 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from services import config as config_mod
-from services.clock import JST
+from services.core import config as config_mod
+from services.core.clock import JST
 from tests.bench import Bench, Context, Figure
 from tests.bench.common import ROOT, peak_rss_mb, require_space
 
@@ -51,7 +51,7 @@ def drop_cache(paths: list[Path]) -> None:
 
 async def child(config_path: str, number: str, out: str) -> None:
     """The export itself, in its own process: phase times and peak RSS as one JSON line."""
-    from services.duties import Duty, Role
+    from services.access.duties import Duty, Role
     from services.export import Phase, Progress
     from services.workspace import Workspace
 
@@ -90,9 +90,9 @@ async def child(config_path: str, number: str, out: str) -> None:
 
 async def setup(root: Path, count: int, total: int, rounds: int) -> tuple[Path, list[str]]:
     from demo_data.synth import generate_spool
+    from services.access.duties import Duty, Role
     from services.calls import CallFilter
-    from services.config import Config
-    from services.duties import Duty, Role
+    from services.core.config import Config
     from services.workspace import Workspace
 
     spool = root / "spool"

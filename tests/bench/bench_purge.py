@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from demo_data.synth import generate_spool
-from services import config as config_mod
-from services.clock import JST
-from services.config import Config
-from services.duties import Duty, Role
-from services.retention import raw_kept_through
+from services.access.duties import Duty, Role
+from services.core import config as config_mod
+from services.core.clock import JST
+from services.core.config import Config
+from services.retention.rules import raw_kept_through
 from services.workspace import Workspace
 from tests.bench import Bench, Context, Figure
 

@@ -14,9 +14,9 @@ from datetime import datetime
 from pathlib import Path
 
 from demo_data.synth import generate_spool
-from services import config as config_mod
-from services import index_worker
-from services.config import Config
+from services.core import config as config_mod
+from services.core.config import Config
+from services.indexing import worker as index_worker
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SPOOL_START = datetime(2025, 1, 1)

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from services import config as config_mod
+from services.core import config as config_mod
 from services.workspace import Workspace
 from tests.bench.common import peak_rss_mb
 
@@ -27,7 +27,7 @@ async def main(config: Path) -> dict[str, object]:
         report = await ws.indexer.scan()
     finally:
         await ws.close()
-    # The scan's worker processes (services/index_worker.py) count too: their peaks are added.
+    # The scan's worker processes (services/indexing/worker.py) count too: their peaks are added.
     return {
         "seconds": time.perf_counter() - began,
         "peak_rss_mb": peak_rss_mb() + ws.indexer.worker_peak_rss_mb * index_worker_count(),
@@ -38,7 +38,7 @@ async def main(config: Path) -> dict[str, object]:
 
 
 def index_worker_count() -> int:
-    from services import indexer
+    from services.indexing import indexer
 
     return indexer._WORKERS
 

@@ -1,0 +1,38 @@
+"""Retention (第4条6): dates, the preview, holds, purges and the deletion record."""
+
+from services.retention.deletion_record import DeletedCall, DeletionRecord, DeletionRecords
+from services.retention.holds import Hold, Holds
+from services.retention.journal import ReconcileReport
+from services.retention.purge import CancelToken, Purge, PurgePlan, PurgeProgress, PurgeResult
+from services.retention.rules import (
+    deletable_from,
+    fiscal_year,
+    is_expired,
+    local_day,
+    output_kept_through,
+    raw_kept_through,
+)
+from services.retention.status import BlockedCall, Preview, RetentionStatus
+
+__all__ = [
+    "BlockedCall",
+    "CancelToken",
+    "DeletedCall",
+    "DeletionRecord",
+    "DeletionRecords",
+    "Hold",
+    "Holds",
+    "Preview",
+    "Purge",
+    "PurgePlan",
+    "PurgeProgress",
+    "PurgeResult",
+    "ReconcileReport",
+    "RetentionStatus",
+    "deletable_from",
+    "fiscal_year",
+    "is_expired",
+    "local_day",
+    "output_kept_through",
+    "raw_kept_through",
+]
