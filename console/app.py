@@ -40,8 +40,8 @@ from console.session import Session
 from screens.help import HelpScreen
 from screens.lock import LockScreen
 from screens.main import MainScreen
-from screens.modals import ConfirmModal, DismissOnLock, PinPrompt
-from screens.progress import Job, ProgressModal
+from screens.widgets.modals import ConfirmModal, DismissOnLock, PinPrompt
+from screens.widgets.progress import Job, ProgressModal
 from services import status
 from services.access import Actor, Duty, Role, may
 from services.calls import Call, CallStore

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding
 
-from screens import export_actions
+from screens.exports import actions as export_actions
 from services.access import Duty
 
 if TYPE_CHECKING:

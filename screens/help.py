@@ -13,9 +13,9 @@ from textual.widgets import Static
 
 from console import i18n
 from console.i18n import t
-from screens.chrome import key_label
-from screens.modals import DismissOnLock
-from screens.text import fit, width_of
+from screens.widgets.chrome import key_label
+from screens.widgets.modals import DismissOnLock
+from screens.widgets.text import fit, width_of
 
 SECTIONS = ("help.audio", "help.roles", "help.reveal", "help.search", "help.live", "help.lock")
 

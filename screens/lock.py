@@ -12,10 +12,10 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from console.i18n import t, tr_error
-from screens.chrome import TopBar
-from screens.fields import Field, field_row
-from screens.modals import PIN_CHARS, RolePicker, typed_pin
-from screens.text import lines, plain, role_name
+from screens.widgets.chrome import TopBar
+from screens.widgets.fields import Field, field_row
+from screens.widgets.modals import PIN_CHARS, RolePicker, typed_pin
+from screens.widgets.text import lines, plain, role_name
 from services.access import Duty, Role
 from services.core import CallrecError
 

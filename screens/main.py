@@ -15,8 +15,8 @@ from textual.widget import Widget
 from textual.widgets import ContentSwitcher
 
 from console.i18n import t
-from screens.chrome import KeyBar, TopBar, ViewBar
 from screens.views import View, views
+from screens.widgets.chrome import KeyBar, TopBar, ViewBar
 
 
 def _view_id(view: View) -> str:

@@ -1,26 +1,21 @@
 """The registry of the console's views (the tabs of the main screen).
 
-A view is a widget shown under a tab, switched with its number key. To add one, create a module
-`screens/<name>_view.py` that defines
+A view is a widget shown under a tab, switched with its number key. Each view's module defines
 
-    VIEW = View(key="register", title_key="view.register", factory=RegisterView, order=40)
+    VIEW = View(key="register", title_key="view.register", factory=RegisterView, order=60)
 
-and nothing else is needed: every `screens/*_view.py` is found at start. (Or call
-`register_view(View(...))` from any module imported before the main screen is built.)
+and is named once in `discover` below, the explicit list of the console's views. (A test or an
+extension may also call `register_view(View(...))` before the main screen is built.)
 The factory is called with no arguments each time a main screen is built; the widget reaches the
-workspace as `self.app.ws` and the session as `self.app.session` (see console/app.py).
+application through the host protocol (screens/host.py).
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual.widget import Widget
-
-import screens
 
 
 @dataclass(frozen=True)
@@ -40,17 +35,20 @@ def register_view(view: View) -> None:
 
 
 def discover() -> None:
-    """Import every screens/*_view.py once; each module's VIEW is registered."""
+    """Register the console's views, once (imported here, not at the top: each imports View)."""
     global _discovered
     if _discovered:
         return
     _discovered = True
-    for info in pkgutil.iter_modules(screens.__path__):
-        if info.name.endswith("_view"):
-            module = importlib.import_module(f"screens.{info.name}")
-            view = getattr(module, "VIEW", None)
-            if isinstance(view, View):
-                register_view(view)
+    from screens.calls.view import VIEW as calls
+    from screens.exports.register_view import VIEW as register
+    from screens.instructions.view import VIEW as instructions
+    from screens.reports.status_view import VIEW as status
+    from screens.reports.view import VIEW as report
+    from screens.retention.view import VIEW as retention
+
+    for view in (calls, instructions, status, retention, register, report):
+        register_view(view)
 
 
 def views() -> list[View]:

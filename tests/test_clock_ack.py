@@ -13,8 +13,8 @@ from conftest import CliRunner, run_callrec
 from retention_support import files_on_disk, make_calls
 from test_console_kit import make_app, screen_text, show, unlock_as_manager, until
 
-from screens.modals import PinPrompt
-from screens.status_view import StatusView
+from screens.reports.status_view import StatusView
+from screens.widgets.modals import PinPrompt
 from services.access.audit import Action
 from services.access.duties import Role
 from services.core import config as config_mod

@@ -22,11 +22,11 @@ from test_console_kit import (
 )
 from textual.widgets import Input, Select
 
-from screens.calls_view import CallDetail
-from screens.chrome import ViewBar
+from screens.calls.view import CallDetail
 from screens.help import HelpScreen
 from screens.lock import LockScreen
-from screens.modals import PinPrompt
+from screens.widgets.chrome import ViewBar
+from screens.widgets.modals import PinPrompt
 from services.access.audit import Action
 from services.access.duties import Role
 from services.core.errors import CallrecError

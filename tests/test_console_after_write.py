@@ -19,8 +19,8 @@ from test_console_kit import fill, make_app, pin, show, unlock, unlock_as_manage
 from test_retention_console import show_retention
 
 from console import app as app_mod
-from screens.modals import ConfirmModal, PinPrompt
-from screens.retention_view import ReasonModal
+from screens.retention.view import ReasonModal
+from screens.widgets.modals import ConfirmModal, PinPrompt
 from services.access.audit import Action
 from services.access.duties import Duty
 from services.core.config import Config

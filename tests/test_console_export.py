@@ -28,11 +28,11 @@ from test_console_kit import (
 )
 from textual.widgets import Input, Select
 
-from screens.export_dialogs import FieldsForm, TextViewer
-from screens.instructions_view import InstructionList
-from screens.modals import ConfirmModal, PinPrompt
-from screens.progress import ProgressModal
-from screens.register_view import RegisterList
+from screens.exports.dialogs import FieldsForm, TextViewer
+from screens.exports.register_view import RegisterList
+from screens.instructions.view import InstructionList
+from screens.widgets.modals import ConfirmModal, PinPrompt
+from screens.widgets.progress import ProgressModal
 from services.access.audit import Action
 from services.core.clock import JST
 from services.export.progress import Meter

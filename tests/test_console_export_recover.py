@@ -13,8 +13,8 @@ import pytest
 from test_console_kit import make_app, show, unlock, until
 
 from console import app as app_mod
-from screens.export_dialogs import FieldsForm
-from screens.instructions_view import InstructionList
+from screens.exports.dialogs import FieldsForm
+from screens.instructions.view import InstructionList
 from services.access.duties import Duty
 from services.core.config import Config
 from services.instructions.store import State

@@ -8,8 +8,8 @@ import pytest
 from rich.text import Text
 
 from console import i18n
-from screens.modals import typed_pin
-from screens.text import LabelledLines, fit
+from screens.widgets.modals import typed_pin
+from screens.widgets.text import LabelledLines, fit
 
 
 @pytest.fixture(autouse=True)

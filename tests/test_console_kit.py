@@ -62,7 +62,7 @@ async def until(
 
 def call_list(app: CallrecApp) -> Any:
     """The calls list of the main screen (built behind the lock)."""
-    from screens.calls_view import CallList
+    from screens.calls.view import CallList
     from screens.main import MainScreen
 
     main = next(s for s in app.screen_stack if isinstance(s, MainScreen))
@@ -122,7 +122,7 @@ async def show(pilot: Pilot[Any], key: str) -> None:
 
 async def show_instructions(pilot: Pilot[Any]) -> Any:
     """The instructions view, shown with its first instruction selected; returns its list."""
-    from screens.instructions_view import InstructionList
+    from screens.instructions.view import InstructionList
 
     await show(pilot, "instructions")
     lst = pilot.app.screen.query_one(InstructionList)
@@ -137,13 +137,13 @@ async def answer(pilot: Pilot[Any], kind: type, *keys: str) -> None:
 
 
 async def pin(pilot: Pilot[Any], value: str) -> None:
-    from screens.modals import PinPrompt
+    from screens.widgets.modals import PinPrompt
 
     await answer(pilot, PinPrompt, *value, "enter")
 
 
 async def confirm_typed(pilot: Pilot[Any], word: str) -> None:
-    from screens.modals import ConfirmModal
+    from screens.widgets.modals import ConfirmModal
 
     await answer(pilot, ConfirmModal, *word, "enter")
 
@@ -152,7 +152,7 @@ async def fill(pilot: Pilot[Any], **values: str) -> None:
     """Wait for the fields form, set its fields (by key) and save it."""
     from textual.widgets import Input, Select
 
-    from screens.export_dialogs import FieldsForm
+    from screens.exports.dialogs import FieldsForm
 
     app = pilot.app
     await until(pilot, lambda: isinstance(app.screen, FieldsForm), what="form")

@@ -16,7 +16,7 @@ import pytest
 from test_console_kit import Terminal, call_list, make_app, screen_text, unlock, until
 
 from demo_data.synth import wav_header
-from screens.calls_view import CallDetail
+from screens.calls.view import CallDetail
 from services.access.duties import Duty, Role
 from services.core.clock import JST
 from services.core.config import Config

@@ -10,9 +10,9 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from screens import views as views_mod
-from screens.modals import ConfirmModal, PinPrompt
-from screens.progress import Job, ProgressModal
 from screens.views import View
+from screens.widgets.modals import ConfirmModal, PinPrompt
+from screens.widgets.progress import Job, ProgressModal
 from services.access.duties import Duty, Role
 from services.workspace import Workspace
 

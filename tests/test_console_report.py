@@ -7,9 +7,9 @@ from pathlib import Path
 from test_console_kit import make_app, screen_text, unlock, until
 from textual.widgets import Input
 
-from screens.modals import PinPrompt
-from screens.report_view import ReportView
+from screens.reports.view import ReportView
 from screens.views import views
+from screens.widgets.modals import PinPrompt
 from services.access.audit import Action
 from services.workspace import Workspace
 

@@ -32,10 +32,10 @@ from textual.pilot import Pilot
 
 from console.app import CallrecApp
 from demo_data.synth import wav_header
-from screens.instructions_view import InstructionList
-from screens.modals import ConfirmModal, PinPrompt
-from screens.register_view import RegisterList
-from screens.retention_view import RetentionView
+from screens.exports.register_view import RegisterList
+from screens.instructions.view import InstructionList
+from screens.retention.view import RetentionView
+from screens.widgets.modals import ConfirmModal, PinPrompt
 from services.core.clock import JST
 from services.core.config import Config
 from services.instructions.store import State

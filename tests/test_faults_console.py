@@ -33,10 +33,10 @@ from test_console_kit import (
 )
 
 from demo_data.synth import wav_header
-from screens.instructions_view import InstructionList
-from screens.modals import ConfirmModal, PinPrompt
-from screens.register_view import RegisterList
-from screens.retention_view import RetentionView
+from screens.exports.register_view import RegisterList
+from screens.instructions.view import InstructionList
+from screens.retention.view import RetentionView
+from screens.widgets.modals import ConfirmModal, PinPrompt
 from services.access.audit import Action
 from services.access.duties import Duty, Role
 from services.calls import CallFilter

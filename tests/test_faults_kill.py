@@ -40,10 +40,10 @@ from test_console_kit import (
 )
 from textual.widgets import Input
 
-from screens.export_dialogs import FieldsForm
-from screens.instructions_view import InstructionList
-from screens.modals import ConfirmModal, PinPrompt
-from screens.register_view import RegisterList
+from screens.exports.dialogs import FieldsForm
+from screens.exports.register_view import RegisterList
+from screens.instructions.view import InstructionList
+from screens.widgets.modals import ConfirmModal, PinPrompt
 from services.access.audit import Action
 from services.access.duties import Duty
 from services.core import testpoints

@@ -20,8 +20,8 @@ from console.i18n import (
     language_from_env,
     load_language,
 )
-from screens.filters import BadDate, parse_day
-from screens.text import fit, fit_tail, mask_digits_in, width_of
+from screens.calls.filters import BadDate, parse_day
+from screens.widgets.text import fit, fit_tail, mask_digits_in, width_of
 from services.access.audit import Head
 from services.core.clock import JST
 from services.core.errors import CallrecError, LockedOut, NotPermitted, WrongPin

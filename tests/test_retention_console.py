@@ -11,9 +11,9 @@ from retention_support import files_on_disk, ids_by_path, make_calls, manager, o
 from test_console_kit import make_app, screen_text, unlock, until
 from textual.pilot import Pilot
 
-from screens.deletion_record import DeletionRecordScreen, PeriodModal
-from screens.modals import ConfirmModal, PinPrompt
-from screens.retention_view import BlockedList, ReasonModal, RetentionView
+from screens.retention.deletion_record import DeletionRecordScreen, PeriodModal
+from screens.retention.view import BlockedList, ReasonModal, RetentionView
+from screens.widgets.modals import ConfirmModal, PinPrompt
 from services.access.audit import Action
 from services.access.duties import Duty
 from services.core.config import Config

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from console.i18n import t, tr_error
-from screens import text as fmt
-from screens.export_dialogs import FieldsForm, FieldSpec, TextViewer
-from screens.progress import Job
+from screens.exports.dialogs import FieldsForm, FieldSpec, TextViewer
+from screens.widgets import text as fmt
+from screens.widgets.progress import Job
 from services.access import Actor, Duty, may, require
 from services.core import CallrecError, NotPermitted
 from services.export import (

@@ -15,8 +15,8 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from screens.duty_keys import DutyKeys
-from screens.fields import focus_now
-from screens.table import Item, ItemTable, VirtualTable
+from screens.widgets.fields import focus_now
+from screens.widgets.table import Item, ItemTable, VirtualTable
 from services.access import Head
 from services.core import CallrecError
 

@@ -23,7 +23,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from console.i18n import t
-from screens.text import fit
+from screens.widgets.text import fit
 
 Cell = tuple[str, str]  # text, style ("" for the row's style)
 

@@ -17,8 +17,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from console.i18n import active, t
-from screens.text import plain
 from screens.views import View
+from screens.widgets.text import plain
 from services import reports
 from services.access import Duty
 from services.core import CallrecError, StorageError

@@ -27,8 +27,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from console.i18n import t, tr_error
-from screens.fields import Field, field_row
-from screens.text import lines, plain, role_name
+from screens.widgets.fields import Field, field_row
+from screens.widgets.text import lines, plain, role_name
 from services.access import DUTIES, Actor, Duty, Role, normalize_pin
 from services.core import CallrecError, PinError
 

@@ -20,14 +20,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from console.i18n import t
-from screens import text as fmt
-from screens.deletion_record import DeletionRecordScreen, PeriodModal
-from screens.fields import Field, field_row
-from screens.modals import DismissOnLock
-from screens.progress import Job
-from screens.table import Cell, Column, ItemTable
-from screens.text import LabelledLines, plain
+from screens.retention.deletion_record import DeletionRecordScreen, PeriodModal
 from screens.views import View
+from screens.widgets import text as fmt
+from screens.widgets.fields import Field, field_row
+from screens.widgets.modals import DismissOnLock
+from screens.widgets.progress import Job
+from screens.widgets.table import Cell, Column, ItemTable
+from screens.widgets.text import LabelledLines, plain
 from services.access import Duty, Role
 from services.calls import CallState
 from services.core import CallrecError

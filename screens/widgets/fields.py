@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
-from screens.text import plain
+from screens.widgets.text import plain
 
 
 class Field(Input):

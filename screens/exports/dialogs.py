@@ -22,9 +22,9 @@ from textual.widget import Widget
 from textual.widgets import Input, Select, Static
 
 from console.i18n import t
-from screens.fields import Field, field_row
-from screens.modals import DismissOnLock
-from screens.text import plain, width_of
+from screens.widgets.fields import Field, field_row
+from screens.widgets.modals import DismissOnLock
+from screens.widgets.text import plain, width_of
 from services.core import visible
 
 LABEL_MIN, LABEL_MAX = 10, 18  # cells for the labels of a form (the longest label, within these)

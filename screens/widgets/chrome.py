@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 from console import i18n
 from console.i18n import t
-from screens.text import day_label, plain, role_name, width_of
+from screens.widgets.text import day_label, plain, role_name, width_of
 
 if TYPE_CHECKING:
     from console.app import CallrecApp

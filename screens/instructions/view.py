@@ -11,13 +11,13 @@ from textual import work
 from textual.binding import Binding, BindingType
 
 from console.i18n import t
-from screens import export_actions
-from screens import text as fmt
 from screens.duty_keys import refusals
-from screens.listing_view import ItemDetail, ListingView
-from screens.table import Cell, Column, ItemTable
-from screens.text import LabelledLines, plain
+from screens.exports import actions as export_actions
 from screens.views import View
+from screens.widgets import text as fmt
+from screens.widgets.listing import ItemDetail, ListingView
+from screens.widgets.table import Cell, Column, ItemTable
+from screens.widgets.text import LabelledLines, plain
 from services.access import Duty
 from services.instructions import OPEN_STATES, Instruction
 
@@ -141,7 +141,7 @@ class InstructionsView(ListingView[Instruction]):
     """Instructions as they stand; every instruction change is audited, so another console's or
     the CLI's changes show within a second."""
 
-    # The output-data area's actions on the selected instruction (screens/export_actions.py).
+    # The output-data area's actions on the selected instruction (screens/exports/actions.py).
     # The key bar shows only those of the session's role; the other role's keys, pressed, say why
     # they are not for this role (the hidden `refuse` bindings behind them).
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -19,12 +19,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from console.i18n import t
-from screens import text as fmt
-from screens.fields import Field, field_row
-from screens.filters import BadDate, parse_day
-from screens.modals import DismissOnLock
-from screens.table import Cell, Column, VirtualTable
-from screens.text import LabelledLines, plain
+from screens.calls.filters import BadDate, parse_day
+from screens.widgets import text as fmt
+from screens.widgets.fields import Field, field_row
+from screens.widgets.modals import DismissOnLock
+from screens.widgets.table import Cell, Column, VirtualTable
+from screens.widgets.text import LabelledLines, plain
 from services.core import CallrecError
 from services.retention import DeletedCall, DeletionRecord
 

@@ -23,8 +23,8 @@ from textual.screen import ModalScreen
 from textual.widgets import ProgressBar, Static
 
 from console.i18n import t
-from screens.modals import ConfirmModal
-from screens.text import count, duration, plain, size
+from screens.widgets.modals import ConfirmModal
+from screens.widgets.text import count, duration, plain, size
 
 
 class Job:

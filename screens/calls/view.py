@@ -1,7 +1,7 @@
 """The calls view: the live index, newest first, filtered as you type, with a detail pane.
 
 The list pages rows from the store a block at a time into a small cache and draws only what is on
-screen (screens/table.py). Counting the matches can take longer at a million calls, so it runs on
+screen (screens/widgets/table.py). Counting the matches can take longer at a million calls, so it runs on
 the side reader while the first page is already shown. When the index changes (new recordings, a
 recording completes) the rows around the view are fetched again and the cursor stays on the call
 it was on.
@@ -24,14 +24,14 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Select, Static
 
 from console.i18n import t, tr_error
-from screens import export_actions
-from screens import text as fmt
+from screens.calls.filters import STATE_CHOICES, BadDate, parse_day
 from screens.duty_keys import DutyKeys, refusals
-from screens.fields import Field, focus_now
-from screens.filters import STATE_CHOICES, BadDate, parse_day
-from screens.table import Cell, Column, VirtualTable
-from screens.text import LabelledLines, plain
+from screens.exports import actions as export_actions
 from screens.views import View
+from screens.widgets import text as fmt
+from screens.widgets.fields import Field, focus_now
+from screens.widgets.table import Cell, Column, VirtualTable
+from screens.widgets.text import LabelledLines, plain
 from services.access import Duty
 from services.calls import Call, CallFilter, CallState
 from services.core import CallrecError
@@ -545,7 +545,7 @@ class CallsView(DutyKeys, Vertical):
         numbers = named.get(call.id, [])
         detail.show(call, revealed=call.id == lst.revealed, instructions=numbers)
 
-    # -- picking calls for an export instruction (screens/export_actions.py) -----------------
+    # -- picking calls for an export instruction (screens/exports/actions.py) -----------------
 
     def action_mark(self) -> None:
         call = self.list.selected

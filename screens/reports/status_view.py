@@ -15,11 +15,11 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
 from console.i18n import t
-from screens import text as fmt
 from screens.duty_keys import DutyKeys, refusals
-from screens.fields import focus_now
-from screens.text import plain
 from screens.views import View
+from screens.widgets import text as fmt
+from screens.widgets.fields import focus_now
+from screens.widgets.text import plain
 from services import status
 from services.access import ClockGap, Duty, Role, VerifyResult
 from services.core import CallrecError

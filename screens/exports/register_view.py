@@ -13,13 +13,13 @@ from textual import work
 from textual.binding import Binding, BindingType
 
 from console.i18n import t
-from screens import export_actions
-from screens import text as fmt
 from screens.duty_keys import refusals
-from screens.listing_view import ItemDetail, ListingView
-from screens.table import Cell, Column, ItemTable
-from screens.text import LabelledLines, plain
+from screens.exports import actions as export_actions
 from screens.views import View
+from screens.widgets import text as fmt
+from screens.widgets.listing import ItemDetail, ListingView
+from screens.widgets.table import Cell, Column, ItemTable
+from screens.widgets.text import LabelledLines, plain
 from services.access import Duty
 from services.export import RegisterEntry, Status
 

@@ -1,0 +1,1 @@
+"""The calls view: the live index and its filter."""

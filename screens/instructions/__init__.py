@@ -1,0 +1,1 @@
+"""The instructions view (様式第1号)."""

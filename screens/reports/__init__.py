@@ -1,0 +1,1 @@
+"""Reports: the status view, and the report and public notice."""

@@ -1,0 +1,1 @@
+"""Retention: the preview and purge view, and the deletion record (削除記録)."""

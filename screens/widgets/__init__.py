@@ -1,0 +1,1 @@
+"""Widgets every area uses: the frame, the table, fields, modals, progress, text."""
