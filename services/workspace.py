@@ -32,9 +32,9 @@ from services.indexing.rederive import rederive
 from services.instructions.store import Instructions
 from services.reports import Reports
 from services.retention.deletion_record import DeletionRecords
+from services.retention.engine import Purge
 from services.retention.holds import Holds
 from services.retention.journal import ReconcileReport
-from services.retention.purge import Purge
 from services.retention.status import RetentionStatus
 
 FOLLOWER_RETRY_SECONDS = 2.0

@@ -24,7 +24,7 @@ from services.core.clock import FixedClock
 from services.core.errors import CallrecError, Conflict, NotPermitted
 from services.core.lease import Lease
 from services.instructions.store import State
-from services.retention.purge import CancelToken, Purge, PurgeProgress
+from services.retention import CancelToken, Purge, PurgeProgress
 from services.workspace import Workspace
 
 
