@@ -185,7 +185,8 @@ def _settings(config: Config) -> dict[str, Any]:
     """The configuration's values as the audit log records them."""
     values = {f.name: getattr(config, f.name) for f in fields(config) if f.name != "source"}
     values["centre"] = asdict(config.centre)
-    return json.loads(json.dumps(values, default=str))
+    recorded: dict[str, Any] = json.loads(json.dumps(values, default=str))
+    return recorded
 
 
 async def note_config_change(db: Database, audit: AuditLog, config: Config, clock: Clock) -> None:

@@ -30,7 +30,7 @@ from services.access.auth import Actor
 from services.access.duties import Duty
 from services.calls import Call, CallState, CallStore
 from services.core import units
-from services.core.clock import Clock, to_epoch
+from services.core.clock import Clock, local_day, to_epoch
 from services.core.config import Config
 from services.core.db import Database
 from services.core.errors import CallrecError, Conflict, NotFound
@@ -51,7 +51,6 @@ from services.export.writer import ChangeMedium
 from services.instructions.store import Instruction, Instructions, Kind, State
 from services.jobs import Cancelled as JobCancelled
 from services.jobs import CancelToken
-from services.retention.rules import local_day
 
 T = TypeVar("T")
 
