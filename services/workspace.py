@@ -32,9 +32,9 @@ from services.indexing.rederive import rederive
 from services.instructions.store import Instructions
 from services.reports import Reports
 from services.retention.deletion_record import DeletionRecords
+from services.retention.engine import Purge
 from services.retention.holds import Holds
 from services.retention.journal import ReconcileReport
-from services.retention.purge import Purge
 from services.retention.status import RetentionStatus
 
 FOLLOWER_RETRY_SECONDS = 2.0
@@ -185,7 +185,8 @@ def _settings(config: Config) -> dict[str, Any]:
     """The configuration's values as the audit log records them."""
     values = {f.name: getattr(config, f.name) for f in fields(config) if f.name != "source"}
     values["centre"] = asdict(config.centre)
-    return json.loads(json.dumps(values, default=str))
+    recorded: dict[str, Any] = json.loads(json.dumps(values, default=str))
+    return recorded
 
 
 async def note_config_change(db: Database, audit: AuditLog, config: Config, clock: Clock) -> None:

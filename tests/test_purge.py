@@ -24,7 +24,7 @@ from services.core.clock import FixedClock
 from services.core.errors import CallrecError, Conflict, NotPermitted
 from services.core.lease import Lease
 from services.instructions.store import State
-from services.retention.purge import CancelToken, Purge, PurgeProgress
+from services.retention import CancelToken, Purge, PurgeProgress
 from services.workspace import Workspace
 
 
@@ -226,7 +226,7 @@ async def test_cancel_stops_after_a_batch_and_reopens_the_instruction(ws: Worksp
         await operator(ws), plan, typed_count=20, progress=lambda p: token.cancel(), cancel=token
     )
     # cancelled as the first batch was recorded: no batch is marked after that, and those
-    # marked by then (up to purge.DEPTH ahead, one more marked as the first was settled) are
+    # marked by then (up to pipeline.DEPTH ahead, one more marked as the first was settled) are
     # finished: 3 or 4 of the 5 batches, as the deleting went
     assert result.state == "cancelled" and result.deleted in (12, 16)
     assert result.instruction.state == State.ISSUED

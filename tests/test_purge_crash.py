@@ -35,7 +35,7 @@ EXPIRED, CURRENT, BATCH = 12, 3, 4
 ALL = EXPIRED - 2  # one expired call is held, one named by an open export: batches of 4, 4, 2
 # step -> (calls left marked, i.e. in the journal with their deletion pending: least, most; of
 # them with the file deleted: least, most). Batches are handed to the helper as soon as they are
-# marked, and up to three are marked ahead of the settling (purge.DEPTH): here, all of them.
+# marked, and up to three are marked ahead of the settling (pipeline.DEPTH): here, all of them.
 LEFT = {
     "after_start": (0, 0, 0, 0),
     "in_mark_tx": (0, 0, 0, 0),  # killed inside the transaction: it never happened

@@ -138,7 +138,9 @@ async def record(
     the audit log records) one made before fingerprints."""
     async with db.transaction() as conn:
         cur = await conn.execute(f"SELECT count(*) FROM meta WHERE key IN ({_MARKS})", list(_META))
-        if (await cur.fetchone())[0]:
+        row = await cur.fetchone()
+        assert row is not None  # count(*) has a row
+        if row[0]:
             return  # another process recorded them first
         await conn.executemany(
             "INSERT INTO meta (key, value) VALUES (?, ?)",

@@ -12,7 +12,7 @@ import asyncio
 import errno
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
@@ -140,7 +140,9 @@ class Database:
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
 
-    async def stream(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> AsyncIterator[Any]:
+    async def stream(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> AsyncGenerator[Any, None]:
         async with self._reader.execute(sql, params) as cur:
             async for row in cur:
                 yield row
@@ -158,7 +160,8 @@ class Database:
             await dest.close()
 
     async def integrity_ok(self) -> bool:
-        return (await self.scalar("PRAGMA integrity_check")) == "ok"
+        result: str | None = await self.scalar("PRAGMA integrity_check")
+        return result == "ok"
 
 
 def _write_error(path: Path, exc: sqlite3.OperationalError) -> StorageError:

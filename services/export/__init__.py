@@ -6,11 +6,12 @@ register of output data (出力データ管理簿, 第4条4) is `Register` (work
 """
 
 from services.export.plan import Target, TargetKind
-from services.export.progress import Cancelled, CancelToken, Phase, Progress
+from services.export.progress import Cancelled, Phase, Progress
 from services.export.records import ExportPlan, ExportRecord, MediumRecord
 from services.export.register import COUNTED_FROM, Register, RegisterEntry, Status
 from services.export.service import Exports
 from services.export.writer import ChangeMedium
+from services.jobs import CancelToken
 
 __all__ = [
     "COUNTED_FROM",

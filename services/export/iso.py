@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import pycdlib
 
@@ -68,7 +69,15 @@ def build(
         n = namer.get(f.path)
         reader = f.reader(meter, pipe)
         readers.append(reader)
-        iso.add_fp(reader, f.size, iso_path=n.iso, rr_name=n.rr_name, joliet_path=n.joliet, udf_path=n.udf)
+        # pycdlib's stubs want a BinaryIO; it only reads this forward-only reader
+        iso.add_fp(
+            cast(BinaryIO, reader),
+            f.size,
+            iso_path=n.iso,
+            rr_name=n.rr_name,
+            joliet_path=n.joliet,
+            udf_path=n.udf,
+        )
     return iso, readers, namer
 
 
@@ -122,7 +131,7 @@ def write_image(files: Sequence[FileSpec], label: str, out: Path, meter: Meter) 
             sorted(readers, key=lambda r: iso.get_record(rr_path=namer.get(r.spec.path).rr).extent_location())
         )
         with ImageFile(out) as fh:
-            iso.write_fp(fh, blocksize=WRITE_BLOCK)
+            iso.write_fp(cast(BinaryIO, fh), blocksize=WRITE_BLOCK)  # only written to (see ImageFile)
             pipe.settle()
             for r in readers:  # every file hashed and compared, none skipped by pycdlib
                 r.finish()

@@ -1,45 +1,29 @@
 """Progress and cancellation of a long export, shared by the worker thread and the faces.
 
 The work runs in a thread; `Meter` counts bytes there and hands a `Progress` to a callback at most
-every `interval` seconds (the service marshals it onto the event loop). `CancelToken.cancel()` may be
-called from any thread; the worker checks it between blocks and stops with `Cancelled`.
+every `interval` seconds (the service marshals it onto the event loop). The worker checks the
+`CancelToken` (services/jobs.py) between blocks and stops with `Cancelled`.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from services.core.errors import CallrecError
+from services import jobs
+from services.jobs import Cancelled as JobCancelled
+from services.jobs import CancelToken
 
 
-class Cancelled(CallrecError):
+class Cancelled(JobCancelled):
+    """How an export's cancellation reaches the faces (the token's own is translated to it)."""
+
     code = "export_cancelled"
 
 
-class CancelToken:
-    """Set from any thread; `when` is also asked (e.g. a progress modal's `job.cancelled.is_set`)."""
-
-    def __init__(self, when: Callable[[], bool] | None = None) -> None:
-        self._event = threading.Event()
-        self._when = when
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        if not self._event.is_set() and self._when is not None and self._when():
-            self._event.set()
-        return self._event.is_set()
-
-    def check(self) -> None:
-        if self.cancelled:
-            raise Cancelled("the export was cancelled; nothing was left behind")
+CANCELLED = "the export was cancelled; nothing was left behind"
 
 
 class Phase(StrEnum):
@@ -66,7 +50,7 @@ class Progress:
         return min(1.0, self.done / self.total) if self.total else 1.0
 
 
-ProgressCallback = Callable[[Progress], None]
+ProgressCallback = jobs.ProgressCallback[Progress]
 _WINDOW_S = 3.0
 
 

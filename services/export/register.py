@@ -9,6 +9,7 @@ disposal, and the manager records the disposal (date, method, witness).
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -344,7 +345,7 @@ class Register:
         )
         return [await self._load(r) for r in rows]
 
-    async def due(self, now: datetime | None = None) -> list[RegisterEntry]:
+    async def due(self, now: datetime | None = None) -> builtins.list[RegisterEntry]:
         """Entries past their date and not yet disposed of: due for disposal."""
         at = now or self.clock.now()
         return [e for e in await self.list(include_disposed=False) if e.status(at) is Status.DUE]

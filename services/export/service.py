@@ -30,7 +30,7 @@ from services.access.auth import Actor
 from services.access.duties import Duty
 from services.calls import Call, CallState, CallStore
 from services.core import units
-from services.core.clock import Clock, to_epoch
+from services.core.clock import Clock, local_day, to_epoch
 from services.core.config import Config
 from services.core.db import Database
 from services.core.errors import CallrecError, Conflict, NotFound
@@ -39,7 +39,7 @@ from services.core.text import visible
 from services.export import destination, forms, writer
 from services.export.media import MEDIA_SPECS, MediumSpec
 from services.export.plan import Documents, Target, TargetKind, Volume, plan_volumes, volumes_for
-from services.export.progress import Cancelled, CancelToken, Meter, ProgressCallback
+from services.export.progress import CANCELLED, Cancelled, Meter, ProgressCallback
 from services.export.records import (
     RECORD_COLUMNS,
     ExportPlan,
@@ -49,7 +49,8 @@ from services.export.records import (
 )
 from services.export.writer import ChangeMedium
 from services.instructions.store import Instruction, Instructions, Kind, State
-from services.retention.rules import local_day
+from services.jobs import Cancelled as JobCancelled
+from services.jobs import CancelToken
 
 T = TypeVar("T")
 
@@ -532,7 +533,7 @@ class Exports:
         self, export_id: int, ins: Instruction, outputs: list[str], exc: BaseException, actor: str
     ) -> None:
         """Remove what was written, record why, and give the instruction back (issued)."""
-        cancelled = isinstance(exc, Cancelled | asyncio.CancelledError | KeyboardInterrupt)
+        cancelled = isinstance(exc, JobCancelled | asyncio.CancelledError | KeyboardInterrupt)
         removal = [
             *outputs,
             *(str(p) for p in self.config.exports_dir.glob(f".export-{export_id}-*.iso.partial")),
@@ -572,10 +573,12 @@ class Exports:
 
     @staticmethod
     def _one_line(exc: BaseException) -> CallrecError:
+        if isinstance(exc, Cancelled):
+            return exc
+        if isinstance(exc, JobCancelled | asyncio.CancelledError | KeyboardInterrupt):
+            return Cancelled(CANCELLED)
         if isinstance(exc, CallrecError):
             return exc
-        if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
-            return Cancelled("the export was cancelled; nothing was left behind")
         if isinstance(exc, OSError):
             return destination.storage_error(exc, exc.filename or "the destination")
         if isinstance(exc, PyCdlibException):

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from services.core import beneath
 from services.core.errors import CallrecError
@@ -201,8 +202,9 @@ class HashingReader:
         if n == 0:
             return b""
         if spec.data is not None:
-            data: bytes | memoryview | Span = memoryview(spec.data)[self._pos : self._pos + n]
-            self._hash.update(data)
+            view = memoryview(spec.data)[self._pos : self._pos + n]
+            self._hash.update(view)
+            data: bytes | memoryview | Span = view
         else:
             if self._fd is None:
                 self._open()
@@ -346,7 +348,7 @@ class HashingReader:
             )
         self.verified = True
 
-    def _changed(self, why: str, **params: object) -> SourceChanged:
+    def _changed(self, why: str, **params: Any) -> SourceChanged:
         self._close()
         what = f"call {self.spec.call_id}" if self.spec.call_id is not None else "file"
         return SourceChanged(

@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from services.core import units
 from services.core.clock import Clock
@@ -21,7 +22,7 @@ from services.export.progress import Cancelled, Meter, Phase
 from services.export.records import MediumRecord
 from services.export.verify import verify_image
 
-ChangeMedium = Callable[[int, int, str], Awaitable[bool]]
+ChangeMedium = Callable[[int, int, str], Coroutine[Any, Any, bool]]
 """(volume, count, device) -> True once the next blank disc is in the drive, False to cancel."""
 
 TRUNCATE = "truncate:"  # an output that existed (a blank pseudo-disc): emptied, not removed

@@ -32,6 +32,7 @@ def _wav_duration(head: bytes, size: int) -> float | None:
     sample_rate = 0
     while pos + 8 <= len(head):
         chunk_id = head[pos : pos + 4]
+        chunk_size: int
         (chunk_size,) = struct.unpack_from("<I", head, pos + 4)
         body = pos + 8
         if chunk_id == b"fmt " and body + 16 <= len(head):

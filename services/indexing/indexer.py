@@ -187,7 +187,7 @@ class Indexer:
     def _looks_like_recording(self, name: str) -> bool:
         return self.layout.parse(name) is not None
 
-    async def _in_pool(self, func: Callable[..., Any], *args: Any) -> Any:
+    async def _in_pool(self, func: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
 
     def _error(self, message: str) -> None:

@@ -130,7 +130,7 @@ _ANOMALY = INSERT_COLUMNS.index("anomaly")
 
 
 def is_recording_row(row: tuple[Any, ...]) -> bool:
-    return row[_STATE] == _RECORDING
+    return bool(row[_STATE] == _RECORDING)
 
 
 def is_flagged_row(row: tuple[Any, ...]) -> bool:

@@ -14,6 +14,7 @@ import os
 import re
 import threading
 from pathlib import Path
+from typing import NoReturn
 
 import watchfiles
 
@@ -110,7 +111,7 @@ class SpoolWatcher:
             except asyncio.QueueEmpty:
                 return merged
 
-    def _raise(self, item: BaseException | str) -> None:
+    def _raise(self, item: Changes | BaseException | str) -> NoReturn:
         if self._stop.is_set():
             raise SpoolError(f"watching {self.spool} stopped", code="watch_stopped")
         if isinstance(item, BaseException):

@@ -102,9 +102,9 @@ async def apply(conn: aiosqlite.Connection, ops: Ops, audit: AuditLog, at: datet
                 setattr(done, attr, max(cur.rowcount, 0))
     if ops.flagged:
         await _flagged(conn, ops.flagged, at, done, entries)
-    for text, _rows, recording in ops.encoded:
+    for text, _rows, of_recordings in ops.encoded:
         cur = await conn.execute(_INSERT, (text,))
-        if recording:
+        if of_recordings:
             done.added_recording += max(cur.rowcount, 0)
         else:
             done.added_complete += max(cur.rowcount, 0)

@@ -9,6 +9,7 @@ fails or is cancelled returns the instruction to issued.
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -458,7 +459,7 @@ class Instructions:
         )
         return [await self._load(r) for r in rows]
 
-    async def protecting(self, call_ids: Sequence[int]) -> dict[int, list[str]]:
+    async def protecting(self, call_ids: Sequence[int]) -> dict[int, builtins.list[str]]:
         """call id -> the numbers of the instructions that name or describe it and keep it from
         a purge now (from issue until received or cancelled)."""
         return await desc.protecting(self.db, call_ids)

@@ -96,7 +96,9 @@ class Holds:
             path, state = await _call(conn, call_id)
             if state in (CallState.PURGING, CallState.PURGED):
                 cur = await conn.execute(f"SELECT ? IN ({PENDING_IDS})", (call_id,))
-                pending = state == CallState.PURGING or (await cur.fetchone())[0]
+                row = await cur.fetchone()
+                assert row is not None  # a SELECT without FROM has a row
+                pending = state == CallState.PURGING or row[0]
                 raise Conflict(
                     f"call {call_id} is being deleted by a purge right now"
                     if pending
