@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
-from demo_data import SAMPLE_SPOOL
 from services.access.duties import Role
 from services.core import config as config_mod
 from services.core.config import Config
 from services.workspace import Workspace
-
-MANAGER_PIN = "1111"
-OPERATOR_PIN = "2222"
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.workspace import MANAGER_PIN, OPERATOR_PIN, CliRunner, copy_samples, run_callrec
 
 # The same examples on every run, and no deadline: the suite runs in parallel on loaded machines.
 settings.register_profile("callrec", deadline=None, derandomize=True)
@@ -53,12 +47,6 @@ async def ws(cfg: Config) -> AsyncIterator[Workspace]:
         await workspace.close()
 
 
-def copy_samples(spool: Path) -> list[Path]:
-    """Copy the committed sample spool (mtimes kept, so the files count as settled)."""
-    shutil.copytree(SAMPLE_SPOOL, spool, dirs_exist_ok=True, copy_function=shutil.copy2)
-    return sorted(p for p in spool.rglob("*") if p.is_file())
-
-
 @pytest.fixture
 def samples(spool: Path) -> list[Path]:
     return copy_samples(spool)
@@ -69,27 +57,6 @@ async def indexed(ws: Workspace, samples: list[Path]) -> Workspace:
     """The workspace with the sample spool indexed."""
     await ws.indexer.scan()
     return ws
-
-
-CliRunner = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def run_callrec(
-    config: Path, *args: str, input: str | None = None, check: bool = False
-) -> subprocess.CompletedProcess[str]:
-    """The real `callrec` command in a subprocess, in English (the lines the tests read; the
-    Japanese ones: test_cli_language.py)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "console.cli", "--lang", "en", "--config", str(config), *args],
-        input=input,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"callrec {' '.join(args)} failed: {proc.stderr}")
-    return proc
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import stat
 import subprocess
 import sys
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -21,8 +20,8 @@ from services.core.clock import JST, FixedClock
 from services.core.config import Config
 from services.core.errors import KeyFileError, LockedOut, NotFound, NotPermitted, PinError, WrongPin
 from services.workspace import Workspace
+from tests.support.workspace import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET = "97531864"
 START = datetime(2026, 11, 20, 9, 0, tzinfo=JST)
 

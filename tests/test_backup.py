@@ -10,7 +10,7 @@ from services.calls import CallFilter
 from services.core import config as config_mod
 from services.core.config import Config
 from services.workspace import Workspace
-from tests.conftest import CliRunner, run_callrec
+from tests.support.workspace import CliRunner, run_callrec
 
 
 async def test_backup_restores_to_a_verifying_workspace(

@@ -9,8 +9,8 @@ import pytest
 
 from services.core.config import Config
 from services.workspace import Workspace
-from tests import busy_hour
-from tests.conftest import MANAGER_PIN
+from tests.support import busy_hour
+from tests.support.workspace import MANAGER_PIN
 
 # Consoles in pseudo-terminals and wall-clock waits: run alone, after the parallel tests.
 pytestmark = pytest.mark.serial

@@ -16,8 +16,8 @@ import pytest
 
 from demo_data import SAMPLE_SPOOL
 from demo_data.synth import generate_spool
+from tests.support.workspace import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CALL_FIELDS = {
     "id",
     "path",

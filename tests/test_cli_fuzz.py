@@ -26,12 +26,12 @@ from console import cli
 from console.commands import common
 from demo_data.workspace import build
 from services.core.clock import JST
+from tests.support.workspace import ROOT
 
 # Runs until it is signalled (a service unit's indexer): nothing to fuzz that `index` does not.
 SKIPPED = {("indexer",)}
 NOW = datetime(2026, 11, 24, 18, 30, tzinfo=JST)
 MOST_LINES_ON_ERROR = 3
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def leaves(

@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
-from retention_support import files_on_disk, make_calls, manager
 
 from services.access.duties import Duty
 from services.calls import CallFilter
 from services.core.config import Config
 from services.workspace import Workspace
+from tests.support.retention import files_on_disk, make_calls, manager
+from tests.support.workspace import ROOT
 
 
 def set_language(cfg: Config, language: str | None) -> None:

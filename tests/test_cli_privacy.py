@@ -7,11 +7,10 @@ import json
 import sqlite3
 from pathlib import Path
 
-from conftest import CliRunner
-
 from services.core import phone
 from services.core.config import Config
 from services.workspace import Workspace
+from tests.support.workspace import CliRunner
 
 HOLD_REASON = "090-3333-4444 から情報公開請求"
 

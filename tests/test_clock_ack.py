@@ -9,10 +9,6 @@ import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from conftest import CliRunner, run_callrec
-from retention_support import files_on_disk, make_calls
-from test_console_kit import make_app, screen_text, show, unlock_as_manager, until
-
 from screens.reports.status_view import StatusView
 from screens.widgets.modals import PinPrompt
 from services.access.audit import Action
@@ -21,6 +17,9 @@ from services.core import config as config_mod
 from services.core.clock import JST, FixedClock
 from services.core.config import Config
 from services.workspace import Workspace
+from tests.support.console import make_app, screen_text, show, unlock_as_manager, until
+from tests.support.retention import files_on_disk, make_calls
+from tests.support.workspace import CliRunner, run_callrec
 
 AHEAD = timedelta(days=2)
 

@@ -8,18 +8,6 @@ import json
 from typing import Any
 
 import pytest
-from test_console_kit import (
-    burst,
-    call_list,
-    make_app,
-    press_only,
-    screen_text,
-    settle,
-    unlock,
-    until,
-    until_exit,
-    wait_for_lock,
-)
 from textual.widgets import Input, Select
 
 from screens.calls.view import CallDetail
@@ -31,6 +19,18 @@ from services.access.audit import Action
 from services.access.duties import Role
 from services.core.errors import CallrecError
 from services.workspace import Workspace
+from tests.support.console import (
+    burst,
+    call_list,
+    make_app,
+    press_only,
+    screen_text,
+    settle,
+    unlock,
+    until,
+    until_exit,
+    wait_for_lock,
+)
 
 
 async def audit_actions(ws: Workspace) -> list[tuple[str, str, dict]]:

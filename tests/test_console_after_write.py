@@ -12,11 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CliRunner
-from retention_support import ids_by_path, make_calls
-from test_console_export_recover import selected_state
-from test_console_kit import fill, make_app, pin, show, unlock, unlock_as_manager, until
-from test_retention_console import show_retention
 
 from console import app as app_mod
 from screens.retention.view import ReasonModal
@@ -26,8 +21,21 @@ from services.access.duties import Duty
 from services.core.config import Config
 from services.instructions.store import State
 from services.workspace import Workspace
-from tests.export_support import manager, recording, start_cli_export
-from tests.fault_support import Said
+from tests.support.console import (
+    fill,
+    make_app,
+    pin,
+    selected_state,
+    show,
+    show_retention,
+    unlock,
+    unlock_as_manager,
+    until,
+)
+from tests.support.export import manager, recording, start_cli_export
+from tests.support.faults import Said
+from tests.support.retention import ids_by_path, make_calls
+from tests.support.workspace import CliRunner
 
 NO_HOLD = "その保留の記録はありません"
 

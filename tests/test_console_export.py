@@ -12,7 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_console_kit import (
+from textual.widgets import Input, Select
+
+from screens.exports.dialogs import FieldsForm, TextViewer
+from screens.exports.register_view import RegisterList
+from screens.instructions.view import InstructionList
+from screens.widgets.modals import ConfirmModal, PinPrompt
+from screens.widgets.progress import ProgressModal
+from services.access.audit import Action
+from services.core.clock import JST
+from services.export.progress import Meter
+from services.instructions.store import Criteria, State
+from services.workspace import Workspace
+from tests.support.console import (
     call_list,
     fill,
     footer,
@@ -26,19 +38,7 @@ from test_console_kit import (
     unlock_as_manager,
     until,
 )
-from textual.widgets import Input, Select
-
-from screens.exports.dialogs import FieldsForm, TextViewer
-from screens.exports.register_view import RegisterList
-from screens.instructions.view import InstructionList
-from screens.widgets.modals import ConfirmModal, PinPrompt
-from screens.widgets.progress import ProgressModal
-from services.access.audit import Action
-from services.core.clock import JST
-from services.export.progress import Meter
-from services.instructions.store import Criteria, State
-from services.workspace import Workspace
-from tests.export_support import extract, manager, needs_xorriso, sha256sum_check
+from tests.support.export import extract, manager, needs_xorriso, sha256sum_check
 
 pytestmark = needs_xorriso
 

@@ -7,25 +7,18 @@ import asyncio
 import signal
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from test_console_kit import make_app, show, unlock, until
 
 from console import app as app_mod
 from screens.exports.dialogs import FieldsForm
-from screens.instructions.view import InstructionList
 from services.access.duties import Duty
 from services.core.config import Config
 from services.instructions.store import State
 from services.workspace import Workspace
-from tests.export_support import manager, recording, start_cli_export
-from tests.fault_support import Said
-
-
-def selected_state(app: Any, number: str) -> str | None:
-    chosen = app.screen.query_one(InstructionList).selected
-    return chosen.state if chosen is not None and chosen.number == number else None
+from tests.support.console import make_app, selected_state, show, unlock, until
+from tests.support.export import manager, recording, start_cli_export
+from tests.support.faults import Said
 
 
 async def test_x_cleans_up_an_export_killed_elsewhere(

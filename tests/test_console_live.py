@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from test_console_kit import Terminal, call_list, make_app, screen_text, unlock, until
 
 from demo_data.synth import wav_header
 from screens.calls.view import CallDetail
@@ -22,6 +21,7 @@ from services.core.clock import JST
 from services.core.config import Config
 from services.core.text import visible
 from services.workspace import Workspace
+from tests.support.console import Terminal, call_list, make_app, screen_text, unlock, until
 
 # Consoles in pseudo-terminals and wall-clock waits: run alone, after the parallel tests.
 pytestmark = pytest.mark.serial

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from test_console_kit import make_app, screen_text, unlock, until, wait_for_lock
 from textual.containers import Vertical
 from textual.widgets import Static
 
@@ -15,6 +14,7 @@ from screens.widgets.modals import ConfirmModal, PinPrompt
 from screens.widgets.progress import Job, ProgressModal
 from services.access.duties import Duty, Role
 from services.workspace import Workspace
+from tests.support.console import make_app, screen_text, unlock, until, wait_for_lock
 
 
 class RegisterView(Vertical):

@@ -8,7 +8,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from test_console_kit import INSERT_CALL, insert_synthetic, synthetic_rows
 
 from services import status
 from services.calls import CallFilter
@@ -16,6 +15,7 @@ from services.core.clock import JST
 from services.core.errors import StorageError
 from services.retention.rules import deletable_from
 from services.workspace import Workspace
+from tests.support.console import INSERT_CALL, insert_synthetic, synthetic_rows
 
 END = datetime(2026, 11, 24, 15, 0, tzinfo=JST)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_console_kit import make_app, screen_text, unlock, until
 from textual.widgets import Input
 
 from screens.reports.view import ReportView
@@ -12,6 +11,7 @@ from screens.views import views
 from screens.widgets.modals import PinPrompt
 from services.access.audit import Action
 from services.workspace import Workspace
+from tests.support.console import make_app, screen_text, unlock, until
 
 
 async def test_report_view_shows_notice_then_report_after_pin(ws: Workspace, samples: list[Path]) -> None:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_console_kit import settle, unlock, until
 from textual.pilot import Pilot
 
 from console.app import CallrecApp
@@ -22,6 +21,7 @@ from services.core import config as config_mod
 from services.core.clock import JST, FixedClock
 from services.core.config import Config
 from services.workspace import Workspace
+from tests.support.console import settle, unlock, until
 
 NOW = datetime(2026, 11, 24, 14, 30, tzinfo=JST)
 SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
@@ -29,7 +29,7 @@ SIZES = {"80x24": (80, 24), "120x40": (120, 40)}
 
 def sample_workspace(root: Path, prepare: Callable[[Workspace], Awaitable[None]]) -> Config:
     """The sample spool in `root`, indexed at NOW with both PINs set, then `prepare(ws)`."""
-    from conftest import copy_samples
+    from tests.support.workspace import copy_samples
 
     copy_samples(root / "spool")
     config_mod.write(Config(spool=root / "spool", data=root / "data", kiosk=False), root / "config.toml")

@@ -16,18 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from retention_support import make_calls
-from test_console_kit import (
-    answer,
-    call_list,
-    fill,
-    make_app,
-    screen_text,
-    show,
-    unlock,
-    unlock_as_manager,
-    until,
-)
 from textual.pilot import Pilot
 
 from console.app import CallrecApp
@@ -40,7 +28,19 @@ from services.core.clock import JST
 from services.core.config import Config
 from services.instructions.store import State
 from services.workspace import Workspace
-from tests.fault_support import Said, assert_intact_ws, fingerprint
+from tests.support.console import (
+    answer,
+    call_list,
+    fill,
+    make_app,
+    screen_text,
+    show,
+    unlock,
+    unlock_as_manager,
+    until,
+)
+from tests.support.faults import Said, assert_intact_ws, fingerprint
+from tests.support.retention import make_calls
 
 # Consoles in pseudo-terminals and wall-clock waits: run alone, after the parallel tests.
 pytestmark = pytest.mark.serial

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from test_console_live import Terminal
 
 from demo_data.redate import months_before
 from demo_data.workspace import DEMO_PINS, MARKER, build, prepare
@@ -20,6 +19,7 @@ from services.calls import CallFilter
 from services.core.clock import JST
 from services.core.errors import CallrecError
 from services.workspace import Workspace
+from tests.support.console import Terminal
 
 # Consoles in pseudo-terminals and wall-clock waits: run alone, after the parallel tests.
 pytestmark = pytest.mark.serial

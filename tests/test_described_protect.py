@@ -13,11 +13,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, CliRunner
-from retention_support import files_on_disk, manager, states, write_call
-from test_console_kit import make_app, screen_text, until
-from test_purge_crash import wait_for
-from test_retention_console import open_view
 
 from services.access.duties import Duty
 from services.core import testpoints
@@ -25,6 +20,10 @@ from services.core.clock import JST
 from services.core.config import Config
 from services.instructions.store import Criteria
 from services.workspace import Workspace
+from tests.support.console import make_app, open_view, screen_text, until
+from tests.support.purge import wait_for
+from tests.support.retention import files_on_disk, manager, states, write_call
+from tests.support.workspace import ROOT, CliRunner
 
 # Long past its retention (翌月末) by the real clock, whatever day the tests run.
 BASE = (datetime.now(JST) - timedelta(days=100)).replace(hour=10, minute=0, second=0, microsecond=0)

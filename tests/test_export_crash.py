@@ -10,8 +10,8 @@ from pathlib import Path
 from services.access.audit import Action
 from services.core.config import Config
 from services.workspace import Workspace
-from tests.conftest import CliRunner
-from tests.export_support import index, manager, needs_xorriso, recording, start_cli_export
+from tests.support.export import index, manager, needs_xorriso, recording, start_cli_export
+from tests.support.workspace import CliRunner
 
 pytestmark = needs_xorriso
 

@@ -13,8 +13,8 @@ import pytest
 from services.core.config import Config
 from services.instructions.store import State
 from services.workspace import Workspace
-from tests.conftest import OPERATOR_PIN, CliRunner
-from tests.export_support import indexed_series, leftovers, manager, needs_xorriso
+from tests.support.export import indexed_series, leftovers, manager, needs_xorriso
+from tests.support.workspace import OPERATOR_PIN, CliRunner
 
 pytestmark = needs_xorriso
 

@@ -15,7 +15,7 @@ from services.export import Cancelled, CancelToken, Phase, Progress
 from services.export.streams import SourceChanged
 from services.instructions.store import State
 from services.workspace import Workspace
-from tests.export_support import (
+from tests.support.export import (
     fill,
     index,
     indexed_series,

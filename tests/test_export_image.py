@@ -15,7 +15,7 @@ from services.export.plan import FORM1_HTML, FORM2_HTML, FORM2_TXT, MANIFEST, RE
 from services.instructions.store import State
 from services.retention.rules import output_kept_through
 from services.workspace import Workspace
-from tests.export_support import (
+from tests.support.export import (
     BACKSLASH,
     JAPANESE,
     LONG,

@@ -17,7 +17,7 @@ from services.export.burn import BurnError
 from services.export.media import MEDIA_SPECS, SECTOR, MediumSpec
 from services.export.plan import MANIFEST, README, pack
 from services.workspace import Workspace
-from tests.export_support import (
+from tests.support.export import (
     extract,
     indexed_series,
     leftovers,

@@ -19,17 +19,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from retention_support import current_time, write_call
-from test_console_kit import Terminal
 
 from services.access.duties import Role
 from services.core import config as config_mod
 from services.core import db as db_mod
 from services.core.config import Config
 from services.workspace import Workspace
-from tests.conftest import ROOT, CliRunner
-from tests.export_support import fill, tmpfs
-from tests.fault_support import assert_intact, fingerprint, one_line
+from tests.support.console import Terminal
+from tests.support.export import fill, tmpfs
+from tests.support.faults import assert_intact, fingerprint, one_line
+from tests.support.retention import current_time, write_call
+from tests.support.workspace import ROOT, CliRunner
 
 # Consoles in pseudo-terminals and wall-clock waits: run alone, after the parallel tests.
 pytestmark = pytest.mark.serial

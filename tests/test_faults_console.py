@@ -18,19 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from retention_support import current_time, ids_by_path, make_calls, manager, operator, write_call
-from test_console_kit import (
-    call_list,
-    confirm_typed,
-    fill,
-    make_app,
-    pin,
-    screen_text,
-    show,
-    unlock,
-    unlock_as_manager,
-    until,
-)
 
 from demo_data.synth import wav_header
 from screens.exports.register_view import RegisterList
@@ -43,9 +30,21 @@ from services.calls import CallFilter
 from services.core import db as db_mod
 from services.core.config import Config
 from services.workspace import Workspace
-from tests.export_support import fill as fill_disk
-from tests.export_support import tmpfs
-from tests.fault_support import (
+from tests.support.console import (
+    call_list,
+    confirm_typed,
+    fill,
+    make_app,
+    pin,
+    screen_text,
+    show,
+    unlock,
+    unlock_as_manager,
+    until,
+)
+from tests.support.export import fill as fill_disk
+from tests.support.export import tmpfs
+from tests.support.faults import (
     DAY,
     HOSTILE_UNIQUEIDS,
     LiveRecorder,
@@ -57,6 +56,7 @@ from tests.fault_support import (
     write_hostile_names,
     write_odd_entries,
 )
+from tests.support.retention import current_time, ids_by_path, make_calls, manager, operator, write_call
 
 
 def _printable(app: Any) -> None:

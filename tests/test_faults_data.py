@@ -24,10 +24,10 @@ from services.access.duties import Duty
 from services.core import config as config_mod
 from services.core.config import Config
 from services.workspace import Workspace
-from tests.conftest import MANAGER_PIN, OPERATOR_PIN, ROOT, CliRunner, run_callrec
-from tests.export_support import fill, tmpfs
-from tests.fault_support import assert_intact, fingerprint, one_line
-from tests.retention_support import current_time, make_calls, write_call
+from tests.support.export import fill, tmpfs
+from tests.support.faults import assert_intact, fingerprint, one_line
+from tests.support.retention import current_time, make_calls, write_call
+from tests.support.workspace import MANAGER_PIN, OPERATOR_PIN, ROOT, CliRunner, run_callrec
 
 
 def _config_on(data: Path, spool: Path, tmp_path: Path) -> Path:

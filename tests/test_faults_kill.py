@@ -18,26 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from retention_support import (
-    current_time,
-    files_on_disk,
-    ids_by_path,
-    make_calls,
-    manager,
-    operator,
-    write_call,
-)
-from test_console_kit import (
-    Terminal,
-    call_list,
-    make_app,
-    screen_text,
-    show,
-    show_instructions,
-    unlock,
-    unlock_as_manager,
-    until,
-)
 from textual.widgets import Input
 
 from screens.exports.dialogs import FieldsForm
@@ -50,9 +30,29 @@ from services.core import testpoints
 from services.core.config import Config
 from services.instructions.store import Instruction, State
 from services.workspace import Workspace
-from tests.conftest import MANAGER_PIN, CliRunner
-from tests.export_support import recording
-from tests.fault_support import Said, assert_intact_ws, fingerprint, kill_at_pause, one_line, start_paused
+from tests.support.console import (
+    Terminal,
+    call_list,
+    make_app,
+    screen_text,
+    show,
+    show_instructions,
+    unlock,
+    unlock_as_manager,
+    until,
+)
+from tests.support.export import recording
+from tests.support.faults import Said, assert_intact_ws, fingerprint, kill_at_pause, one_line, start_paused
+from tests.support.retention import (
+    current_time,
+    files_on_disk,
+    ids_by_path,
+    make_calls,
+    manager,
+    operator,
+    write_call,
+)
+from tests.support.workspace import MANAGER_PIN, CliRunner
 
 # Consoles in pseudo-terminals and wall-clock waits: run alone, after the parallel tests.
 pytestmark = pytest.mark.serial

@@ -13,8 +13,7 @@ from pathlib import Path
 from services.calls import CallFilter
 from services.core.config import Config
 from services.workspace import Workspace
-from tests.conftest import CliRunner
-from tests.fault_support import (
+from tests.support.faults import (
     DAY,
     HOSTILE_UNIQUEIDS,
     LiveRecorder,
@@ -25,6 +24,7 @@ from tests.fault_support import (
     write_hostile_names,
     write_odd_entries,
 )
+from tests.support.workspace import CliRunner
 
 
 def test_hostile_names_index_and_print_as_plain_text(

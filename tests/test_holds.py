@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from retention_support import current_time, ids_by_path, make_calls, manager, operator
 
 from services.access.audit import Action
 from services.access.duties import Duty, Role
 from services.core.errors import CallrecError, Conflict, NotFound, NotPermitted
 from services.workspace import Workspace
+from tests.support.retention import current_time, ids_by_path, make_calls, manager, operator
 
 
 async def test_hold_and_release_are_audited_and_change_what_is_purgeable(ws: Workspace, spool: Path) -> None:
@@ -80,7 +80,7 @@ async def test_bad_holds_are_refused_with_one_line(ws: Workspace, spool: Path) -
 
 
 async def test_a_current_call_can_be_held_too(ws: Workspace, spool: Path) -> None:
-    from retention_support import write_call
+    from tests.support.retention import write_call
 
     write_call(spool, current_time(), 1)
     await ws.indexer.scan()

@@ -25,8 +25,7 @@ from screens.widgets.text import fit, fit_tail, mask_digits_in, width_of
 from services.access.audit import Head
 from services.core.clock import JST
 from services.core.errors import CallrecError, LockedOut, NotPermitted, WrongPin
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.workspace import ROOT
 
 
 def test_both_languages_have_the_same_keys() -> None:

@@ -14,16 +14,8 @@ from services.core.errors import CallrecError, Conflict
 from services.export import forms
 from services.instructions.store import Criteria, State
 from services.workspace import Workspace
-from tests.conftest import CliRunner
-from tests.export_support import (
-    extract,
-    index,
-    manager,
-    needs_xorriso,
-    operator,
-    recording,
-    sha256sum_check,
-)
+from tests.support.export import extract, index, manager, needs_xorriso, operator, recording, sha256sum_check
+from tests.support.workspace import CliRunner
 
 
 def test_criteria_parse() -> None:

@@ -9,14 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from retention_support import (
-    files_on_disk,
-    ids_by_path,
-    make_calls,
-    manager,
-    operator,
-    states,
-)
 
 from services.access.audit import Action
 from services.access.duties import Duty, Role
@@ -26,6 +18,7 @@ from services.core.lease import Lease
 from services.instructions.store import State
 from services.retention import CancelToken, Purge, PurgeProgress
 from services.workspace import Workspace
+from tests.support.retention import files_on_disk, ids_by_path, make_calls, manager, operator, states
 
 
 async def issue_purge(ws: Workspace, note: str = "") -> int:
@@ -278,10 +271,9 @@ async def test_a_file_already_gone_is_recorded_as_such(ws: Workspace, spool: Pat
 async def test_grace_days_hold_back_recent_expiries(cfg, spool: Path) -> None:  # type: ignore[no-untyped-def]
     from dataclasses import replace
 
-    from retention_support import write_call
-
     from services.core.clock import JST
     from services.retention.rules import raw_kept_through
+    from tests.support.retention import write_call
 
     # A call whose retention ended yesterday is deletable without grace, not with 3 days of it.
     ws = await Workspace.open(replace(cfg, raw_grace_days=3), create=True)

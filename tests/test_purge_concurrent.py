@@ -8,15 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, CliRunner
-from retention_support import files_on_disk, make_calls, manager
-from test_purge_crash import check_agreement, start_purge, wait_for
 
 from services.access.duties import Duty
 from services.core.errors import Conflict
 from services.core.lease import Lease
 from services.instructions.store import Instruction
 from services.workspace import Workspace
+from tests.support.purge import check_agreement, start_purge, wait_for
+from tests.support.retention import files_on_disk, make_calls, manager
+from tests.support.workspace import ROOT, CliRunner
 
 
 async def paused_purge(

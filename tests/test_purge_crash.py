@@ -7,18 +7,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, CliRunner
-from retention_support import files_on_disk, ids_by_path, make_calls, manager, operator
 
 from services.access.duties import Duty
-from services.core import testpoints
 from services.workspace import Workspace
+from tests.support.purge import BATCH, check_agreement, start_purge, wait_for
+from tests.support.retention import files_on_disk, ids_by_path, make_calls, manager, operator
+from tests.support.workspace import CliRunner
 
 STEPS = [
     "after_start",
@@ -31,7 +29,7 @@ STEPS = [
     "before_finish",
     "after_finish",
 ]
-EXPIRED, CURRENT, BATCH = 12, 3, 4
+EXPIRED, CURRENT = 12, 3
 ALL = EXPIRED - 2  # one expired call is held, one named by an open export: batches of 4, 4, 2
 # step -> (calls left marked, i.e. in the journal with their deletion pending: least, most; of
 # them with the file deleted: least, most). Batches are handed to the helper as soon as they are
@@ -50,49 +48,6 @@ LEFT = {
 }
 
 
-def start_purge(cfg_path: Path, ref: str, step: str, flag: Path) -> subprocess.Popen[str]:
-    env = dict(
-        os.environ,
-        **{testpoints.PAUSE_AT: step, testpoints.PAUSE_FILE: str(flag), testpoints.PURGE_BATCH: str(BATCH)},
-    )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "console.cli",
-            "--lang",
-            "en",
-            "--config",
-            str(cfg_path),
-            "purge",
-            ref,
-            "--yes",
-            "--pin-stdin",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env=env,
-    )
-    assert proc.stdin is not None
-    proc.stdin.write("2222\n")
-    proc.stdin.close()
-    return proc
-
-
-def wait_for(flag: Path, proc: subprocess.Popen[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not flag.exists():
-        if proc.poll() is not None:
-            raise AssertionError(f"purge ended before the pause point: {proc.stderr.read()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError("purge never reached the pause point")
-        time.sleep(0.01)
-
-
 def ended(pid: int) -> bool:
     """The process is gone (or a zombie nobody has reaped yet: it runs no more)."""
     try:
@@ -100,28 +55,6 @@ def ended(pid: int) -> bool:
     except OSError:
         return True
     return stat.rpartition(")")[2].split()[0] in ("Z", "X")
-
-
-async def check_agreement(ws: Workspace, spool: Path, keep: set[str]) -> dict[str, str]:
-    """Disk and index agree: every tombstone's file is gone, every other call's file is there,
-    nothing is left purging or missing or pending, and each tombstone has exactly one audit
-    entry."""
-    rows = await ws.db.fetchall("SELECT id, path, state FROM calls")
-    on_disk = files_on_disk(spool)
-    states = {r["path"]: r["state"] for r in rows}
-    assert set(states.values()) <= {"complete", "purged"}, states
-    for path, state in states.items():
-        assert (path in on_disk) == (state == "complete"), (path, state)
-    assert keep <= on_disk  # held, named and current recordings were never touched
-    purged = {r["id"] for r in rows if r["state"] == "purged"}
-    entries = await ws.db.fetchall("SELECT detail FROM audit WHERE action = 'purge.deleted'")
-    audited = [json.loads(e["detail"])["call_id"] for e in entries]
-    assert sorted(audited) == sorted(purged)
-    assert await ws.db.scalar("SELECT count(*) FROM purge_runs WHERE state = 'running'") == 0
-    assert await ws.db.scalar("SELECT count(*) FROM purge_journal") == 0
-    assert (await ws.audit.verify()).ok
-    assert await ws.db.integrity_ok()
-    return states
 
 
 @pytest.mark.parametrize("step", STEPS)

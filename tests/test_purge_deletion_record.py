@@ -7,13 +7,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from retention_support import make_calls, manager, operator
 
 from services.access.audit import Action
 from services.access.duties import Duty, Role
 from services.core.config import Centre, Config
 from services.core.errors import CallrecError
 from services.workspace import Workspace
+from tests.support.retention import make_calls, manager, operator
 
 HOSTILE = "<script>alert(1)</script>\x1b]0;owned\x07[bold]センター[/bold]"
 

@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from retention_support import files_on_disk, make_calls, manager, operator, states
-from test_purge_crash import check_agreement
 
 from services.access.audit import GENESIS, Entry, Head, _Chainer, _mac, canonical
 from services.access.duties import Duty
@@ -26,6 +24,8 @@ from services.retention.deleter import FileDeleter
 from services.retention.journal import Marked, deleted_detail
 from services.retention.unlinker import after_deletion
 from services.workspace import Workspace
+from tests.support.purge import check_agreement
+from tests.support.retention import files_on_disk, make_calls, manager, operator, states
 
 clean = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40) | st.sampled_from(
     ['a"b\\c', "\n\t\x00\x1f", "\u2028\u2029", "日本語", ""]

@@ -12,11 +12,10 @@ import shutil
 import stat
 from pathlib import Path
 
-from retention_support import make_calls, manager, operator, states
-
 from services import status
 from services.access.duties import Duty
 from services.workspace import Workspace
+from tests.support.retention import make_calls, manager, operator, states
 
 
 async def issue_purge(ws: Workspace) -> int:

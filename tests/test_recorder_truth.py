@@ -18,8 +18,8 @@ from services.access.duties import Duty
 from services.core.clock import JST
 from services.core.config import Config
 from services.workspace import Workspace
-from tests.conftest import CliRunner
-from tests.export_support import manager
+from tests.support.export import manager
+from tests.support.workspace import CliRunner
 from tests.test_indexer_watch import eventually, following
 from tests.test_layouts import TABLE
 
@@ -156,7 +156,7 @@ def test_the_cli_counts_unknown_recordings_and_odd_dates(ws: Workspace, spool: P
 
 
 async def test_the_console_lists_them_and_the_status_view_counts_them(ws: Workspace, spool: Path) -> None:
-    from tests.test_console_kit import make_app, screen_text, unlock, until
+    from tests.support.console import make_app, screen_text, unlock, until
 
     put(spool, f"{DAY}/in-0488291111-0312345678-00011301-250000-1794189600.1.wav")
     put(spool, f"{DAY}/unnamed.wav")

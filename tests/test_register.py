@@ -16,8 +16,8 @@ from services.core.errors import CallrecError, Conflict, NotPermitted
 from services.export.register import Status
 from services.instructions.store import State
 from services.workspace import Workspace
-from tests.conftest import MANAGER_PIN, OPERATOR_PIN
-from tests.export_support import index, needs_xorriso, recording
+from tests.support.export import index, needs_xorriso, recording
+from tests.support.workspace import MANAGER_PIN, OPERATOR_PIN
 
 pytestmark = needs_xorriso
 

@@ -18,7 +18,7 @@ from services.core.config import Config
 from services.core.errors import WrongPin
 from services.instructions import notice
 from services.workspace import Workspace
-from tests.conftest import MANAGER_PIN, OPERATOR_PIN, CliRunner
+from tests.support.workspace import MANAGER_PIN, OPERATOR_PIN, CliRunner
 
 
 async def test_report_counts_calls_and_actions(ws: Workspace, samples: list) -> None:

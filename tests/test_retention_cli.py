@@ -6,10 +6,9 @@ import json
 from datetime import date
 from pathlib import Path
 
-from conftest import CliRunner
-from retention_support import files_on_disk, make_calls
-
 from services.workspace import Workspace
+from tests.support.retention import files_on_disk, make_calls
+from tests.support.workspace import CliRunner
 
 
 def run_json(cli: CliRunner, *args: str, input: str | None = None) -> object:

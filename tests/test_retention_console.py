@@ -7,37 +7,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from retention_support import files_on_disk, ids_by_path, make_calls, manager, operator, states
-from test_console_kit import make_app, screen_text, unlock, until
 from textual.pilot import Pilot
 
 from screens.retention.deletion_record import DeletionRecordScreen, PeriodModal
-from screens.retention.view import BlockedList, ReasonModal, RetentionView
+from screens.retention.view import BlockedList, ReasonModal
 from screens.widgets.modals import ConfirmModal, PinPrompt
 from services.access.audit import Action
 from services.access.duties import Duty
 from services.core.config import Config
 from services.retention.deletion_record import DeletionRecord
 from services.workspace import Workspace
+from tests.support.console import make_app, open_view, screen_text, show_retention, until
+from tests.support.retention import files_on_disk, ids_by_path, make_calls, manager, operator, states
 
 
 def said(app) -> str:  # type: ignore[no-untyped-def]
     """The console's one-line messages (toasts) so far."""
     return "\n".join(n.message for n in app._notifications)
-
-
-async def show_retention(pilot: Pilot[Any]) -> RetentionView:
-    """The retention view, shown once its preview has loaded."""
-    await pilot.press("4")
-    await until(pilot, lambda: pilot.app.screen.query(RetentionView))
-    view = pilot.app.screen.query_one(RetentionView)
-    await until(pilot, lambda: view.preview is not None, what="the preview")
-    return view
-
-
-async def open_view(pilot, app) -> RetentionView:  # type: ignore[no-untyped-def]
-    await unlock(pilot)
-    return await show_retention(pilot)
 
 
 async def test_the_view_shows_what_a_purge_would_do(ws: Workspace, spool: Path) -> None:
@@ -215,7 +201,7 @@ async def test_locking_hides_the_deletion_record(ws: Workspace, spool: Path) -> 
 
 # -- snapshots (the console's sample workspace and fixed clock) ---------------------------------
 
-from test_console_snapshots import NOW, SIZES, console, opened, sample_workspace  # noqa: E402
+from tests.test_console_snapshots import NOW, SIZES, console, opened, sample_workspace  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from retention_support import ids_by_path, manager, operator, write_call
-
 from services.access.duties import Duty, Role
 from services.core.clock import JST
 from services.workspace import Workspace
+from tests.support.retention import ids_by_path, manager, operator, write_call
 
 # The worked dates of GUIDELINE.md, as recordings in the spool.
 JAN15 = datetime(2026, 1, 15, 10, 0, tzinfo=JST)  # kept through 2026-02-28
@@ -168,7 +167,7 @@ async def test_output_data_due_for_disposal_shows_in_the_preview(
 ) -> None:
     """The register (出力データ管理簿) entries past 翌年度末 are listed with the preview."""
     from services.core.clock import FixedClock
-    from tests.export_support import index, recording
+    from tests.support.export import index, recording
 
     clock = FixedClock(datetime(2027, 3, 31, 10, 0, tzinfo=JST))
     ws = await Workspace.open(cfg, clock=clock, create=True)

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_callrec
+
+from tests.support.workspace import ROOT, run_callrec
 
 PINS = {"manager": "1111", "operator": "2222"}
 

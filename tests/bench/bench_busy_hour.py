@@ -1,6 +1,6 @@
 """Issue 6: two consoles + the indexer service under a busy hour (one new recording a second for
 ten minutes, searches every second): no error, every recording indexed, search latency as idle.
-The consoles are real ones (CallrecApp, headless, in processes of their own: tests/busy_hour.py)."""
+The consoles are real ones (CallrecApp, headless, in processes of their own: tests/support/busy_hour.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from services.access.duties import Role
 from services.core import config as config_mod
 from services.core.config import Config
 from services.workspace import Workspace
-from tests import busy_hour
 from tests.bench import Bench, Context, Figure
+from tests.support import busy_hour
 
 PIN = "1111"
 

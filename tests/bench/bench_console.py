@@ -84,8 +84,7 @@ def send_key(app: Any, key: str) -> None:
 
     char = {"slash": "/"}.get(key, key if len(key) == 1 else None)
     event = events.Key(key, char)
-    event.set_sender(app)
-    app._driver.send_message(event)
+    app.post_message(event)
 
 
 async def _wait(cond: Callable[[], object], timeout: float = 30.0) -> None:
@@ -166,7 +165,7 @@ def start_to_lock(ctx: Context) -> list[Figure]:
 
 async def _ui(cfg: Config) -> list[Figure]:
     from console.app import CallrecApp
-    from tests.test_console_kit import call_list
+    from tests.support.console import call_list
 
     ws = await Workspace.open(cfg)
     figures: list[Figure] = []
@@ -276,7 +275,7 @@ def ui(ctx: Context) -> list[Figure]:
 async def _arrivals(cfg: Config, arrivals: int) -> list[Figure]:
     from console.app import CallrecApp
     from demo_data.synth import wav_header
-    from tests.test_console_kit import call_list
+    from tests.support.console import call_list
 
     ws = await Workspace.open(cfg)
     times: list[float] = []

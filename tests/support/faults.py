@@ -184,7 +184,7 @@ def start_paused(
 ) -> subprocess.Popen[str]:
     """A real `callrec` command that stops at testpoint `step` (services/core/testpoints.py)."""
     from services.core import testpoints
-    from tests.conftest import ROOT
+    from tests.support.workspace import ROOT
 
     full_env = {**os.environ, testpoints.PAUSE_AT: step, testpoints.PAUSE_FILE: str(flag), **(env or {})}
     proc = subprocess.Popen(

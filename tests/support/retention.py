@@ -10,13 +10,12 @@ import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from conftest import MANAGER_PIN, OPERATOR_PIN
-
 from demo_data.synth import wav_header
 from services.access.auth import Actor
 from services.access.duties import Duty, Role
 from services.core.clock import JST
 from services.workspace import Workspace
+from tests.support.workspace import MANAGER_PIN, OPERATOR_PIN
 
 
 def write_call(

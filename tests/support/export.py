@@ -19,7 +19,7 @@ from services.access.auth import Actor
 from services.access.duties import Duty, Role
 from services.calls import Call, CallFilter
 from services.workspace import Workspace
-from tests.conftest import MANAGER_PIN, OPERATOR_PIN, ROOT
+from tests.support.workspace import MANAGER_PIN, OPERATOR_PIN, ROOT
 
 needs_xorriso = pytest.mark.skipif(
     shutil.which("xorriso") is None or shutil.which("osirrox") is None,

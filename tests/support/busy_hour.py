@@ -28,8 +28,7 @@ from services.access.duties import Duty, Role
 from services.core import config as config_mod
 from services.core.clock import JST
 from services.workspace import Workspace
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.workspace import ROOT
 
 
 def _key(app: Any, key: str) -> None:
@@ -38,8 +37,7 @@ def _key(app: Any, key: str) -> None:
 
     char = {"slash": "/"}.get(key, key if len(key) == 1 else None)
     event = events.Key(key, char)
-    event.set_sender(app)
-    app._driver.send_message(event)
+    app.post_message(event)
 
 
 async def _until(cond: Any, timeout: float = 10.0) -> None:
@@ -59,7 +57,7 @@ async def console(
     an instruction there; it notes when the other console's instructions reach it (through its
     own change signal, as its views learn of them). Writes what it measured to `out` as JSON."""
     from console.app import CallrecApp
-    from tests.test_console_kit import call_list
+    from tests.support.console import call_list
 
     ws = await Workspace.open(config_mod.load(config))
     app = CallrecApp(ws, kiosk=False, start_indexer=True, poll_seconds=0.5)

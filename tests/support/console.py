@@ -26,11 +26,11 @@ from services.core.clock import JST
 from services.indexing.layouts import FreePBXLayout
 from services.retention.rules import raw_kept_through
 from services.workspace import Workspace
+from tests.support.workspace import ROOT
 
 if TYPE_CHECKING:
     from console.app import CallrecApp
-
-ROOT = Path(__file__).resolve().parent.parent
+    from screens.retention.view import RetentionView
 
 
 def screen_text(app: CallrecApp) -> str:
@@ -84,14 +84,16 @@ def burst(app: CallrecApp, keys: str) -> None:
     from textual import events
 
     for ch in keys:
-        event = events.Key("slash" if ch == "/" else ch, ch)
-        event.set_sender(app)
-        app._driver.send_message(event)
+        app.post_message(events.Key("slash" if ch == "/" else ch, ch))
 
 
 async def press_only(pilot: Pilot[Any], *keys: str) -> None:
-    """Press keys without Pilot's wait for the screen (which never returns once the app exits)."""
-    await pilot.app._press_keys(keys)
+    """Press keys without Pilot's wait for the screen (which never returns once the app exits):
+    each key is posted as the terminal would send it; the app handles them in order."""
+    from textual import events
+
+    for key in keys:
+        pilot.app.post_message(events.Key(key, key if len(key) == 1 else None))
 
 
 async def unlock(pilot: Pilot[Any], pin: str = "2222") -> None:
@@ -332,3 +334,26 @@ class Terminal:
             self.proc.kill()
             self.proc.wait()
         os.close(self.master)
+
+
+def selected_state(app: Any, number: str) -> str | None:
+    from screens.instructions.view import InstructionList
+
+    chosen = app.screen.query_one(InstructionList).selected
+    return chosen.state if chosen is not None and chosen.number == number else None
+
+
+async def show_retention(pilot: Pilot[Any]) -> RetentionView:
+    from screens.retention.view import RetentionView
+
+    """The retention view, shown once its preview has loaded."""
+    await pilot.press("4")
+    await until(pilot, lambda: pilot.app.screen.query(RetentionView))
+    view = pilot.app.screen.query_one(RetentionView)
+    await until(pilot, lambda: view.preview is not None, what="the preview")
+    return view
+
+
+async def open_view(pilot, app) -> RetentionView:  # type: ignore[no-untyped-def]
+    await unlock(pilot)
+    return await show_retention(pilot)
