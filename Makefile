@@ -17,13 +17,16 @@ demo: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/callrec
 
-test: $(STAMP)
-	$(VENV)/bin/ruff check console screens services demo_data tests
+# The suite runs after the checks that hold the structure: lint, format, import layers, types.
+test: lint
 	$(PY) -m pytest -n auto -m "not serial"
 	$(PY) -m pytest -m serial
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check console screens services demo_data tests
+	$(VENV)/bin/ruff format --check console screens services demo_data tests
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 bench: $(STAMP)
 	$(PY) -m tests.bench

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from console import session
 from console.commands.common import add_pin, read_pin
@@ -37,6 +37,13 @@ class Shown:
     other_number: str | None
 
 
+class NumberedCall(session.ShownCall, Protocol):
+    """A call whose number a listing may show (a Shown, or a services.calls.Call)."""
+
+    @property
+    def other_number(self) -> str | None: ...
+
+
 class Privacy:
     """How a listing shows numbers: masked, or revealed by `actor` (then every call shown is
     audited before it is printed)."""
@@ -58,7 +65,7 @@ class Privacy:
     def revealed(self) -> bool:
         return self.actor is not None
 
-    async def record(self, calls: Iterable[Shown]) -> None:
+    async def record(self, calls: Iterable[NumberedCall]) -> None:
         """Audit the reveal of every call with a number, once each, before anything is printed."""
         if self.actor is None:
             return

@@ -208,8 +208,8 @@ async def retention(args: argparse.Namespace, ws: Workspace) -> int:
     limit = args.limit if args.limit is not None or args.json else TEXT_LIST_LIMIT
     items = [c async for c in ws.retention.purgeable_calls(preview.as_of, limit=limit)]
     privacy = await Privacy.ask(args, ws)
-    listed_calls = [*items, *preview.blocked, *preview.held_ahead]
-    shown = await numbers_of(ws, (c.id for c in listed_calls))
+    listed = [c.id for c in items] + [b.id for b in (*preview.blocked, *preview.held_ahead)]
+    shown = await numbers_of(ws, listed)
     await privacy.record(shown.values())
 
     def path(call_id: int, raw: str) -> str:

@@ -186,7 +186,7 @@ def run(
             [
                 sys.executable,
                 "-m",
-                "tests.busy_hour",
+                "tests.support.busy_hour",
                 str(config),
                 str(total),
                 str(out),
