@@ -17,9 +17,12 @@ demo: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/callrec
 
+# Most tests wait (on terminals, subprocesses, the recorder's settle time), so two workers per core.
+WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
+
 # The suite runs after the checks that hold the structure: lint, format, import layers, types.
 test: lint
-	$(PY) -m pytest -n auto -m "not serial"
+	$(PY) -m pytest -n $(WORKERS) --dist worksteal -m "not serial"
 	$(PY) -m pytest -m serial
 
 lint: $(STAMP)

@@ -49,7 +49,7 @@ def make_app(ws: Workspace, **options: Any) -> CallrecApp:
 
 
 async def until(
-    pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 5.0, what: str = "condition"
+    pilot: Pilot[Any], condition: Callable[[], object], timeout: float = 20.0, what: str = "condition"
 ) -> None:
     """Let the app run until `condition()` holds (fails the test after `timeout` seconds)."""
     deadline = time.monotonic() + timeout
@@ -69,7 +69,7 @@ def call_list(app: CallrecApp) -> Any:
     return main.query_one(CallList)
 
 
-async def until_exit(pilot: Pilot[Any], timeout: float = 5.0) -> None:
+async def until_exit(pilot: Pilot[Any], timeout: float = 20.0) -> None:
     """Wait for the app to end (Pilot's own waits never return once it has)."""
     deadline = time.monotonic() + timeout
     while pilot.app.return_code is None:
