@@ -19,6 +19,7 @@ from services.core.clock import JST
 from services.core.config import Config
 from services.indexing import listing as spool_listing
 from services.workspace import Workspace
+from tests.support.workspace import Stopwatch
 
 NAME = "in-0488291111-09012345678-20261109-110000-1794189600.{}.wav"
 
@@ -233,6 +234,7 @@ async def test_reappearing_file(ws: Workspace, spool: Path, tmp_path: Path) -> N
 
 
 async def test_growing_file_is_recording_until_settled(ws: Workspace, spool: Path) -> None:
+    ws.indexer.monotonic = watch = Stopwatch()
     path = record(spool, "2026/11/09/" + NAME.format(1), age=0)
     report = await ws.indexer.scan()
     assert (report.added, report.recording) == (1, 1)
@@ -241,9 +243,9 @@ async def test_growing_file_is_recording_until_settled(ws: Workspace, spool: Pat
     assert await ws.indexer.settle() == 0  # not yet still for 0.3 s
     with path.open("ab") as fh:
         fh.write(b"\x00\x01" * 8000)
-    await asyncio.sleep(0.2)
+    watch.now += 0.2
     assert await ws.indexer.settle() == 0  # it grew: the settle time starts again
-    await asyncio.sleep(0.35)
+    watch.now += 0.35
     assert await ws.indexer.settle() == 1
     (row,) = await rows(ws)
     assert (row["state"], row["sha256"], row["size"]) == ("complete", sha(path), 17644)
@@ -257,7 +259,7 @@ async def test_recording_left_by_another_process_completes(cfg: Config, spool: P
     await first.close()  # exits before the file settles
     second = await Workspace.open(cfg)
     try:
-        await asyncio.sleep(0.35)
+        await asyncio.sleep(0.35)  # the last write is then older than the settle time
         assert await second.indexer.settle() == 1  # no event came: the row itself is picked up
         (row,) = await rows(second)
         assert (row["state"], row["sha256"]) == ("complete", sha(path))

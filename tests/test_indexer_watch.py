@@ -17,6 +17,7 @@ import pytest
 from demo_data.synth import wav_header
 from services.access.audit import Action
 from services.workspace import Workspace
+from tests.support.workspace import Stopwatch
 
 NAME = "in-0488291111-09012345678-20261109-110000-1794189600.{}.wav"
 DAY = "2026/11/09"
@@ -77,6 +78,7 @@ async def count(ws: Workspace, sql: str, *params: object) -> int:
 async def test_growing_file_stays_recording_until_it_settles(ws: Workspace, spool: Path) -> None:
     rel = f"{DAY}/{NAME.format(1)}"
     path = spool / rel
+    ws.indexer.monotonic = watch = Stopwatch()  # the settle time passes only when the test says
     async with following(ws):
         path.parent.mkdir(parents=True)
         await asyncio.sleep(0.3)  # the folder is watched (and scanned) before the call starts
@@ -103,6 +105,7 @@ async def test_growing_file_stays_recording_until_it_settles(ws: Workspace, spoo
         fh.close()
 
         async def complete() -> dict | None:
+            watch.now += 0.1  # time passes while the test waits
             r = await row(ws, rel)
             return r if r and r["state"] == "complete" else None
 
@@ -215,15 +218,17 @@ async def test_what_is_never_indexed_while_following(ws: Workspace, spool: Path,
 
 async def test_completed_file_changed_is_audited_once(ws: Workspace, spool: Path) -> None:
     path = write(spool / DAY / NAME.format(1))
+    ws.indexer.monotonic = watch = Stopwatch()
     async with following(ws):
         (r,) = await ws.db.fetchall("SELECT sha256 FROM calls")
         ingest = r[0]
-        for i in range(4):
+        for i in range(4):  # appended to faster than the settle time
             with path.open("ab") as fh:
                 fh.write(b"x" * (i + 1))
             await asyncio.sleep(0.2)
 
         async def changed() -> bool:
+            watch.now += 0.1  # time passes while the test waits
             return await count(ws, "SELECT count(*) FROM calls WHERE size = ?", path.stat().st_size) == 1
 
         await eventually(changed)

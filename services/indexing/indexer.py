@@ -161,8 +161,10 @@ class Indexer:
         clock: Clock,
         hash_threads: int = 2,
         processes: bool = True,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        """processes: big scans plan in worker processes (see services/indexing/worker.py)."""
+        """processes: big scans plan in worker processes (see services/indexing/worker.py);
+        monotonic: what the settle time is measured with."""
         self.db = db
         self.audit = audit
         self.layout = layout
@@ -170,6 +172,7 @@ class Indexer:
         self.tz = tz
         self.settle_seconds = settle_seconds
         self.clock = clock
+        self.monotonic = monotonic
         self.health = Health()
         self._planner = Planner(spool, layout)
         self.rows = IndexRows(db)
@@ -216,7 +219,7 @@ class Indexer:
         self.health.pending = len(self._pending)
 
     def _track(self, items: Iterable[tuple[str, int, int]], *, fresh: bool) -> None:
-        mono, wall = time.monotonic(), time.time()
+        mono, wall = self.monotonic(), time.time()
         for rel, size, mtime_ns in items:
             old = self._pending.get(rel)
             if old is not None and (old.size, old.mtime_ns) == (size, mtime_ns):
@@ -415,7 +418,7 @@ class Indexer:
     async def settle(self) -> int:
         """Complete every pending file whose size has held for the settle time; returns how many
         rows changed."""
-        now_mono = time.monotonic()
+        now_mono = self.monotonic()
         if now_mono - self._last_recheck >= _RECHECK_SECONDS:
             self._last_recheck = now_mono
             await self._adopt_recording()

@@ -39,3 +39,13 @@ def run_callrec(
     if check and proc.returncode != 0:
         raise AssertionError(f"callrec {' '.join(args)} failed: {proc.stderr}")
     return proc
+
+
+class Stopwatch:
+    """The indexer's monotonic time, moved on by the test instead of waited for."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
