@@ -22,6 +22,7 @@ from services.core.config import Config
 from services.instructions.store import State
 from services.workspace import Workspace
 from tests.support.console import (
+    Said,
     fill,
     make_app,
     pin,
@@ -33,7 +34,6 @@ from tests.support.console import (
     until,
 )
 from tests.support.export import manager, recording, start_cli_export
-from tests.support.faults import Said
 from tests.support.retention import ids_by_path, make_calls
 from tests.support.workspace import CliRunner
 

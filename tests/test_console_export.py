@@ -38,6 +38,7 @@ from tests.support.console import (
     unlock_as_manager,
     until,
 )
+from tests.support.console import said as shown
 from tests.support.export import extract, manager, needs_xorriso, sha256sum_check
 
 pytestmark = needs_xorriso
@@ -75,7 +76,7 @@ async def test_operator_cannot_instruct(indexed: Workspace) -> None:
         await settle(pilot)
         assert " m " not in footer(app) and " i " not in footer(app)  # not the operator's keys
         await pilot.press("i")  # pressed anyway: one line says why, no form, no PIN prompt
-        await until(pilot, lambda: any("運営受託者" in n.message for n in app._notifications), what="why not")
+        await until(pilot, lambda: said(app, "運営受託者"), what="why not")
         assert not isinstance(app.screen, FieldsForm | PinPrompt)
         await pilot.press("m")
         assert not call_list(app).marked
@@ -138,16 +139,14 @@ async def test_execute_receive_and_register(indexed: Workspace, tmp_path: Path) 
         await pilot.press("enter")
         await until(pilot, lambda: "2031-03-31" in screen_text(app), what="extended")
         await pilot.press("d")  # not due: said at once, before any form or PIN
-        await until(
-            pilot, lambda: any("2031-04-01" in n.message for n in app._notifications), what="refused: not due"
-        )
+        await until(pilot, lambda: said(app, "2031-04-01"), what="refused: not due")
         assert app.screen.id == "main" and app.focused is reg
     entry = (await indexed.register.list())[0]
     assert entry.kept_through.isoformat() == "2031-03-31" and entry.disposed_on is None
 
 
 def said(app: Any, text: str) -> bool:
-    return any(text in n.message for n in app._notifications)
+    return text in shown(app)
 
 
 async def test_keys_follow_the_role_at_80_columns(indexed: Workspace) -> None:

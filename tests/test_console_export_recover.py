@@ -16,9 +16,8 @@ from services.access.duties import Duty
 from services.core.config import Config
 from services.instructions.store import State
 from services.workspace import Workspace
-from tests.support.console import make_app, selected_state, show, unlock, until
+from tests.support.console import Said, make_app, selected_state, show, unlock, until
 from tests.support.export import manager, recording, start_cli_export
-from tests.support.faults import Said
 
 
 async def test_x_cleans_up_an_export_killed_elsewhere(

@@ -29,6 +29,7 @@ from services.core.config import Config
 from services.instructions.store import State
 from services.workspace import Workspace
 from tests.support.console import (
+    Said,
     answer,
     call_list,
     fill,
@@ -39,7 +40,7 @@ from tests.support.console import (
     unlock_as_manager,
     until,
 )
-from tests.support.faults import Said, assert_intact_ws, fingerprint
+from tests.support.faults import assert_intact_ws, fingerprint
 from tests.support.retention import make_calls
 
 # Consoles in pseudo-terminals and wall-clock waits: run alone, after the parallel tests.

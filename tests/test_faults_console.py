@@ -31,6 +31,7 @@ from services.core import db as db_mod
 from services.core.config import Config
 from services.workspace import Workspace
 from tests.support.console import (
+    Said,
     call_list,
     confirm_typed,
     fill,
@@ -48,7 +49,6 @@ from tests.support.faults import (
     DAY,
     HOSTILE_UNIQUEIDS,
     LiveRecorder,
-    Said,
     assert_intact_ws,
     fingerprint,
     spool_name,

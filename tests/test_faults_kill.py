@@ -31,6 +31,7 @@ from services.core.config import Config
 from services.instructions.store import Instruction, State
 from services.workspace import Workspace
 from tests.support.console import (
+    Said,
     Terminal,
     call_list,
     make_app,
@@ -42,7 +43,7 @@ from tests.support.console import (
     until,
 )
 from tests.support.export import recording
-from tests.support.faults import Said, assert_intact_ws, fingerprint, kill_at_pause, one_line, start_paused
+from tests.support.faults import assert_intact_ws, fingerprint, kill_at_pause, one_line, start_paused
 from tests.support.retention import (
     current_time,
     files_on_disk,

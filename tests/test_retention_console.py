@@ -18,12 +18,13 @@ from services.core.config import Config
 from services.retention.deletion_record import DeletionRecord
 from services.workspace import Workspace
 from tests.support.console import make_app, open_view, screen_text, show_retention, until
+from tests.support.console import said as shown
 from tests.support.retention import files_on_disk, ids_by_path, make_calls, manager, operator, states
 
 
-def said(app) -> str:  # type: ignore[no-untyped-def]
+def said(app: Any) -> str:
     """The console's one-line messages (toasts) so far."""
-    return "\n".join(n.message for n in app._notifications)
+    return "\n".join(m for _, m in shown(app).messages)
 
 
 async def test_the_view_shows_what_a_purge_would_do(ws: Workspace, spool: Path) -> None:

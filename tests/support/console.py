@@ -14,6 +14,7 @@ import subprocess
 import sys
 import termios
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,13 +40,51 @@ def screen_text(app: CallrecApp) -> str:
     return "\n".join("".join(seg.text for seg in strip) for strip in strips)
 
 
+class Said:
+    """Every one-line message the console showed (toasts expire; this keeps them all)."""
+
+    def __init__(self, app: Any) -> None:
+        self.messages: list[tuple[str, str]] = []
+        original = app.notify
+
+        def notify(message: str, *args: Any, severity: str = "information", **kw: Any) -> Any:
+            self.messages.append((severity, message))
+            return original(message, *args, severity=severity, **kw)
+
+        app.notify = notify
+
+    def __contains__(self, needle: str) -> bool:
+        return any(needle in m for _, m in self.messages)
+
+    def line(self, needle: str) -> str:
+        """The one message holding `needle`: a single line, in the user's words, no traceback."""
+        found = [m for _, m in self.messages if needle in m]
+        assert found, f"{needle!r} never said; said: {self.messages}"
+        line = found[-1]
+        assert "\n" not in line and "Traceback" not in line and "database is locked" not in line, line
+        return line
+
+    def errors(self) -> list[str]:
+        return [m for s, m in self.messages if s == "error"]
+
+
+_SAID: weakref.WeakKeyDictionary[Any, Said] = weakref.WeakKeyDictionary()
+
+
+def said(app: Any) -> Said:
+    """Every one-line message an app from make_app has shown so far."""
+    return _SAID[app]
+
+
 def make_app(ws: Workspace, **options: Any) -> CallrecApp:
     from console.app import CallrecApp
 
     options.setdefault("kiosk", False)
     options.setdefault("start_indexer", False)
     options.setdefault("poll_seconds", 0.1)
-    return CallrecApp(ws, **options)
+    app = CallrecApp(ws, **options)
+    _SAID[app] = Said(app)
+    return app
 
 
 async def until(

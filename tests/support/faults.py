@@ -151,34 +151,6 @@ async def assert_intact_ws(ws: Workspace, before: dict[str, str]) -> None:
         assert after.get(name) == digest, f"{name} lost or changed"
 
 
-class Said:
-    """Every one-line message the console showed (toasts expire; this keeps them all)."""
-
-    def __init__(self, app: Any) -> None:
-        self.messages: list[tuple[str, str]] = []
-        original = app.notify
-
-        def notify(message: str, *args: Any, severity: str = "information", **kw: Any) -> Any:
-            self.messages.append((severity, message))
-            return original(message, *args, severity=severity, **kw)
-
-        app.notify = notify
-
-    def __contains__(self, needle: str) -> bool:
-        return any(needle in m for _, m in self.messages)
-
-    def line(self, needle: str) -> str:
-        """The one message holding `needle`: a single line, in the user's words, no traceback."""
-        found = [m for _, m in self.messages if needle in m]
-        assert found, f"{needle!r} never said; said: {self.messages}"
-        line = found[-1]
-        assert "\n" not in line and "Traceback" not in line and "database is locked" not in line, line
-        return line
-
-    def errors(self) -> list[str]:
-        return [m for s, m in self.messages if s == "error"]
-
-
 def start_paused(
     config: Path, *args: str, step: str, flag: Path, stdin: str = "", env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
