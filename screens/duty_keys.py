@@ -3,15 +3,14 @@ by another role they say why not. The service checks the duty again when it acts
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual.binding import Binding
+from textual.dom import DOMNode
 
 from screens.exports import actions as export_actions
+from screens.host import ConsoleHost, host
 from services.access import Duty
-
-if TYPE_CHECKING:
-    from console.app import CallrecApp
 
 
 def refusals(*keys: tuple[str, str]) -> list[Binding]:
@@ -36,5 +35,6 @@ class DutyKeys:
         export_actions.entitled(self._duty_app, self.DUTIES[action])  # says why not
 
     @property
-    def _duty_app(self) -> CallrecApp:
-        return self.app  # type: ignore[attr-defined, no-any-return]
+    def _duty_app(self) -> ConsoleHost:
+        assert isinstance(self, DOMNode), "DutyKeys is mixed into a widget"
+        return host(self)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -12,15 +12,13 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from console.i18n import t, tr_error
+from screens.host import host
 from screens.widgets.chrome import TopBar
 from screens.widgets.fields import Field, field_row
 from screens.widgets.modals import PIN_CHARS, RolePicker, typed_pin
 from screens.widgets.text import lines, plain, role_name
 from services.access import Duty, Role
 from services.core import CallrecError
-
-if TYPE_CHECKING:
-    from console.app import CallrecApp
 
 
 class LockScreen(Screen[None]):
@@ -35,7 +33,7 @@ class LockScreen(Screen[None]):
         self.reason = reason  # catalogue key of why we locked ("lock.idle", ...), or ""
 
     def compose(self) -> ComposeResult:
-        app: CallrecApp = self.app  # type: ignore[assignment]
+        app = host(self)
         yield TopBar(locked=True)
         with Center(), Vertical(id="lock-box", classes="dialog"):
             yield Static(plain(app.centre_name, "bold"), id="lock-centre")
@@ -88,7 +86,7 @@ class LockScreen(Screen[None]):
 
     @work(exclusive=True, group="unlock")
     async def unlock(self, role: Role, pin: str) -> None:
-        app: CallrecApp = self.app  # type: ignore[assignment]
+        app = host(self)
         field = self.query_one("#lock-pin", Input)
         field.disabled = True
         self.say(t("pin.checking"), "")

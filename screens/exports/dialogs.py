@@ -94,7 +94,7 @@ class FieldsForm(DismissOnLock, ModalScreen[dict[str, str] | None]):
     def _following(self, spec: FieldSpec) -> tuple[str, str]:
         """A field's value and placeholder, for a dependent one those of the choice at the start."""
         choice = next((f.value for f in self.fields if f.key == spec.follows), None)
-        if not spec.follows or choice not in spec.per_choice:
+        if not spec.follows or choice is None or choice not in spec.per_choice:
             return spec.value, spec.placeholder
         default, hint = spec.per_choice[choice]
         return spec.value or default, hint

@@ -13,6 +13,7 @@ from textual.binding import Binding, BindingType
 from console.i18n import t
 from screens.duty_keys import refusals
 from screens.exports import actions as export_actions
+from screens.host import host
 from screens.views import View
 from screens.widgets import text as fmt
 from screens.widgets.listing import ItemDetail, ListingView
@@ -119,7 +120,7 @@ class InstructionDetail(ItemDetail[Instruction]):
             out.line("ins.detail.calls", t("ins.detail.calls_value", n=len(ins.call_ids), ids=shown) + more)
         described = ins.described
         if described is not None:
-            tz = self.app.ws.clock.tz  # type: ignore[attr-defined]
+            tz = host(self).ws.clock.tz
             parts = [
                 t(
                     "ins.criteria.range",
@@ -194,7 +195,7 @@ class InstructionsView(ListingView[Instruction]):
 
     @work(exclusive=True, group="instruction-action")
     async def action_describe(self) -> None:
-        if await export_actions.issue(self.capp, []):
+        if await export_actions.issue(host(self), []):
             self.load(force=True)
 
 

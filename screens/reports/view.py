@@ -8,7 +8,7 @@ configuration and the rules, as `callrec notice` prints it.
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -17,6 +17,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from console.i18n import active, t
+from screens.host import host
 from screens.views import View
 from screens.widgets.text import plain
 from services import reports
@@ -24,9 +25,6 @@ from services.access import Duty
 from services.core import CallrecError, StorageError
 from services.instructions import notice
 from services.reports import Report
-
-if TYPE_CHECKING:
-    from console.app import CallrecApp
 
 
 class ReportView(Vertical):
@@ -45,10 +43,6 @@ class ReportView(Vertical):
         with VerticalScroll(id="report-scroll", can_focus=True):
             yield Static("", id="report-body", markup=False)
 
-    @property
-    def capp(self) -> CallrecApp:
-        return self.app  # type: ignore[return-value]
-
     def on_mount(self) -> None:
         self.action_notice()
 
@@ -60,36 +54,36 @@ class ReportView(Vertical):
         self.query_one("#report-scroll", VerticalScroll).scroll_home(animate=False)
 
     def action_notice(self) -> None:
-        cfg = self.capp.ws.config
+        cfg = host(self).ws.config
         self._show(notice.notice_en(cfg) if active().lang == "en" else notice.notice_ja(cfg))
 
     @work(exclusive=True, group="report")
     async def action_generate(self) -> None:
-        actor = await self.capp.ask_pin(Duty.REPORT, t("report.why"))
+        actor = await host(self).ask_pin(Duty.REPORT, t("report.why"))
         if actor is None:
             return
-        today = self.capp.ws.clock.now().date()
+        today = host(self).ws.clock.now().date()
         try:
-            self._report = await self.capp.ws.reports.build(actor, date(today.year, today.month, 1), today)
+            self._report = await host(self).ws.reports.build(actor, date(today.year, today.month, 1), today)
         except CallrecError as exc:
-            self.capp.say_error(exc)
+            host(self).say_error(exc)
             return
         self._show(reports.to_text(self._report))
 
     def action_save(self) -> None:
         r = self._report
         if r is None:
-            self.capp.say(t("report.none_yet"), severity="warning")
+            host(self).say(t("report.none_yet"), severity="warning")
             return
-        folder = self.capp.ws.config.data / "reports"
+        folder = host(self).ws.config.data / "reports"
         path = folder / f"report-{r.period_from}-{r.period_to}.html"
         try:
             folder.mkdir(exist_ok=True)
             path.write_text(reports.to_html(r), encoding="utf-8")
         except OSError as exc:
-            self.capp.say_error(StorageError(f"{path}: {exc.strerror}", path=str(path)))
+            host(self).say_error(StorageError(f"{path}: {exc.strerror}", path=str(path)))
             return
-        self.capp.say(t("report.saved", path=str(path)))
+        host(self).say(t("report.saved", path=str(path)))
 
 
 VIEW = View(key="report", title_key="view.report", factory=ReportView, order=80)
