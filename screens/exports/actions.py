@@ -410,12 +410,6 @@ async def execute(app: ConsoleHost, ins: Instruction) -> bool:
 # -- the forms --------------------------------------------------------------------------------
 
 
-def _forms_folder(app: ConsoleHost) -> Path:
-    folder = app.ws.config.data / "forms"
-    folder.mkdir(exist_ok=True)
-    return folder
-
-
 async def form1(app: ConsoleHost, ins: Instruction) -> None:
     if ins.kind != Kind.EXPORT:
         return
@@ -427,9 +421,7 @@ async def form1(app: ConsoleHost, ins: Instruction) -> None:
         return
 
     def save() -> Path:
-        path = _forms_folder(app) / f"{ins.number}-form1.html"
-        path.write_text(page, encoding="utf-8")
-        return path
+        return app.ws.exports.save_form(ins, "form1", page)
 
     await app.push_screen_wait(TextViewer(forms.FORM1_TITLE, text, save=save))
 
@@ -443,9 +435,7 @@ async def form2(app: ConsoleHost, ins: Instruction) -> None:
         return
 
     def save() -> Path:
-        path = _forms_folder(app) / f"{ins.number}-form2.html"
-        path.write_text(page, encoding="utf-8")
-        return path
+        return app.ws.exports.save_form(ins, "form2", page)
 
     await app.push_screen_wait(TextViewer(forms.FORM2_TITLE, text, save=save))
 

@@ -75,13 +75,11 @@ class ReportView(Vertical):
         if r is None:
             host(self).say(t("report.none_yet"), severity="warning")
             return
-        folder = host(self).ws.config.data / "reports"
-        path = folder / f"report-{r.period_from}-{r.period_to}.html"
+        ws = host(self).ws
         try:
-            folder.mkdir(exist_ok=True)
-            path.write_text(reports.to_html(r), encoding="utf-8")
-        except OSError as exc:
-            host(self).say_error(StorageError(f"{path}: {exc.strerror}", path=str(path)))
+            path = ws.reports.save(r, ws.config.data)
+        except StorageError as exc:
+            host(self).say_error(exc)
             return
         host(self).say(t("report.saved", path=str(path)))
 

@@ -33,7 +33,7 @@ from services.core import units
 from services.core.clock import Clock, local_day, to_epoch
 from services.core.config import Config
 from services.core.db import Database
-from services.core.errors import CallrecError, Conflict, NotFound
+from services.core.errors import CallrecError, Conflict, NotFound, StorageError
 from services.core.lease import Lease
 from services.core.text import visible
 from services.export import destination, forms, writer
@@ -677,3 +677,14 @@ class Exports:
         column = "form_html" if html else "form_text"
         data = await self.db.scalar(f"SELECT {column} FROM exports WHERE id = ?", (record.id,))
         return zlib.decompress(data).decode() if data else ""
+
+    def save_form(self, ins: Instruction, form: str, page: str) -> Path:
+        """Write a form's print-ready A4 page (`form`: "form1", "form2") into the data folder's
+        forms: NUMBER-FORM.html."""
+        path = self.config.data / "forms" / f"{ins.number}-{form}.html"
+        try:
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise StorageError(f"{exc.filename}: {exc.strerror}", path=str(exc.filename)) from None
+        return path
