@@ -26,7 +26,7 @@ from screens.host import ConsoleHost
 from screens.widgets import text as fmt
 from screens.widgets.progress import Job
 from services.access import Actor, Duty, may, require
-from services.core import CallrecError, NotPermitted
+from services.core import CallrecError, DestinationError, NeedsSplit, NotPermitted
 from services.export import (
     Cancelled,
     CancelToken,
@@ -239,7 +239,7 @@ def _target_fields(app: ConsoleHost, ins: Instruction) -> list[FieldSpec]:
 def _target(app: ConsoleHost, ins: Instruction, values: dict[str, str]) -> Target:
     where = values.get("where", "").strip()
     if not where:
-        raise CallrecError("say where the output data goes", code="destination_empty")
+        raise DestinationError("say where the output data goes", code="destination_empty")
     if ins.medium == "usb":
         return app.ws.exports.target(folder=where)
     if values.get("kind") == TargetKind.IMAGE.value:
@@ -282,9 +282,7 @@ async def _prepare(app: ConsoleHost, actor: Actor, ins: Instruction, target: Tar
     exports = app.ws.exports
     try:
         return await exports.prepare(actor, ins.id, target, can_change_medium=True)
-    except CallrecError as exc:
-        if exc.code != "needs_split":
-            raise
+    except NeedsSplit as exc:
         question = t(
             "export.run.split_body",
             needed=fmt.size(exc.params["needed"]),
@@ -295,18 +293,6 @@ async def _prepare(app: ConsoleHost, actor: Actor, ins: Instruction, target: Tar
         if not await app.confirm(t("export.run.split_title"), [question], action=t("export.run.split_go")):
             return None
     return await exports.prepare(actor, ins.id, target, split=True, can_change_medium=True)
-
-
-# Failures that are about where the output goes: the destination form is shown again, with them.
-_DESTINATION = (
-    "destination_",
-    "drive_",
-    "medium_not_blank",
-    "medium_too_small",
-    "target_medium",
-    "needs_medium_change",
-    "xorriso_missing",
-)
 
 
 async def _plan(app: ConsoleHost, ins: Instruction) -> tuple[Actor, ExportPlan] | None:
@@ -326,12 +312,12 @@ async def _plan(app: ConsoleHost, ins: Instruction) -> tuple[Actor, ExportPlan] 
                 if actor is None:
                     return None
             plan = await _prepare(app, actor, ins, target)
-        except CallrecError as exc:
-            if exc.code != "destination_empty" and not exc.code.startswith(_DESTINATION):
-                app.say_error(exc)
-                return None
+        except DestinationError as exc:  # said on the form, asked again
             error = tr_error(exc)
             continue
+        except CallrecError as exc:
+            app.say_error(exc)
+            return None
         return None if plan is None else (actor, plan)
 
 
