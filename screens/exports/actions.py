@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from console.i18n import t, tr_error
+from screens.duty_keys import entitled
 from screens.exports.dialogs import FieldsForm, FieldSpec, TextViewer
 from screens.host import ConsoleHost
 from screens.widgets import text as fmt
 from screens.widgets.progress import Job
-from services.access import Actor, Duty, may, require
-from services.core import CallrecError, DestinationError, NeedsSplit, NotPermitted
+from services.access import Actor, Duty
+from services.core import CallrecError, DestinationError, NeedsSplit
 from services.export import (
     Cancelled,
     CancelToken,
@@ -42,24 +43,6 @@ from services.instructions import MEDIA, PURPOSES, Criteria, Instruction, Kind, 
 T = TypeVar("T")
 
 NOTE_CELLS = 56  # the progress dialog's line: the file name is cut to fit, not wrapped
-
-
-def allowed(app: ConsoleHost, duty: Duty) -> bool:
-    """Whether the session's role has this duty: the views show only the keys it may use."""
-    return app.session is not None and may(app.session.role, duty)
-
-
-def entitled(app: ConsoleHost, duty: Duty) -> bool:
-    """Say so at once when the session's role may not do this (before any form is filled in);
-    the service checks again when it acts."""
-    if app.session is None:
-        return False
-    try:
-        require(app.session.role, duty)
-    except NotPermitted as exc:
-        app.say_error(exc)
-        return False
-    return True
 
 
 async def _form(

@@ -17,6 +17,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from console.i18n import active, t
+from screens.duty_keys import DutyKeys
 from screens.host import host
 from screens.views import View
 from screens.widgets.text import plain
@@ -27,7 +28,8 @@ from services.instructions import notice
 from services.reports import Report
 
 
-class ReportView(Vertical):
+class ReportView(DutyKeys, Vertical):
+    DUTIES: ClassVar[dict[str, Duty]] = {"generate": Duty.REPORT}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("g", "generate", "key.report_generate"),
         Binding("s", "save", "key.report_save"),
@@ -44,6 +46,7 @@ class ReportView(Vertical):
             yield Static("", id="report-body", markup=False)
 
     def on_mount(self) -> None:
+        host(self).session_changed.subscribe(self, lambda _s: self.refresh_bindings())
         self.action_notice()
 
     def focus_default(self) -> None:

@@ -20,6 +20,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from console.i18n import t
+from screens.duty_keys import DutyKeys
 from screens.host import host
 from screens.retention.deletion_record import DeletionRecordScreen, PeriodModal
 from screens.views import View
@@ -152,8 +153,12 @@ class ReasonModal(DismissOnLock, ModalScreen[tuple[int, str] | None]):
         self.dismiss(None)
 
 
-class RetentionView(Vertical):
+class RetentionView(DutyKeys, Vertical):
     """Reloaded when shown and whenever the database changes (a purge, a hold, another console)."""
+
+    # p, i, h and u are shown to either role: they ask for the manager's PIN (the manager acts
+    # at the operator's console), so they are no session role's keys.
+    DUTIES: ClassVar[dict[str, Duty]] = {"deletion_record": Duty.REPORT}
 
     DEFAULT_CSS = """
     RetentionView { padding: 0 1; }
@@ -194,6 +199,7 @@ class RetentionView(Vertical):
 
     def on_mount(self) -> None:
         host(self).data_changed.subscribe(self, lambda _v: self.load() if self.display else None)
+        host(self).session_changed.subscribe(self, lambda _s: self.refresh_bindings())
         self.load()
 
     def on_show(self) -> None:
