@@ -24,6 +24,63 @@ from services.core import CallrecError
 class LockScreen(Screen[None]):
     """Covers everything; only the lock screen's own keys and the app's quit and help work."""
 
+    # Screen CSS, not DEFAULT_CSS: it must outrank app.tcss's .dialog as it did there.
+    CSS = """
+    LockScreen {
+        align: center middle;
+    }
+
+    LockScreen > Center {
+        height: 1fr;
+        align: center middle;
+    }
+
+    #lock-box {
+        width: 76;
+        padding: 1 3;
+    }
+
+    #lock-centre {
+        text-align: center;
+        text-style: bold;
+    }
+
+    #lock-title {
+        text-align: center;
+    }
+
+    #lock-reason {
+        text-align: center;
+        color: $text-muted;
+        height: auto;
+    }
+
+    #lock-message {
+        margin-top: 1;
+        min-height: 1;
+        height: auto;
+    }
+
+    #lock-hint {
+        margin-top: 1;
+        color: $text-muted;
+        height: auto;
+    }
+
+    #lock-demo {
+        margin-top: 1;
+        color: $warning;
+        height: auto;
+    }
+
+    #lock-notice {
+        dock: bottom;
+        height: auto;
+        padding: 0 1;
+        text-align: center;
+    }
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("tab,up,down", "switch_role", "key.switch_role", show=False),
     ]

@@ -347,6 +347,79 @@ class CallDetail(Static):
 
 
 class CallsView(DutyKeys, Vertical):
+    DEFAULT_CSS = """
+    #call-filter {
+        height: 1;
+        margin: 1 0 0 0;
+    }
+
+    #call-filter Input {
+        height: 1;
+        border: none;
+        padding: 0 1;
+        background: $boost;
+        margin-right: 1;
+    }
+
+    #call-filter Input:focus {
+        background: $accent 30%;
+    }
+
+    #call-filter Input.invalid {
+        background: $error 40%;
+    }
+
+    #f-number {
+        width: 1fr;
+        min-width: 14;
+    }
+
+    #f-from, #f-to {
+        width: 13;
+    }
+
+    .filter-sep {
+        width: 2;
+        margin-right: 1;
+    }
+
+    #call-filter Select {
+        width: 16;
+        margin-right: 1;
+    }
+
+    #call-filter SelectCurrent {
+        height: 1;
+        border: none;
+        padding: 0 1;
+        background: $boost;
+    }
+
+    #call-filter Select:focus > SelectCurrent {
+        background: $accent 30%;
+    }
+
+    #call-filter Select > SelectOverlay {
+        width: 24;
+    }
+
+    #call-summary {
+        height: 1;
+        padding: 0 1;
+        color: $text-muted;
+    }
+
+    #call-list {
+        height: 1fr;
+    }
+
+    #call-detail {
+        height: auto;
+        max-height: 8;
+        border-top: solid $accent;
+        padding: 0 1;
+    }
+    """
     BINDINGS: ClassVar[list[BindingType]] = [
         # Priority: handled as the key arrives, so the digits typed (or pasted) right after it
         # land in the search field rather than in the list's queue.

@@ -142,6 +142,26 @@ class InstructionsView(ListingView[Instruction]):
     """Instructions as they stand; every instruction change is audited, so another console's or
     the CLI's changes show within a second."""
 
+    DEFAULT_CSS = """
+    #ins-summary {
+        height: 1;
+        padding: 0 1;
+        margin-top: 1;
+        color: $text-muted;
+    }
+
+    #instruction-list {
+        height: 1fr;
+    }
+
+    #instruction-detail {
+        height: auto;
+        max-height: 12;
+        border-top: solid $accent;
+        padding: 0 1;
+    }
+    """
+
     # The output-data area's actions on the selected instruction (screens/exports/actions.py).
     # The key bar shows only those of the session's role; the other role's keys, pressed, say why
     # they are not for this role (the hidden `refuse` bindings behind them).

@@ -49,6 +49,36 @@ def panel(title_key: str, rows: list[tuple[str, Text | str]], label_width: int =
 
 
 class StatusView(DutyKeys, Vertical, can_focus=True):
+    DEFAULT_CSS = """
+    StatusView {
+        padding: 1 1 0 1;
+        overflow-y: auto;
+    }
+
+    .status-row {
+        height: auto;
+    }
+
+    .status-panel {
+        width: 1fr;
+        height: auto;
+        margin-bottom: 1;
+    }
+
+    #st-spark {
+        height: 2;
+        margin: 0 1;
+    }
+
+    #st-spark-axis {
+        height: 1;
+        margin: 0 1 1 1;
+    }
+
+    #st-audit {
+        height: auto;
+    }
+    """
     DUTIES: ClassVar[dict[str, Duty]] = {"acknowledge_clock": Duty.ACKNOWLEDGE_CLOCK}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("v", "verify", "key.verify"),

@@ -182,6 +182,12 @@ class ConfirmModal(DismissOnLock, ModalScreen[bool]):
     """Say what will happen and ask to go ahead. With `typed`, the answer must be typed out
     (for what deletes or writes media): the go-ahead key works only once it matches."""
 
+    DEFAULT_CSS = """
+    #confirm-input {
+        margin-top: 1;
+    }
+    """
+
     lock_result = False
 
     BINDINGS: ClassVar[list[BindingType]] = [
