@@ -29,6 +29,7 @@ from rich.text import Text
 from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerFailed
@@ -431,9 +432,9 @@ class CallrecApp(App[int]):
     def error_text(self, exc: CallrecError) -> str:
         return i18n.tr_error(exc)
 
-    def say(self, text: str, *, severity: str = "information") -> None:
+    def say(self, text: str, *, severity: SeverityLevel = "information") -> None:
         """One line: never markup, and whatever came from outside in it shown escaped."""
-        self.notify(visible(text), severity=severity, markup=False)  # type: ignore[arg-type]
+        self.notify(visible(text), severity=severity, markup=False)
 
     def say_error(self, exc: CallrecError) -> None:
         self.say(self.error_text(exc), severity="error")

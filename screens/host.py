@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, runtime_checkabl
 
 from rich.text import Text
 from textual.dom import DOMNode
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.signal import Signal
 
@@ -79,7 +80,7 @@ class ConsoleHost(Protocol):
 
     def error_text(self, exc: CallrecError) -> str: ...
 
-    def say(self, text: str, *, severity: str = "information") -> None: ...
+    def say(self, text: str, *, severity: SeverityLevel = "information") -> None: ...
 
     def say_error(self, exc: CallrecError) -> None: ...
 
