@@ -1,6 +1,6 @@
 """The console: the Textual app, its session (lock, unlock, idle lock, quit), live data, and `run`.
 
-What other areas use from here (views reach it as `self.app`):
+What other areas use from here (screens reach it as `host(self)`, screens/host.py ConsoleHost):
 - `app.ws` the open Workspace; `app.side` / `app.side_calls` a second, read-only connection for
   slow counts; `app.session` (role, since) or None while locked.
 - `app.data_changed` (Signal, data_version) fires within half a second of any commit to the
@@ -29,15 +29,17 @@ from rich.text import Text
 from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.signal import Signal
-from textual.worker import WorkerFailed
+from textual.worker import Worker, WorkerFailed
 
 from console import i18n
 from console import session as session_mod
 from console.i18n import t
 from console.session import Session
 from screens.help import HelpScreen
+from screens.host import ConsoleHost
 from screens.lock import LockScreen
 from screens.main import MainScreen
 from screens.widgets.modals import ConfirmModal, DismissOnLock, PinPrompt
@@ -181,7 +183,10 @@ class CallrecApp(App[int]):
 
     def _recover(self) -> None:
         if not self._quitting:
-            self.run_worker(self.recover_exports, group="recover", exclusive=True, exit_on_error=False)
+            # The Worker typed: else mypy solves Textual's WorkType union for Never.
+            _: Worker[None] = self.run_worker(
+                self.recover_exports, group="recover", exclusive=True, exit_on_error=False
+            )
 
     async def recover_exports(self) -> None:
         """An export whose process died (this console killed, or another's) leaves its instruction
@@ -325,7 +330,7 @@ class CallrecApp(App[int]):
             self.say_error(exc)
         while isinstance(self.screen, DismissOnLock):
             top = self.screen
-            await top.dismiss(top.lock_result)  # type: ignore[attr-defined]
+            await top.dismiss(top.lock_result)
         await self.push_screen(LockScreen(reason=f"lock.reason.{reason}"))
         self.session_changed.publish(None)
 
@@ -393,9 +398,10 @@ class CallrecApp(App[int]):
         typed: str | None = None,
         danger: bool = False,
     ) -> bool:
-        return bool(
-            await self.push_screen_wait(ConfirmModal(title, lines, action=action, typed=typed, danger=danger))
+        answer: bool | None = await self.push_screen_wait(
+            ConfirmModal(title, lines, action=action, typed=typed, danger=danger)
         )
+        return bool(answer)
 
     async def run_job(
         self,
@@ -426,12 +432,17 @@ class CallrecApp(App[int]):
     def error_text(self, exc: CallrecError) -> str:
         return i18n.tr_error(exc)
 
-    def say(self, text: str, *, severity: str = "information") -> None:
+    def say(self, text: str, *, severity: SeverityLevel = "information") -> None:
         """One line: never markup, and whatever came from outside in it shown escaped."""
-        self.notify(visible(text), severity=severity, markup=False)  # type: ignore[arg-type]
+        self.notify(visible(text), severity=severity, markup=False)
 
     def say_error(self, exc: CallrecError) -> None:
         self.say(self.error_text(exc), severity="error")
+
+
+def _host(app: CallrecApp) -> ConsoleHost:
+    """Never called: mypy checks here that the App is what screens/host.py says it is."""
+    return app
 
 
 # -- running it --------------------------------------------------------------------------------

@@ -3,15 +3,32 @@ by another role they say why not. The service checks the duty again when it acts
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual.binding import Binding
+from textual.dom import DOMNode
 
-from screens.exports import actions as export_actions
-from services.access import Duty
+from screens.host import ConsoleHost, host
+from services.access import Duty, may, require
+from services.core import NotPermitted
 
-if TYPE_CHECKING:
-    from console.app import CallrecApp
+
+def allowed(app: ConsoleHost, duty: Duty) -> bool:
+    """Whether the session's role has this duty: the views show only the keys it may use."""
+    return app.session is not None and may(app.session.role, duty)
+
+
+def entitled(app: ConsoleHost, duty: Duty) -> bool:
+    """Say so at once when the session's role may not do this (before any form is filled in);
+    the service checks again when it acts."""
+    if app.session is None:
+        return False
+    try:
+        require(app.session.role, duty)
+    except NotPermitted as exc:
+        app.say_error(exc)
+        return False
+    return True
 
 
 def refusals(*keys: tuple[str, str]) -> list[Binding]:
@@ -28,13 +45,14 @@ class DutyKeys:
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "refuse":
-            return not export_actions.allowed(self._duty_app, self.DUTIES[str(parameters[0])])
+            return not allowed(self._duty_app, self.DUTIES[str(parameters[0])])
         duty = self.DUTIES.get(action)
-        return duty is None or export_actions.allowed(self._duty_app, duty)
+        return duty is None or allowed(self._duty_app, duty)
 
     def action_refuse(self, action: str) -> None:
-        export_actions.entitled(self._duty_app, self.DUTIES[action])  # says why not
+        entitled(self._duty_app, self.DUTIES[action])  # says why not
 
     @property
-    def _duty_app(self) -> CallrecApp:
-        return self.app  # type: ignore[attr-defined, no-any-return]
+    def _duty_app(self) -> ConsoleHost:
+        assert isinstance(self, DOMNode), "DutyKeys is mixed into a widget"
+        return host(self)

@@ -21,6 +21,18 @@ SECTIONS = ("help.audio", "help.roles", "help.reveal", "help.search", "help.live
 
 
 class HelpScreen(DismissOnLock, ModalScreen[None]):
+    # Screen CSS, not DEFAULT_CSS: it must outrank app.tcss's .dialog as it did there.
+    CSS = """
+    #help-box {
+        width: 90;
+        height: 90%;
+    }
+
+    .help-section {
+        margin-top: 1;
+        height: auto;
+    }
+    """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "close", "key.close"),
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from console.i18n import t, tr_error
+from screens.host import host
 from screens.widgets.chrome import TopBar
 from screens.widgets.fields import Field, field_row
 from screens.widgets.modals import PIN_CHARS, RolePicker, typed_pin
@@ -19,12 +20,66 @@ from screens.widgets.text import lines, plain, role_name
 from services.access import Duty, Role
 from services.core import CallrecError
 
-if TYPE_CHECKING:
-    from console.app import CallrecApp
-
 
 class LockScreen(Screen[None]):
     """Covers everything; only the lock screen's own keys and the app's quit and help work."""
+
+    # Screen CSS, not DEFAULT_CSS: it must outrank app.tcss's .dialog as it did there.
+    CSS = """
+    LockScreen {
+        align: center middle;
+    }
+
+    LockScreen > Center {
+        height: 1fr;
+        align: center middle;
+    }
+
+    #lock-box {
+        width: 76;
+        padding: 1 3;
+    }
+
+    #lock-centre {
+        text-align: center;
+        text-style: bold;
+    }
+
+    #lock-title {
+        text-align: center;
+    }
+
+    #lock-reason {
+        text-align: center;
+        color: $text-muted;
+        height: auto;
+    }
+
+    #lock-message {
+        margin-top: 1;
+        min-height: 1;
+        height: auto;
+    }
+
+    #lock-hint {
+        margin-top: 1;
+        color: $text-muted;
+        height: auto;
+    }
+
+    #lock-demo {
+        margin-top: 1;
+        color: $warning;
+        height: auto;
+    }
+
+    #lock-notice {
+        dock: bottom;
+        height: auto;
+        padding: 0 1;
+        text-align: center;
+    }
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("tab,up,down", "switch_role", "key.switch_role", show=False),
@@ -35,7 +90,7 @@ class LockScreen(Screen[None]):
         self.reason = reason  # catalogue key of why we locked ("lock.idle", ...), or ""
 
     def compose(self) -> ComposeResult:
-        app: CallrecApp = self.app  # type: ignore[assignment]
+        app = host(self)
         yield TopBar(locked=True)
         with Center(), Vertical(id="lock-box", classes="dialog"):
             yield Static(plain(app.centre_name, "bold"), id="lock-centre")
@@ -88,7 +143,7 @@ class LockScreen(Screen[None]):
 
     @work(exclusive=True, group="unlock")
     async def unlock(self, role: Role, pin: str) -> None:
-        app: CallrecApp = self.app  # type: ignore[assignment]
+        app = host(self)
         field = self.query_one("#lock-pin", Input)
         field.disabled = True
         self.say(t("pin.checking"), "")

@@ -14,6 +14,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 from services.access.audit import Action, AuditLog
@@ -21,7 +22,7 @@ from services.access.auth import Actor
 from services.access.duties import Duty
 from services.core.clock import Clock
 from services.core.db import Database
-from services.core.errors import CallrecError
+from services.core.errors import CallrecError, StorageError
 from services.core.text import ljust_cells
 
 # Report line -> the audit actions it counts, in the order the report shows them.
@@ -130,6 +131,18 @@ class Reports:
         self.db = db
         self.audit = audit
         self.clock = clock
+
+    def save(self, report: Report, data: Path) -> Path:
+        """Write the report's print-ready A4 page into the data folder `data`'s reports
+        (report-FROM-TO.html)."""
+        folder = data / "reports"
+        path = folder / f"report-{report.period_from}-{report.period_to}.html"
+        try:
+            folder.mkdir(exist_ok=True)
+            path.write_text(to_html(report), encoding="utf-8")
+        except OSError as exc:
+            raise StorageError(f"{path}: {exc.strerror}", path=str(path)) from None
+        return path
 
     async def build(self, actor: Actor, period_from: date, period_to: date) -> Report:
         actor.require(Duty.REPORT)

@@ -1,5 +1,6 @@
 """services/ is the domain: importable and usable without Textual (DESIGN.md)."""
 
+import ast
 import subprocess
 import sys
 
@@ -30,3 +31,23 @@ def test_cli_commands_never_import_textual() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_screens_write_no_files() -> None:
+    """Saving is the services' (they pick the folder in the data folder and say what failed)."""
+    banned_calls = {"write_text", "write_bytes", "mkdir", "open"}
+    found = []
+    for path in sorted((ROOT / "screens").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if name in banned_calls:
+                    found.append(f"{where} {name}()")
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                found += [f"{where} import {n}" for n in names if n.split(".")[0] in ("os", "shutil")]
+            elif isinstance(node, ast.Name) and node.id in ("os", "shutil"):
+                found.append(f"{where} {node.id}")
+    assert found == [], "screens write files: " + ", ".join(found)

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import events, on, work
@@ -27,6 +27,7 @@ from console.i18n import t, tr_error
 from screens.calls.filters import STATE_CHOICES, BadDate, parse_day
 from screens.duty_keys import DutyKeys, refusals
 from screens.exports import actions as export_actions
+from screens.host import host
 from screens.views import View
 from screens.widgets import text as fmt
 from screens.widgets.fields import Field, focus_now
@@ -37,9 +38,6 @@ from services.calls import Call, CallFilter, CallState
 from services.core import CallrecError
 from services.indexing import CallType
 from services.retention import deletable_from, is_expired
-
-if TYPE_CHECKING:
-    from console.app import CallrecApp
 
 BLOCK = 64
 COUNT_DELAY = 0.25  # after a keystroke, count once the typing pauses
@@ -103,10 +101,6 @@ class CallList(VirtualTable):
         self._ticket = 0
         self._counted_at = -LIVE_COUNT_EVERY
 
-    @property
-    def capp(self) -> CallrecApp:
-        return self.app  # type: ignore[return-value]
-
     # -- rows --------------------------------------------------------------------------------
 
     def columns(self, width: int) -> Sequence[Column]:
@@ -133,7 +127,7 @@ class CallList(VirtualTable):
         return self.cells(call, wide=self.size.width >= WIDE)
 
     def cells(self, call: Call, *, wide: bool) -> list[Cell]:
-        app = self.capp
+        app = host(self)
         now = app.ws.clock.now()
         started = call.started_at
         length = elapsed(call, now)
@@ -179,9 +173,9 @@ class CallList(VirtualTable):
     @work(group="blocks")
     async def load_block(self, generation: int, block: int) -> None:
         try:
-            rows = await self.capp.ws.calls.page(self.filter, limit=BLOCK, offset=block * BLOCK)
+            rows = await host(self).ws.calls.page(self.filter, limit=BLOCK, offset=block * BLOCK)
         except CallrecError as exc:
-            self.capp.say_error(exc)
+            host(self).say_error(exc)
             return
         finally:
             self._loading.discard(block)
@@ -222,9 +216,9 @@ class CallList(VirtualTable):
         start = max(0, (top - BLOCK) // BLOCK * BLOCK) if keep_place else 0
         span = 3 * BLOCK if keep_place else BLOCK
         try:
-            rows = await self.capp.ws.calls.page(f, limit=span, offset=start)
+            rows = await host(self).ws.calls.page(f, limit=span, offset=start)
         except CallrecError as exc:
-            self.capp.say_error(exc)
+            host(self).say_error(exc)
             return
         if ticket != self._ticket or f != self.filter:
             return
@@ -273,9 +267,9 @@ class CallList(VirtualTable):
         if delay:
             await asyncio.sleep(delay)
         try:
-            n = await self.capp.side_calls.count(f)
+            n = await host(self).side_calls.count(f)
         except CallrecError as exc:
-            self.capp.say_error(exc)
+            host(self).say_error(exc)
             return
         if f != self.filter:
             return
@@ -298,7 +292,7 @@ class CallDetail(Static):
         if call is None:
             self.update(plain(t("calls.detail.none"), "dim"))
             return
-        app: CallrecApp = self.app  # type: ignore[assignment]
+        app = host(self)
         tz = app.ws.clock.tz
         grace = app.ws.config.raw_grace_days
         out = LabelledLines(LABEL - 1)
@@ -353,6 +347,79 @@ class CallDetail(Static):
 
 
 class CallsView(DutyKeys, Vertical):
+    DEFAULT_CSS = """
+    #call-filter {
+        height: 1;
+        margin: 1 0 0 0;
+    }
+
+    #call-filter Input {
+        height: 1;
+        border: none;
+        padding: 0 1;
+        background: $boost;
+        margin-right: 1;
+    }
+
+    #call-filter Input:focus {
+        background: $accent 30%;
+    }
+
+    #call-filter Input.invalid {
+        background: $error 40%;
+    }
+
+    #f-number {
+        width: 1fr;
+        min-width: 14;
+    }
+
+    #f-from, #f-to {
+        width: 13;
+    }
+
+    .filter-sep {
+        width: 2;
+        margin-right: 1;
+    }
+
+    #call-filter Select {
+        width: 16;
+        margin-right: 1;
+    }
+
+    #call-filter SelectCurrent {
+        height: 1;
+        border: none;
+        padding: 0 1;
+        background: $boost;
+    }
+
+    #call-filter Select:focus > SelectCurrent {
+        background: $accent 30%;
+    }
+
+    #call-filter Select > SelectOverlay {
+        width: 24;
+    }
+
+    #call-summary {
+        height: 1;
+        padding: 0 1;
+        color: $text-muted;
+    }
+
+    #call-list {
+        height: 1fr;
+    }
+
+    #call-detail {
+        height: auto;
+        max-height: 8;
+        border-top: solid $accent;
+        padding: 0 1;
+    }
+    """
     BINDINGS: ClassVar[list[BindingType]] = [
         # Priority: handled as the key arrives, so the digits typed (or pasted) right after it
         # land in the search field rather than in the list's queue.
@@ -390,18 +457,14 @@ class CallsView(DutyKeys, Vertical):
         yield CallDetail()
 
     @property
-    def capp(self) -> CallrecApp:
-        return self.app  # type: ignore[return-value]
-
-    @property
     def list(self) -> CallList:
         return self.query_one(CallList)
 
     def on_mount(self) -> None:
-        self.capp.data_changed.subscribe(self, self._data_changed)
-        self.capp.session_changed.subscribe(self, self._session_changed)
+        host(self).data_changed.subscribe(self, self._data_changed)
+        host(self).session_changed.subscribe(self, self._session_changed)
         self._loaded = False
-        if self.capp.session is not None:
+        if host(self).session is not None:
             self._first_load()
 
     def _first_load(self) -> None:
@@ -428,7 +491,7 @@ class CallsView(DutyKeys, Vertical):
     # -- filter ------------------------------------------------------------------------------
 
     def _read_filter(self) -> CallFilter | None:
-        today = self.capp.ws.clock.now().date()
+        today = host(self).ws.clock.now().date()
         f = self.list.filter
         values: dict[str, object] = {}
         bad = False
@@ -485,7 +548,7 @@ class CallsView(DutyKeys, Vertical):
         focus_now(self.list)
 
     def action_today(self) -> None:
-        today = self.capp.ws.clock.now().date().isoformat()
+        today = host(self).ws.clock.now().date().isoformat()
         self.query_one("#f-from", Input).value = today
         self.query_one("#f-to", Input).value = today
         focus_now(self.list)
@@ -537,7 +600,7 @@ class CallsView(DutyKeys, Vertical):
             detail.show(None, revealed=False)
             return
         try:
-            named = await self.capp.ws.instructions.protecting([call.id])
+            named = await host(self).ws.instructions.protecting([call.id])
         except CallrecError:
             named = {}
         if lst.selected is not call:
@@ -561,9 +624,9 @@ class CallsView(DutyKeys, Vertical):
         lst = self.list
         picked = sorted(lst.marked) or ([lst.selected.id] if lst.selected else [])
         if not picked:
-            self.capp.say(t("export.issue.nothing_marked"))
+            host(self).say(t("export.issue.nothing_marked"))
             return
-        if await export_actions.issue(self.capp, picked):
+        if await export_actions.issue(host(self), picked):
             lst.marked.clear()
             lst.refresh()
             self._summarise()
@@ -573,13 +636,13 @@ class CallsView(DutyKeys, Vertical):
     def action_reveal(self) -> None:
         call = self.list.selected
         if call is None or not call.other_number:
-            self.capp.say(t("calls.reveal.nothing"))
+            host(self).say(t("calls.reveal.nothing"))
             return
         self.reveal(call)
 
     @work(exclusive=True, group="reveal")
     async def reveal(self, call: Call) -> None:
-        app = self.capp
+        app = host(self)
         which = (
             f"{call.started_at:%Y-%m-%d %H:%M}  {fmt.call_type(call.type)}  "
             f"{fmt.number(call.other_number, masked=True)}"

@@ -18,14 +18,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from console.i18n import t, tr_error
+from screens.duty_keys import entitled
 from screens.exports.dialogs import FieldsForm, FieldSpec, TextViewer
+from screens.host import ConsoleHost
 from screens.widgets import text as fmt
 from screens.widgets.progress import Job
-from services.access import Actor, Duty, may, require
-from services.core import CallrecError, NotPermitted
+from services.access import Actor, Duty
+from services.core import CallrecError, DestinationError, NeedsSplit
 from services.export import (
     Cancelled,
     CancelToken,
@@ -38,34 +40,13 @@ from services.export import (
 )
 from services.instructions import MEDIA, PURPOSES, Criteria, Instruction, Kind, State
 
-if TYPE_CHECKING:
-    from console.app import CallrecApp
-
 T = TypeVar("T")
 
 NOTE_CELLS = 56  # the progress dialog's line: the file name is cut to fit, not wrapped
 
 
-def allowed(app: CallrecApp, duty: Duty) -> bool:
-    """Whether the session's role has this duty: the views show only the keys it may use."""
-    return app.session is not None and may(app.session.role, duty)
-
-
-def entitled(app: CallrecApp, duty: Duty) -> bool:
-    """Say so at once when the session's role may not do this (before any form is filled in);
-    the service checks again when it acts."""
-    if app.session is None:
-        return False
-    try:
-        require(app.session.role, duty)
-    except NotPermitted as exc:
-        app.say_error(exc)
-        return False
-    return True
-
-
 async def _form(
-    app: CallrecApp, title: str, lines: Sequence[str], fields: list[FieldSpec], error: str = ""
+    app: ConsoleHost, title: str, lines: Sequence[str], fields: list[FieldSpec], error: str = ""
 ) -> dict[str, str] | None:
     return await app.push_screen_wait(FieldsForm(title, lines, fields, error=error))
 
@@ -76,7 +57,7 @@ def _kept(fields: list[FieldSpec], values: dict[str, str]) -> list[FieldSpec]:
 
 
 async def _ask_until_valid(
-    app: CallrecApp,
+    app: ConsoleHost,
     title: str,
     lines: Sequence[str],
     fields: list[FieldSpec],
@@ -99,7 +80,7 @@ async def _ask_until_valid(
 # -- 様式第1号: the manager instructs --------------------------------------------------------------
 
 
-async def issue(app: CallrecApp, call_ids: Sequence[int]) -> Instruction | None:
+async def issue(app: ConsoleHost, call_ids: Sequence[int]) -> Instruction | None:
     """An export instruction for the picked calls (or, with none picked, described ones)."""
     if not entitled(app, Duty.ISSUE_INSTRUCTION):
         return None
@@ -171,7 +152,7 @@ async def issue(app: CallrecApp, call_ids: Sequence[int]) -> Instruction | None:
     return ins
 
 
-async def cancel(app: CallrecApp, ins: Instruction) -> bool:
+async def cancel(app: ConsoleHost, ins: Instruction) -> bool:
     """Cancel an instruction that has not been executed (export or purge), with a reason."""
     if not entitled(app, Duty.CANCEL_INSTRUCTION):
         return False
@@ -221,7 +202,7 @@ async def cancel(app: CallrecApp, ins: Instruction) -> bool:
 # -- execution: the operator writes the output data -------------------------------------------
 
 
-def _target_fields(app: CallrecApp, ins: Instruction) -> list[FieldSpec]:
+def _target_fields(app: ConsoleHost, ins: Instruction) -> list[FieldSpec]:
     if ins.medium == "usb":
         return [FieldSpec("where", "export.run.location", placeholder=t("export.run.folder_hint"))]
     kinds = [
@@ -238,10 +219,10 @@ def _target_fields(app: CallrecApp, ins: Instruction) -> list[FieldSpec]:
     ]
 
 
-def _target(app: CallrecApp, ins: Instruction, values: dict[str, str]) -> Target:
+def _target(app: ConsoleHost, ins: Instruction, values: dict[str, str]) -> Target:
     where = values.get("where", "").strip()
     if not where:
-        raise CallrecError("say where the output data goes", code="destination_empty")
+        raise DestinationError("say where the output data goes", code="destination_empty")
     if ins.medium == "usb":
         return app.ws.exports.target(folder=where)
     if values.get("kind") == TargetKind.IMAGE.value:
@@ -278,15 +259,13 @@ def plan_lines(plan: ExportPlan) -> list[str]:
     return lines
 
 
-async def _prepare(app: CallrecApp, actor: Actor, ins: Instruction, target: Target) -> ExportPlan | None:
+async def _prepare(app: ConsoleHost, actor: Actor, ins: Instruction, target: Target) -> ExportPlan | None:
     """The plan, asking first whether to split an export that needs several discs (None: the
     operator would not). Raises CallrecError for anything else."""
     exports = app.ws.exports
     try:
         return await exports.prepare(actor, ins.id, target, can_change_medium=True)
-    except CallrecError as exc:
-        if exc.code != "needs_split":
-            raise
+    except NeedsSplit as exc:
         question = t(
             "export.run.split_body",
             needed=fmt.size(exc.params["needed"]),
@@ -299,19 +278,7 @@ async def _prepare(app: CallrecApp, actor: Actor, ins: Instruction, target: Targ
     return await exports.prepare(actor, ins.id, target, split=True, can_change_medium=True)
 
 
-# Failures that are about where the output goes: the destination form is shown again, with them.
-_DESTINATION = (
-    "destination_",
-    "drive_",
-    "medium_not_blank",
-    "medium_too_small",
-    "target_medium",
-    "needs_medium_change",
-    "xorriso_missing",
-)
-
-
-async def _plan(app: CallrecApp, ins: Instruction) -> tuple[Actor, ExportPlan] | None:
+async def _plan(app: ConsoleHost, ins: Instruction) -> tuple[Actor, ExportPlan] | None:
     """Where to, the operator's PIN (asked once), and the plan; a destination that will not do
     is said on the form, which is asked again with what was typed."""
     fields, error = _target_fields(app, ins), ""
@@ -328,16 +295,16 @@ async def _plan(app: CallrecApp, ins: Instruction) -> tuple[Actor, ExportPlan] |
                 if actor is None:
                     return None
             plan = await _prepare(app, actor, ins, target)
-        except CallrecError as exc:
-            if exc.code != "destination_empty" and not exc.code.startswith(_DESTINATION):
-                app.say_error(exc)
-                return None
+        except DestinationError as exc:  # said on the form, asked again
             error = tr_error(exc)
             continue
+        except CallrecError as exc:
+            app.say_error(exc)
+            return None
         return None if plan is None else (actor, plan)
 
 
-async def execute(app: CallrecApp, ins: Instruction) -> bool:
+async def execute(app: ConsoleHost, ins: Instruction) -> bool:
     """Write the output data of an open export instruction, with progress and cancel."""
     if not entitled(app, Duty.EXECUTE_INSTRUCTION):
         return False
@@ -412,13 +379,7 @@ async def execute(app: CallrecApp, ins: Instruction) -> bool:
 # -- the forms --------------------------------------------------------------------------------
 
 
-def _forms_folder(app: CallrecApp) -> Path:
-    folder = app.ws.config.data / "forms"
-    folder.mkdir(exist_ok=True)
-    return folder
-
-
-async def form1(app: CallrecApp, ins: Instruction) -> None:
+async def form1(app: ConsoleHost, ins: Instruction) -> None:
     if ins.kind != Kind.EXPORT:
         return
     try:
@@ -429,14 +390,12 @@ async def form1(app: CallrecApp, ins: Instruction) -> None:
         return
 
     def save() -> Path:
-        path = _forms_folder(app) / f"{ins.number}-form1.html"
-        path.write_text(page, encoding="utf-8")
-        return path
+        return app.ws.exports.save_form(ins, "form1", page)
 
     await app.push_screen_wait(TextViewer(forms.FORM1_TITLE, text, save=save))
 
 
-async def form2(app: CallrecApp, ins: Instruction) -> None:
+async def form2(app: ConsoleHost, ins: Instruction) -> None:
     try:
         text = await app.ws.exports.submission_form(ins.id)
         page = await app.ws.exports.submission_form(ins.id, html=True)
@@ -445,9 +404,7 @@ async def form2(app: CallrecApp, ins: Instruction) -> None:
         return
 
     def save() -> Path:
-        path = _forms_folder(app) / f"{ins.number}-form2.html"
-        path.write_text(page, encoding="utf-8")
-        return path
+        return app.ws.exports.save_form(ins, "form2", page)
 
     await app.push_screen_wait(TextViewer(forms.FORM2_TITLE, text, save=save))
 
@@ -455,7 +412,7 @@ async def form2(app: CallrecApp, ins: Instruction) -> None:
 # -- receipt and the register: the manager ----------------------------------------------------
 
 
-async def receive(app: CallrecApp, ins: Instruction) -> RegisterEntry | None:
+async def receive(app: ConsoleHost, ins: Instruction) -> RegisterEntry | None:
     if not entitled(app, Duty.RECEIVE_OUTPUT):
         return None
     try:
@@ -509,7 +466,7 @@ def _day(text: str, default: date | None = None) -> date:
         raise CallrecError(raw, code="bad_datetime", value=raw) from None
 
 
-async def extend(app: CallrecApp, entry: RegisterEntry) -> RegisterEntry | None:
+async def extend(app: ConsoleHost, entry: RegisterEntry) -> RegisterEntry | None:
     if not entitled(app, Duty.EXTEND_RETENTION):
         return None
     try:
@@ -549,7 +506,7 @@ async def extend(app: CallrecApp, entry: RegisterEntry) -> RegisterEntry | None:
     return done
 
 
-async def dispose(app: CallrecApp, entry: RegisterEntry) -> RegisterEntry | None:
+async def dispose(app: ConsoleHost, entry: RegisterEntry) -> RegisterEntry | None:
     if not entitled(app, Duty.DISPOSE_OUTPUT):
         return None
     try:  # not due yet, or disposed of already: said before the form is filled in

@@ -25,7 +25,7 @@ from console.i18n import t
 from screens.widgets.fields import Field, field_row
 from screens.widgets.modals import DismissOnLock
 from screens.widgets.text import plain, width_of
-from services.core import visible
+from services.core import StorageError, visible
 
 LABEL_MIN, LABEL_MAX = 10, 18  # cells for the labels of a form (the longest label, within these)
 
@@ -94,7 +94,7 @@ class FieldsForm(DismissOnLock, ModalScreen[dict[str, str] | None]):
     def _following(self, spec: FieldSpec) -> tuple[str, str]:
         """A field's value and placeholder, for a dependent one those of the choice at the start."""
         choice = next((f.value for f in self.fields if f.key == spec.follows), None)
-        if not spec.follows or choice not in spec.per_choice:
+        if not spec.follows or choice is None or choice not in spec.per_choice:
             return spec.value, spec.placeholder
         default, hint = spec.per_choice[choice]
         return spec.value or default, hint
@@ -199,8 +199,8 @@ class TextViewer(DismissOnLock, ModalScreen[None]):
             return
         try:
             path = self.save()
-        except OSError as exc:
-            self.query_one("#viewer-message", Static).update(plain(f"{exc.filename}: {exc.strerror}"))
+        except StorageError as exc:
+            self.query_one("#viewer-message", Static).update(plain(exc.message))
             return
         self.query_one("#viewer-message", Static).update(plain(t("export.form.saved", path=str(path))))
 

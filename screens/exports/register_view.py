@@ -15,6 +15,7 @@ from textual.binding import Binding, BindingType
 from console.i18n import t
 from screens.duty_keys import refusals
 from screens.exports import actions as export_actions
+from screens.host import ConsoleHost, host
 from screens.views import View
 from screens.widgets import text as fmt
 from screens.widgets.listing import ItemDetail, ListingView
@@ -24,7 +25,6 @@ from services.access import Duty
 from services.export import RegisterEntry, Status
 
 if TYPE_CHECKING:
-    from console.app import CallrecApp
     from services.workspace import Workspace
 
 WIDE = 100
@@ -60,7 +60,7 @@ class RegisterList(ItemTable[RegisterEntry]):
         return t("register.empty")
 
     def status(self, entry: RegisterEntry) -> Status:
-        app: CallrecApp = self.app  # type: ignore[assignment]
+        app = host(self)
         return entry.status(app.ws.clock.now())
 
     def row_cells(self, index: int) -> Sequence[Cell] | None:
@@ -156,7 +156,8 @@ class RegisterView(ListingView[RegisterEntry]):
         return await ws.register.list()
 
     def summary(self, items: list[RegisterEntry]) -> Text:
-        due = sum(1 for e in items if self.list.status(e) is Status.DUE)
+        listed = self.query_one(RegisterList)
+        due = sum(1 for e in items if listed.status(e) is Status.DUE)
         out = plain(t("register.summary", total=fmt.count(len(items)), due=fmt.count(due)))
         out.append("\n" + t("register.rule"), style="dim")
         return out
@@ -171,7 +172,7 @@ class RegisterView(ListingView[RegisterEntry]):
 
     @work(exclusive=True, group="register-action")
     async def action_form2(self) -> None:
-        async def form2(app: CallrecApp, entry: RegisterEntry) -> None:
+        async def form2(app: ConsoleHost, entry: RegisterEntry) -> None:
             await export_actions.form2(app, await app.ws.instructions.get(entry.instruction_id))
 
         await self.act_on_selected(form2, reload=False)

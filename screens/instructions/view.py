@@ -13,6 +13,7 @@ from textual.binding import Binding, BindingType
 from console.i18n import t
 from screens.duty_keys import refusals
 from screens.exports import actions as export_actions
+from screens.host import host
 from screens.views import View
 from screens.widgets import text as fmt
 from screens.widgets.listing import ItemDetail, ListingView
@@ -119,7 +120,7 @@ class InstructionDetail(ItemDetail[Instruction]):
             out.line("ins.detail.calls", t("ins.detail.calls_value", n=len(ins.call_ids), ids=shown) + more)
         described = ins.described
         if described is not None:
-            tz = self.app.ws.clock.tz  # type: ignore[attr-defined]
+            tz = host(self).ws.clock.tz
             parts = [
                 t(
                     "ins.criteria.range",
@@ -140,6 +141,26 @@ class InstructionDetail(ItemDetail[Instruction]):
 class InstructionsView(ListingView[Instruction]):
     """Instructions as they stand; every instruction change is audited, so another console's or
     the CLI's changes show within a second."""
+
+    DEFAULT_CSS = """
+    #ins-summary {
+        height: 1;
+        padding: 0 1;
+        margin-top: 1;
+        color: $text-muted;
+    }
+
+    #instruction-list {
+        height: 1fr;
+    }
+
+    #instruction-detail {
+        height: auto;
+        max-height: 12;
+        border-top: solid $accent;
+        padding: 0 1;
+    }
+    """
 
     # The output-data area's actions on the selected instruction (screens/exports/actions.py).
     # The key bar shows only those of the session's role; the other role's keys, pressed, say why
@@ -194,7 +215,7 @@ class InstructionsView(ListingView[Instruction]):
 
     @work(exclusive=True, group="instruction-action")
     async def action_describe(self) -> None:
-        if await export_actions.issue(self.capp, []):
+        if await export_actions.issue(host(self), []):
             self.load(force=True)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import work
@@ -16,6 +16,7 @@ from textual.widgets import Sparkline, Static
 
 from console.i18n import t
 from screens.duty_keys import DutyKeys, refusals
+from screens.host import host
 from screens.views import View
 from screens.widgets import text as fmt
 from screens.widgets.fields import focus_now
@@ -23,9 +24,6 @@ from screens.widgets.text import plain
 from services import status
 from services.access import ClockGap, Duty, Role, VerifyResult
 from services.core import CallrecError
-
-if TYPE_CHECKING:
-    from console.app import CallrecApp
 
 HOURS = 72
 REFRESH_SECONDS = 5.0  # the cheap figures (index ranges)
@@ -51,6 +49,36 @@ def panel(title_key: str, rows: list[tuple[str, Text | str]], label_width: int =
 
 
 class StatusView(DutyKeys, Vertical, can_focus=True):
+    DEFAULT_CSS = """
+    StatusView {
+        padding: 1 1 0 1;
+        overflow-y: auto;
+    }
+
+    .status-row {
+        height: auto;
+    }
+
+    .status-panel {
+        width: 1fr;
+        height: auto;
+        margin-bottom: 1;
+    }
+
+    #st-spark {
+        height: 2;
+        margin: 0 1;
+    }
+
+    #st-spark-axis {
+        height: 1;
+        margin: 0 1 1 1;
+    }
+
+    #st-audit {
+        height: auto;
+    }
+    """
     DUTIES: ClassVar[dict[str, Duty]] = {"acknowledge_clock": Duty.ACKNOWLEDGE_CLOCK}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("v", "verify", "key.verify"),
@@ -85,12 +113,8 @@ class StatusView(DutyKeys, Vertical, can_focus=True):
             yield Static("", id="st-watch", classes="status-panel", markup=False)
         yield Static("", id="st-audit", markup=False)
 
-    @property
-    def capp(self) -> CallrecApp:
-        return self.app  # type: ignore[return-value]
-
     def on_mount(self) -> None:
-        self.capp.data_changed.subscribe(self, self._data_changed)
+        host(self).data_changed.subscribe(self, self._data_changed)
         self.set_interval(REFRESH_SECONDS, self._tick)
         self.load()
         self.verify()
@@ -124,7 +148,7 @@ class StatusView(DutyKeys, Vertical, can_focus=True):
     @work(exclusive=True, group="clock-ack")
     async def acknowledge_clock(self) -> None:
         """Both times and the manager's PIN, then the acknowledgement (services/access/clock_ack.py)."""
-        app = self.capp
+        app = host(self)
         try:
             gap = await app.ws.clock_ack.gap()
         except CallrecError as exc:
@@ -150,7 +174,7 @@ class StatusView(DutyKeys, Vertical, can_focus=True):
 
     @work(exclusive=True, group="status")
     async def load(self, full: bool = False) -> None:
-        app = self.capp
+        app = host(self)
         ws = app.ws
         now = ws.clock.now()
         tz = ws.clock.tz
@@ -259,7 +283,7 @@ class StatusView(DutyKeys, Vertical, can_focus=True):
         self._draw_audit()
 
     def _draw_watch(self) -> None:
-        ws = self.capp.ws
+        ws = host(self).ws
         health = ws.indexer.health
         role_text = t(f"status.watch_role.{health.role}")
         if health.role == "follower":
@@ -281,7 +305,7 @@ class StatusView(DutyKeys, Vertical, can_focus=True):
             if n:
                 rows.append((key, Text(t("status.n_files", n=fmt.count(n)), style="yellow")))
         if health.problem is not None:
-            rows.append(("status.last_error", plain(self.capp.error_text(health.problem), "red")))
+            rows.append(("status.last_error", plain(host(self).error_text(health.problem), "red")))
         elif health.last_error:
             rows.append(("status.last_error", plain(health.last_error, "red")))
         box = self.query_one("#st-watch", Static)
@@ -322,10 +346,10 @@ class StatusView(DutyKeys, Vertical, can_focus=True):
         self._verifying = True
         self._draw_audit()
         try:
-            self._verify = await self.capp.ws.audit.verify()
+            self._verify = await host(self).ws.audit.verify()
             self._verify_error = ""
         except CallrecError as exc:
-            self._verify_error = self.capp.error_text(exc)
+            self._verify_error = host(self).error_text(exc)
         finally:
             self._verifying = False
             self._verified_at = asyncio.get_running_loop().time()

@@ -8,7 +8,7 @@ configuration and the rules, as `callrec notice` prints it.
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -17,6 +17,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from console.i18n import active, t
+from screens.duty_keys import DutyKeys
+from screens.host import host
 from screens.views import View
 from screens.widgets.text import plain
 from services import reports
@@ -25,11 +27,9 @@ from services.core import CallrecError, StorageError
 from services.instructions import notice
 from services.reports import Report
 
-if TYPE_CHECKING:
-    from console.app import CallrecApp
 
-
-class ReportView(Vertical):
+class ReportView(DutyKeys, Vertical):
+    DUTIES: ClassVar[dict[str, Duty]] = {"generate": Duty.REPORT}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("g", "generate", "key.report_generate"),
         Binding("s", "save", "key.report_save"),
@@ -45,11 +45,8 @@ class ReportView(Vertical):
         with VerticalScroll(id="report-scroll", can_focus=True):
             yield Static("", id="report-body", markup=False)
 
-    @property
-    def capp(self) -> CallrecApp:
-        return self.app  # type: ignore[return-value]
-
     def on_mount(self) -> None:
+        host(self).session_changed.subscribe(self, lambda _s: self.refresh_bindings())
         self.action_notice()
 
     def focus_default(self) -> None:
@@ -60,36 +57,34 @@ class ReportView(Vertical):
         self.query_one("#report-scroll", VerticalScroll).scroll_home(animate=False)
 
     def action_notice(self) -> None:
-        cfg = self.capp.ws.config
+        cfg = host(self).ws.config
         self._show(notice.notice_en(cfg) if active().lang == "en" else notice.notice_ja(cfg))
 
     @work(exclusive=True, group="report")
     async def action_generate(self) -> None:
-        actor = await self.capp.ask_pin(Duty.REPORT, t("report.why"))
+        actor = await host(self).ask_pin(Duty.REPORT, t("report.why"))
         if actor is None:
             return
-        today = self.capp.ws.clock.now().date()
+        today = host(self).ws.clock.now().date()
         try:
-            self._report = await self.capp.ws.reports.build(actor, date(today.year, today.month, 1), today)
+            self._report = await host(self).ws.reports.build(actor, date(today.year, today.month, 1), today)
         except CallrecError as exc:
-            self.capp.say_error(exc)
+            host(self).say_error(exc)
             return
         self._show(reports.to_text(self._report))
 
     def action_save(self) -> None:
         r = self._report
         if r is None:
-            self.capp.say(t("report.none_yet"), severity="warning")
+            host(self).say(t("report.none_yet"), severity="warning")
             return
-        folder = self.capp.ws.config.data / "reports"
-        path = folder / f"report-{r.period_from}-{r.period_to}.html"
+        ws = host(self).ws
         try:
-            folder.mkdir(exist_ok=True)
-            path.write_text(reports.to_html(r), encoding="utf-8")
-        except OSError as exc:
-            self.capp.say_error(StorageError(f"{path}: {exc.strerror}", path=str(path)))
+            path = ws.reports.save(r, ws.config.data)
+        except StorageError as exc:
+            host(self).say_error(exc)
             return
-        self.capp.say(t("report.saved", path=str(path)))
+        host(self).say(t("report.saved", path=str(path)))
 
 
 VIEW = View(key="report", title_key="view.report", factory=ReportView, order=80)

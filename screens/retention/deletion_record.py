@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on
@@ -20,6 +20,7 @@ from textual.widgets import Input, Static
 
 from console.i18n import t
 from screens.calls.filters import BadDate, parse_day
+from screens.host import host
 from screens.widgets import text as fmt
 from screens.widgets.fields import Field, field_row
 from screens.widgets.modals import DismissOnLock
@@ -27,9 +28,6 @@ from screens.widgets.table import Cell, Column, VirtualTable
 from screens.widgets.text import LabelledLines, plain
 from services.core import CallrecError
 from services.retention import DeletedCall, DeletionRecord
-
-if TYPE_CHECKING:
-    from console.app import CallrecApp
 
 RUNS_SHOWN = 3
 WIDE = 110
@@ -165,10 +163,6 @@ class DeletionRecordScreen(DismissOnLock, ModalScreen[None]):
         super().__init__()
         self.record = record
 
-    @property
-    def capp(self) -> CallrecApp:
-        return self.app  # type: ignore[return-value]
-
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(
@@ -237,8 +231,8 @@ class DeletionRecordScreen(DismissOnLock, ModalScreen[None]):
 
     def action_save(self) -> None:
         try:
-            path = self.capp.ws.deletions.save(self.record)
+            path = host(self).ws.deletions.save(self.record)
         except CallrecError as exc:
-            self.capp.say_error(exc)
+            host(self).say_error(exc)
             return
-        self.capp.say(t("record.saved", path=str(path)))
+        host(self).say(t("record.saved", path=str(path)))

@@ -20,6 +20,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from console.i18n import t
+from screens.duty_keys import DutyKeys
+from screens.host import host
 from screens.retention.deletion_record import DeletionRecordScreen, PeriodModal
 from screens.views import View
 from screens.widgets import text as fmt
@@ -43,7 +45,6 @@ from services.retention import (
 )
 
 if TYPE_CHECKING:
-    from console.app import CallrecApp
     from services.access import Actor
 
 T = TypeVar("T")
@@ -152,8 +153,12 @@ class ReasonModal(DismissOnLock, ModalScreen[tuple[int, str] | None]):
         self.dismiss(None)
 
 
-class RetentionView(Vertical):
+class RetentionView(DutyKeys, Vertical):
     """Reloaded when shown and whenever the database changes (a purge, a hold, another console)."""
+
+    # p, i, h and u are shown to either role: they ask for the manager's PIN (the manager acts
+    # at the operator's console), so they are no session role's keys.
+    DUTIES: ClassVar[dict[str, Duty]] = {"deletion_record": Duty.REPORT}
 
     DEFAULT_CSS = """
     RetentionView { padding: 0 1; }
@@ -184,20 +189,17 @@ class RetentionView(Vertical):
         yield Static("", id="retention-register", markup=False)
 
     @property
-    def capp(self) -> CallrecApp:
-        return self.app  # type: ignore[return-value]
-
-    @property
     def status(self) -> RetentionStatus:
         """The service's preview, read through the console's side reader (slow counts there)."""
         if self._status is None:
-            ws = self.capp.ws
-            side = self.capp.side or ws.db
+            ws = host(self).ws
+            side = host(self).side or ws.db
             self._status = RetentionStatus(side, ws.clock, ws.config.raw_grace_days, register=ws.register)
         return self._status
 
     def on_mount(self) -> None:
-        self.capp.data_changed.subscribe(self, lambda _v: self.load() if self.display else None)
+        host(self).data_changed.subscribe(self, lambda _v: self.load() if self.display else None)
+        host(self).session_changed.subscribe(self, lambda _s: self.refresh_bindings())
         self.load()
 
     def on_show(self) -> None:
@@ -215,7 +217,7 @@ class RetentionView(Vertical):
             preview = await self.status.preview()
             instruction = await self._issued_purge()
         except CallrecError as exc:
-            self.capp.say_error(exc)
+            host(self).say_error(exc)
             return
         self.preview = preview
         self.query_one("#retention-summary", Static).update(self._summary(preview, instruction))
@@ -298,7 +300,7 @@ class RetentionView(Vertical):
 
     async def _issued_purge(self) -> Instruction | None:
         """The purge instruction to carry out: the oldest one issued and not yet executed."""
-        items = await self.capp.ws.instructions.list(kind=Kind.PURGE, open_only=True)
+        items = await host(self).ws.instructions.list(kind=Kind.PURGE, open_only=True)
         return next((i for i in items if i.state == State.ISSUED), None)
 
     # -- actions -------------------------------------------------------------------------------
@@ -321,19 +323,19 @@ class RetentionView(Vertical):
     async def _as_manager(self, duty: Duty, why: str, act: Callable[[Actor], Awaitable[T]]) -> T | None:
         """The manager's PIN for `duty`, then `act` with the Actor; what it returned, or None when
         the PIN was not given or `act` failed (said)."""
-        actor = await self.capp.ask_pin(duty, why, role=Role.MANAGER)
+        actor = await host(self).ask_pin(duty, why, role=Role.MANAGER)
         if actor is None:
             return None
         try:
             return await act(actor)
         except CallrecError as exc:
-            self.capp.say_error(exc)
+            host(self).say_error(exc)
             return None
 
     @work(exclusive=True, group="retention-action")
     async def deletion_record(self) -> None:
         """The deletion record (削除記録) of a period: shown, and savable as an A4 page."""
-        app = self.capp
+        app = host(self)
         today = app.ws.clock.now().date()
         period = await app.push_screen_wait(PeriodModal(today.replace(day=1), today, today))
         if period is None:
@@ -349,7 +351,7 @@ class RetentionView(Vertical):
 
     @work(exclusive=True, group="retention-action")
     async def hold(self) -> None:
-        app = self.capp
+        app = host(self)
         answer = await app.push_screen_wait(ReasonModal(t("retention.hold.title"), t("retention.hold.body")))
         if answer is None:
             return
@@ -365,7 +367,7 @@ class RetentionView(Vertical):
 
     @work(exclusive=True, group="retention-action")
     async def release(self) -> None:
-        app = self.capp
+        app = host(self)
         chosen = self.query_one(BlockedList).selected
         call_id = chosen.id if chosen is not None and chosen.hold is not None else None
         answer = await app.push_screen_wait(
@@ -385,7 +387,7 @@ class RetentionView(Vertical):
 
     @work(exclusive=True, group="retention-action")
     async def issue(self) -> None:
-        app = self.capp
+        app = host(self)
         if not await app.confirm(
             t("retention.issue.title"), [t("retention.issue.body")], action=t("retention.issue.go")
         ):
@@ -399,7 +401,7 @@ class RetentionView(Vertical):
 
     @work(exclusive=True, group="retention-action")
     async def purge(self) -> None:
-        app = self.capp
+        app = host(self)
         ws = app.ws
         try:
             instruction = await self._issued_purge()

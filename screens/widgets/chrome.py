@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import events
@@ -15,10 +15,8 @@ from textual.widgets import Static
 
 from console import i18n
 from console.i18n import t
+from screens.host import host
 from screens.widgets.text import day_label, plain, role_name, width_of
-
-if TYPE_CHECKING:
-    from console.app import CallrecApp
 
 _KEY_NAMES = {
     "question_mark": "?",
@@ -55,11 +53,11 @@ class TopBar(Static):
     def on_mount(self) -> None:
         self.draw()
         self.set_interval(10, self.draw)
-        app: CallrecApp = self.app  # type: ignore[assignment]
+        app = host(self)
         app.session_changed.subscribe(self, lambda _session: self.draw())
 
     def draw(self) -> None:
-        app: CallrecApp = self.app  # type: ignore[assignment]
+        app = host(self)
         now = app.ws.clock.now()
         left = Text(" ", end="")
         left.append_text(plain(app.centre_name, "bold"))

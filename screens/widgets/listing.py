@@ -15,13 +15,13 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from screens.duty_keys import DutyKeys
+from screens.host import ConsoleHost, host
 from screens.widgets.fields import focus_now
 from screens.widgets.table import Item, ItemTable, VirtualTable
 from services.access import Head
 from services.core import CallrecError
 
 if TYPE_CHECKING:
-    from console.app import CallrecApp
     from services.workspace import Workspace
 
 
@@ -57,16 +57,12 @@ class ListingView(DutyKeys, Vertical, Generic[Item]):
         yield self.DETAIL()
 
     @property
-    def capp(self) -> CallrecApp:
-        return self.app  # type: ignore[return-value]
-
-    @property
     def list(self) -> ItemTable[Item]:
         return self.query_one(self.LIST)
 
     def on_mount(self) -> None:
-        self.capp.data_changed.subscribe(self, lambda _v: self.load())
-        self.capp.session_changed.subscribe(self, lambda _s: self.refresh_bindings())
+        host(self).data_changed.subscribe(self, lambda _v: self.load())
+        host(self).session_changed.subscribe(self, lambda _s: self.refresh_bindings())
         self.load(force=True)
 
     def focus_default(self) -> None:
@@ -74,14 +70,14 @@ class ListingView(DutyKeys, Vertical, Generic[Item]):
 
     @work(exclusive=True, group="listing")
     async def load(self, force: bool = False) -> None:
-        ws = self.capp.ws
+        ws = host(self).ws
         try:
             head = await ws.audit.head()
             if not force and head == self._seen:
                 return
             items = await self.read(ws)
         except CallrecError as exc:
-            self.capp.say_error(exc)
+            host(self).say_error(exc)
             return
         if not self.query(self.LIST):  # taken down (locked, closing) while the list was read
             return
@@ -95,9 +91,9 @@ class ListingView(DutyKeys, Vertical, Generic[Item]):
             self.query_one(self.DETAIL).show(self.list.selected)
 
     async def act_on_selected(
-        self, act: Callable[[CallrecApp, Item], Awaitable[object]], *, reload: bool = True
+        self, act: Callable[[ConsoleHost, Item], Awaitable[object]], *, reload: bool = True
     ) -> None:
         """Run an action on the selected item, if any; read the list again if it did something."""
         item = self.list.selected
-        if item is not None and await act(self.capp, item) and reload:
+        if item is not None and await act(host(self), item) and reload:
             self.load(force=True)

@@ -6,7 +6,7 @@ Use them from a worker (`@work` method), awaiting the answer:
     if actor and await self.app.push_screen_wait(ConfirmModal(title, lines, typed="2026-0001")):
         ...
 
-or through the app's shortcuts `await self.app.ask_pin(...)` / `await self.app.confirm(...)`.
+or through the host's shortcuts `await host(self).ask_pin(...)` / `await host(self).confirm(...)`.
 Both are dismissed (None / False) when the console locks, so an action half-way through never
 survives a change of person at the terminal.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -27,13 +27,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from console.i18n import t, tr_error
+from screens.host import host
 from screens.widgets.fields import Field, field_row
 from screens.widgets.text import lines, plain, role_name
 from services.access import DUTIES, Actor, Duty, Role, normalize_pin
 from services.core import CallrecError, PinError
-
-if TYPE_CHECKING:
-    from console.app import CallrecApp
 
 PIN_CHARS = r"[0-9０-９]*"
 
@@ -116,7 +114,7 @@ class PinPrompt(DismissOnLock, ModalScreen[Actor | None]):
         self._preferred = role
 
     def compose(self) -> ComposeResult:
-        app: CallrecApp = self.app  # type: ignore[assignment]
+        app = host(self)
         preferred = self._preferred or (app.session.role if app.session else Role(app.ws.config.default_role))
         chosen = preferred if preferred in self.roles else (self.roles[0] if self.roles else Role.OPERATOR)
         with Vertical(classes="dialog"):
@@ -165,7 +163,7 @@ class PinPrompt(DismissOnLock, ModalScreen[Actor | None]):
 
     @work(exclusive=True, group="pin")
     async def check(self, role: Role, pin: str) -> None:
-        app: CallrecApp = self.app  # type: ignore[assignment]
+        app = host(self)
         field = self.query_one("#pin-input", Input)
         field.disabled = True
         self._say(t("pin.checking"))
@@ -183,6 +181,12 @@ class PinPrompt(DismissOnLock, ModalScreen[Actor | None]):
 class ConfirmModal(DismissOnLock, ModalScreen[bool]):
     """Say what will happen and ask to go ahead. With `typed`, the answer must be typed out
     (for what deletes or writes media): the go-ahead key works only once it matches."""
+
+    DEFAULT_CSS = """
+    #confirm-input {
+        margin-top: 1;
+    }
+    """
 
     lock_result = False
 

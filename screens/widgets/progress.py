@@ -1,6 +1,6 @@
 """Long work with a progress modal: bar, amount, throughput, time left, cancel.
 
-    result = await self.app.run_job(t("export.writing"), work, unit="bytes")
+    result = await host(self).run_job(t("export.writing"), work, unit="bytes")
 
 where `work(job)` is an async callable that calls `job.update(done, total)` as it goes and checks
 `job.cancelled` (an asyncio.Event; pass `job.cancelled.is_set` to a service as its cancel check).

@@ -67,3 +67,29 @@ class StorageError(CallrecError):
     """The data folder or a destination is missing, read-only or full."""
 
     code = "storage"
+
+
+class NeedsSplit(CallrecError):
+    """The export needs more discs than one: asked again with split=True (params: needed,
+    capacity, volumes)."""
+
+    code = "needs_split"
+
+
+class DestinationError(CallrecError):
+    """Where the output data goes will not do (the folder, the drive, the medium in it): the
+    console asks for the destination again, saying why."""
+
+    code = "destination_error"
+
+
+class DestinationStorageError(StorageError, DestinationError):
+    """A destination missing, read-only, full or unreadable."""
+
+    code = "destination_error"
+
+
+class DestinationConflict(Conflict, DestinationError):
+    """Output data is already at the destination: nothing is overwritten."""
+
+    code = "destination_exists"

@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.core.errors import CallrecError, StorageError
+from services.core.errors import CallrecError, DestinationError, DestinationStorageError
 from services.core.text import visible
 from services.export.media import SECTOR
 from services.export.progress import Meter
@@ -29,6 +29,12 @@ _PROBLEM = re.compile(r"^(?:libburn|libisofs|xorriso) : (?:SORRY|FAILURE|FATAL) 
 
 
 class BurnError(CallrecError):
+    code = "burn_failed"
+
+
+class BurnDestinationError(BurnError, DestinationError):
+    """The drive cannot be used (no xorriso, no answer): the destination is asked again."""
+
     code = "burn_failed"
 
 
@@ -47,7 +53,9 @@ def device_file(device: str) -> str:
 def _xorriso() -> str:
     found = shutil.which(XORRISO)
     if found is None:
-        raise BurnError("xorriso is not installed (apt-get install xorriso)", code="xorriso_missing")
+        raise BurnDestinationError(
+            "xorriso is not installed (apt-get install xorriso)", code="xorriso_missing"
+        )
     return found
 
 
@@ -60,7 +68,7 @@ def _problem(output: str, device: str) -> str:
 def probe(device: str) -> MediumState:
     """What is in the drive: blank or not, and how many bytes it can take."""
     if device.startswith("/") and not Path(device).exists():
-        raise StorageError(
+        raise DestinationStorageError(
             f"{visible(device)}: no such drive (is it connected? is media.device in"
             " the configuration right?)",
             code="drive_missing",
@@ -75,12 +83,14 @@ def probe(device: str) -> MediumState:
             timeout=PROBE_TIMEOUT_S,
         )
     except subprocess.TimeoutExpired:
-        raise BurnError(f"{visible(device)}: the drive did not answer", code="drive_timeout") from None
+        raise BurnDestinationError(
+            f"{visible(device)}: the drive did not answer", code="drive_timeout"
+        ) from None
     out = proc.stdout + proc.stderr
     space = _SPACE.search(out)
     status = _STATUS.search(out)
     if proc.returncode != 0 or space is None or status is None:
-        raise StorageError(_problem(out, device), code="drive_unusable", device=device)
+        raise DestinationStorageError(_problem(out, device), code="drive_unusable", device=device)
     text = status.group(1).strip()
     return MediumState(text.startswith("is blank"), text, int(space.group(1)) * SECTOR)
 

@@ -7,41 +7,49 @@ import os
 from pathlib import Path
 
 from services.core import units
-from services.core.errors import Conflict, StorageError
+from services.core.errors import DestinationConflict, DestinationStorageError
 from services.core.text import visible
 
 DIR_ALLOWANCE = 64 * 1024  # a folder entry and its directory blocks, generously
 
 
-def storage_error(exc: OSError, where: str | os.PathLike[str]) -> StorageError:
+def storage_error(exc: OSError, where: str | os.PathLike[str]) -> DestinationStorageError:
     place = visible(str(where))
     if exc.errno == errno.ENOSPC or exc.errno == errno.EDQUOT:
-        return StorageError(
+        return DestinationStorageError(
             f"{place}: the destination is full; nothing was left behind",
             code="destination_full",
             path=str(where),
         )
     if exc.errno == errno.EROFS:
-        return StorageError(
+        return DestinationStorageError(
             f"{place}: the destination is read-only", code="destination_readonly", path=str(where)
         )
     if exc.errno == errno.ENOENT:
-        return StorageError(f"{place}: no such folder or file", code="destination_missing", path=str(where))
+        return DestinationStorageError(
+            f"{place}: no such folder or file", code="destination_missing", path=str(where)
+        )
     if exc.errno in (errno.EACCES, errno.EPERM):
-        return StorageError(f"{place}: permission denied", code="destination_denied", path=str(where))
-    return StorageError(f"{place}: {exc.strerror or exc}", code="destination_error", path=str(where))
+        return DestinationStorageError(
+            f"{place}: permission denied", code="destination_denied", path=str(where)
+        )
+    return DestinationStorageError(
+        f"{place}: {exc.strerror or exc}", code="destination_error", path=str(where)
+    )
 
 
 def writable_folder(folder: Path) -> None:
     """The folder exists, is a folder, and can be written to."""
     if not folder.exists():
-        raise StorageError(
+        raise DestinationStorageError(
             f"{visible(folder)}: the destination folder does not exist (is the medium mounted?)",
             code="destination_missing",
             path=str(folder),
         )
     if not folder.is_dir():
-        raise StorageError(f"{visible(folder)}: not a folder", code="destination_missing", path=str(folder))
+        raise DestinationStorageError(
+            f"{visible(folder)}: not a folder", code="destination_missing", path=str(folder)
+        )
     if not os.access(folder, os.W_OK | os.X_OK):
         try:
             readonly = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
@@ -49,9 +57,11 @@ def writable_folder(folder: Path) -> None:
             readonly = False
         code = "destination_readonly" if readonly else "destination_denied"
         why = "is read-only" if readonly else "cannot be written to (permission denied)"
-        raise StorageError(f"{visible(folder)}: the destination {why}", code=code, path=str(folder))
+        raise DestinationStorageError(
+            f"{visible(folder)}: the destination {why}", code=code, path=str(folder)
+        )
     if os.statvfs(folder).f_flag & os.ST_RDONLY:
-        raise StorageError(
+        raise DestinationStorageError(
             f"{visible(folder)}: the destination is read-only", code="destination_readonly", path=str(folder)
         )
 
@@ -68,7 +78,7 @@ def block_size(folder: Path) -> int:
 def check_room(folder: Path, needed: int) -> None:
     free = free_bytes(folder)
     if needed > free:
-        raise StorageError(
+        raise DestinationStorageError(
             f"{visible(folder)}: the destination is full: the export needs"
             f" {units.size(needed)}, {units.size(free)} is free",
             code="destination_full",
@@ -80,7 +90,7 @@ def check_room(folder: Path, needed: int) -> None:
 
 def absent(path: Path) -> None:
     if path.exists() or path.is_symlink():
-        raise Conflict(
+        raise DestinationConflict(
             f"{visible(path)} exists already; nothing is overwritten",
             code="destination_exists",
             path=str(path),

@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from services.core.errors import Conflict
+from services.core.errors import DestinationConflict
 from services.core.text import visible
 from services.export.progress import Meter
 from services.export.streams import FileSpec, HashingReader, HashPipe, chain_prefetch, write_all
@@ -39,7 +39,7 @@ def _fsync_dir(path: Path) -> None:
 def write_folder(files: Sequence[FileSpec], final: Path, meter: Meter) -> None:
     """Write the files into `final` (which must not exist yet) by way of a partial folder."""
     if final.exists():
-        raise Conflict(
+        raise DestinationConflict(
             f"{visible(final)} exists already; choose another folder",
             code="destination_exists",
             path=str(final),
@@ -59,7 +59,7 @@ def write_folder(files: Sequence[FileSpec], final: Path, meter: Meter) -> None:
     ):
         _fsync_dir(d)
     if final.exists():
-        raise Conflict(
+        raise DestinationConflict(
             f"{visible(final)} appeared while writing; nothing was replaced",
             code="destination_exists",
             path=str(final),

@@ -33,7 +33,7 @@ from services.core import units
 from services.core.clock import Clock, local_day, to_epoch
 from services.core.config import Config
 from services.core.db import Database
-from services.core.errors import CallrecError, Conflict, NotFound
+from services.core.errors import CallrecError, Conflict, DestinationError, NeedsSplit, NotFound, StorageError
 from services.core.lease import Lease
 from services.core.text import visible
 from services.export import destination, forms, writer
@@ -117,7 +117,7 @@ class Exports:
         a folder."""
         given = [x for x in (out, device, folder) if x is not None]
         if len(given) != 1:
-            raise CallrecError(
+            raise DestinationError(
                 "give exactly one destination: an image file, a device or a folder", code="destination_choice"
             )
         if out is not None:
@@ -137,7 +137,7 @@ class Exports:
         real = Path(os.path.realpath(path))
         for name, folder in (("spool", self.config.spool), ("data", self.config.data)):
             if real.is_relative_to(os.path.realpath(folder)):
-                raise CallrecError(
+                raise DestinationError(
                     f"{visible(str(path))}: inside the {name} folder ({visible(str(folder))});"
                     " output data goes elsewhere",
                     code="destination_inside",
@@ -173,7 +173,7 @@ class Exports:
         volumes = [v.outline() for v in await self._blocking(plan_volumes, docs, target, capacity)]
         if len(volumes) > 1 and not split:
             assert capacity is not None
-            raise CallrecError(
+            raise NeedsSplit(
                 f"the export needs {units.size(sum(v.size for v in volumes))} on {medium.label}, which"
                 f" holds {units.size(capacity)} per disc: use --split to write {len(volumes)} discs"
                 f" ({len(volumes)} × {medium.label}), or ask the manager for a larger medium",
@@ -188,7 +188,7 @@ class Exports:
             and not can_change_medium
             and "{n}" not in target.location
         ):
-            raise CallrecError(
+            raise DestinationError(
                 f"{len(volumes)} discs must be changed in the drive one after the other:"
                 " run this where someone can change them",
                 code="needs_medium_change",
@@ -223,13 +223,13 @@ class Exports:
 
     def _check_target_fits_medium(self, medium: MediumSpec, target: Target) -> None:
         if medium.is_disc and target.kind is TargetKind.FOLDER:
-            raise CallrecError(
+            raise DestinationError(
                 f"the instruction names a {medium.label}: write an image (--out) or"
                 " burn it (--device), not a folder",
                 code="target_medium",
             )
         if not medium.is_disc and target.kind is not TargetKind.FOLDER:
-            raise CallrecError(
+            raise DestinationError(
                 "the instruction names a USB medium: write to its folder (--dir)", code="target_medium"
             )
 
@@ -677,3 +677,14 @@ class Exports:
         column = "form_html" if html else "form_text"
         data = await self.db.scalar(f"SELECT {column} FROM exports WHERE id = ?", (record.id,))
         return zlib.decompress(data).decode() if data else ""
+
+    def save_form(self, ins: Instruction, form: str, page: str) -> Path:
+        """Write a form's print-ready A4 page (`form`: "form1", "form2") into the data folder's
+        forms: NUMBER-FORM.html."""
+        path = self.config.data / "forms" / f"{ins.number}-{form}.html"
+        try:
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise StorageError(f"{exc.filename}: {exc.strerror}", path=str(exc.filename)) from None
+        return path

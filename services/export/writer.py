@@ -13,7 +13,7 @@ from typing import Any
 
 from services.core import units
 from services.core.clock import Clock
-from services.core.errors import CallrecError, Conflict
+from services.core.errors import DestinationConflict, DestinationError
 from services.core.text import visible
 from services.export import burn, destination, directory, iso
 from services.export.media import BURN_PAD_SECTORS, SECTOR
@@ -76,7 +76,7 @@ def check_medium(device: str, size: int) -> None:
     """The drive holds a blank medium with room for an image of `size` bytes (and the pad)."""
     state = burn.probe(device)
     if not state.blank:
-        raise CallrecError(
+        raise DestinationError(
             f"{visible(device)}: the medium is not blank ({state.status});"
             " insert the blank medium the manager handed over",
             code="medium_not_blank",
@@ -84,7 +84,7 @@ def check_medium(device: str, size: int) -> None:
         )
     need = size + BURN_PAD_SECTORS * SECTOR
     if state.free_bytes < need:
-        raise CallrecError(
+        raise DestinationError(
             f"{visible(device)}: the medium has room for {units.size(state.free_bytes)},"
             f" the image needs {units.size(need)}",
             code="medium_too_small",
@@ -166,7 +166,7 @@ def _publish(partial: Path, final: Path) -> None:
     try:
         os.link(partial, final)
     except FileExistsError:
-        raise Conflict(
+        raise DestinationConflict(
             f"{visible(final)} appeared while writing; nothing was replaced",
             code="destination_exists",
             path=str(final),
