@@ -94,7 +94,7 @@ class CallrecApp(App[int]):
         # Given a configuration, the app opens (and closes) the workspace in its own event loop.
         self._config = ws if isinstance(ws, Config) else None
         self._fixed_clock = clock
-        self.ws: Workspace = ws if isinstance(ws, Workspace) else None  # type: ignore[assignment]
+        self.ws: Workspace = ws if isinstance(ws, Workspace) else None  # type: ignore[assignment]  # opened on mount, before any screen
         config = ws if isinstance(ws, Config) else ws.config
         self.lang = lang
         self.demo = demo
@@ -107,8 +107,8 @@ class CallrecApp(App[int]):
         self.poll_seconds = poll_seconds
         self.session: Session | None = None
         # The side reader and the store over it, opened on mount (slow counts go there).
-        self.side: Database = None  # type: ignore[assignment]
-        self.side_calls: CallStore = None  # type: ignore[assignment]
+        self.side: Database = None  # type: ignore[assignment]  # opened on mount, before any screen
+        self.side_calls: CallStore = None  # type: ignore[assignment]  # opened on mount
         self.data_changed: Signal[int] = Signal(self, "data-changed")
         self.session_changed: Signal[Session | None] = Signal(self, "session-changed")
         self.jobs: list[Job] = []

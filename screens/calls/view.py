@@ -13,7 +13,7 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import ClassVar
 
 from rich.text import Text
@@ -493,7 +493,7 @@ class CallsView(DutyKeys, Vertical):
     def _read_filter(self) -> CallFilter | None:
         today = host(self).ws.clock.now().date()
         f = self.list.filter
-        values: dict[str, object] = {}
+        values: dict[str, date | None] = {}
         bad = False
         for field_id, attr in (("#f-from", "date_from"), ("#f-to", "date_to")):
             field = self.query_one(field_id, Input)
@@ -510,8 +510,8 @@ class CallsView(DutyKeys, Vertical):
         return replace(
             f,
             number=self.query_one("#f-number", Input).value,
-            date_from=values["date_from"],  # type: ignore[arg-type]
-            date_to=values["date_to"],  # type: ignore[arg-type]
+            date_from=values["date_from"],
+            date_to=values["date_to"],
             types=(str(type_value),) if isinstance(type_value, str) else (),
             states=STATE_CHOICES.get(str(state_value), ()),
         )

@@ -6,7 +6,7 @@ the CLI show within a second. Subclasses say what to read and how to sum it up."
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, ClassVar, Generic
+from typing import TYPE_CHECKING, Any, ClassVar, Generic
 
 from rich.text import Text
 from textual import on, work
@@ -34,8 +34,8 @@ class ItemDetail(Static, Generic[Item]):
 
 class ListingView(DutyKeys, Vertical, Generic[Item]):
     SUMMARY_ID: ClassVar[str]
-    LIST: ClassVar[type[ItemTable]]  # type: ignore[type-arg]
-    DETAIL: ClassVar[type[ItemDetail]]  # type: ignore[type-arg]
+    LIST: ClassVar[type[ItemTable[Any]]]
+    DETAIL: ClassVar[type[ItemDetail[Any]]]
 
     def __init__(self) -> None:
         super().__init__()
