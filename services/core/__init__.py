@@ -19,11 +19,15 @@ from services.core.errors import (
 from services.core.lease import Lease
 from services.core.phone import CallerId, NumberPlan, display, mask_in, masked, normalize, search_digits
 from services.core.text import ljust_cells, visible
+from services.core.when import BadWhen, Phrase, Precision, When, parse_when
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
+    "BadWhen",
     "JST",
     "PATTERN_REQUIRED",
+    "Phrase",
+    "Precision",
     "CallerId",
     "CallrecError",
     "Centre",
@@ -43,6 +47,7 @@ __all__ = [
     "SpoolError",
     "StorageError",
     "SystemClock",
+    "When",
     "WrongPin",
     "display",
     "from_epoch",
@@ -50,6 +55,7 @@ __all__ = [
     "mask_in",
     "masked",
     "normalize",
+    "parse_when",
     "search_digits",
     "storage_error",
     "to_epoch",
