@@ -20,14 +20,14 @@ from services.core.lease import Lease
 from services.core.phone import CallerId, NumberPlan, display, mask_in, masked, normalize, search_digits
 from services.core.text import ljust_cells, visible
 from services.core.when import BadWhen, Phrase, Precision, When, parse_when
+from services.core.when import read as read_when
+from services.core.when import refused as refused_when
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
-    "BadWhen",
     "JST",
     "PATTERN_REQUIRED",
-    "Phrase",
-    "Precision",
+    "BadWhen",
     "CallerId",
     "CallrecError",
     "Centre",
@@ -43,7 +43,9 @@ __all__ = [
     "NotFound",
     "NotPermitted",
     "NumberPlan",
+    "Phrase",
     "PinError",
+    "Precision",
     "SpoolError",
     "StorageError",
     "SystemClock",
@@ -56,6 +58,8 @@ __all__ = [
     "masked",
     "normalize",
     "parse_when",
+    "read_when",
+    "refused_when",
     "search_digits",
     "storage_error",
     "to_epoch",

@@ -75,15 +75,17 @@ class BadWhen(CallrecError):
 
     code = "bad_when"
 
-    def __init__(self, text: str, why: str = "") -> None:
-        shown = visible(text)
-        shown = shown if len(shown) <= 40 else shown[:40] + "…"
-        forms = ", ".join(FORMS)
-        super().__init__(
-            f"not a date or time: {shown!r}{f' ({why})' if why else ''}; use one of: {forms}",
-            value=shown,
-            forms=forms,
-        )
+
+def refused(text: str, why: str = "") -> BadWhen:
+    """The error for `text`: the value escaped and cut short, and the forms taken."""
+    shown = visible(text)
+    shown = shown if len(shown) <= 40 else shown[:40] + "…"
+    forms = ", ".join(FORMS)
+    return BadWhen(
+        f"not a date or time: {shown!r}{f' ({why})' if why else ''}; use one of: {forms}",
+        value=shown,
+        forms=forms,
+    )
 
 
 @dataclass(frozen=True)
@@ -158,12 +160,12 @@ def read(text: str) -> Phrase:
         return iso
     m = _PHRASE.fullmatch(value.strip()) if value.strip() else None
     if m is None or not (m["y"] or m["y8"] or m["era"] or m["sm"] or m["word"] or _has_time(m)):
-        raise BadWhen(text)
+        raise refused(text)
     try:
         day, back, month_day = _day(m, text)
         clock, precision = _clock(m, text)
     except ValueError:
-        raise BadWhen(text, "no such day or time") from None
+        raise refused(text, "no such day or time") from None
     return Phrase(text, day, back, month_day, clock, None, precision, approximate)
 
 
@@ -174,7 +176,7 @@ def _iso(value: str, text: str, approximate: bool) -> Phrase | None:
     try:
         at = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError:
-        raise BadWhen(text, "no such day or time") from None
+        raise refused(text, "no such day or time") from None
     _in_range(at.date(), text)
     precision = Precision.SECOND if re.match(r".{10}t\d\d:\d\d:", value) else Precision.MINUTE
     return Phrase(
@@ -245,9 +247,9 @@ def _latest(month: int, dom: int, today: date, text: str) -> date:
             continue  # 2/29 in a common year
         if day <= today:
             return day
-    raise BadWhen(text, "no such day")
+    raise refused(text, "no such day")
 
 
 def _in_range(day: date, text: str) -> None:
     if not FIRST_DAY <= day <= LAST_DAY:
-        raise BadWhen(text, f"from {FIRST_DAY.year} to {LAST_DAY.year}")
+        raise refused(text, f"from {FIRST_DAY.year} to {LAST_DAY.year}")
