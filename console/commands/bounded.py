@@ -49,6 +49,14 @@ def phrase(text: str) -> Phrase:
     return _read(text)
 
 
+def some_day(text: str) -> Phrase:
+    """A day in any form `phrase` takes (今日, 12/4, 令和8年12月4日, ...), not a time of day."""
+    value = _read(text)
+    if value.clock is not None:
+        raise argparse.ArgumentTypeError(i18n.tr_error(refused_when(text, "a day, not a time")))
+    return value
+
+
 def when(text: str) -> str:
     """A date or a date and time (2026-09-07, 2026-09-07T09:30, 令和8年9月7日 14時, ...) between
     1970 and 2999; returned as typed, for the command to read in the configured time zone."""
