@@ -296,8 +296,10 @@ def test_an_unreadable_date_is_a_usage_error_naming_the_forms(cli: CliRunner, ws
     assert proc.returncode == 2 and proc.stdout == ""
     lines = proc.stderr.splitlines()
     assert len(lines) == 1
-    assert "日付・時刻として読めません" in lines[0] and "令和8年12月4日" in lines[0] and "14時頃" in lines[0]
+    assert "日付・時刻として読めません" in lines[0] and "令和8年12月4日" in lines[0] and "R8.12.4" in lines[0]
     proc = cli("calls", "--around", "25時")
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1 and "forms taken" in proc.stderr
-    proc = cli("calls", "--from", "14時")  # a time where a day is needed
-    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1 and "not a date" in proc.stderr
+    for where_a_day_is_wanted in ("14時", "昨日", "12/4", "2026-12-04T14:00"):  # read before any clock
+        proc = cli("calls", "--to", where_a_day_is_wanted)
+        assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+        assert "--to" in proc.stderr and "R8.12.4" in proc.stderr and "14時頃" not in proc.stderr

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import date
 
 from console import i18n
-from services.core import BadWhen, Phrase, read_when, refused_when, visible
+from services.core import DAY_FORMS, BadWhen, Phrase, read_when, refused_when, visible
 
 INT64_MAX = 2**63 - 1
 LIST_MAX = 1_000_000  # rows a listing prints at most
@@ -36,10 +36,15 @@ def ident(text: str) -> int:
 
 
 def day(text: str) -> date:
-    """A whole day written out with its year (2026-09-07, 2026年9月7日, 令和8年9月7日, ...)."""
-    value = _read(text)
-    if value.day is None or value.clock is not None:
-        raise argparse.ArgumentTypeError(i18n.tr_error(refused_when(text, "a day with its year")))
+    """A whole day written out with its year (2026-09-07, 2026年9月7日, 令和8年9月7日, R8.9.7, ...):
+    one the command line reads the same whatever day it is."""
+    try:
+        value = read_when(text)
+    except BadWhen:
+        value = None
+    if value is None or value.day is None or value.clock is not None:
+        refused = refused_when(text, "a day with its year", DAY_FORMS)
+        raise argparse.ArgumentTypeError(i18n.tr_error(refused))
     return value.day
 
 
@@ -47,14 +52,6 @@ def phrase(text: str) -> Phrase:
     """A date or a time of day in any form services/core/when.py reads (今日, 12/4, 14時頃, ...),
     checked now and placed against the workspace's today by the command."""
     return _read(text)
-
-
-def some_day(text: str) -> Phrase:
-    """A day in any form `phrase` takes (今日, 12/4, 令和8年12月4日, ...), not a time of day."""
-    value = _read(text)
-    if value.clock is not None:
-        raise argparse.ArgumentTypeError(i18n.tr_error(refused_when(text, "a day, not a time")))
-    return value
 
 
 def when(text: str) -> str:

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import signal
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from console.commands import bounded
@@ -14,7 +14,7 @@ from console.commands.common import add_json, cells, emit, listed, term, with_wo
 from console.commands.privacy import Privacy, add_reveal
 from console.i18n import t
 from services.calls import Call, CallFilter, CallState
-from services.core import Phrase, SpoolError, display, visible
+from services.core import SpoolError, display, visible
 from services.indexing import CallType
 from services.workspace import Workspace
 
@@ -28,11 +28,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=with_workspace(indexer))
 
     p = sub.add_parser("calls", help="list calls from the index (metadata only; no audio)")
-    days = "a day: 2026-12-04, 2026年12月4日, 令和8年12月4日, R8.12.4, 12/4, 今日, 昨日, ..."
-    p.add_argument("--from", dest="date_from", type=bounded.some_day, metavar="DATE", help=days)
-    p.add_argument(
-        "--to", dest="date_to", type=bounded.phrase, metavar="DATE", help="the last day, as --from"
-    )
+    days = "a day with its year: 2026-12-04, 2026/12/4, 20261204, 2026年12月4日, 令和8年12月4日, R8.12.4"
+    p.add_argument("--from", dest="date_from", type=bounded.day, metavar="DATE", help=days)
+    p.add_argument("--to", dest="date_to", type=bounded.day, metavar="DATE", help="its last day, as --from")
     p.add_argument(
         "--around",
         type=bounded.phrase,
@@ -109,19 +107,13 @@ async def indexer(args: argparse.Namespace, ws: Workspace) -> int:
     return 0
 
 
-def _day(phrase: Phrase | None, today: date, tz: tzinfo) -> date | None:
-    if phrase is None:
-        return None
-    return phrase.resolve(today, tz).day  # a day (bounded.some_day)
-
-
 async def calls(args: argparse.Namespace, ws: Workspace) -> int:
     tz = ws.config.tz
     today = ws.clock.now().astimezone(tz).date()
     f = CallFilter(
         number=args.number,
-        date_from=_day(args.date_from, today, tz),
-        date_to=_day(args.date_to, today, tz),
+        date_from=args.date_from,
+        date_to=args.date_to,
         types=tuple(args.type),
         states=tuple(args.state),
     )

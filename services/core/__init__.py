@@ -19,12 +19,13 @@ from services.core.errors import (
 from services.core.lease import Lease
 from services.core.phone import CallerId, NumberPlan, display, mask_in, masked, normalize, search_digits
 from services.core.text import ljust_cells, visible
-from services.core.when import BadWhen, Phrase, Precision, When, parse_when
+from services.core.when import DAY_FORMS, BadWhen, Phrase, Precision, When, parse_when
 from services.core.when import read as read_when
 from services.core.when import refused as refused_when
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
+    "DAY_FORMS",
     "JST",
     "PATTERN_REQUIRED",
     "BadWhen",

@@ -34,6 +34,9 @@ FORMS = (
     "12/4 14:00",
 )
 
+# Where a whole day with its year is wanted (a command line's --from/--to, read before any clock).
+DAY_FORMS = ("2026-12-04", "2026/12/4", "20261204", "2026年12月4日", "令和8年12月4日", "R8.12.4")
+
 # (first day, last day) of each era, keyed by its names as typed (after NFKC and lower()).
 _ERAS: dict[str, tuple[date, date]] = {
     **dict.fromkeys(("令和", "r"), (date(2019, 5, 1), LAST_DAY)),
@@ -76,11 +79,11 @@ class BadWhen(CallrecError):
     code = "bad_when"
 
 
-def refused(text: str, why: str = "") -> BadWhen:
-    """The error for `text`: the value escaped and cut short, and the forms taken."""
+def refused(text: str, why: str = "", forms_taken: tuple[str, ...] = FORMS) -> BadWhen:
+    """The error for `text`: the value escaped and cut short, and the forms taken there."""
     shown = visible(text)
     shown = shown if len(shown) <= 40 else shown[:40] + "…"
-    forms = ", ".join(FORMS)
+    forms = ", ".join(forms_taken)
     return BadWhen(
         f"not a date or time: {shown!r}{f' ({why})' if why else ''}; use one of: {forms}",
         value=shown,
