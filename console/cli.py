@@ -56,6 +56,14 @@ def fail(line: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The language first: a value refused while parsing is told in it.
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--config")
+    early.add_argument("--lang")
+    known, _ = early.parse_known_args(argv)
+    if known.lang not in ("ja", "en"):
+        known.lang = None  # the full parser refuses it
+    i18n.use(language(known))
     parser = build_parser()
     args = parser.parse_args(argv)
     i18n.use(language(args))

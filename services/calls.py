@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -213,6 +214,28 @@ class CallStore:
             [*params, limit, offset],
         )
         return [Call.from_row(r, self.tz) for r in rows]
+
+    async def around(
+        self, at: datetime, within: timedelta, f: CallFilter | None = None, *, limit: int = 100
+    ) -> list[tuple[Call, timedelta]]:
+        """Calls that started within `within` of `at` (and match f), closest first (ties: by id),
+        each with its start's difference from `at`. A range on started_at: never a full walk."""
+        f = f or CallFilter()
+        centre = at.timestamp()
+        clauses, params = self._where(f, "c")
+        clauses[:0] = ["c.started_at >= ?", "c.started_at <= ?"]
+        params[:0] = [math.ceil(centre - within.total_seconds()), math.floor(centre + within.total_seconds())]
+        if f.digits:
+            clauses.append("instr(c.numbers, ?) > 0")
+            params.append(f.digits)
+        rows = await self.db.fetchall(
+            f"SELECT {CALL_COLUMNS} FROM calls WHERE id IN (SELECT c.id FROM calls c INDEXED BY calls_browse"
+            f" WHERE {' AND '.join(clauses)} ORDER BY abs(c.started_at - ?), c.id LIMIT ?)",
+            [*params, centre, limit],
+        )
+        found = [Call.from_row(r, self.tz) for r in rows]
+        found.sort(key=lambda c: (abs(c.started_at.timestamp() - centre), c.id))
+        return [(c, c.started_at - at) for c in found]
 
     async def count(self, f: CallFilter) -> int:
         clauses, params = self._where(f, "c")

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 
-from services.core import visible
+from console import i18n
+from services.core import DAY_FORMS, BadWhen, Phrase, read_when, refused_when, visible
 
 INT64_MAX = 2**63 - 1
 LIST_MAX = 1_000_000  # rows a listing prints at most
-FIRST_DAY = date(1970, 1, 1)  # times are stored as Unix seconds
-LAST_DAY = date(2999, 12, 31)  # leaves room for a day or a time zone added to it
 
 
 def count(least: int, most: int = LIST_MAX) -> Callable[[str], int]:
@@ -37,26 +36,36 @@ def ident(text: str) -> int:
 
 
 def day(text: str) -> date:
-    """YYYY-MM-DD between 1970 and 2999."""
+    """A whole day written out with its year (2026-09-07, 2026年9月7日, 令和8年9月7日, R8.9.7, ...):
+    one the command line reads the same whatever day it is."""
     try:
-        value = date.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date: {_shown(text)} (use YYYY-MM-DD)") from None
-    return _in_range(value, text)
+        value = read_when(text)
+    except BadWhen:
+        value = None
+    if value is None or value.day is None or value.clock is not None:
+        refused = refused_when(text, "a day with its year", DAY_FORMS)
+        raise argparse.ArgumentTypeError(i18n.tr_error(refused))
+    return value.day
+
+
+def phrase(text: str) -> Phrase:
+    """A date or a time of day in any form services/core/when.py reads (今日, 12/4, 14時頃, ...),
+    checked now and placed against the workspace's today by the command."""
+    return _read(text)
 
 
 def when(text: str) -> str:
-    """A date or a date and time (ISO 8601, e.g. 2026-09-07 or 2026-09-07T09:30) between 1970 and
-    2999; returned as typed, for the command to read in the configured time zone."""
-    raw = text.strip()
+    """A date or a date and time (2026-09-07, 2026-09-07T09:30, 令和8年9月7日 14時, ...) between
+    1970 and 2999; returned as typed, for the command to read in the configured time zone."""
+    _read(text)
+    return text.strip()
+
+
+def _read(text: str) -> Phrase:
     try:
-        value = date.fromisoformat(raw) if len(raw) == 10 else datetime.fromisoformat(raw).date()
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a date or time: {_shown(text)} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)"
-        ) from None
-    _in_range(value, text)
-    return raw
+        return read_when(text)
+    except BadWhen as exc:  # one line in the user's language, naming the forms taken
+        raise argparse.ArgumentTypeError(i18n.tr_error(exc)) from None
 
 
 def _whole(text: str) -> int:
@@ -67,12 +76,6 @@ def _whole(text: str) -> int:
     if len(digits) > 19:  # beyond any range checked here (and int() of thousands of digits fails)
         return -INT64_MAX - 2 if raw.startswith("-") else INT64_MAX + 1
     return int(raw)
-
-
-def _in_range(value: date, text: str) -> date:
-    if not FIRST_DAY <= value <= LAST_DAY:
-        raise argparse.ArgumentTypeError(f"out of range: {_shown(text)} (from {FIRST_DAY} to {LAST_DAY})")
-    return value
 
 
 def _shown(text: str) -> str:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from dataclasses import replace
+from datetime import datetime, time, timedelta
+from typing import Any
 
 from console.commands import bounded
 from console.commands.common import add_json, cells, emit, listed, term, with_workspace
 from console.commands.privacy import Privacy, add_reveal
 from console.i18n import t
-from services.calls import CallFilter, CallState
+from services.calls import Call, CallFilter, CallState
 from services.core import SpoolError, display, visible
 from services.indexing import CallType
 from services.workspace import Workspace
@@ -25,8 +28,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=with_workspace(indexer))
 
     p = sub.add_parser("calls", help="list calls from the index (metadata only; no audio)")
-    p.add_argument("--from", dest="date_from", type=bounded.day, metavar="DATE")
-    p.add_argument("--to", dest="date_to", type=bounded.day, metavar="DATE")
+    days = "a day with its year: 2026-12-04, 2026/12/4, 20261204, 2026年12月4日, 令和8年12月4日, R8.12.4"
+    p.add_argument("--from", dest="date_from", type=bounded.day, metavar="DATE", help=days)
+    p.add_argument("--to", dest="date_to", type=bounded.day, metavar="DATE", help="its last day, as --from")
+    p.add_argument(
+        "--around",
+        type=bounded.phrase,
+        metavar="WHEN",
+        help="the calls closest to a time (14時頃, 昨日 午後2時, 12/4 14:05, 2026-12-04T14:05), closest"
+        " first, with their difference from it; a day alone (12/4): that day's calls in time order",
+    )
+    p.add_argument(
+        "--within",
+        type=bounded.count(1, 7 * 24 * 60),
+        default=30,
+        metavar="MINUTES",
+        help="with --around: at most this far from it (default 30)",
+    )
     p.add_argument("--number", default="", metavar="DIGITS", help="digits found in either number")
     p.add_argument("--type", action="append", choices=[t.value for t in CallType], default=[])
     p.add_argument("--state", action="append", choices=[s.value for s in CallState], default=[])
@@ -90,6 +108,8 @@ async def indexer(args: argparse.Namespace, ws: Workspace) -> int:
 
 
 async def calls(args: argparse.Namespace, ws: Workspace) -> int:
+    tz = ws.config.tz
+    today = ws.clock.now().astimezone(tz).date()
     f = CallFilter(
         number=args.number,
         date_from=args.date_from,
@@ -98,7 +118,20 @@ async def calls(args: argparse.Namespace, ws: Workspace) -> int:
         states=tuple(args.state),
     )
     privacy = await Privacy.ask(args, ws)
-    rows = await ws.calls.page(f, limit=args.limit, offset=args.offset)
+    differences: dict[int, timedelta] = {}
+    if args.around is None:
+        rows = await ws.calls.page(f, limit=args.limit, offset=args.offset)
+    else:
+        around = args.around.resolve(today, tz)
+        if around.at is None:  # a day: its calls in time order, from its first second
+            start = datetime.combine(around.day, time(0), tz)
+            f = replace(f, date_from=max(f.date_from or around.day, around.day), date_to=around.day)
+            found = await ws.calls.around(start, timedelta(days=1), f, limit=args.offset + args.limit)
+        else:
+            within = timedelta(minutes=args.within)
+            found = await ws.calls.around(around.at, within, f, limit=args.offset + args.limit)
+            differences = {c.id: d for c, d in found}
+        rows = [c for c, _ in found[args.offset :]]
     await privacy.record(rows)
 
     def text() -> str:
@@ -107,21 +140,32 @@ async def calls(args: argparse.Namespace, ws: Workspace) -> int:
             other = privacy.shown(c.other_number) or c.caller_id
             duration = f"{c.duration_s:7.1f}s" if c.duration_s is not None else "      -"
             kind = term("calltype", c.type)
-            lines.append(
+            line = (
                 f"{c.id:>8}  {c.started_at:%Y-%m-%d %H:%M:%S}  {duration}  {cells(kind, 8)}"
                 f" {display(c.city_number):<14} {cells(visible(other), 16)}"
                 f" {cells(term('state', c.state), 9)}"
                 f" {c.raw_retention_until}"
             )
+            if c.id in differences:
+                line += f"  {t('cli.calls.difference', minutes=_minutes(differences[c.id]))}"
+            lines.append(line)
         return "\n".join(lines) if lines else t("cli.index.no_calls")
 
-    emit(
-        args,
-        [
-            c.to_json()
-            | {"path": privacy.path(c.path, c.other_number), "other_number": privacy.number(c.other_number)}
-            for c in rows
-        ],
-        text,
-    )
+    def shown(c: Call) -> dict[str, Any]:
+        data = c.to_json() | {
+            "path": privacy.path(c.path, c.other_number),
+            "other_number": privacy.number(c.other_number),
+        }
+        if args.around is not None:
+            d = differences.get(c.id)
+            data["difference_s"] = int(d.total_seconds()) if d is not None else None
+        return data
+
+    emit(args, [shown(c) for c in rows], text)
     return 0
+
+
+def _minutes(d: timedelta) -> str:
+    """+3, -12, ±0: whole minutes, rounded to the nearest."""
+    n = round(d.total_seconds() / 60)
+    return f"{n:+d}" if n else "±0"

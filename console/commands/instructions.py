@@ -44,14 +44,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         dest="date_from",
         type=bounded.when,
         metavar="WHEN",
-        help="or describe the calls: from DATE or DATE'T'HH:MM (Japan time)",
+        help="or describe the calls: from a day or a day and time (2026-09-07, 2026-09-07T09:30,"
+        " 令和8年9月7日 9時, 昨日 14時; Japan time)",
     )
     e.add_argument(
         "--to",
         dest="date_to",
         type=bounded.when,
         metavar="WHEN",
-        help="to DATE (the whole day) or DATE'T'HH:MM",
+        help="to a day (the whole day) or a day and time, in the same forms",
     )
     e.add_argument("--city", metavar="NUMBER", help="the city-side number of the described calls")
     e.add_argument("--other", metavar="NUMBER", help="the other party's number of the described calls")
@@ -133,7 +134,9 @@ def _criteria(args: argparse.Namespace, ws: Workspace) -> Criteria | None:
         )
     if args.date_from is None or args.date_to is None:
         raise CallrecError("described calls need a time range: --from and --to", code="criteria_range")
-    return Criteria.parse(args.date_from, args.date_to, city=args.city, other=args.other, tz=ws.config.tz)
+    tz = ws.config.tz
+    today = ws.clock.now().astimezone(tz).date()
+    return Criteria.parse(args.date_from, args.date_to, city=args.city, other=args.other, tz=tz, today=today)
 
 
 async def instruct_export(args: argparse.Namespace, ws: Workspace) -> int:

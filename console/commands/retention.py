@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, datetime, time
+from datetime import datetime
 from pathlib import Path
 
 from console.commands import bounded, common
@@ -21,7 +21,7 @@ from console.commands.common import (
 from console.commands.privacy import Privacy, add_reveal, numbers_of
 from console.i18n import t
 from services.access import Duty, Role
-from services.core import CallrecError, units, visible
+from services.core import CallrecError, parse_when, units, visible
 from services.retention import (
     BlockedCall,
     DeletionRecord,
@@ -111,15 +111,10 @@ def _refuse_as_of(args: argparse.Namespace) -> None:
 
 
 def parse_as_of(text: str, ws: Workspace) -> datetime:
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(0), ws.clock.tz)  # Japan time
-        at = datetime.fromisoformat(text)
-    except ValueError:
-        raise CallrecError(
-            f"--as-of: not a date or time: {visible(text)!r} (use YYYY-MM-DD)", code="bad_date"
-        ) from None
-    return at.replace(tzinfo=ws.clock.tz) if at.tzinfo is None else at
+    """A day (its start) or a moment, in any form services/core/when.py reads; Japan time."""
+    tz = ws.clock.tz
+    when = parse_when(text, ws.clock.now().astimezone(tz).date(), tz)
+    return when.at if when.at is not None else when.span(tz)[0]
 
 
 def describe_preview(p: Preview, purgeable_shown: int, privacy: Privacy) -> str:

@@ -23,11 +23,16 @@ from services.core.errors import (
 from services.core.lease import Lease
 from services.core.phone import CallerId, NumberPlan, display, mask_in, masked, normalize, search_digits
 from services.core.text import ljust_cells, visible
+from services.core.when import DAY_FORMS, BadWhen, Phrase, Precision, When, parse_when
+from services.core.when import read as read_when
+from services.core.when import refused as refused_when
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
+    "DAY_FORMS",
     "JST",
     "PATTERN_REQUIRED",
+    "BadWhen",
     "CallerId",
     "CallrecError",
     "Centre",
@@ -47,10 +52,13 @@ __all__ = [
     "NotFound",
     "NotPermitted",
     "NumberPlan",
+    "Phrase",
     "PinError",
+    "Precision",
     "SpoolError",
     "StorageError",
     "SystemClock",
+    "When",
     "WrongPin",
     "display",
     "from_epoch",
@@ -58,6 +66,9 @@ __all__ = [
     "mask_in",
     "masked",
     "normalize",
+    "parse_when",
+    "read_when",
+    "refused_when",
     "search_digits",
     "storage_error",
     "to_epoch",

@@ -1,6 +1,6 @@
 """Instructions (様式第1号) and the documents around them: register, report, public notice."""
 
-from services.instructions.described import DESCRIBED, DESCRIBED_CALLS, PROTECTING, protecting
+from services.instructions.described import DESCRIBED, DESCRIBED_CALLS, PROTECTING, candidates, protecting
 from services.instructions.store import (
     MEDIA,
     OPEN_STATES,
@@ -24,5 +24,6 @@ __all__ = [
     "Instructions",
     "Kind",
     "State",
+    "candidates",
     "protecting",
 ]

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import aiosqlite
+
+from services.calls import Call, CallFilter, CallState, CallStore
 
 # An instruction keeps the calls it names or describes from a purge from the moment it is issued
 # until it is received or cancelled (a purge instruction names none).
@@ -94,3 +97,42 @@ async def protecting(db: Reader, call_ids: Sequence[int]) -> dict[int, list[str]
     for r in rows:
         out.setdefault(r[0], []).append(r[1])
     return out
+
+
+_NARROWED = 100_000  # calls in the range whose numbers hold the digits: the exact ones are kept
+
+
+class Description(Protocol):
+    """What a described instruction says (store.Criteria): a time range and, perhaps, numbers."""
+
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+    @property
+    def city(self) -> str | None: ...
+    @property
+    def other(self) -> str | None: ...
+
+
+async def candidates(
+    calls: CallStore, described: Description, *, limit: int = 100
+) -> list[tuple[Call, timedelta]]:
+    """The calls a description matches (as DESCRIBED_MATCH, not purged), closest to the time it
+    describes first (the middle of its range: "around 14:00" is stored as a range about 14:00),
+    each with its difference from that time; for the operator to pick from."""
+    half = (described.end - described.start) / 2
+    centre = described.start + half
+    # The number narrows the walk (digits anywhere); the exact match is checked below.
+    needle = described.other or described.city or ""
+    kept = tuple(s.value for s in CallState if s is not CallState.PURGED)
+    wanted = CallFilter(number=needle, states=kept)
+    found = await calls.around(centre, half, wanted, limit=_NARROWED if needle else limit)
+    matching = [
+        (c, d)
+        for c, d in found
+        if described.start <= c.started_at <= described.end
+        and (described.city is None or c.city_number == described.city)
+        and (described.other is None or c.other_number == described.other)
+    ]
+    return matching[:limit]

@@ -13,7 +13,7 @@ import builtins
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from enum import StrEnum
 from typing import Any
 
@@ -27,6 +27,8 @@ from services.core.clock import Clock, fiscal_year, from_epoch, to_epoch
 from services.core.db import Database
 from services.core.errors import CallrecError, Conflict, NotFound
 from services.core.phone import normalize
+from services.core.when import read as read_when
+from services.core.when import refused
 from services.instructions import described as desc
 
 
@@ -64,25 +66,17 @@ _TRANSITIONS: dict[State, set[State]] = {
 }
 
 
-def _moment(text: str, tz: tzinfo, *, end: bool) -> datetime:
-    """A date (the whole day) or a date and time, as typed; Japan time unless an offset is given."""
-    raw = text.strip()
-    try:
-        if len(raw) == 10:
-            day = date.fromisoformat(raw)
-            return (
-                datetime.combine(day + timedelta(days=1), time(0), tz) - timedelta(seconds=1)
-                if end
-                else datetime.combine(day, time(0), tz)
-            )
-        at = datetime.fromisoformat(raw)
-    except ValueError:
-        raise CallrecError(
-            f"not a date or date and time: {raw!r} (e.g. 2026-09-07 or 2026-09-07T09:30)",
-            code="bad_datetime",
-            value=raw,
-        ) from None
-    return at.replace(tzinfo=tz) if at.tzinfo is None else at.astimezone(tz)
+def _moment(text: str, tz: tzinfo, *, end: bool, today: date | None) -> datetime:
+    """A date (the whole day) or a date and time, as typed (services/core/when.py); Japan time
+    unless an offset is given. Forms relative to today (昨日, 12/4, 14時) need `today`."""
+    phrase = read_when(text)
+    if today is None and phrase.relative:
+        raise refused(text, "a day with its year")
+    when = phrase.resolve(today or date.min, tz)
+    if when.at is not None:
+        return when.at
+    first, last = when.span(tz)
+    return last if end else first
 
 
 def _digits(raw: str | None, what: str) -> str | None:
@@ -106,9 +100,16 @@ class Criteria:
 
     @classmethod
     def parse(
-        cls, start: str, end: str, *, city: str | None = None, other: str | None = None, tz: tzinfo
+        cls,
+        start: str,
+        end: str,
+        *,
+        city: str | None = None,
+        other: str | None = None,
+        tz: tzinfo,
+        today: date | None = None,
     ) -> Criteria:
-        lo, hi = _moment(start, tz, end=False), _moment(end, tz, end=True)
+        lo, hi = _moment(start, tz, end=False, today=today), _moment(end, tz, end=True, today=today)
         if hi < lo:
             raise CallrecError("the end of the range is before its start", code="bad_range")
         return cls(lo, hi, _digits(city, "city-side number"), _digits(other, "other party's number"))
