@@ -23,9 +23,6 @@ from services.core.text import visible
 from services.workspace import Workspace
 from tests.support.console import Terminal, call_list, make_app, screen_text, unlock, until
 
-# Consoles in pseudo-terminals and wall-clock waits: run alone, after the parallel tests.
-pytestmark = pytest.mark.serial
-
 
 def recording_name(at: datetime, uid: str, other: str = "09099998888") -> str:
     return f"in-0488291111-{other}-{at:%Y%m%d-%H%M%S}-{uid}.wav"
@@ -79,10 +76,10 @@ HOSTILE = {
 
 
 def _printable_strips(app) -> None:
-    for strip in app.screen._compositor.render_strips():
-        for segment in strip:
-            bad = [ch for ch in segment.text if not ch.isprintable() or ch in "\u202e\u202d\u2066"]
-            assert not bad, f"raw control characters reached the screen: {bad!r}"
+    bad = [
+        ch for ch in screen_text(app) if ch != "\n" and (not ch.isprintable() or ch in "\u202e\u202d\u2066")
+    ]
+    assert not bad, f"raw control characters reached the screen: {bad!r}"
 
 
 async def test_hostile_names_and_notes_are_shown_literally(cfg: Config, spool: Path) -> None:

@@ -21,9 +21,6 @@ from services.core.errors import CallrecError
 from services.workspace import Workspace
 from tests.support.console import Terminal
 
-# Consoles in pseudo-terminals and wall-clock waits: run alone, after the parallel tests.
-pytestmark = pytest.mark.serial
-
 NOW = datetime(2026, 11, 24, 18, 30, tzinfo=JST)
 
 

@@ -31,9 +31,6 @@ from tests.support.faults import assert_intact, fingerprint, one_line
 from tests.support.retention import current_time, write_call
 from tests.support.workspace import ROOT, CliRunner
 
-# Consoles in pseudo-terminals and wall-clock waits: run alone, after the parallel tests.
-pytestmark = pytest.mark.serial
-
 UNPRIVILEGED = (
     "setpriv",
     "--inh-caps=-dac_override,-dac_read_search",

@@ -55,9 +55,6 @@ from tests.support.retention import (
 )
 from tests.support.workspace import MANAGER_PIN, CliRunner
 
-# Consoles in pseudo-terminals and wall-clock waits: run alone, after the parallel tests.
-pytestmark = pytest.mark.serial
-
 RECEIPT_STEPS = ["receipt_before_tx", "receipt_in_tx", "receipt_after_commit"]
 
 
@@ -149,6 +146,7 @@ async def test_console_killed_while_recording_a_receipt(
         term.read_until("通話一覧")
         term.write(b"2")
         term.read_until(ins.number)
+        term.read_until("次の手順")  # the instruction selected and shown: its keys act on it
         term.write(b"a")  # receipt: the custodian, the PIN, the confirmation
         term.read_until("保管者")
         term.write("広聴課 書庫".encode() + b"\x13")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import html
+import inspect
 import os
 import pty
 import random
+import re
 import select
 import signal
 import struct
@@ -20,6 +23,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pyte
+from rich.cells import cell_len
 from textual.pilot import Pilot
 
 from demo_data.calls import random_call
@@ -34,10 +39,27 @@ if TYPE_CHECKING:
     from screens.retention.view import RetentionView
 
 
+_SVG_TEXT = re.compile(
+    r'<text [^>]*?x="([0-9.]+)"[^>]*?clip-path="url\(#[^)]*-line-(\d+)\)">(.*?)</text>', re.S
+)
+
+
 def screen_text(app: CallrecApp) -> str:
-    """What the top screen shows, as plain text lines."""
-    strips = app.screen._compositor.render_strips()
-    return "\n".join("".join(seg.text for seg in strip) for strip in strips)
+    """What the top screen shows, as plain text lines (read back from Textual's public screenshot)."""
+    svg = app.export_screenshot()
+    width, height = app.size
+    cell = float(re.search(r'<rect [^>]*?x="0" y="[0-9.]+" width="([0-9.]+)"', svg)[1]) / width  # type: ignore[index]  # the first clip rect spans the screen
+    rows: list[list[tuple[int, str]]] = [[] for _ in range(height)]
+    for x, line, text in _SVG_TEXT.findall(svg):
+        rows[int(line)].append((round(float(x) / cell), html.unescape(text).replace("\xa0", " ")))
+    lines = []
+    for row in rows:
+        out, col = "", 0
+        for start, text in sorted(row):
+            out += " " * max(0, start - col) + text
+            col = start + cell_len(text) if start >= col else col + cell_len(text)
+        lines.append(out)
+    return "\n".join(lines)
 
 
 class Said:
@@ -156,9 +178,25 @@ async def show(pilot: Pilot[Any], key: str) -> None:
     """Switch the main screen to the view named `key`."""
     from screens.views import views
 
-    with pilot.app._context():  # a test may run two apps in one task: act in this one's context
-        await pilot.app.screen.show_view([v.key for v in views()].index(key))  # type: ignore[attr-defined]
+    index = [v.key for v in views()].index(key)
+    await in_app(pilot, lambda: pilot.app.screen.show_view(index))  # type: ignore[attr-defined]
     await pilot.pause(0.1)
+
+
+async def in_app(pilot: Pilot[Any], act: Callable[[], Any]) -> Any:
+    """Run `act` in the app's own task, as its handlers run (a test may run two apps in one task,
+    so acting from the test's task would act in the other app's context), and wait for it."""
+    done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    async def run() -> None:
+        try:
+            result = act()
+            done.set_result(await result if inspect.isawaitable(result) else result)
+        except Exception as exc:
+            done.set_exception(exc)
+
+    pilot.app.call_later(run)
+    return await asyncio.wait_for(done, 30)
 
 
 async def show_instructions(pilot: Pilot[Any]) -> Any:
@@ -197,11 +235,14 @@ async def fill(pilot: Pilot[Any], **values: str) -> None:
 
     app = pilot.app
     await until(pilot, lambda: isinstance(app.screen, FieldsForm), what="form")
-    with app._context():
+
+    def set_fields() -> None:
         for key, value in values.items():
             widget = app.screen.query_one(f"#ff-{key}")
             assert isinstance(widget, Input | Select)
             widget.value = value
+
+    await in_app(pilot, set_fields)
     await pilot.pause(0.05)
     await pilot.press("ctrl+s")
 
@@ -322,27 +363,45 @@ class Terminal:
                 "TERM": "xterm-256color",
                 "LANG": "ja_JP.UTF-8",
                 "PYTHONFAULTHANDLER": "1",
+                # the pseudo-terminal's own size, not one a test runner left in the environment
+                "COLUMNS": str(size[0]),
+                "LINES": str(size[1]),
                 **(env or {}),
             },
         )
         os.close(slave)
         self.output = b""
+        # What a person would see: Textual redraws only what changed, so a word on the screen may
+        # never appear whole in the byte stream; a terminal emulator puts the pieces together.
+        self.screen = pyte.Screen(*size)
+        self._stream = pyte.ByteStream(self.screen)
+
+    def text(self) -> str:
+        # A wide character's second cell holds "" (pyte's own `display` trips on a half-overwritten one).
+        screen = self.screen
+        return "\n".join(
+            "".join(screen.buffer[y][x].data for x in range(screen.columns)) for y in range(screen.lines)
+        )
 
     def read_until(self, needle: str, timeout: float = 20) -> None:
+        """Wait until `needle` is on the screen (or was written whole, e.g. after the console ended)."""
         deadline = time.monotonic() + timeout
         data = needle.encode()
-        while data not in self.output:
+        while data not in self.output and needle not in self.text():
             if time.monotonic() > deadline:
-                raise AssertionError(f"{needle!r} never appeared")
+                raise AssertionError(f"{needle!r} never appeared; the screen:\n{self.text()}")
             self._read(0.05)
 
     def _read(self, wait: float) -> None:
         ready, _, _ = select.select([self.master], [], [], wait)
         if ready:
             try:
-                self.output += os.read(self.master, 65536)
+                chunk = os.read(self.master, 65536)
             except OSError:
                 time.sleep(wait)
+                return
+            self.output += chunk
+            self._stream.feed(chunk)
 
     def drain(self, seconds: float) -> None:
         end = time.monotonic() + seconds
