@@ -5,25 +5,22 @@ export uses (issue 11, item 1)."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from services.access.duties import Duty
-from services.core import testpoints
 from services.core.clock import JST
 from services.core.config import Config
 from services.instructions.store import Criteria
 from services.workspace import Workspace
 from tests.support.console import make_app, open_view, screen_text, until
+from tests.support.faults import start_paused
 from tests.support.purge import wait_for
 from tests.support.retention import files_on_disk, manager, states, write_call
-from tests.support.workspace import ROOT, CliRunner
+from tests.support.workspace import CliRunner
 
 # Long past its retention (翌月末) by the real clock, whatever day the tests run.
 BASE = (datetime.now(JST) - timedelta(days=100)).replace(hour=10, minute=0, second=0, microsecond=0)
@@ -202,33 +199,20 @@ async def test_an_instruction_issued_while_a_purge_runs_keeps_its_calls(
     described instruction is issued then. The marking transaction checks the description."""
     purge_ins = run_json(cli, "instruct", "purge", "--pin-stdin", input="1111\n")
     flag = tmp_path / "paused"
-    env = dict(os.environ, **{testpoints.PAUSE_AT: "after_start", testpoints.PAUSE_FILE: str(flag)})
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "console.cli",
-            "--lang",
-            "en",
-            "--config",
-            str(cfg.source),
-            "purge",
-            str(purge_ins["id"]),
-            "--yes",
-            "--pin-stdin",
-            "--json",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env=env,
+    proc = start_paused(
+        cfg.source,
+        "--lang",
+        "en",
+        "purge",
+        str(purge_ins["id"]),
+        "--yes",
+        "--pin-stdin",
+        "--json",
+        step="after_start",
+        flag=flag,
+        stdin="2222\n",
     )
     try:
-        assert proc.stdin is not None
-        proc.stdin.write("2222\n")
-        proc.stdin.close()
         wait_for(flag, proc)
         ins = instruct(cli, "--city", CITY)
     finally:

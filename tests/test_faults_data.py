@@ -25,9 +25,9 @@ from services.core import config as config_mod
 from services.core.config import Config
 from services.workspace import Workspace
 from tests.support.export import fill, tmpfs
-from tests.support.faults import assert_intact, fingerprint, one_line
+from tests.support.faults import assert_intact, fingerprint, one_line, start_cli
 from tests.support.retention import current_time, make_calls, write_call
-from tests.support.workspace import MANAGER_PIN, OPERATOR_PIN, ROOT, CliRunner, run_callrec
+from tests.support.workspace import MANAGER_PIN, OPERATOR_PIN, CliRunner, run_callrec
 
 
 def _config_on(data: Path, spool: Path, tmp_path: Path) -> Path:
@@ -108,12 +108,7 @@ def test_database_locked_by_another_process_waits(ws: Workspace, cfg: Config, cl
 def test_sigkill_during_index_then_reindex(ws: Workspace, cfg: Config, cli: CliRunner) -> None:
     make_calls(cfg.spool, 10000)  # spread over many day folders: written in many batches
     before = fingerprint(cfg.spool)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "console.cli", "--config", str(cfg.source), "index"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_cli(cfg.source, "index", capture=False)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # kill it once it has written some, not all
         with sqlite3.connect(cfg.database) as raw:

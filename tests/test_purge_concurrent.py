@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,9 +13,10 @@ from services.core.errors import Conflict
 from services.core.lease import Lease
 from services.instructions.store import Instruction
 from services.workspace import Workspace
+from tests.support.faults import start_cli
 from tests.support.purge import check_agreement, start_purge, wait_for
 from tests.support.retention import files_on_disk, make_calls, manager
-from tests.support.workspace import ROOT, CliRunner
+from tests.support.workspace import CliRunner
 
 
 async def paused_purge(
@@ -65,27 +65,9 @@ async def test_two_purges_started_together_delete_once(ws: Workspace, spool: Pat
     make_calls(spool, expired=30)
     await ws.indexer.scan()
     ins = await ws.instructions.issue_purge(await manager(ws, Duty.ISSUE_INSTRUCTION))
-    cmd = [
-        sys.executable,
-        "-m",
-        "console.cli",
-        "--lang",
-        "en",
-        "--config",
-        str(ws.config.source),
-        "purge",
-        str(ins.id),
-        "--yes",
-        "--pin-stdin",
-        "--json",
-    ]
-    procs = [
-        subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
-        )
-        for _ in range(2)
-    ]
-    results = [p.communicate(input="2222\n", timeout=120) for p in procs]
+    args = ("--lang", "en", "purge", str(ins.id), "--yes", "--pin-stdin", "--json")
+    procs = [start_cli(ws.config.source, *args, stdin="2222\n") for _ in range(2)]
+    results = [p.communicate(timeout=120) for p in procs]
     codes = sorted(p.returncode for p in procs)
     assert codes == [0, 1], results
     ok = next(out for (out, _), p in zip(results, procs, strict=True) if p.returncode == 0)

@@ -7,7 +7,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,8 @@ from services.access.auth import Actor
 from services.access.duties import Duty, Role
 from services.calls import Call, CallFilter
 from services.workspace import Workspace
-from tests.support.workspace import MANAGER_PIN, OPERATOR_PIN, ROOT
+from tests.support.faults import start_cli
+from tests.support.workspace import MANAGER_PIN, OPERATOR_PIN
 
 needs_xorriso = pytest.mark.skipif(
     shutil.which("xorriso") is None or shutil.which("osirrox") is None,
@@ -164,27 +164,8 @@ def fill(folder: Path, leave: int = 0) -> None:
         fh.write(b"\0" * max(free - leave, 0))
 
 
-def start_cli_export(config: Path, number: str, *target: str) -> subprocess.Popen[bytes]:
+def start_cli_export(config: Path, number: str, *target: str) -> subprocess.Popen[str]:
     """`callrec export NUMBER TARGET...` by the operator in a process of its own (to be killed)."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "console.cli",
-            "--config",
-            str(config),
-            "export",
-            number,
-            *target,
-            "--pin-stdin",
-            "--yes",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=ROOT,
+    return start_cli(
+        config, "export", number, *target, "--pin-stdin", "--yes", stdin=f"{OPERATOR_PIN}\n", capture=False
     )
-    assert proc.stdin is not None
-    proc.stdin.write(f"{OPERATOR_PIN}\n".encode())
-    proc.stdin.close()
-    return proc

@@ -151,27 +151,42 @@ async def assert_intact_ws(ws: Workspace, before: dict[str, str]) -> None:
         assert after.get(name) == digest, f"{name} lost or changed"
 
 
+def start_cli(
+    config: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None, capture: bool = True
+) -> subprocess.Popen[str]:
+    """A real `callrec --config CONFIG ARGS...` in a process of its own (to be paused or killed).
+    Without `capture` its output is discarded, for a process that may write more than a pipe holds."""
+    from tests.support.workspace import ROOT
+
+    out = subprocess.PIPE if capture else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console.cli", "--config", str(config), *args],
+        stdin=subprocess.PIPE,
+        stdout=out,
+        stderr=out,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(stdin)
+    proc.stdin.close()
+    proc.stdin = None  # all its input is given: communicate() then only reads
+    return proc
+
+
 def start_paused(
     config: Path, *args: str, step: str, flag: Path, stdin: str = "", env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
     """A real `callrec` command that stops at testpoint `step` (services/core/testpoints.py)."""
     from services.core import testpoints
-    from tests.support.workspace import ROOT
 
-    full_env = {**os.environ, testpoints.PAUSE_AT: step, testpoints.PAUSE_FILE: str(flag), **(env or {})}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "console.cli", "--config", str(config), *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env=full_env,
+    return start_cli(
+        config,
+        *args,
+        stdin=stdin,
+        env={testpoints.PAUSE_AT: step, testpoints.PAUSE_FILE: str(flag), **(env or {})},
     )
-    assert proc.stdin is not None
-    proc.stdin.write(stdin)
-    proc.stdin.close()
-    return proc
 
 
 def wait_for_pause(flag: Path, proc: subprocess.Popen[Any] | None = None, timeout: float = 60) -> None:

@@ -3,61 +3,39 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 from services.core import testpoints
 from services.workspace import Workspace
+from tests.support.faults import start_paused, wait_for_pause
 from tests.support.retention import files_on_disk
-from tests.support.workspace import ROOT
 
 BATCH = 4  # calls per purge batch in these tests
 
 
 def start_purge(cfg_path: Path, ref: str, step: str, flag: Path) -> subprocess.Popen[str]:
-    env = dict(
-        os.environ,
-        **{testpoints.PAUSE_AT: step, testpoints.PAUSE_FILE: str(flag), testpoints.PURGE_BATCH: str(BATCH)},
+    return start_paused(
+        cfg_path,
+        "--lang",
+        "en",
+        "purge",
+        ref,
+        "--yes",
+        "--pin-stdin",
+        step=step,
+        flag=flag,
+        stdin="2222\n",
+        env={testpoints.PURGE_BATCH: str(BATCH)},
     )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "console.cli",
-            "--lang",
-            "en",
-            "--config",
-            str(cfg_path),
-            "purge",
-            ref,
-            "--yes",
-            "--pin-stdin",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env=env,
-    )
-    assert proc.stdin is not None
-    proc.stdin.write("2222\n")
-    proc.stdin.close()
-    return proc
 
 
 def wait_for(flag: Path, proc: subprocess.Popen[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not flag.exists():
-        if proc.poll() is not None:
-            raise AssertionError(f"purge ended before the pause point: {proc.stderr.read()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError("purge never reached the pause point")
-        time.sleep(0.01)
+    try:
+        wait_for_pause(flag, proc, timeout)
+    except AssertionError:
+        proc.kill()
+        raise
 
 
 async def check_agreement(ws: Workspace, spool: Path, keep: set[str]) -> dict[str, str]:
