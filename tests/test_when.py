@@ -280,6 +280,64 @@ def test_calls_around_on_the_command_line(
     assert {c["difference_s"] for c in day} == {None}
 
 
+def test_a_described_export_shows_its_calls_closest_first(
+    cli: CliRunner, ws: Workspace, cfg: Config, samples: list[Path], tmp_path: Path
+) -> None:
+    """The operator checks a described instruction's calls against "about 11:00": the plan lists
+    them closest to that time first, each with its difference."""
+    cli("index", check=True)
+    ins = json.loads(
+        cli(
+            "instruct",
+            "export",
+            "--purpose",
+            "proper-conduct",
+            "--medium",
+            "usb",
+            "--from",
+            "令和8年10月26日 9時30分",
+            "--to",
+            "2026-10-26 12:30",
+            "--pin-stdin",
+            "--yes",
+            "--json",
+            input="1111\n",
+            check=True,
+        ).stdout
+    )
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    out = cli(
+        "export", ins["number"], "--dir", str(stick), "--pin-stdin", "--yes", input="2222\n", check=True
+    )
+    listed = [line for line in out.stdout.splitlines() if line.startswith("  ") and "2026-10-26" in line]
+    assert [line.split()[1:3] for line in listed] == [
+        ["2026-10-26", "11:00:00"],
+        ["2026-10-26", "10:00:00"],
+        ["2026-10-26", "12:00:00"],
+    ]
+    assert [line.rsplit("  ", 1)[1] for line in listed] == ["±0 min", "-60 min", "+60 min"]
+
+
+async def test_the_consoles_export_plan_lists_described_calls_closest_first(
+    indexed: Workspace, tmp_path: Path
+) -> None:
+    from screens.exports.actions import plan_lines
+    from services.access import Duty
+    from tests.support.retention import manager, operator
+
+    crit = Criteria.parse("2026-10-26T11:40", "2026-10-26T13:10", tz=JST)  # "about 12:25"
+    ins = await indexed.instructions.issue_export(
+        await manager(indexed, Duty.ISSUE_INSTRUCTION), purpose="proper-conduct", medium="usb", criteria=crit
+    )
+    plan = await indexed.exports.prepare(
+        await operator(indexed), ins.id, indexed.exports.target(folder=str(tmp_path))
+    )
+    calls = [line for line in plan_lines(plan) if "2026-10-26" in line]
+    assert [line.split()[2] for line in calls] == ["12:00", "13:00"]
+    assert [line.rsplit("  ", 1)[1] for line in calls] == ["-25分", "+35分"]
+
+
 def test_calls_from_takes_the_forms_people_type(
     cli: CliRunner, ws: Workspace, cfg: Config, samples: list[Path]
 ) -> None:

@@ -22,8 +22,9 @@ from console.commands.common import (
 )
 from console.i18n import t
 from services.access import Duty, Role
-from services.core import CallrecError, display, mask_in, masked, units, visible
+from services.core import CallrecError, display, mask_in, masked, signed_minutes, units, visible
 from services.export import COUNTED_FROM, CancelToken, ExportPlan, Progress, RegisterEntry
+from services.instructions import closest_first
 from services.workspace import Workspace
 
 
@@ -126,7 +127,9 @@ def plan_lines(plan: ExportPlan) -> list[str]:
                 )
             )
     described = ins.described.other if ins.described is not None else None
-    for c in plan.calls:
+    # As the console's plan: described calls closest to the described time first, with the difference.
+    ranked = closest_first(ins.described, plan.calls) if ins.described else [(c, None) for c in plan.calls]
+    for c, off in ranked:
         # As the console's plan: the number the manager described is shown whole (it is in the
         # instruction, the operator checks the calls against it); any other stays masked.
         whole = described is not None and c.other_number == described
@@ -137,6 +140,7 @@ def plan_lines(plan: ExportPlan) -> list[str]:
             f"  {c.id:>7}  {c.started_at:%Y-%m-%d %H:%M:%S}  {cells(kind, 8)}"
             f" {display(c.city_number):<14} {cells(visible(other), 16)} {units.size(c.size):>9}"
             f"  {visible(name)}"
+            + ("" if off is None else f"  {t('when.difference', minutes=signed_minutes(off))}")
         )
     return lines
 

@@ -14,7 +14,7 @@ from console.commands.common import add_json, cells, emit, listed, term, with_wo
 from console.commands.privacy import Privacy, add_reveal
 from console.i18n import t
 from services.calls import Call, CallFilter, CallState
-from services.core import SpoolError, display, visible
+from services.core import SpoolError, display, signed_minutes, visible
 from services.indexing import CallType
 from services.workspace import Workspace
 
@@ -147,7 +147,7 @@ async def calls(args: argparse.Namespace, ws: Workspace) -> int:
                 f" {c.raw_retention_until}"
             )
             if c.id in differences:
-                line += f"  {t('cli.calls.difference', minutes=_minutes(differences[c.id]))}"
+                line += f"  {t('when.difference', minutes=signed_minutes(differences[c.id]))}"
             lines.append(line)
         return "\n".join(lines) if lines else t("cli.index.no_calls")
 
@@ -163,9 +163,3 @@ async def calls(args: argparse.Namespace, ws: Workspace) -> int:
 
     emit(args, [shown(c) for c in rows], text)
     return 0
-
-
-def _minutes(d: timedelta) -> str:
-    """+3, -12, ±0: whole minutes, rounded to the nearest."""
-    n = round(d.total_seconds() / 60)
-    return f"{n:+d}" if n else "±0"

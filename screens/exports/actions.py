@@ -27,7 +27,7 @@ from screens.host import ConsoleHost
 from screens.widgets import text as fmt
 from screens.widgets.progress import Job
 from services.access import Actor, Duty
-from services.core import CallrecError, DestinationError, NeedsSplit
+from services.core import CallrecError, DestinationError, NeedsSplit, signed_minutes
 from services.export import (
     Cancelled,
     CancelToken,
@@ -38,7 +38,7 @@ from services.export import (
     TargetKind,
     forms,
 )
-from services.instructions import MEDIA, PURPOSES, Criteria, Instruction, Kind, State
+from services.instructions import MEDIA, PURPOSES, Criteria, Instruction, Kind, State, closest_first
 
 T = TypeVar("T")
 
@@ -246,14 +246,16 @@ def plan_lines(plan: ExportPlan) -> list[str]:
     if plan.described:
         lines.append(t("export.run.confirm_described"))
     described = plan.instruction.described
-    for c in plan.calls[:8]:
+    # Described calls closest to the time the manager described first, each with its difference,
+    # for the operator to check against the description.
+    ranked = closest_first(described, plan.calls) if described else [(c, None) for c in plan.calls]
+    for c, off in ranked[:8]:
         # The number the manager described is shown whole (it is in the instruction): the
         # operator checks the calls against it. Any other stays masked.
         shown = described is not None and described.other is not None and (c.other_number == described.other)
         other = fmt.number(c.other_number, masked=not shown, caller=c.caller_id)
-        lines.append(
-            f"{c.id:>6}  {c.started_at:%Y-%m-%d %H:%M}  {fmt.fit(fmt.number(c.city_number), 12)}  {other}"
-        )
+        line = f"{c.id:>6}  {c.started_at:%Y-%m-%d %H:%M}  {fmt.fit(fmt.number(c.city_number), 12)}  {other}"
+        lines.append(line if off is None else f"{line}  {t('when.difference', minutes=signed_minutes(off))}")
     if len(plan.calls) > 8:
         lines.append(t("ins.detail.more", n=len(plan.calls) - 8))
     return lines

@@ -23,7 +23,7 @@ from services.core.errors import (
 from services.core.lease import Lease
 from services.core.phone import CallerId, NumberPlan, display, mask_in, masked, normalize, search_digits
 from services.core.text import ljust_cells, visible
-from services.core.when import DAY_FORMS, BadWhen, Phrase, Precision, When, parse_when
+from services.core.when import DAY_FORMS, BadWhen, Phrase, Precision, When, parse_when, signed_minutes
 from services.core.when import read as read_when
 from services.core.when import refused as refused_when
 
@@ -70,6 +70,7 @@ __all__ = [
     "read_when",
     "refused_when",
     "search_digits",
+    "signed_minutes",
     "storage_error",
     "to_epoch",
     "visible",

@@ -149,6 +149,12 @@ class Phrase:
         return When(at.date(), at, self.precision, self.approximate)
 
 
+def signed_minutes(d: timedelta) -> str:
+    """+3, -12, ±0: a difference in whole minutes, rounded to the nearest."""
+    n = round(d.total_seconds() / 60)
+    return f"{n:+d}" if n else "±0"
+
+
 def parse_when(text: str, today: date, tz: tzinfo) -> When:
     """`text` as a day or a moment, relative to `today` in `tz`; BadWhen if it is neither."""
     return read(text).resolve(today, tz)

@@ -1,6 +1,13 @@
 """Instructions (様式第1号) and the documents around them: register, report, public notice."""
 
-from services.instructions.described import DESCRIBED, DESCRIBED_CALLS, PROTECTING, candidates, protecting
+from services.instructions.described import (
+    DESCRIBED,
+    DESCRIBED_CALLS,
+    PROTECTING,
+    candidates,
+    closest_first,
+    protecting,
+)
 from services.instructions.store import (
     MEDIA,
     OPEN_STATES,
@@ -25,5 +32,6 @@ __all__ = [
     "Kind",
     "State",
     "candidates",
+    "closest_first",
     "protecting",
 ]

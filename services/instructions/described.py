@@ -115,12 +115,18 @@ class Description(Protocol):
     def other(self) -> str | None: ...
 
 
+def closest_first(described: Description, calls: Sequence[Call]) -> list[tuple[Call, timedelta]]:
+    """`calls`, closest to the time `described` means first (the middle of its range: "around
+    14:00" is stored as a range about 14:00), each with its difference from that time."""
+    centre = described.start + (described.end - described.start) / 2
+    return sorted(((c, c.started_at - centre) for c in calls), key=lambda cd: (abs(cd[1]), cd[0].id))
+
+
 async def candidates(
     calls: CallStore, described: Description, *, limit: int = 100
 ) -> list[tuple[Call, timedelta]]:
-    """The calls a description matches (as DESCRIBED_MATCH, not purged), closest to the time it
-    describes first (the middle of its range: "around 14:00" is stored as a range about 14:00),
-    each with its difference from that time; for the operator to pick from."""
+    """The calls a description matches (as DESCRIBED_MATCH, not purged), closest first as in
+    `closest_first`; for the operator to pick from."""
     half = (described.end - described.start) / 2
     centre = described.start + half
     # The number narrows the walk (digits anywhere); the exact match is checked below.
