@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
@@ -140,6 +140,9 @@ class CallFilter:
     date_to: date | None = None  # inclusive
     types: tuple[str, ...] = ()
     states: tuple[str, ...] = field(default=())
+    # "around 14:00": only calls within `within` of `near`, closest first (instead of newest first)
+    near: datetime | None = None
+    within: timedelta = timedelta(minutes=30)
 
     @property
     def digits(self) -> str:
@@ -155,6 +158,10 @@ class CallStore:
         p = f"{alias}." if alias else ""
         clauses: list[str] = []
         params: list[Any] = []
+        if f.near is not None:
+            centre, reach = f.near.timestamp(), f.within.total_seconds()
+            clauses.append(f"{p}started_at BETWEEN ? AND ?")
+            params.extend([math.ceil(centre - reach), math.floor(centre + reach)])
         if f.date_from:
             clauses.append(f"{p}started_at >= ?")
             params.append(int(datetime.combine(f.date_from, time(0), self.tz).timestamp()))
@@ -203,39 +210,37 @@ class CallStore:
         return self._walk(f), clauses, params
 
     async def page(self, f: CallFilter, *, limit: int = 100, offset: int = 0) -> list[Call]:
-        """Calls matching f, newest first: `limit` of them after skipping `offset`."""
+        """Calls matching f, newest first (with `near`: closest to it first, ties by id): `limit`
+        of them after skipping `offset`."""
         source, clauses, params = await self._matching(f, offset + limit)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        if f.near is not None:  # a range on started_at (the window): never a full walk
+            order, outer, order_params = "abs(c.started_at - ?), c.id", "", [f.near.timestamp()]
+        else:
+            order, outer, order_params = (
+                "c.started_at DESC, c.id DESC",
+                " ORDER BY started_at DESC, id DESC",
+                [],
+            )
         # Ids first (from the index alone), then the rows of just those.
         rows = await self.db.fetchall(
             f"SELECT {CALL_COLUMNS} FROM calls WHERE id IN (SELECT c.id FROM {source} {where}"
-            f" ORDER BY c.started_at DESC, c.id DESC LIMIT ? OFFSET ?)"
-            f" ORDER BY started_at DESC, id DESC",
-            [*params, limit, offset],
+            f" ORDER BY {order} LIMIT ? OFFSET ?){outer}",
+            [*params, *order_params, limit, offset],
         )
-        return [Call.from_row(r, self.tz) for r in rows]
+        found = [Call.from_row(r, self.tz) for r in rows]
+        if f.near is not None:
+            centre = f.near.timestamp()
+            found.sort(key=lambda c: (abs(c.started_at.timestamp() - centre), c.id))
+        return found
 
     async def around(
         self, at: datetime, within: timedelta, f: CallFilter | None = None, *, limit: int = 100
     ) -> list[tuple[Call, timedelta]]:
         """Calls that started within `within` of `at` (and match f), closest first (ties: by id),
-        each with its start's difference from `at`. A range on started_at: never a full walk."""
-        f = f or CallFilter()
-        centre = at.timestamp()
-        clauses, params = self._where(f, "c")
-        clauses[:0] = ["c.started_at >= ?", "c.started_at <= ?"]
-        params[:0] = [math.ceil(centre - within.total_seconds()), math.floor(centre + within.total_seconds())]
-        if f.digits:
-            clauses.append("instr(c.numbers, ?) > 0")
-            params.append(f.digits)
-        rows = await self.db.fetchall(
-            f"SELECT {CALL_COLUMNS} FROM calls WHERE id IN (SELECT c.id FROM calls c INDEXED BY calls_browse"
-            f" WHERE {' AND '.join(clauses)} ORDER BY abs(c.started_at - ?), c.id LIMIT ?)",
-            [*params, centre, limit],
-        )
-        found = [Call.from_row(r, self.tz) for r in rows]
-        found.sort(key=lambda c: (abs(c.started_at.timestamp() - centre), c.id))
-        return [(c, c.started_at - at) for c in found]
+        each with its start's difference from `at`."""
+        near = replace(f or CallFilter(), near=at, within=within)
+        return [(c, c.started_at - at) for c in await self.page(near, limit=limit)]
 
     async def count(self, f: CallFilter) -> int:
         clauses, params = self._where(f, "c")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -68,6 +69,36 @@ async def test_pages_and_counts_agree(ws: Workspace, f: CallFilter) -> None:
     assert await ws.calls.count(f) == len(expected)
     keys = [(c.started_at, c.id) for c in got]
     assert keys == sorted(keys, reverse=True)
+
+
+NEAR = datetime(2026, 11, 20, 12, 0, tzinfo=JST)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        CallFilter(near=NEAR, within=timedelta(days=2)),
+        CallFilter(near=NEAR, within=timedelta(days=3), number="090"),
+        CallFilter(near=NEAR, within=timedelta(hours=20), states=("complete",), types=("in",)),
+        CallFilter(near=NEAR, within=timedelta(minutes=1)),
+    ],
+    ids=repr,
+)
+async def test_pages_around_a_moment_are_closest_first(ws: Workspace, f: CallFilter) -> None:
+    await insert_synthetic(ws, 1500, end=END, states=("complete",) * 8 + ("missing", "recording"))
+    assert f.near is not None
+    centre = f.near.timestamp()
+    everything = await all_pages(ws, CallFilter())
+    expected = sorted(
+        (c for c in everything if matches(c, f) and abs(c.started_at - f.near) <= f.within),
+        key=lambda c: (abs(c.started_at.timestamp() - centre), c.id),
+    )
+    got = await all_pages(ws, f)
+    assert [c.id for c in got] == [c.id for c in expected]  # closest first, nothing lost or doubled
+    assert await ws.calls.count(f) == len(expected)
+    assert [c for c, _ in await ws.calls.around(f.near, f.within, replace(f, near=None), limit=50)] == got[
+        :50
+    ]
 
 
 async def test_side_reader_sees_commits_and_cannot_write(ws: Workspace) -> None:

@@ -338,6 +338,32 @@ async def test_the_consoles_export_plan_lists_described_calls_closest_first(
     assert [line.rsplit("  ", 1)[1] for line in calls] == ["-25分", "+35分"]
 
 
+async def test_the_calls_filter_lists_the_calls_around_a_typed_moment(indexed: Workspace) -> None:
+    from textual.widgets import Input
+
+    from tests.support.console import call_list, make_app, screen_text, settle, unlock
+
+    app = make_app(indexed)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await unlock(pilot)
+        lst = call_list(app)
+        await pilot.press("slash", "tab", *"R8.10.26 10時20分頃")
+        await settle(pilot)
+        assert lst.filter.near == at(10, 20, OCT26) and lst.filter.date_from is None
+        assert lst.row_count == 1 and lst.call_at(0).started_at == at(10, 0, OCT26)
+        text = screen_text(app)
+        assert "2026-10-26 10:20 に近い順（前後30分）" in text and "開始 2026-10-26 10:00:00（-20分）" in text
+        await pilot.press("tab", *"10/27")  # around a moment there is no end day
+        await pilot.pause(0.1)
+        assert app.screen.query_one("#f-to", Input).has_class("invalid") and lst.row_count == 1
+        await pilot.press(
+            *["backspace"] * 5, "shift+tab", "end", *["backspace"] * 8
+        )  # the time removed: R8.10.26
+        await settle(pilot)
+        assert lst.filter.near is None and lst.filter.date_from == OCT26
+        assert lst.row_count == await indexed.calls.count(lst.filter) > 1  # from that day on, newest first
+
+
 def test_calls_from_takes_the_forms_people_type(
     cli: CliRunner, ws: Workspace, cfg: Config, samples: list[Path]
 ) -> None:

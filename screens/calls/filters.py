@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from services.calls import CallState
 from services.core import JST, BadWhen, parse_when
@@ -33,3 +33,15 @@ def parse_day(text: str, today: date) -> date | None:
     if when.at is not None:
         raise BadDate(text)
     return when.day
+
+
+def parse_from(text: str, today: date) -> date | datetime | None:
+    """The filter's first field: a day as `parse_day`, or a moment (2026-12-04 14:00, 12/4 14時,
+    14時頃, 昨日 午後2時): the calls around it, closest first."""
+    if not text.strip():
+        return None
+    try:
+        when = parse_when(text, today, JST)
+    except BadWhen:
+        raise BadDate(text) from None
+    return when.at if when.at is not None else when.day

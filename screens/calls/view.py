@@ -24,7 +24,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Select, Static
 
 from console.i18n import t, tr_error
-from screens.calls.filters import STATE_CHOICES, BadDate, parse_day
+from screens.calls.filters import STATE_CHOICES, BadDate, parse_day, parse_from
 from screens.duty_keys import DutyKeys, refusals
 from screens.exports import actions as export_actions
 from screens.host import host
@@ -35,7 +35,7 @@ from screens.widgets.table import Cell, Column, VirtualTable
 from screens.widgets.text import LabelledLines, plain
 from services.access import Duty
 from services.calls import Call, CallFilter, CallState
-from services.core import CallrecError
+from services.core import CallrecError, signed_minutes
 from services.indexing import CallType
 from services.retention import deletable_from, is_expired
 
@@ -288,7 +288,14 @@ class CallDetail(Static):
     def __init__(self) -> None:
         super().__init__(markup=False, id="call-detail")
 
-    def show(self, call: Call | None, *, revealed: bool, instructions: Sequence[str] = ()) -> None:
+    def show(
+        self,
+        call: Call | None,
+        *,
+        revealed: bool,
+        instructions: Sequence[str] = (),
+        near: datetime | None = None,
+    ) -> None:
         if call is None:
             self.update(plain(t("calls.detail.none"), "dim"))
             return
@@ -322,9 +329,13 @@ class CallDetail(Static):
             t("calls.detail.city", number=fmt.number(call.city_number)),
             fmt.call_type(call.type),
         )
+        started = t("calls.detail.started", at=fmt.moment(call.started_at))
+        if near is not None:  # the calls around a typed moment: how far this one is from it
+            minutes = signed_minutes(call.started_at - near)
+            started += t("calls.detail.from_near", difference=t("when.difference", minutes=minutes))
         out.line(
             "calls.detail.recording",
-            t("calls.detail.started", at=fmt.moment(call.started_at)),
+            started,
             t("calls.detail.length", length=elapsed(call, app.ws.clock.now())),
             t("calls.detail.size", size=f"{call.size:,}"),
             plain(call.fmt),
@@ -447,7 +458,7 @@ class CallsView(DutyKeys, Vertical):
                 restrict=r"[0-9０-９+\-－ー ()]*",
                 max_length=20,
             )
-            yield Field(id="f-from", placeholder=t("calls.filter.from"), max_length=12)
+            yield Field(id="f-from", placeholder=t("calls.filter.from"), max_length=24)
             yield Static("〜", classes="filter-sep")
             yield Field(id="f-to", placeholder=t("calls.filter.to"), max_length=12)
             yield Select(types, id="f-type", prompt=t("calls.filter.type_all"), allow_blank=True)
@@ -493,16 +504,25 @@ class CallsView(DutyKeys, Vertical):
     def _read_filter(self) -> CallFilter | None:
         today = host(self).ws.clock.now().date()
         f = self.list.filter
-        values: dict[str, date | None] = {}
+        from_field, to_field = self.query_one("#f-from", Input), self.query_one("#f-to", Input)
+        start: date | datetime | None = None
+        end: date | None = None
         bad = False
-        for field_id, attr in (("#f-from", "date_from"), ("#f-to", "date_to")):
-            field = self.query_one(field_id, Input)
-            try:
-                values[attr] = parse_day(field.value, today)
-                field.remove_class("invalid")
-            except BadDate:
-                field.add_class("invalid")
-                bad = True
+        try:
+            start = parse_from(from_field.value, today)
+            from_field.remove_class("invalid")
+        except BadDate:
+            from_field.add_class("invalid")
+            bad = True
+        near = start if isinstance(start, datetime) else None
+        try:
+            end = parse_day(to_field.value, today)
+            if near is not None and end is not None:  # around a moment: no end to it
+                raise BadDate(to_field.value)
+            to_field.remove_class("invalid")
+        except BadDate:
+            to_field.add_class("invalid")
+            bad = True
         if bad:
             return None
         type_value = self.query_one("#f-type", Select).value
@@ -510,8 +530,9 @@ class CallsView(DutyKeys, Vertical):
         return replace(
             f,
             number=self.query_one("#f-number", Input).value,
-            date_from=values["date_from"],
-            date_to=values["date_to"],
+            date_from=None if near is not None else start,
+            date_to=end,
+            near=near,
             types=(str(type_value),) if isinstance(type_value, str) else (),
             states=STATE_CHOICES.get(str(state_value), ()),
         )
@@ -587,6 +608,12 @@ class CallsView(DutyKeys, Vertical):
                 else t("calls.summary.counting", known=fmt.count(lst.row_count - 1))
             )
             text = t("calls.summary.position", index=fmt.count(lst.cursor + 1), total=total)
+        if lst.filter.near is not None:  # typed a moment: the calls around it, closest first
+            text += "   " + t(
+                "calls.summary.near",
+                at=fmt.moment(lst.filter.near, seconds=False),
+                minutes=round(lst.filter.within.total_seconds() / 60),
+            )
         if lst.marked:  # calls picked for an export instruction (m), until it is issued (i)
             text += "   " + t("export.issue.marked", n=fmt.count(len(lst.marked)))
         self.query_one("#call-summary", Static).update(plain(text))
@@ -606,7 +633,7 @@ class CallsView(DutyKeys, Vertical):
         if lst.selected is not call:
             return
         numbers = named.get(call.id, [])
-        detail.show(call, revealed=call.id == lst.revealed, instructions=numbers)
+        detail.show(call, revealed=call.id == lst.revealed, instructions=numbers, near=lst.filter.near)
 
     # -- picking calls for an export instruction (screens/exports/actions.py) -----------------
 
