@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from console import app as app_mod
-from screens.retention.view import ReasonModal
+from screens.retention.holding import ReasonModal, call_line
 from screens.widgets.modals import ConfirmModal, PinPrompt
 from services.access.audit import Action
 from services.access.duties import Duty
@@ -63,6 +63,7 @@ async def test_a_hold_set_is_shown_although_a_read_was_under_way(ws: Workspace, 
     async with app.run_test(size=(100, 30)) as pilot:
         await unlock(pilot)
         await show_retention(pilot)
+        lines = {c: call_line(await ws.calls.get(c)) for c in ids}  # in the console's language
         for n, call_id in enumerate(ids):
             reading = ws.db.stream("SELECT id FROM calls ORDER BY id")
             await anext(reading)  # begun before the hold is written, not finished
@@ -70,7 +71,7 @@ async def test_a_hold_set_is_shown_although_a_read_was_under_way(ws: Workspace, 
                 await set_hold(pilot, call_id)
                 await until(
                     pilot,
-                    lambda c=call_id: f"通話 {c} を保留しました。" in said or NO_HOLD in said,
+                    lambda c=call_id: f"保留しました: {lines[c]}" in said or NO_HOLD in said,
                     what="the hold reported",
                 )
             finally:
@@ -108,12 +109,13 @@ async def test_holds_set_while_the_reader_keeps_reading(ws: Workspace, spool: Pa
     async with app.run_test(size=(100, 30)) as pilot:
         await unlock(pilot)
         await show_retention(pilot)
+        lines = {c: call_line(await ws.calls.get(c)) for c in ids}  # in the console's language
         try:
             for call_id in ids:
                 await set_hold(pilot, call_id, start_reading)
                 await until(
                     pilot,
-                    lambda c=call_id: f"通話 {c} を保留しました。" in said or NO_HOLD in said,
+                    lambda c=call_id: f"保留しました: {lines[c]}" in said or NO_HOLD in said,
                     what="the hold reported",
                 )
                 stop.set()

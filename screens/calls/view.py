@@ -28,6 +28,7 @@ from screens.calls.filters import STATE_CHOICES, BadDate, parse_day, parse_from
 from screens.duty_keys import DutyKeys, refusals
 from screens.exports import actions as export_actions
 from screens.host import host
+from screens.retention import holding
 from screens.views import View
 from screens.widgets import text as fmt
 from screens.widgets.fields import Field, focus_now
@@ -440,6 +441,8 @@ class CallsView(DutyKeys, Vertical):
         Binding("m", "mark", "key.mark"),
         Binding("i", "issue", "key.issue"),
         Binding("r", "reveal", "key.reveal"),
+        # h asks for the manager's PIN whoever is signed in (the manager at the operator's console).
+        Binding("h", "hold", "key.hold"),
         Binding("t", "today", "key.today"),
         Binding("c", "clear", "key.clear"),
         Binding("d", "toggle_detail", "key.detail"),
@@ -657,6 +660,17 @@ class CallsView(DutyKeys, Vertical):
             lst.marked.clear()
             lst.refresh()
             self._summarise()
+
+    # -- hold ---------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="hold")
+    async def action_hold(self) -> None:
+        call = self.list.selected
+        if call is None:
+            host(self).say(t("calls.hold.nothing"))
+            return
+        if await holding.hold(host(self), call):
+            self._show_detail()
 
     # -- reveal ------------------------------------------------------------------------------
 

@@ -7,26 +7,23 @@ asks."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from console.i18n import t
 from screens.duty_keys import DutyKeys
 from screens.host import host
+from screens.retention import holding
 from screens.retention.deletion_record import DeletionRecordScreen, PeriodModal
 from screens.views import View
 from screens.widgets import text as fmt
-from screens.widgets.fields import Field, field_row
-from screens.widgets.modals import DismissOnLock
 from screens.widgets.progress import Job
 from screens.widgets.table import Cell, Column, ItemTable
 from screens.widgets.text import LabelledLines, plain
@@ -96,61 +93,6 @@ class BlockedList(ItemTable[BlockedCall]):
             (reasons, "yellow" if ahead else "bold yellow" if b.hold is not None else ""),
             (" / ".join(detail), ""),
         ]
-
-
-class ReasonModal(DismissOnLock, ModalScreen[tuple[int, str] | None]):
-    """Ask for a call (unless given) and a reason: for a hold or its release."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "key.cancel")]
-
-    def __init__(self, title: str, body: str, call_id: int | None = None) -> None:
-        super().__init__()
-        self.title_text = title
-        self.body = body
-        self.call_id = call_id
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Static(plain(self.title_text, "bold"), classes="dialog-title")
-            yield Static(plain(self.body), classes="dialog-body")
-            if self.call_id is None:
-                yield field_row(
-                    t("retention.form.call"), Field(restrict=r"[0-9０-９]*", max_length=12, id="reason-call")
-                )
-            else:
-                yield Static(plain(t("retention.form.call_value", id=self.call_id)), classes="dialog-body")
-            yield field_row(t("retention.form.reason"), Field(max_length=500, id="reason-text"))
-            yield Static("", id="reason-message", classes="dialog-message", markup=False)
-            yield Static(plain(t("retention.form.hint"), "dim"), classes="dialog-hint")
-
-    def on_mount(self) -> None:
-        first = "#reason-call" if self.call_id is None else "#reason-text"
-        self.query_one(first, Input).focus()
-
-    @on(Input.Submitted, "#reason-call")
-    def _call_done(self) -> None:
-        self.query_one("#reason-text", Input).focus()
-
-    @on(Input.Submitted, "#reason-text")
-    def _reason_done(self, event: Input.Submitted) -> None:
-        call_id = self.call_id
-        if call_id is None:
-            digits = unicodedata.normalize("NFKC", self.query_one("#reason-call", Input).value)
-            if not digits.strip().isdigit():
-                self._say(t("retention.form.need_call"))
-                self.query_one("#reason-call", Input).focus()
-                return
-            call_id = int(digits)
-        if not event.value.strip():
-            self._say(t("retention.form.need_reason"))
-            return
-        self.dismiss((call_id, event.value))
-
-    def _say(self, text: str) -> None:
-        self.query_one("#reason-message", Static).update(plain(text))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class RetentionView(DutyKeys, Vertical):
@@ -351,38 +293,13 @@ class RetentionView(DutyKeys, Vertical):
 
     @work(exclusive=True, group="retention-action")
     async def hold(self) -> None:
-        app = host(self)
-        answer = await app.push_screen_wait(ReasonModal(t("retention.hold.title"), t("retention.hold.body")))
-        if answer is None:
-            return
-        call_id, reason = answer
-        held = await self._as_manager(
-            Duty.HOLD,
-            t("retention.hold.pin", id=call_id),
-            lambda actor: app.ws.holds.set(actor, call_id, reason),
-        )
-        if held is not None:
-            app.say(t("retention.hold.done", id=held.call_id))
+        if await holding.hold(host(self)):
             self.load()
 
     @work(exclusive=True, group="retention-action")
     async def release(self) -> None:
-        app = host(self)
         chosen = self.query_one(BlockedList).selected
-        call_id = chosen.id if chosen is not None and chosen.hold is not None else None
-        answer = await app.push_screen_wait(
-            ReasonModal(t("retention.release.title"), t("retention.release.body"), call_id)
-        )
-        if answer is None:
-            return
-        call_id, reason = answer
-        released = await self._as_manager(
-            Duty.HOLD,
-            t("retention.release.pin", id=call_id),
-            lambda actor: app.ws.holds.release(actor, call_id, reason),
-        )
-        if released is not None:
-            app.say(t("retention.release.done", id=call_id))
+        if await holding.release(host(self), chosen.id if chosen is not None and chosen.hold else None):
             self.load()
 
     @work(exclusive=True, group="retention-action")
