@@ -10,9 +10,11 @@ from typing import NoReturn
 
 from console import i18n
 from console.commands import audit, clock, export, index, instructions, reports, retention, setup
+from console.exits import Exit, for_error
 from console.i18n import t
 from services.core import CallrecError, visible
 from services.core import config as config_mod
+from services.core.version import VERSION
 
 COMMAND_MODULES = [setup, index, audit, clock, instructions, reports, retention, export]
 
@@ -21,7 +23,7 @@ class _Parser(argparse.ArgumentParser):
     """Usage mistakes are one line too (subcommand parsers inherit this class)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+        self.exit(Exit.USAGE, f"{self.prog}: {message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="callrec",
         description="Console for the call-recording device (さいたまコールセンター通話録音装置).",
     )
+    parser.add_argument("--version", action="version", version=f"callrec {VERSION}")
     parser.add_argument("--config", metavar="PATH", help="configuration file (else $CALLREC_CONFIG)")
     parser.add_argument("--demo", action="store_true", help="try it out: no configuration needed")
     parser.add_argument("--workspace", metavar="DIR", help="demo workspace folder (default: temporary)")
@@ -72,21 +75,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(func(args) or 0)
     except CallrecError as exc:
         fail(i18n.tr_error(exc))
-        return 1
+        return for_error(exc)
     except KeyboardInterrupt:
         fail(t("cli.interrupted"))
-        return 130
+        return Exit.INTERRUPTED
     except BrokenPipeError:
-        return 1
+        return Exit.FAILED
     except (sqlite3.Error, OSError) as exc:
         where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
         what = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         fail(t("unexpected.storage", what=f"{where}{what}"))
-        return 1
+        return Exit.STORAGE
     except Exception as exc:  # the last resort: one line, never a traceback
         # Only the kind of failure: its message may hold a number, a path or a PIN.
         fail(t("unexpected.internal", kind=type(exc).__name__))
-        return 70  # EX_SOFTWARE
+        return Exit.INTERNAL
 
 
 if __name__ == "__main__":

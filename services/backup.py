@@ -14,6 +14,7 @@ from services.core.clock import Clock
 from services.core.config import Config
 from services.core.db import Database
 from services.core.errors import StorageError
+from services.core.version import VERSION
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ async def backup(cfg: Config, db: Database, audit: AuditLog, clock: Clock, dest:
         lines = [f"{digest}  {name}" for name, digest in files.items()]
         (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n", encoding="utf-8")
         (folder / "AUDIT_HEAD").write_text(f"{head}\n" if head else "-\n", encoding="utf-8")
+        (folder / "VERSION").write_text(f"callrec {VERSION}\n", encoding="utf-8")
         for p in folder.rglob("*"):
             if p.is_file():
                 _fsync(p)

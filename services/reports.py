@@ -24,6 +24,7 @@ from services.core.clock import Clock
 from services.core.db import Database
 from services.core.errors import CallrecError, StorageError
 from services.core.text import ljust_cells
+from services.core.version import VERSION
 
 # Report line -> the audit actions it counts, in the order the report shows them.
 SECTIONS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -115,6 +116,7 @@ class Report:
             "period": {"from": self.period_from.isoformat(), "to": self.period_to.isoformat()},
             "produced_at": self.produced_at.isoformat(timespec="seconds"),
             "produced_by": self.produced_by,
+            "callrec": VERSION,
             "calls": {"total": self.calls_total, "by_type": self.calls_by_type, "by_day": self.calls_by_day},
             **self.sections,
             "audit": {
@@ -212,7 +214,7 @@ def to_text(r: Report) -> str:
     out = [
         "通話録音装置 運用状況報告 (第3条第5項)",
         f"期間: {r.period_from} 〜 {r.period_to}",
-        f"作成: {r.produced_at:%Y-%m-%d %H:%M} ({r.produced_by})",
+        f"作成: {r.produced_at:%Y-%m-%d %H:%M} ({r.produced_by}, callrec {VERSION})",
         "",
         f"録音された通話: {r.calls_total} 件",
     ]
@@ -277,7 +279,7 @@ td.n {{ text-align: right; width: 20%; }} .head {{ font-family: monospace; word-
 <h1>通話録音装置 運用状況報告</h1>
 <p>運用責任者（広聴課長）様　（取扱要領第3条第5項）</p>
 <p>期間: {r.period_from} 〜 {r.period_to}<br>
-作成: {r.produced_at:%Y年%m月%d日 %H:%M}（{e(r.produced_by)}）</p>
+作成: {r.produced_at:%Y年%m月%d日 %H:%M}（{e(r.produced_by)}、callrec {e(VERSION)}）</p>
 <h2>録音された通話: {r.calls_total} 件</h2><table>{rows}</table>
 <h2>日別</h2><div class=days><table>{days}</table></div>
 {sections}

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from console.exits import Exit
 from services.calls import CallFilter
 from services.core import config as config_mod
 from services.core.config import Config
@@ -47,5 +48,5 @@ def test_backup_into_a_missing_parent_says_so(ws: Workspace, cli: CliRunner, tmp
     blocker = tmp_path / "file"
     blocker.write_text("x")
     out = cli("backup", str(blocker / "sub"))
-    assert out.returncode == 1
+    assert out.returncode == Exit.STORAGE
     assert out.stderr.count("\n") == 1 and "backup failed" in out.stderr

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from console.exits import Exit
 from demo_data import SAMPLE_SPOOL
 from demo_data.synth import generate_spool
 from tests.support.workspace import ROOT
@@ -209,14 +210,14 @@ def test_audit_verify_through_the_cli(setup: Path, tmp_path: Path) -> None:
     conn.executescript("DROP TRIGGER audit_no_update; UPDATE audit SET actor = 'x' WHERE seq = 2;")
     conn.close()
     broken = callrec("--config", str(setup), "audit", "verify")
-    assert broken.returncode == 1
+    assert broken.returncode == Exit.INTEGRITY
     assert "BROKEN at entry 2" in broken.stdout
     conn = sqlite3.connect(db)
     conn.executescript("DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq >= 2;")
     conn.close()
     assert callrec("--config", str(setup), "audit", "verify").returncode == 0
     cut = callrec("--config", str(setup), "audit", "verify", "--anchor", anchor)
-    assert cut.returncode == 1 and "removed" in cut.stdout
+    assert cut.returncode == Exit.INTEGRITY and "removed" in cut.stdout
     bad = callrec("--config", str(setup), "audit", "verify", "--anchor", "nonsense")
     assert "--anchor" in one_line_error(bad)
 

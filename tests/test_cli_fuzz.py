@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from console import cli
 from console.commands import common
+from console.exits import Exit
 from demo_data.workspace import build
 from services.core.clock import JST
 from tests.support.workspace import ROOT
@@ -275,7 +276,7 @@ def test_a_huge_id_that_fits_is_not_found(template: Path) -> None:
                 "--pin-stdin",
             ]
         )
-    assert code == 1 and len(err.splitlines()) == 1  # no PIN on stdin: refused before anything
+    assert code == Exit.USAGE and len(err.splitlines()) == 1  # no PIN on stdin: refused before anything
 
 
 @pytest.mark.parametrize(
@@ -286,7 +287,7 @@ def test_a_deeply_nested_configuration_is_one_line(tmp_path: Path, nested: str) 
     config.write_text(nested + "\n", encoding="utf-8")
     for args in (["calls"], ["audit", "verify"], ["retention"]):
         code, out, err = run(["--lang", "en", "--config", str(config), *args])
-        assert code == 1 and out == ""
+        assert code == Exit.CONFIG and out == ""
         assert err.splitlines() == [f"callrec: {config}: not valid TOML: {err.split('TOML: ')[1].strip()}"]
         assert "Traceback" not in err
 
@@ -311,5 +312,5 @@ def test_a_closed_stdin_is_no_terminal(template: Path, args: list[str]) -> None:
             timeout=120,
             preexec_fn=lambda: os.close(0),
         )
-    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.returncode == Exit.USAGE and proc.stdout == ""
     assert len(proc.stderr.splitlines()) == 1 and "PIN" in proc.stderr

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from console.exits import Exit
 from services.access.duties import Duty
 from services.calls import CallFilter
 from services.core.config import Config
@@ -55,7 +56,7 @@ def wrong_pin(cfg: Config, *flags: str, lang: str = "C.UTF-8", operator: bool = 
     """The line for a wrong manager's (or operator's) PIN."""
     command = ["purge", "1"] if operator else ["instruct", "purge"]
     proc = callrec(cfg, *flags, *command, "--pin-stdin", lang=lang, input="9999\n")
-    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.returncode == Exit.PIN and proc.stdout == ""
     assert proc.stderr.count("\n") == 1, proc.stderr
     return proc.stderr.strip()
 
@@ -78,7 +79,7 @@ def test_a_database_failure_is_one_line_in_japanese(cfg: Config) -> None:
     cfg.data.mkdir()
     (cfg.data / "callrec.db").write_bytes(b"not a database" * 100)
     proc = callrec(cfg, "calls")
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.returncode == Exit.STORAGE and "Traceback" not in proc.stderr
     assert proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith("callrec: データの保存先の問題: ")
 

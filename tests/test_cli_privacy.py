@@ -7,6 +7,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+from console.exits import Exit
 from services.core import phone
 from services.core.config import Config
 from services.workspace import Workspace
@@ -104,7 +105,7 @@ def test_a_wrong_pin_reveals_nothing_and_counts(
 ) -> None:
     calls = prepared(cli, cfg, samples)
     proc = cli("calls", "--json", "--reveal", "--pin-stdin", input="9999\n")
-    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.returncode == Exit.PIN and proc.stdout == ""
     assert len(proc.stderr.splitlines()) == 1 and "Wrong Operator PIN" in proc.stderr
     assert "9999" not in proc.stderr
     assert audit_rows(cfg, "number.revealed") == []
@@ -112,7 +113,7 @@ def test_a_wrong_pin_reveals_nothing_and_counts(
     with sqlite3.connect(cfg.database) as db:
         assert db.execute("SELECT failures FROM pin_attempts WHERE role = 'operator'").fetchone() == (1,)
     no_pin = cli("retention", "--reveal")  # stdin is no terminal: refused, nothing shown
-    assert no_pin.returncode == 1 and no_pin.stdout == "" and "--pin-stdin" in no_pin.stderr
+    assert no_pin.returncode == Exit.USAGE and no_pin.stdout == "" and "--pin-stdin" in no_pin.stderr
     assert_no_full_number(no_pin.stderr, calls)
 
 
@@ -122,9 +123,9 @@ def test_audit_list_asks_the_managers_pin(
     calls = prepared(cli, cfg, samples)
     cli("calls", "--reveal", "--pin-stdin", input="2222\n", check=True)  # entries naming calls
     asked = cli("audit", "list")
-    assert asked.returncode == 1 and asked.stdout == "" and "--pin-stdin" in asked.stderr
+    assert asked.returncode == Exit.USAGE and asked.stdout == "" and "--pin-stdin" in asked.stderr
     operator = cli("audit", "list", "--pin-stdin", input="2222\n")  # not the manager's PIN
-    assert operator.returncode == 1 and operator.stdout == ""
+    assert operator.returncode == Exit.PIN and operator.stdout == ""
     assert [r[1] for r in audit_rows(cfg, "pin.failed")] == ["manager"]
     masked = cli("audit", "list", "--limit", "1000", "--pin-stdin", input="1111\n", check=True)
     assert_no_full_number(masked.stdout, calls)
@@ -166,7 +167,7 @@ def test_the_export_plan_masks_file_names(
     out.mkdir()
     # no terminal to confirm on: the plan is printed, then nothing is written
     proc = cli("export", str(ins["id"]), "--dir", str(out), "--pin-stdin", input="2222\n")
-    assert proc.returncode == 1 and "--yes" in proc.stderr
+    assert proc.returncode == Exit.USAGE and "--yes" in proc.stderr
     for call_id in picked:
         path, digits = calls[call_id]
         assert phone.mask_in(path.rpartition("/")[2], digits) in proc.stdout

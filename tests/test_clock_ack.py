@@ -9,6 +9,7 @@ import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from console.exits import Exit
 from screens.reports.status_view import StatusView
 from screens.widgets.modals import PinPrompt
 from services.access.audit import Action
@@ -58,7 +59,7 @@ async def test_a_clock_that_ran_ahead_blocks_until_the_manager_acknowledges(
 
     # the manager's PIN (the operator's is not it); both times shown before the PIN is asked
     wrong = cli("clock", "ack", "--pin-stdin", input="2222\n")
-    assert wrong.returncode == 1 and "Wrong" in wrong.stderr
+    assert wrong.returncode == Exit.PIN and "Wrong" in wrong.stderr
     assert Action.CLOCK_ACKNOWLEDGED not in await actions(ws)
     done = cli("clock", "ack", "--pin-stdin", input="1111\n")
     assert done.returncode == 0, done.stderr

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from services.access.audit import Action, Head
+from services.core.version import VERSION
 from services.export import TargetKind
 from services.export.plan import FORM1_HTML, FORM2_HTML, FORM2_TXT, MANIFEST, README, SUMS
 from services.instructions.store import State
@@ -88,6 +89,7 @@ async def test_image_is_bit_exact_in_every_tree(
     # The JSON manifest: calls, ingest hashes, the names in every tree, the audit head.
     doc = json.loads((x / MANIFEST).read_text())
     assert doc["instruction"]["number"] == ins.number
+    assert doc["callrec"] == VERSION  # which callrec wrote the medium
     assert {c["id"]: c["sha256"] for c in doc["calls"]} == {c.id: c.sha256 for c in named}
     long_entry = next(c for c in doc["calls"] if c["spool_path"].endswith(LONG))
     assert long_entry["names"]["rock_ridge"] == "/recordings/" + long_entry["spool_path"]

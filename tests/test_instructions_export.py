@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from console.exits import Exit
 from services.core.clock import JST
 from services.core.errors import CallrecError, Conflict
 from services.export import forms
@@ -120,7 +121,7 @@ async def test_cli_from_instruction_to_disposal(cli: CliRunner, calls: list, tmp
         "--pin-stdin",
         input="1111\n",
     )
-    assert proc.returncode == 1 and "--yes" in proc.stderr
+    assert proc.returncode == Exit.USAGE and "--yes" in proc.stderr
     ins = run_json(
         cli,
         "instruct",
@@ -148,9 +149,9 @@ async def test_cli_from_instruction_to_disposal(cli: CliRunner, calls: list, tmp
     out = tmp_path / "cli.iso"
     # The manager's PIN cannot execute: the command asks the operator's PIN.
     proc = cli("export", ins["number"], "--out", str(out), "--pin-stdin", "--yes", input="1111\n")
-    assert proc.returncode == 1 and "Wrong Operator PIN" in proc.stderr
+    assert proc.returncode == Exit.PIN and "Wrong Operator PIN" in proc.stderr
     proc = cli("export", ins["number"], "--out", str(out), "--pin-stdin", input="2222\n")
-    assert proc.returncode == 1 and "--yes" in proc.stderr and not out.exists()
+    assert proc.returncode == Exit.USAGE and "--yes" in proc.stderr and not out.exists()
     record = run_json(cli, "export", ins["number"], "--out", str(out), "--pin-stdin", "--yes", input="2222\n")
     assert record["state"] == "finished" and out.exists()
     assert sha256sum_check(extract(out, tmp_path / "x")).returncode == 0
@@ -158,7 +159,7 @@ async def test_cli_from_instruction_to_disposal(cli: CliRunner, calls: list, tmp
     assert sub.count("出力データ提出書") == 2
 
     proc = cli("receive", ins["number"], "--pin-stdin", "--yes", input="2222\n")
-    assert proc.returncode == 1  # the operator's PIN cannot receive
+    assert proc.returncode == Exit.PIN  # the operator's PIN cannot receive
     entry = run_json(
         cli, "receive", ins["number"], "--custodian", "広聴課", "--pin-stdin", "--yes", input="1111\n"
     )
@@ -189,7 +190,7 @@ async def test_cli_from_instruction_to_disposal(cli: CliRunner, calls: list, tmp
         "--yes",
         input="1111\n",
     )
-    assert proc.returncode == 1 and "2031-04-01" in proc.stderr
+    assert proc.returncode == Exit.REFUSED and "2031-04-01" in proc.stderr
     listed = run_json(cli, "instructions", input="")
     assert listed[0]["state"] == "received"
     assert cli("register", "--due", check=True).stdout.strip() == "no entries"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from console.exits import Exit
 from services.access.duties import Duty
 from services.core.errors import Conflict
 from services.core.lease import Lease
@@ -42,7 +43,7 @@ async def test_a_second_purge_is_refused_while_one_runs(
     try:
         for ref in (second.id, first.id):
             other = cli("purge", str(ref), "--yes", "--pin-stdin", input="2222\n")
-            assert other.returncode == 1
+            assert other.returncode == Exit.REFUSED
             assert f"another purge is running (process {proc.pid})" in other.stderr
             assert other.stderr.count("\n") == 1
         # Another command meanwhile (its start-up reconcile) leaves the running purge's calls alone.
@@ -69,9 +70,9 @@ async def test_two_purges_started_together_delete_once(ws: Workspace, spool: Pat
     procs = [start_cli(ws.config.source, *args, stdin="2222\n") for _ in range(2)]
     results = [p.communicate(timeout=120) for p in procs]
     codes = sorted(p.returncode for p in procs)
-    assert codes == [0, 1], results
+    assert codes == [0, Exit.REFUSED], results
     ok = next(out for (out, _), p in zip(results, procs, strict=True) if p.returncode == 0)
-    refused = next(err for (_, err), p in zip(results, procs, strict=True) if p.returncode == 1)
+    refused = next(err for (_, err), p in zip(results, procs, strict=True) if p.returncode == Exit.REFUSED)
     assert json.loads(ok)["deleted"] == 30
     assert any(why in refused for why in ("another purge is running", "is in_progress", "is done"))
     await check_agreement(ws, spool, set())

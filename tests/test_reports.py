@@ -10,12 +10,14 @@ from datetime import date, datetime
 
 import pytest
 
+from console.exits import Exit
 from services import reports
 from services.access.audit import Action
 from services.access.duties import Duty, Role
 from services.calls import CallFilter
 from services.core.config import Config
 from services.core.errors import WrongPin
+from services.core.version import VERSION
 from services.instructions import notice
 from services.workspace import Workspace
 from tests.support.workspace import MANAGER_PIN, OPERATOR_PIN, CliRunner
@@ -79,6 +81,7 @@ def test_report_cli_formats(ws: Workspace, cli: CliRunner) -> None:
     )
     data = json.loads(out.stdout)
     assert data["audit"]["ok"] is True and data["audit"]["head"]
+    assert data["callrec"] == VERSION
     out = cli(
         "report",
         "--from",
@@ -107,7 +110,7 @@ def test_report_cli_formats(ws: Workspace, cli: CliRunner) -> None:
     )
     assert "@page" in out.stdout and "size: A4" in out.stdout
     wrong = cli("report", "--from", "2026-01-01", "--to", today, "--pin-stdin", input="0000\n")
-    assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1 and "0000" not in wrong.stderr
+    assert wrong.returncode == Exit.PIN and wrong.stderr.count("\n") == 1 and "0000" not in wrong.stderr
 
 
 def test_notice_follows_the_config_and_the_rules(cfg: Config) -> None:

@@ -6,6 +6,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+from console.exits import Exit
 from services.workspace import Workspace
 from tests.support.retention import files_on_disk, make_calls
 from tests.support.workspace import CliRunner
@@ -117,16 +118,16 @@ def test_roles_at_the_command_line(cli: CliRunner, ws: Workspace, spool: Path) -
     setup_workspace(cli, spool, expired=2)
     # the operator's PIN is not the manager's: no hold, no purge instruction
     proc = cli("hold", "1", "--reason", "x", "--pin-stdin", input="2222\n")
-    assert proc.returncode == 1 and "Wrong Manager PIN" in proc.stderr
+    assert proc.returncode == Exit.PIN and "Wrong Manager PIN" in proc.stderr
     ins = run_json(cli, "instruct", "purge", "--pin-stdin", input="1111\n")
     # the purge asks for the operator's PIN; the manager's is wrong there
     proc = cli("purge", str(ins["id"]), "--yes", "--pin-stdin", input="1111\n")
-    assert proc.returncode == 1 and "Wrong Operator PIN" in proc.stderr
+    assert proc.returncode == Exit.PIN and "Wrong Operator PIN" in proc.stderr
     assert len(files_on_disk(spool)) == 2
     result = run_json(cli, "purge", str(ins["id"]), "--yes", "--pin-stdin", input="2222\n")
     assert result["deleted"] == 2 and result["instruction"]["state"] == "done"
     proc = cli("purge", str(ins["id"]), "--yes", "--pin-stdin", input="2222\n")
-    assert proc.returncode == 1 and "is done" in proc.stderr
+    assert proc.returncode == Exit.REFUSED and "is done" in proc.stderr
 
 
 def test_the_preview_lists_holds_not_yet_due(cli: CliRunner, ws: Workspace, spool: Path) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from console.commands import bounded
 from console.commands.common import add_json, add_pin, emit, read_pin, with_workspace
 from console.commands.privacy import Privacy, Shown, mask_all, numbers_of
+from console.exits import Exit
 from console.i18n import t
 from services.access import Action, Duty, Head, Role
 from services.core import CallrecError, visible
@@ -72,7 +73,7 @@ async def verify(args: argparse.Namespace, ws: Workspace) -> int:
             [t("cli.audit.broken", seq=result.first_bad, problem=visible(str(result.problem))), *warnings]
         ),
     )
-    return 1
+    return Exit.INTEGRITY
 
 
 async def list_entries(args: argparse.Namespace, ws: Workspace) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from console.commands import bounded
 from console.commands.common import add_pin, load_config, read_pin, with_workspace
+from console.exits import Exit
 from console.i18n import t
 from services import backup, reports
 from services.access import Duty, Role
@@ -59,7 +60,7 @@ async def report(args: argparse.Namespace, ws: Workspace) -> int:
     actor = await ws.auth.authorize(args.role, read_pin(args, Role(args.role)), Duty.REPORT)
     built = await ws.reports.build(actor, args.date_from, args.date_to)
     _write(_RENDER[args.format](built), args.out)
-    return 0 if built.audit_ok else 1
+    return Exit.OK if built.audit_ok else Exit.INTEGRITY  # the report stands; its audit line says why
 
 
 def public_notice(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.calls import Call
+from services.core.version import VERSION
 from services.export.forms import call_end
 from services.instructions.store import PURPOSES, Instruction
 
@@ -57,6 +58,7 @@ def manifest(
 ) -> bytes:
     doc = {
         "format": FORMAT,
+        "callrec": VERSION,
         "guideline": "さいたまコールセンター通話録音装置等の運用に関する取扱要領 第4条第3項・第5条",
         "instruction": {
             "number": instruction.number,
