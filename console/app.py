@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import logging
 import os
 import signal
 import sqlite3
@@ -34,7 +35,7 @@ from textual.screen import Screen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerFailed
 
-from console import i18n
+from console import i18n, logs
 from console import session as session_mod
 from console.i18n import t
 from console.session import Session
@@ -52,6 +53,7 @@ from services.core import config as config_mod
 from services.workspace import Workspace
 
 T = TypeVar("T")
+_log = logging.getLogger("callrec.console")
 Recorder = Callable[[asyncio.Event], Awaitable[None]]
 
 HANGUP_EXIT = 129
@@ -437,6 +439,7 @@ class CallrecApp(App[int]):
         self.notify(visible(text), severity=severity, markup=False)
 
     def say_error(self, exc: CallrecError) -> None:
+        _log.warning("console: %s (%s)", exc.message, exc.code)
         self.say(self.error_text(exc), severity="error")
 
 
@@ -475,12 +478,14 @@ def run(args: argparse.Namespace) -> int:
             print(t("demo.preparing", path=path), flush=True)
 
         with demo_session(Path(args.workspace) if args.workspace else None, announce) as (cfg, recorder):
+            logs.setup(cfg, console=True)
             return asyncio.run(run_app(cfg, lang=lang, demo=True, kiosk=False, recorder=recorder))
     if args.workspace:
         raise CallrecError(
             "--workspace is for the demo only (use it with --demo)", code="workspace_without_demo"
         )
     cfg = config_mod.load(config_mod.resolve_path(args.config))
+    logs.setup(cfg, console=True)
     lang = i18n.active().lang
     if cfg.kiosk:
         os.environ.pop("TEXTUAL_ALLOW_SIGNALS", None)  # keep ^C ^Z ^\ keys, never signals

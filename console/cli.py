@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sqlite3
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -15,6 +17,8 @@ from console.i18n import t
 from services.core import CallrecError, visible
 from services.core import config as config_mod
 from services.core.version import VERSION
+
+_log = logging.getLogger("callrec.cli")
 
 COMMAND_MODULES = [setup, index, audit, clock, instructions, reports, retention, export]
 
@@ -59,6 +63,9 @@ def fail(line: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Until the configuration says where the log goes, records go nowhere (Python's last resort
+    # would add them to the one line a failure prints).
+    logging.getLogger().addHandler(logging.NullHandler())
     # The language first: a value refused while parsing is told in it.
     early = argparse.ArgumentParser(add_help=False)
     early.add_argument("--config")
@@ -75,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(func(args) or 0)
     except CallrecError as exc:
         fail(i18n.tr_error(exc))
-        return for_error(exc)
+        code = for_error(exc)
+        _log.warning("%s failed (%s, exit %d): %s", args.command or "console", exc.code, code, exc.message)
+        return code
     except KeyboardInterrupt:
         fail(t("cli.interrupted"))
         return Exit.INTERRUPTED
@@ -85,10 +94,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
         what = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         fail(t("unexpected.storage", what=f"{where}{what}"))
+        _log.error("%s failed on storage: %s%s", args.command or "console", where, what)
         return Exit.STORAGE
     except Exception as exc:  # the last resort: one line, never a traceback
         # Only the kind of failure: its message may hold a number, a path or a PIN.
         fail(t("unexpected.internal", kind=type(exc).__name__))
+        # The log keeps where it happened, not the message either.
+        where = "".join(traceback.format_tb(exc.__traceback__))
+        _log.error("%s: internal error %s at %s", args.command or "console", type(exc).__name__, where)
         return Exit.INTERNAL
 
 

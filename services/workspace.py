@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from services.retention.journal import ReconcileReport
 from services.retention.status import RetentionStatus
 
 FOLLOWER_RETRY_SECONDS = 2.0
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -175,6 +177,14 @@ class Workspace:
         self.indexer_lease.release()
 
     def _indexer_failed(self, message: str, problem: CallrecError) -> None:
+        again = message == self.indexer.health.last_error  # said already: once is enough
+        _log.log(
+            logging.DEBUG if again else logging.ERROR,
+            "indexing stopped (%s): %s; retrying every %g s",
+            problem.code,
+            message,
+            FOLLOWER_RETRY_SECONDS,
+        )
         health = self.indexer.health
         health.errors += 1
         health.last_error = message

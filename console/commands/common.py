@@ -6,16 +6,21 @@ import argparse
 import asyncio
 import getpass
 import json
+import logging
 import sys
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from console import logs
 from console.i18n import active, t
 from services.access import Role
 from services.core import CallrecError, PinError
 from services.core import config as config_mod
+from services.core.version import VERSION
 from services.workspace import Workspace
+
+_log = logging.getLogger("callrec.cli")
 
 Handler = Callable[[argparse.Namespace, Workspace], Awaitable[int]]
 
@@ -37,7 +42,11 @@ def add_yes(p: argparse.ArgumentParser) -> None:
 
 
 def load_config(args: argparse.Namespace) -> config_mod.Config:
-    return config_mod.load(config_mod.resolve_path(args.config))
+    """The configuration; from here on the command logs where it says (console/logs.py)."""
+    cfg = config_mod.load(config_mod.resolve_path(args.config))
+    logs.setup(cfg, to_stderr=getattr(args, "command", None) == "indexer")
+    _log.info("callrec %s %s", VERSION, getattr(args, "command", None) or "console")
+    return cfg
 
 
 def with_workspace(handler: Handler) -> Callable[[argparse.Namespace], int]:

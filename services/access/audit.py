@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
@@ -133,6 +134,7 @@ class _Chainer:
         return outer.hexdigest()
 
 
+_log = logging.getLogger(__name__)
 _HEAD_SQL = "SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1"
 _INSERT_SQL = "INSERT INTO audit (seq, ts, actor, action, subject, detail, mac) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
@@ -193,6 +195,8 @@ class AuditLog:
             if e.at is not at:
                 at, ts = e.at, e.at.isoformat(timespec="seconds")
             detail_text = e.detail if isinstance(e.detail, str) else canonical(e.detail)
+            level = logging.DEBUG if e.action in _QUIET else logging.INFO
+            _log.log(level, "audit %d %s by %s: %s %s", seq, e.action, e.actor, e.subject, detail_text)
             mac = chain(mac, seq, ts, e.actor, e.action, e.subject, detail_text)
             rows.append((seq, ts, e.actor, e.action, e.subject, detail_text, mac))
         return rows, Head(seq, mac)
@@ -365,4 +369,6 @@ class Action:
 
 
 # The partial index audit_clock_ack (migration 0008_store) answers this without a scan.
+# Entries too many to log one by one at the usual level (a purge writes one per call deleted).
+_QUIET = frozenset({Action.PURGE_DELETED})
 _LAST_ACK_SQL = f"SELECT max(seq) FROM audit WHERE action = '{Action.CLOCK_ACKNOWLEDGED}'"

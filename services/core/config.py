@@ -27,6 +27,7 @@ ENV_VAR = "CALLREC_CONFIG"
 LAYOUTS = ("freepbx", "pattern")
 LANGUAGES = ("ja", "en")
 ROLES = ("manager", "operator")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Config:
     kiosk: bool = True
     default_role: str = "operator"
     raw_grace_days: int = 0
+    log_level: str = "info"
     centre: Centre = field(default_factory=Centre)
     source: Path | None = None  # the file this came from; not a key
 
@@ -110,6 +112,7 @@ _SECTIONS: dict[str, dict[str, str]] = {
     },
     "media": {"device": "media_device"},
     "retention": {"raw_grace_days": "raw_grace_days"},
+    "log": {"level": "log_level"},
 }
 _CENTRE_KEYS = {f.name for f in fields(Centre)}
 
@@ -233,8 +236,12 @@ def parse(doc: dict[str, Any], path: Path) -> Config:
     grace = take("raw_grace_days", int, 0)
     if not 0 <= grace <= 366:
         raise fail("retention.raw_grace_days", "must be between 0 and 366")
+    log_level = take("log_level", str, cfg.log_level)
+    if log_level not in LOG_LEVELS:
+        raise fail("log.level", f"must be one of {', '.join(LOG_LEVELS)}")
     return replace(
         cfg,
+        log_level=log_level,
         layout=layout,
         pattern=pattern,
         own_numbers=tuple(own_numbers),
@@ -288,6 +295,7 @@ def to_toml(cfg: Config) -> str:
         },
         "media": {"device": cfg.media_device},
         "retention": {"raw_grace_days": cfg.raw_grace_days},
+        "log": {"level": cfg.log_level},
         "centre": {f.name: getattr(cfg.centre, f.name) for f in fields(Centre)},
     }
     if cfg.pattern:

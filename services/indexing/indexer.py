@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import time
 from collections import Counter, deque
@@ -58,6 +59,8 @@ _IN_FLIGHT = 2  # folders handed out at once during a scan (one planned while on
 _WORKERS = 1  # worker processes: one, beside the writer, keeps both cores busy
 _PROCESS_AFTER = 5000  # files a scan plans in threads before it starts worker processes
 T = TypeVar("T")
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -194,6 +197,7 @@ class Indexer:
         return await asyncio.get_running_loop().run_in_executor(self._pool, func, *args)
 
     def _error(self, message: str) -> None:
+        _log.warning("indexing: %s", message)
         self.health.errors += 1
         self.health.last_error = message
         self.health.problem = None
@@ -347,6 +351,21 @@ class Indexer:
         if not top:
             await self._prune_skipped(skipped_seen, [rel for rel, _ in unreadable])
         self.health.last_scan_at = self.clock.now()
+        _log.info(
+            "scan of %s: %d files, %d new, %d completed, %d missing, %d reappeared, %d changed,"
+            " %d unknown, %d date anomalies, %d skipped, %d folders unreadable",
+            visible(str(self.spool / top)),
+            report.seen,
+            report.added,
+            report.completed,
+            report.missing,
+            report.reappeared,
+            report.changed,
+            report.unknown,
+            report.anomalies,
+            sum(report.skipped.values()),
+            len(report.unreadable),
+        )
         return report
 
     def _submit(self, job: Job, workers: WorkerPool | None) -> asyncio.Future[Folder]:
