@@ -40,6 +40,9 @@ def setup(cfg: Config, *, to_stderr: bool = False, console: bool = False) -> Non
     handlers are replaced). `to_stderr`: a command that runs like a service (`callrec indexer`)
     shows its warnings on the terminal too. `console`: the terminal is the console's screen, so
     nothing is ever written to it, under systemd included."""
+    # A log that cannot be written (a full disk, a read-only data folder) must not add its own
+    # traceback to the one line the failure itself is told in.
+    logging.raiseExceptions = False
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _OURS]:
         root.removeHandler(old)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from console.exits import Exit
 from services.access.duties import Role
 from services.core import config as config_mod
 from services.core import db as db_mod
@@ -142,7 +143,7 @@ def test_console_on_a_read_only_data_folder_says_so(spool: Path, tmp_path: Path)
             term = Terminal("--config", str(config))
             try:
                 term.read_until("データフォルダが読み取り専用のため")
-                assert term.wait(10) == 1  # one line, no traceback, nothing half-started
+                assert term.wait(10) == Exit.STORAGE  # one line, no traceback, nothing half-started
                 text = term.output.decode("utf-8", "replace")
                 assert "Traceback" not in text
                 assert len([ln for ln in text.splitlines() if "callrec:" in ln]) == 1

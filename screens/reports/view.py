@@ -20,7 +20,7 @@ from console.i18n import active, t
 from screens.duty_keys import DutyKeys
 from screens.host import host
 from screens.views import View
-from screens.widgets.text import plain
+from screens.widgets.text import lines, plain
 from services import reports
 from services.access import Duty
 from services.core import CallrecError, StorageError
@@ -53,7 +53,7 @@ class ReportView(DutyKeys, Vertical):
         self.query_one("#report-scroll").focus()
 
     def _show(self, text: str) -> None:
-        self.query_one("#report-body", Static).update(plain(text))
+        self.query_one("#report-body", Static).update(lines(text))  # our document: its own line breaks
         self.query_one("#report-scroll", VerticalScroll).scroll_home(animate=False)
 
     def action_notice(self) -> None:
