@@ -94,6 +94,7 @@ class Workspace:
             tz=config.tz,
             settle_seconds=config.settle_seconds,
             clock=clock,
+            poll=config.watch == "poll",
         )
         lease = Lease(config.data / "indexer.lock")
         instructions = Instructions(db, audit, clock)

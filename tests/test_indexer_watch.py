@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -275,3 +276,46 @@ async def test_spool_going_away_is_an_error_not_a_mass_deletion(
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+
+
+def _inotify_fds() -> int:
+    targets = []
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):  # the listing's own descriptor, closed by now
+            targets.append(os.readlink(fd))
+    return targets.count("anon_inode:inotify")
+
+
+@pytest.mark.parametrize("kind", ["native", "poll"])
+async def test_watch_kind_from_the_configuration(cfg, spool: Path, kind: str) -> None:
+    """`[spool] watch = "poll"` walks the spool (a network share, where inotify sees nothing):
+    arrivals and removals are still followed, and no inotify watch is opened."""
+    from services.core import config as config_mod
+
+    assert cfg.source is not None
+    config_mod.write(config_mod.replace(cfg, watch=kind), cfg.source)
+    loaded = config_mod.load(cfg.source)
+    assert loaded.watch == kind
+    before = _inotify_fds()
+    ws = await Workspace.open(loaded, create=True)
+    try:
+        assert ws.indexer.poll is (kind == "poll")
+        async with following(ws):
+            assert (_inotify_fds() > before) is (kind == "native")
+            rel = f"{DAY}/{NAME.format(7)}"
+            write(spool / rel)
+
+            async def arrived() -> bool:
+                r = await row(ws, rel)
+                return bool(r and r["state"] == "complete")
+
+            await eventually(arrived)
+            (spool / rel).unlink()
+
+            async def gone() -> bool:
+                r = await row(ws, rel)
+                return bool(r and r["state"] == "missing")
+
+            await eventually(gone)
+    finally:
+        await ws.close()

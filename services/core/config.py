@@ -28,6 +28,7 @@ LAYOUTS = ("freepbx", "pattern")
 LANGUAGES = ("ja", "en")
 ROLES = ("manager", "operator")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+WATCH_KINDS = ("native", "poll")  # poll: a network spool where inotify sees nothing
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class Config:
     default_role: str = "operator"
     raw_grace_days: int = 0
     log_level: str = "info"
+    watch: str = "native"
+    printer: str = ""  # the CUPS queue; empty: the server's default destination
     centre: Centre = field(default_factory=Centre)
     source: Path | None = None  # the file this came from; not a key
 
@@ -103,6 +106,7 @@ _SECTIONS: dict[str, dict[str, str]] = {
         "outside_line_prefix": "outside_line_prefix",
         "settle_seconds": "settle_seconds",
         "timezone": "timezone",
+        "watch": "watch",
     },
     "console": {
         "language": "language",
@@ -113,6 +117,7 @@ _SECTIONS: dict[str, dict[str, str]] = {
     "media": {"device": "media_device"},
     "retention": {"raw_grace_days": "raw_grace_days"},
     "log": {"level": "log_level"},
+    "print": {"printer": "printer"},
 }
 _CENTRE_KEYS = {f.name for f in fields(Centre)}
 
@@ -239,9 +244,17 @@ def parse(doc: dict[str, Any], path: Path) -> Config:
     log_level = take("log_level", str, cfg.log_level)
     if log_level not in LOG_LEVELS:
         raise fail("log.level", f"must be one of {', '.join(LOG_LEVELS)}")
+    watch = take("watch", str, cfg.watch)
+    if watch not in WATCH_KINDS:
+        raise fail("spool.watch", f"must be one of {', '.join(WATCH_KINDS)}")
+    printer = take("printer", str, cfg.printer)
+    if printer.startswith("-") or any(c.isspace() or not c.isprintable() for c in printer):
+        raise fail("print.printer", "not a printer name")
     return replace(
         cfg,
         log_level=log_level,
+        watch=watch,
+        printer=printer,
         layout=layout,
         pattern=pattern,
         own_numbers=tuple(own_numbers),
@@ -286,6 +299,7 @@ def to_toml(cfg: Config) -> str:
             "outside_line_prefix": cfg.outside_line_prefix,
             "settle_seconds": cfg.settle_seconds,
             "timezone": cfg.timezone,
+            "watch": cfg.watch,
         },
         "console": {
             "language": cfg.language,
@@ -296,6 +310,7 @@ def to_toml(cfg: Config) -> str:
         "media": {"device": cfg.media_device},
         "retention": {"raw_grace_days": cfg.raw_grace_days},
         "log": {"level": cfg.log_level},
+        "print": {"printer": cfg.printer},
         "centre": {f.name: getattr(cfg.centre, f.name) for f in fields(Centre)},
     }
     if cfg.pattern:

@@ -164,9 +164,11 @@ class Indexer:
         clock: Clock,
         hash_threads: int = 2,
         processes: bool = True,
+        poll: bool = False,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """processes: big scans plan in worker processes (see services/indexing/worker.py);
+        poll: watch the spool by walking it (a network spool) rather than by inotify;
         monotonic: what the settle time is measured with."""
         self.db = db
         self.audit = audit
@@ -184,6 +186,7 @@ class Indexer:
         self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="callrec-index")
         self._last_recheck = float("-inf")
         self.processes = processes
+        self.poll = poll
         self.worker_peak_rss_mb = 0.0  # the largest worker process's peak, for the benchmarks
         self.used_workers = False
 
@@ -484,7 +487,7 @@ class Indexer:
         scan_first: reconcile once the watcher is set up, so nothing written meanwhile is missed.
         """
         identity = await self._in_pool(_identity, self.spool)
-        watcher = SpoolWatcher(self.spool, debounce_ms=debounce_ms)
+        watcher = SpoolWatcher(self.spool, debounce_ms=debounce_ms, poll=self.poll)
         await watcher.start()
         try:
             if scan_first:

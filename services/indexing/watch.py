@@ -25,11 +25,13 @@ Changes = set[tuple[watchfiles.Change, str]]
 _READY = "ready"
 _ENDED = "ended"
 _IDLE_MS = 100  # how often the watcher thread wakes without events (it reports readiness so)
+POLL_MS = 1000  # how often a polling watcher walks the spool (a network spool: inotify sees nothing)
 
 
 class SpoolWatcher:
-    def __init__(self, spool: Path, *, debounce_ms: int = 50, step_ms: int = 10) -> None:
+    def __init__(self, spool: Path, *, debounce_ms: int = 50, step_ms: int = 10, poll: bool = False) -> None:
         self.spool = spool
+        self.poll = poll
         self.debounce_ms = debounce_ms
         self.step_ms = step_ms
         self._stop = threading.Event()
@@ -72,6 +74,8 @@ class SpoolWatcher:
                         raise_interrupt=False,
                         ignore_permission_denied=True,
                         watch_filter=None,
+                        force_polling=self.poll,
+                        poll_delay_ms=POLL_MS,
                     ):
                         if not ready:
                             ready = True
